@@ -1,0 +1,3 @@
+from ttrec.cli import main
+
+main()

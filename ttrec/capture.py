@@ -1,0 +1,210 @@
+"""Writing and reading capture files (`*.jsonl.zst`, SPEC §2).
+
+The writer flushes a zstd block after every record, so whatever it wrote survives the
+process being killed at any instant; the reader streams in constant memory, reads across
+zstd frames, and stops cleanly at a torn tail, saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Final, Self
+
+import zstandard
+
+from ttrec.errors import CaptureFormatError, CaptureWriteError
+from ttrec.records import Header, Record, RecordError, decode_header, decode_record, encode_header, encode_record
+
+ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
+COMPRESSION_LEVEL: Final = 3  # zstd's default: fast enough for live use, ~37x on match JSON
+# A zstd frame is ended once it spans this much capture time, so a live file is a sequence
+# of complete, checksummed frames except for the last few seconds.
+FRAME_SPAN_NS: Final = 5_000_000_000
+READ_CHUNK: Final = 1 << 20
+
+
+class CaptureWriter:
+    """Appends records to a new capture file; never opens an existing one."""
+
+    def __init__(self, path: Path | str, header: Header, *, frame_span_ns: int = FRAME_SPAN_NS) -> None:
+        self.path = Path(path)
+        self._frame_span_ns = frame_span_ns
+        self._last_t = 0
+        self._frame_start_t: int | None = None
+        try:
+            # "x": a recording session always writes a new file; appending to a torn one
+            # would corrupt everything after the tear.
+            self._file: IO[bytes] = open(self.path, "xb")  # noqa: SIM115 (closed in close())
+        except FileExistsError:
+            raise CaptureWriteError(self.path, "already exists; ttrec never overwrites a capture") from None
+        except OSError as exc:
+            raise CaptureWriteError(self.path, exc.strerror or str(exc)) from None
+        self._closed = False
+        compressor = zstandard.ZstdCompressor(level=COMPRESSION_LEVEL, write_checksum=True)
+        self._zstd = compressor.stream_writer(self._file, closefd=False)
+        self._append(encode_header(header), end_frame=False)
+
+    def write(self, record: Record) -> None:
+        if record.t < self._last_t:
+            raise ValueError(f"record time went backwards: {record.t} < {self._last_t}")
+        self._last_t = record.t
+        if self._frame_start_t is None:
+            self._frame_start_t = record.t
+        end_frame = record.t - self._frame_start_t >= self._frame_span_ns
+        self._append(encode_record(record), end_frame=end_frame)
+        if end_frame:
+            self._frame_start_t = None
+
+    def _append(self, line: bytes, *, end_frame: bool) -> None:
+        if self._closed:
+            raise CaptureWriteError(self.path, "the capture is already closed")
+        try:
+            self._zstd.write(line)
+            self._zstd.flush(zstandard.FLUSH_FRAME if end_frame else zstandard.FLUSH_BLOCK)
+            self._file.flush()  # into the kernel: survives the process being killed
+        except OSError as exc:
+            self._abandon()
+            raise CaptureWriteError(self.path, exc.strerror or str(exc)) from None
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            self._zstd.flush(zstandard.FLUSH_FRAME)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            self._abandon()
+            raise CaptureWriteError(self.path, exc.strerror or str(exc)) from None
+        self._closed = True
+        self._file.close()
+
+    def _abandon(self) -> None:
+        """After a failed write the stream is unusable; what was flushed stays readable."""
+        self._closed = True
+        try:
+            self._file.close()
+        except OSError:
+            pass
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class CaptureReader:
+    """Streams a capture: `header` is read on open, iterating yields the records.
+
+    After iteration `torn_tail` tells whether the file ended mid-frame or mid-line (a
+    recorder that was killed, or one still writing), and `damage` describes corruption
+    that stopped the read early (a salvaged prefix was returned).
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.torn_tail = False
+        self.damage: str | None = None
+        self.lines = 0  # complete lines read so far, the header included
+        try:
+            self._file: IO[bytes] = open(self.path, "rb")  # noqa: SIM115 (closed in close())
+        except OSError as exc:
+            raise CaptureFormatError(self.path, None, exc.strerror or str(exc)) from None
+        try:
+            self._lines = self._iter_lines()
+            self.header = self._read_header()
+        except BaseException:
+            self.close()
+            raise
+
+    def _read_header(self) -> Header:
+        magic = self._file.read(4)
+        self._file.seek(0)
+        if magic != ZSTD_MAGIC:
+            raise CaptureFormatError(self.path, None, "not a zstd file (is it a ttrec capture?)")
+        line = next(self._lines, None)
+        if line is None:
+            problem = self.damage or "the capture is empty (not even a header survived)"
+            raise CaptureFormatError(self.path, 1, problem)
+        try:
+            return decode_header(json.loads(line))
+        except (ValueError, RecordError) as exc:
+            raise CaptureFormatError(self.path, 1, _describe(exc)) from None
+
+    def _iter_chunks(self) -> Iterator[bytes]:
+        """Decompressed bytes, frame after frame; sets `torn_tail` / `damage` at the end."""
+        dctx = zstandard.ZstdDecompressor()
+        dobj = dctx.decompressobj()
+        pending = False  # input fed to the current frame that has not ended it yet
+        while chunk := self._file.read(READ_CHUNK):
+            while chunk:
+                try:
+                    out = dobj.decompress(chunk)
+                except zstandard.ZstdError as exc:
+                    self.damage = f"corrupt zstd data after line {self.lines} ({exc})"
+                    return
+                pending = not dobj.eof
+                if out:
+                    yield out
+                chunk = dobj.unused_data if dobj.eof else b""
+                if dobj.eof:
+                    dobj = dctx.decompressobj()
+        if pending:
+            self.torn_tail = True
+
+    def _iter_lines(self) -> Iterator[bytes]:
+        rest = b""
+        for chunk in self._iter_chunks():
+            data = rest + chunk if rest else chunk
+            lines = data.split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                self.lines += 1
+                yield line
+        if rest:
+            self.torn_tail = True  # a last line without its newline was cut mid-write
+
+    def raw_lines(self) -> Iterator[bytes]:
+        """The remaining complete lines (without newline), not decoded."""
+        return self._lines
+
+    def __iter__(self) -> Iterator[Record]:
+        for line in self._lines:
+            try:
+                record = decode_record(json.loads(line))
+            except (ValueError, RecordError) as exc:
+                raise CaptureFormatError(self.path, self.lines, _describe(exc)) from None
+            if record is not None:
+                yield record
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "line is not UTF-8"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"line is not JSON ({exc.msg})"
+    return str(exc)
+
+
+def read_capture(path: Path | str) -> tuple[Header, list[Record]]:
+    """Everything in a (small) capture at once; prefer iterating a CaptureReader."""
+    with CaptureReader(path) as reader:
+        return reader.header, list(reader)

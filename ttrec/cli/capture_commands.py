@@ -1,0 +1,3 @@
+"""`ttrec info`, `ttrec check` and `ttrec cat`: read captures."""
+
+from __future__ import annotations

@@ -1,0 +1,159 @@
+"""Facts about the provider's feed (SPEC §1): URLs, headers, the auth message, frame kinds.
+
+Pure functions over strings; nothing here opens a socket or reads a clock.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Final, Literal
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+from ttrec.errors import InvalidFixtureId
+
+# The legacy host dde-streams.data.imgarena.com was decommissioned on 30 Sept 2026.
+DEFAULT_BASE_URL: Final = "wss://dde-streams.data.srarena.io"
+LEGACY_BASE_URL: Final = "wss://dde-streams.data.imgarena.com"
+ACCEPT_HEADER: Final = "application/vnd.imggaming.dde.api+json;version=1"
+MISSING_ACCEPT_BODY: Final = "Request is missing required HTTP header 'Accept'"
+AUTH_INVALID_MESSAGE: Final = "The supplied authentication is invalid"
+AUTH_INVALID_FRAME: Final = json.dumps({"error": AUTH_INVALID_MESSAGE, "status": 401})
+REDACTED: Final = "<redacted>"
+HEARTBEAT_INTERVAL_S: Final = 10  # documented for sibling DDE feeds; not published for this one
+MAX_REQUESTS_PER_S: Final = 5  # the provider's request-rate guideline
+
+Feed = Literal["statistics", "actions"]
+FEEDS: Final[tuple[Feed, ...]] = ("statistics", "actions")
+FrameKind = Literal["frame", "heartbeat"]
+
+_PATH_RE: Final = re.compile(
+    r"^/v2/tabletennis/fixtures/(?P<fixture>[^/]+)/(?P<feed>statistics|actions)/?$"
+)
+
+
+def validate_fixture_id(value: str) -> str:
+    """Return the canonical (lower-case, hyphenated) form of a fixture UUID."""
+    try:
+        return str(uuid.UUID(value.strip()))
+    except (ValueError, AttributeError):
+        raise InvalidFixtureId(value) from None
+
+
+def feed_path(fixture_id: str, feed: Feed = "statistics") -> str:
+    return f"/v2/tabletennis/fixtures/{validate_fixture_id(fixture_id)}/{feed}"
+
+
+def parse_feed_path(path: str) -> tuple[str, Feed] | None:
+    """Split a request path (query string allowed) into (fixture_id, feed), or None."""
+    match = _PATH_RE.match(urlsplit(path).path)
+    if match is None:
+        return None
+    try:
+        fixture = validate_fixture_id(match["fixture"])
+    except InvalidFixtureId:
+        return None
+    feed: Feed = "statistics" if match["feed"] == "statistics" else "actions"
+    return fixture, feed
+
+
+def feed_url(
+    base_url: str,
+    fixture_id: str,
+    feed: Feed = "statistics",
+    *,
+    start_position: int | None = None,
+    speed: str | None = None,
+) -> str:
+    """The websocket URL for a fixture; it never carries a token (auth is a message)."""
+    parts = urlsplit(base_url.rstrip("/"))
+    if parts.scheme not in ("ws", "wss"):
+        raise ValueError(f"base URL must start with ws:// or wss://, got {base_url!r}")
+    query: dict[str, str] = {}
+    if start_position:
+        query["startPosition"] = str(start_position)
+    if speed is not None:
+        query["speed"] = speed
+    path = parts.path + feed_path(fixture_id, feed)
+    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), ""))
+
+
+def query_params(path: str) -> dict[str, str]:
+    """Last value of each query parameter of a request path."""
+    return {k: v[-1] for k, v in parse_qs(urlsplit(path).query).items()}
+
+
+def auth_message(token: str) -> str:
+    return json.dumps({"authToken": token})
+
+
+REDACTED_AUTH_MESSAGE: Final = auth_message(REDACTED)
+
+
+def parse_auth_message(text: str) -> str | None:
+    """The token of a client's auth message, or None when it is not one."""
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    token = obj.get("authToken")
+    return token if isinstance(token, str) and token else None
+
+
+def classify(text: str) -> FrameKind:
+    """A data frame is a JSON object with `seqNum` and `fixtureId`; anything else is a
+    heartbeat or control message (SPEC §1). The cheap substring test skips parsing
+    heartbeats; data frames are parsed once to be sure."""
+    if '"seqNum"' not in text or '"fixtureId"' not in text:
+        return "heartbeat"
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return "heartbeat"
+    if isinstance(obj, dict) and "seqNum" in obj and "fixtureId" in obj:
+        return "frame"
+    return "heartbeat"
+
+
+def seq_num(text: str) -> int | None:
+    """The `seqNum` of a data frame's text, or None."""
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return None
+    value = obj.get("seqNum") if isinstance(obj, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def rfc3339(moment: datetime, digits: int = 6) -> str:
+    """UTC RFC 3339 with `digits` fractional digits and a Z, as the provider writes them."""
+    if moment.tzinfo is None:
+        raise ValueError("a timezone-aware datetime is required")
+    utc = moment.astimezone(UTC)
+    base = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    frac = f"{utc.microsecond:06d}".ljust(digits, "0")[:digits]
+    return f"{base}.{frac}Z" if digits else f"{base}Z"
+
+
+def default_heartbeat(moment: datetime) -> str:
+    """The heartbeat shape other DDE feeds send; this feed's own shape is not published."""
+    return json.dumps({"message": f"Heartbeat sent at {rfc3339(moment)}", "level": "INFO"},
+                      separators=(",", ":"))
+
+
+
+_TIMESTAMP_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.(\d{1,9}))?Z")
+
+
+def restamp(template: str, moment: datetime) -> str:
+    """A recorded heartbeat with each RFC 3339 timestamp in it replaced by `moment`,
+    keeping the template's number of fractional digits."""
+
+    def fresh(match: re.Match[str]) -> str:
+        return rfc3339(moment, len(match[1] or ""))
+
+    return _TIMESTAMP_RE.sub(fresh, template)

@@ -1,0 +1,241 @@
+"""The records of capture format ttrec/1 (SPEC §2) and their one-line JSON encoding.
+
+Pure values and pure functions: the writer and reader in `ttrec.capture` do the file work.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from ttrec import TOOL
+
+FORMAT: Final = "ttrec/1"
+Source = Literal["recorded", "simulated", "derived"]
+SOURCES: Final = ("recorded", "simulated", "derived")
+ClosedBy = Literal["server", "client", "network"]
+CLOSED_BY: Final = ("server", "client", "network")
+
+
+class RecordError(ValueError):
+    """A line that is JSON but not a valid record; the reader adds the path and line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    fixture_id: str
+    url: str
+    source: Source
+    created: str
+    feed: str = "statistics"
+    tool: str = TOOL
+    # Keys beyond the required ones (simulator seed, teams, derivation...), kept as read.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A data frame: `data` is the exact text received."""
+
+    t: int
+    wall: str
+    conn: int
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """Any other text frame from the server, exact."""
+
+    t: int
+    wall: str
+    conn: int
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    t: int
+    wall: str
+    conn: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A message the client sent; the auth message is stored with its token redacted."""
+
+    t: int
+    wall: str
+    conn: int
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Open:
+    t: int
+    wall: str
+    conn: int
+    url: str
+    start_position: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    t: int
+    wall: str
+    conn: int
+    code: int | None
+    reason: str
+    by: ClosedBy
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """A failed attempt: a rejected handshake (`status`, `body`) or any other `message`."""
+
+    t: int
+    wall: str
+    conn: int
+    status: int | None = None
+    body: str | None = None
+    message: str | None = None
+
+
+Record = Frame | Heartbeat | Binary | Sent | Open | Close | Error
+
+_HEADER_KEYS: Final = ("type", "format", "fixture_id", "feed", "url", "source", "created", "tool")
+
+
+def _dumps(obj: dict[str, Any]) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+def encode_header(header: Header) -> bytes:
+    obj: dict[str, Any] = {
+        "type": "header",
+        "format": FORMAT,
+        "fixture_id": header.fixture_id,
+        "feed": header.feed,
+        "url": header.url,
+        "source": header.source,
+        "created": header.created,
+        "tool": header.tool,
+    }
+    for key, value in header.extra.items():
+        if key not in obj:
+            obj[key] = value
+    return _dumps(obj)
+
+
+def encode_record(record: Record) -> bytes:
+    obj: dict[str, Any] = {
+        "type": _TYPE_NAMES[type(record)],
+        "t": record.t,
+        "wall": record.wall,
+        "conn": record.conn,
+    }
+    match record:
+        case Frame(data=data) | Heartbeat(data=data) | Sent(data=data):
+            obj["data"] = data
+        case Binary(data=raw):
+            obj["data_b64"] = base64.b64encode(raw).decode("ascii")
+        case Open(url=url, start_position=start):
+            obj["url"] = url
+            obj["start_position"] = start
+        case Close(code=code, reason=reason, by=by):
+            obj.update(code=code, reason=reason, by=by)
+        case Error(status=status, body=body, message=message):
+            for key, value in (("status", status), ("body", body), ("message", message)):
+                if value is not None:
+                    obj[key] = value
+    return _dumps(obj)
+
+
+def _get(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], *, optional: bool = False) -> Any:
+    value = obj.get(key)
+    if value is None and optional:
+        return None
+    # bool is an int subclass; a boolean where a number belongs is a malformed record.
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
+        expected = " or ".join(k.__name__ for k in _as_tuple(kind))
+        raise RecordError(f"{key!r} must be {expected}, got {type(value).__name__}")
+    return value
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def decode_header(obj: Any) -> Header:
+    if not isinstance(obj, dict) or obj.get("type") != "header":
+        raise RecordError("the first line is not a ttrec header")
+    if obj.get("format") != FORMAT:
+        raise RecordError(f"unknown capture format {obj.get('format')!r} (this ttrec reads {FORMAT})")
+    source = _get(obj, "source", str)
+    if source not in SOURCES:
+        raise RecordError(f"unknown source {source!r}")
+    return Header(
+        fixture_id=_get(obj, "fixture_id", str),
+        url=_get(obj, "url", str),
+        source=source,
+        created=_get(obj, "created", str),
+        feed=_get(obj, "feed", str),
+        tool=_get(obj, "tool", str),
+        extra={k: v for k, v in obj.items() if k not in _HEADER_KEYS},
+    )
+
+
+def decode_record(obj: Any) -> Record | None:
+    """The record a parsed line holds; None for a record type this version does not know."""
+    if not isinstance(obj, dict):
+        raise RecordError("a record must be a JSON object")
+    kind = obj.get("type")
+    cls = _CLASSES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        if isinstance(kind, str) and kind != "header":
+            return None  # forward compatibility: unknown record types are skipped
+        raise RecordError(f"bad record type {kind!r}")
+    t = _get(obj, "t", int)
+    if t < 0:
+        raise RecordError("'t' must not be negative")
+    wall = _get(obj, "wall", str)
+    conn = _get(obj, "conn", int)
+    if cls is Frame or cls is Heartbeat or cls is Sent:
+        return cls(t, wall, conn, _get(obj, "data", str))
+    if cls is Binary:
+        try:
+            raw = base64.b64decode(_get(obj, "data_b64", str), validate=True)
+        except binascii.Error as exc:
+            raise RecordError(f"'data_b64' is not base64: {exc}") from None
+        return Binary(t, wall, conn, raw)
+    if cls is Open:
+        return Open(t, wall, conn, _get(obj, "url", str), _get(obj, "start_position", int))
+    if cls is Close:
+        by = _get(obj, "by", str)
+        if by not in CLOSED_BY:
+            raise RecordError(f"'by' must be one of {', '.join(CLOSED_BY)}, got {by!r}")
+        return Close(t, wall, conn, _get(obj, "code", int, optional=True), _get(obj, "reason", str), by)
+    return Error(
+        t,
+        wall,
+        conn,
+        status=_get(obj, "status", int, optional=True),
+        body=_get(obj, "body", str, optional=True),
+        message=_get(obj, "message", str, optional=True),
+    )
+
+
+_CLASSES: Final[dict[str, type]] = {
+    "frame": Frame,
+    "heartbeat": Heartbeat,
+    "binary": Binary,
+    "sent": Sent,
+    "open": Open,
+    "close": Close,
+    "error": Error,
+}
+_TYPE_NAMES: Final[dict[type, str]] = {cls: name for name, cls in _CLASSES.items()}
