@@ -7,6 +7,7 @@ zstd frames, and stops cleanly at a torn tail, saying so.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -17,7 +18,15 @@ from typing import IO, Final, Self
 import zstandard
 
 from ttrec.errors import CaptureFormatError, CaptureWriteError
-from ttrec.records import Header, Record, RecordError, decode_header, decode_record, encode_header, encode_record
+from ttrec.records import (
+    Header,
+    Record,
+    RecordError,
+    decode_header,
+    decode_record,
+    encode_header,
+    encode_record,
+)
 
 ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
 COMPRESSION_LEVEL: Final = 3  # zstd's default: fast enough for live use, ~37x on match JSON
@@ -86,10 +95,8 @@ class CaptureWriter:
     def _abandon(self) -> None:
         """After a failed write the stream is unusable; what was flushed stays readable."""
         self._closed = True
-        try:
+        with contextlib.suppress(OSError):
             self._file.close()
-        except OSError:
-            pass
 
     def __enter__(self) -> Self:
         return self

@@ -1,10 +1,10 @@
 """The one exception hierarchy of ttrec; the CLI turns each into one line and an exit status.
 
-    TtrecError
-     ├── CaptureFormatError(path, line)   a capture that cannot be read as ttrec/1
-     ├── CaptureWriteError(path)          the disk refused a write (full, read-only, ...)
-     ├── InvalidFixtureId(value)
-     └── UpstreamRejected(status, body)   the feed refused the handshake or the token
+TtrecError
+ ├── CaptureFormatError(path, line)   a capture that cannot be read as ttrec/1
+ ├── CaptureWriteError(path)          the disk refused a write (full, read-only, ...)
+ ├── InvalidFixtureId(value)
+ └── UpstreamRejected(status, body)   the feed refused the handshake or the token
 """
 
 from __future__ import annotations

@@ -29,9 +29,7 @@ Feed = Literal["statistics", "actions"]
 FEEDS: Final[tuple[Feed, ...]] = ("statistics", "actions")
 FrameKind = Literal["frame", "heartbeat"]
 
-_PATH_RE: Final = re.compile(
-    r"^/v2/tabletennis/fixtures/(?P<fixture>[^/]+)/(?P<feed>statistics|actions)/?$"
-)
+_PATH_RE: Final = re.compile(r"^/v2/tabletennis/fixtures/(?P<fixture>[^/]+)/(?P<feed>statistics|actions)/?$")
 
 
 def validate_fixture_id(value: str) -> str:
@@ -141,9 +139,9 @@ def rfc3339(moment: datetime, digits: int = 6) -> str:
 
 def default_heartbeat(moment: datetime) -> str:
     """The heartbeat shape other DDE feeds send; this feed's own shape is not published."""
-    return json.dumps({"message": f"Heartbeat sent at {rfc3339(moment)}", "level": "INFO"},
-                      separators=(",", ":"))
-
+    return json.dumps(
+        {"message": f"Heartbeat sent at {rfc3339(moment)}", "level": "INFO"}, separators=(",", ":")
+    )
 
 
 _TIMESTAMP_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.(\d{1,9}))?Z")
