@@ -140,8 +140,9 @@ class CaptureReader:
         if line is None:
             problem = self.damage or "the capture is empty (not even a header survived)"
             raise CaptureFormatError(self.path, 1, problem)
+        self.header_line = line
         try:
-            return decode_header(json.loads(line))
+            return decode_header(json.loads(line.decode()))
         except (ValueError, RecordError) as exc:
             raise CaptureFormatError(self.path, 1, _describe(exc)) from None
 
@@ -185,7 +186,7 @@ class CaptureReader:
     def __iter__(self) -> Iterator[Record]:
         for line in self._lines:
             try:
-                record = decode_record(json.loads(line))
+                record = decode_record(json.loads(line.decode()))
             except (ValueError, RecordError) as exc:
                 raise CaptureFormatError(self.path, self.lines, _describe(exc)) from None
             if record is not None:

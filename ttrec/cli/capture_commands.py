@@ -1,3 +1,194 @@
 """`ttrec info`, `ttrec check` and `ttrec cat`: read captures."""
 
 from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from ttrec.capture import CaptureReader
+from ttrec.cli import command
+from ttrec.errors import TtrecError
+from ttrec.invariants import Checker
+from ttrec.records import Frame
+from ttrec.summary import CaptureSummary
+
+MAX_PROBLEMS_SHOWN = 200  # per capture; a badly broken file would otherwise flood the terminal
+
+_captures = click.argument(
+    "captures", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)
+)
+
+
+def _each(paths: tuple[Path, ...]) -> Iterator[tuple[Path, CaptureReader | None]]:
+    """Open each capture in turn; a broken one is reported and yields None."""
+    for path in paths:
+        try:
+            reader = CaptureReader(path)
+        except TtrecError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            yield path, None
+            continue
+        with reader:
+            yield path, reader
+
+
+def summarize(reader: CaptureReader) -> CaptureSummary:
+    summary = CaptureSummary(reader.header)
+    for record in reader:
+        summary.add(record)
+    summary.torn_tail, summary.damage = reader.torn_tail, reader.damage
+    return summary
+
+
+@command("info")
+@_captures
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per capture, one per line.")
+def info(captures: tuple[Path, ...], as_json: bool) -> None:
+    """Summarise captures: teams, set scores, winner, frames, heartbeats, gaps.
+
+    \b
+    Example:
+      ttrec info captures/*.jsonl.zst
+      ttrec info --json match.jsonl.zst | jq .sets
+    """
+    failed = False
+    for path, reader in _each(captures):
+        if reader is None:
+            failed = True
+            continue
+        try:
+            summary = summarize(reader)
+        except TtrecError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            failed = True
+            continue
+        if as_json:
+            click.echo(json.dumps({"path": str(path), **summary.as_json()}))
+        else:
+            click.echo(_human(path, summary))
+    if failed:
+        sys.exit(1)
+
+
+def _human(path: Path, summary: CaptureSummary) -> str:
+    data = summary.as_json()
+    teams = data["teams"]
+    sets = "  ".join(f"{h}-{a}" for h, a in data["sets"]) or "none yet"
+    won = data["sets_won"]
+    result = f"winner {data['winner']}" if data["winner"] else ("finished" if data["finished"] else "in play")
+    seq = (
+        f"seq {data['first_seq']}..{data['last_seq']}, "
+        + (f"{len(data['seq_gaps'])} gap(s) {data['seq_gaps']}" if data["seq_gaps"] else "no gaps")
+        if data["first_seq"] is not None
+        else "no seqNum"
+    )
+    if summary.damage:
+        tail = f"DAMAGED: {summary.damage} (records before it were read)"
+    elif summary.torn_tail:
+        tail = "torn (the recorder was stopped mid-write or is still writing); every complete record was read"
+    else:
+        tail = "complete"
+    return "\n".join(
+        [
+            f"{path}",
+            f"  fixture     {data['fixture_id']}  ({data['feed']}, {data['source']}, {data['tool']})",
+            f"  teams       {teams['home'] or '?'} (home)  vs  {teams['away'] or '?'} (away)",
+            f"  sets        {sets}   [{won[0]}-{won[1]}, {result}]",
+            f"  frames      {data['frames']} ({seq})",
+            f"  heartbeats  {data['heartbeats']}   connections {data['connections']}",
+            f"  duration    {_duration(summary.duration_s)}",
+            f"  tail        {tail}",
+        ]
+    )
+
+
+def _duration(seconds: float) -> str:
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+@command("check")
+@_captures
+def check(captures: tuple[Path, ...]) -> None:
+    """Validate captures: the ttrec/1 format and the match invariants.
+
+    Checks that match totals equal the sums over sets, counts never decrease, seqNum
+    increases within a connection, set scores are legal table-tennis scores, and only
+    the last frame is `finished`. Prints one line per problem, naming the line number;
+    exits 0 when every capture is valid, else 1. A torn tail is a note, not a problem.
+
+    \b
+    Example:
+      ttrec check captures/*.jsonl.zst
+    """
+    failed = False
+    for path, reader in _each(captures):
+        if reader is None:
+            failed = True
+            continue
+        checker = Checker(reader.header)
+        try:
+            for record in reader:
+                checker.add(reader.lines, record)
+        except TtrecError as exc:
+            click.echo(f"{exc}", err=True)
+            failed = True
+        problems = checker.finish()
+        for problem in problems[:MAX_PROBLEMS_SHOWN]:
+            click.echo(f"{path}:{problem.line}: {problem.message}")
+        if len(problems) > MAX_PROBLEMS_SHOWN:
+            click.echo(f"{path}: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more problems")
+        if reader.damage:
+            click.echo(f"{path}:{reader.lines + 1}: {reader.damage}")
+        elif reader.torn_tail:
+            click.echo(f"{path}: note: torn tail after line {reader.lines}", err=True)
+        failed = failed or bool(problems) or reader.damage is not None
+        if not problems and not reader.damage:
+            click.echo(f"{path}: ok ({reader.lines} lines)", err=True)
+    if failed:
+        sys.exit(1)
+
+
+@command("cat")
+@click.argument("capture", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--frames", is_flag=True, help="Print only the data frames' exact payloads, one per line.")
+def cat(capture: Path, frames: bool) -> None:
+    """Print a capture as JSON Lines, header first, tolerating a torn tail.
+
+    \b
+    Example:
+      ttrec cat match.jsonl.zst | head -3
+      ttrec cat --frames match.jsonl.zst | jq .seqNum
+    """
+    out = sys.stdout.buffer
+    with CaptureReader(capture) as reader:
+        if frames:
+            for record in reader:
+                if isinstance(record, Frame):
+                    out.write(record.data.encode() + b"\n")
+        else:
+            out.write(reader.header_line + b"\n")
+            _copy_lines(reader, out)
+        out.flush()
+        if reader.damage:
+            raise click.ClickException(f"{capture}: {reader.damage}")
+        if reader.torn_tail:
+            click.echo(f"note: {capture}: torn tail after line {reader.lines}", err=True)
+
+
+def _copy_lines(reader: CaptureReader, out: object) -> None:
+    write = out.write  # type: ignore[attr-defined]
+    batch: list[bytes] = []
+    for line in reader.raw_lines():
+        batch.append(line)
+        if len(batch) >= 256:  # batching writes halves the per-line cost
+            write(b"\n".join(batch) + b"\n")
+            batch.clear()
+    if batch:
+        write(b"\n".join(batch) + b"\n")

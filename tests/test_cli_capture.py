@@ -1,0 +1,161 @@
+"""`ttrec info`, `check` and `cat` driven through click's CliRunner and as a real process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import zstandard
+from click.testing import CliRunner
+from frame_factory import FIXTURE, match_progression, stats_frame
+
+from ttrec import __version__
+from ttrec.capture import CaptureWriter
+from ttrec.cli import cli
+from ttrec.records import Frame, Header, Heartbeat, Open
+
+SETS = [(11, 4), (8, 11), (13, 11)]
+HEADER = Header(
+    FIXTURE,
+    f"ws://127.0.0.1:1/v2/tabletennis/fixtures/{FIXTURE}/statistics",
+    "recorded",
+    "2026-11-24T07:00:00Z",
+)
+
+
+def write_match(path: Path, *, close: bool = True) -> list[str]:
+    states = match_progression(SETS)
+    datas = [stats_frame(i + 1, s, finished=i == len(states) - 1) for i, s in enumerate(states)]
+    writer = CaptureWriter(path, HEADER)
+    writer.write(Open(0, "2026-11-24T07:00:00Z", 0, HEADER.url, 0))
+    for i, data in enumerate(datas):
+        writer.write(Frame((i + 1) * 10**9, "w", 0, data))
+        if i % 10 == 0:
+            writer.write(Heartbeat((i + 1) * 10**9 + 5, "w", 0, '{"message":"hb","level":"INFO"}'))
+    if close:
+        writer.close()
+    return datas
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_info_json_has_the_contract_keys(tmp_path):
+    path = tmp_path / "m.jsonl.zst"
+    datas = write_match(path)
+    result = run("info", "--json", str(path))
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    required = "fixture_id feed source frames heartbeats connections duration_s first_seq last_seq"
+    required += " seq_gaps finished teams sets winner torn_tail"
+    assert set(required.split()) <= data.keys()
+    assert data["frames"] == len(datas) and data["heartbeats"] == 6
+    assert (data["first_seq"], data["last_seq"], data["seq_gaps"]) == (1, len(datas), [])
+    assert data["sets"] == [list(s) for s in SETS] and data["winner"] == "home"
+    assert data["torn_tail"] is False and data["duration_s"] == float(len(datas))
+
+
+def test_info_for_people(tmp_path):
+    path = tmp_path / "m.jsonl.zst"
+    write_match(path)
+    result = run("info", str(path))
+    assert result.exit_code == 0
+    assert "11-4  8-11  13-11   [2-1, winner home]" in result.output
+    assert "tail        complete" in result.output
+
+
+def test_info_reads_a_torn_capture_and_says_so(tmp_path):
+    path = tmp_path / "m.jsonl.zst"
+    write_match(path)
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) * 2 // 3])
+    data = json.loads(run("info", "--json", str(path)).output)
+    assert data["torn_tail"] is True
+    assert 0 < data["frames"] < 70 and data["winner"] is None
+
+
+def test_check_passes_a_valid_capture_and_names_lines_of_a_bad_one(tmp_path):
+    good = tmp_path / "good.jsonl.zst"
+    write_match(good)
+    assert run("check", str(good)).exit_code == 0
+    bad = tmp_path / "bad.jsonl.zst"
+    with CaptureWriter(bad, HEADER) as writer:
+        writer.write(Frame(0, "w", 0, stats_frame(1, [(11, 10)], finished=True)))
+        writer.write(Frame(1, "w", 0, stats_frame(1, [(11, 10)])))
+    result = CliRunner().invoke(cli, ["check", str(good), str(bad)])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{bad}:2: set 1: 11-10 is not a legal completed score",
+        f"{bad}:3: data frame after the finished frame on line 2",
+        f"{bad}:3: seqNum 1 does not increase (previous 1)",
+    ]
+
+
+def test_cat_prints_json_lines_and_frames_prints_exact_payloads(tmp_path):
+    path = tmp_path / "m.jsonl.zst"
+    datas = write_match(path)
+    lines = run("cat", str(path)).output.splitlines()
+    assert json.loads(lines[0])["format"] == "ttrec/1"
+    assert len(lines) == 1 + 1 + len(datas) + 6
+    assert run("cat", "--frames", str(path)).output.splitlines() == datas
+
+
+def test_cat_tolerates_a_torn_tail(tmp_path):
+    path = tmp_path / "m.jsonl.zst"
+    datas = write_match(path, close=False)
+    raw = path.read_bytes()
+    path.write_bytes(raw[:-7])
+    result = CliRunner().invoke(cli, ["cat", "--frames", str(path)])
+    assert result.exit_code == 0
+    printed = result.stdout.splitlines()
+    assert printed == datas[: len(printed)] and len(printed) >= len(datas) - 1
+    assert "torn tail" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["info", "check", "cat"])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"garbage", "not a zstd file"),
+        (zstandard.compress(b'{"type":"header","format":"ttrec/0"}\n'), "unknown capture format"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_exit_1(tmp_path, command, content, message):
+    path = tmp_path / "x.jsonl.zst"
+    path.write_bytes(content)
+    result = CliRunner().invoke(cli, [command, str(path)])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+
+
+def test_missing_file_and_usage_errors(tmp_path):
+    result = CliRunner().invoke(cli, ["info", str(tmp_path / "nope.jsonl.zst")])
+    assert result.exit_code == 1 and "No such file" in result.stderr
+    assert CliRunner().invoke(cli, ["info"]).exit_code == 2
+    assert CliRunner().invoke(cli, ["cat", "--bogus", "x"]).exit_code == 2
+
+
+@pytest.mark.parametrize("command", ["info", "check", "cat"])
+def test_every_command_has_help_with_an_example_and_a_version(command):
+    helped = run(command, "--help")
+    assert helped.exit_code == 0 and "Example:" in helped.output
+    assert run(command, "--version").output.strip() == f"ttrec, version {__version__}"
+
+
+def test_python_dash_m_and_a_broken_pipe(tmp_path):
+    path = tmp_path / "m.jsonl.zst"
+    write_match(path)
+    version = subprocess.run([sys.executable, "-m", "ttrec", "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and __version__ in version.stdout
+    piped = subprocess.run(
+        f"{sys.executable} -m ttrec cat {path} | head -c 10",
+        shell=True,
+        capture_output=True,
+        text=True,
+    )
+    assert piped.stdout == '{"type":"h' and "Traceback" not in piped.stderr

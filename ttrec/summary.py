@@ -1,0 +1,123 @@
+"""What a capture holds (`ttrec info`), as a pure fold over its records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ttrec.match import FrameError, StatsFrame, parse_frame
+from ttrec.records import Binary, Close, Error, Frame, Header, Heartbeat, Record
+
+
+@dataclass
+class SeqTracker:
+    """Missing seqNum ranges, kept incrementally so memory stays small on long captures."""
+
+    first: int | None = None
+    highest: int | None = None
+    gaps: list[tuple[int, int]] = field(default_factory=list)  # inclusive missing ranges
+
+    def add(self, seq: int) -> None:
+        if self.highest is None or self.first is None:
+            self.first = self.highest = seq
+            return
+        if seq > self.highest:
+            if seq > self.highest + 1:
+                self.gaps.append((self.highest + 1, seq - 1))
+            self.highest = seq
+            return
+        if seq < self.first:
+            if seq < self.first - 1:
+                self.gaps.insert(0, (seq + 1, self.first - 1))
+            self.first = seq
+            return
+        self._fill(seq)  # a late (reordered) frame may close a gap
+
+    def _fill(self, seq: int) -> None:
+        for index, (low, high) in enumerate(self.gaps):
+            if low <= seq <= high:
+                parts = [(low, seq - 1)] if low < seq else []
+                parts += [(seq + 1, high)] if seq < high else []
+                self.gaps[index : index + 1] = parts
+                return
+
+
+@dataclass
+class CaptureSummary:
+    header: Header
+    frames: int = 0
+    heartbeats: int = 0
+    binary: int = 0
+    errors: int = 0
+    bad_frames: int = 0  # data frames that are not statistics frames
+    connections: set[int] = field(default_factory=set)
+    first_t: int | None = None
+    last_t: int = 0
+    closes: list[Close] = field(default_factory=list)
+    seq: SeqTracker = field(default_factory=SeqTracker)
+    latest: StatsFrame | None = None  # the frame with the highest seqNum: the match state
+    torn_tail: bool = False
+    damage: str | None = None
+
+    def add(self, record: Record) -> None:
+        if self.first_t is None:
+            self.first_t = record.t
+        self.last_t = record.t
+        self.connections.add(record.conn)
+        match record:
+            case Frame(data=data):
+                self.frames += 1
+                self._add_frame(data)
+            case Heartbeat():
+                self.heartbeats += 1
+            case Binary():
+                self.binary += 1
+            case Error():
+                self.errors += 1
+            case Close():
+                self.closes.append(record)
+
+    def _add_frame(self, data: str) -> None:
+        try:
+            frame = parse_frame(data)
+        except FrameError:
+            self.bad_frames += 1
+            return
+        self.seq.add(frame.seq_num)
+        if self.latest is None or frame.seq_num >= self.latest.seq_num:
+            self.latest = frame
+
+    @property
+    def duration_s(self) -> float:
+        return 0.0 if self.first_t is None else (self.last_t - self.first_t) / 1e9
+
+    def as_json(self) -> dict[str, Any]:
+        latest = self.latest
+        teams = {
+            "home": latest.home.team.name if latest and latest.home else None,
+            "away": latest.away.team.name if latest and latest.away else None,
+        }
+        return {
+            "fixture_id": self.header.fixture_id,
+            "feed": self.header.feed,
+            "source": self.header.source,
+            "url": self.header.url,
+            "created": self.header.created,
+            "tool": self.header.tool,
+            "frames": self.frames,
+            "heartbeats": self.heartbeats,
+            "binary": self.binary,
+            "errors": self.errors,
+            "connections": len(self.connections),
+            "duration_s": round(self.duration_s, 3),
+            "first_seq": self.seq.first,
+            "last_seq": self.seq.highest,
+            "seq_gaps": [list(gap) for gap in self.seq.gaps],
+            "finished": bool(latest and latest.finished),
+            "teams": teams,
+            "sets": [list(score) for score in latest.sets] if latest else [],
+            "sets_won": list(latest.sets_won) if latest else [0, 0],
+            "winner": latest.winner if latest else None,
+            "torn_tail": self.torn_tail,
+            "damage": self.damage,
+        }
