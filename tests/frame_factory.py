@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
+
+# The provider's published sample (the final frame of a simulated 5-set doubles match),
+# copied from shared/reference so the tests need nothing outside the repository.
+PROVIDER_SAMPLE = Path(__file__).parent / "data" / "provider-statistics-frame-final.json"
 
 FIXTURE = "1bd00469-86fa-4f0b-abcc-30cbef80dacc"
 HOME_ID = "0222e701-d937-4250-8041-0f8ed8cf4a23"

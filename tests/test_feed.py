@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from frame_factory import PROVIDER_SAMPLE
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,7 +26,6 @@ from ttrec.feed import (
 )
 
 FIXTURE = "1bd00469-86fa-4f0b-abcc-30cbef80dacc"
-SAMPLE = "/work/shared/reference/statistics-frame-final.json"
 
 
 def test_default_host_is_the_successor_of_the_decommissioned_one():
@@ -72,8 +72,7 @@ def test_malformed_auth_messages_carry_no_token(text):
 
 
 def test_the_providers_sample_is_a_data_frame():
-    with open(SAMPLE) as f:
-        text = f.read()
+    text = PROVIDER_SAMPLE.read_text()
     assert classify(text) == "frame"
     assert seq_num(text) == 272
 

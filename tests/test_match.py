@@ -7,6 +7,7 @@ import json
 import random
 
 import pytest
+from frame_factory import PROVIDER_SAMPLE
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,8 +20,7 @@ from ttrec.match import (
     set_winner,
 )
 
-with open("/work/shared/reference/statistics-frame-final.json") as _f:
-    SAMPLE_TEXT = _f.read()
+SAMPLE_TEXT = PROVIDER_SAMPLE.read_text()
 SAMPLE = json.loads(SAMPLE_TEXT)
 
 
