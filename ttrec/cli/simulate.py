@@ -1,0 +1,115 @@
+"""`ttrec simulate`: write a simulated match as a capture."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Final
+
+import click
+
+from ttrec.cli import command
+from ttrec.errors import InvalidFixtureId
+from ttrec.feed import DEFAULT_BASE_URL, rfc3339, validate_fixture_id
+from ttrec.simulator import BEST_OF_CHOICES, DEFAULT_START, simulate_match, write_capture
+
+MAX_SEED: Final = 2**63 - 1
+
+
+def _fixture_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return validate_fixture_id(value)
+    except InvalidFixtureId as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _start(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime:
+    if value is None:
+        return DEFAULT_START
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"not an RFC 3339 time: {value!r}") from None
+    if moment.tzinfo is None:
+        raise click.BadParameter(f"give a time zone, e.g. {value}Z")
+    return moment
+
+
+def _base_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not value.startswith(("ws://", "wss://")):
+        raise click.BadParameter(f"must start with ws:// or wss://, got {value!r}")
+    return value
+
+
+@command("simulate")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, MAX_SEED),
+    help="Seed of the match; the same seed and options give the same file. Default: random.",
+)
+@click.option(
+    "--best-of",
+    type=click.Choice([str(n) for n in BEST_OF_CHOICES]),
+    default="5",
+    show_default=True,
+    help="Number of games (sets) the match is played over.",
+)
+@click.option("--singles/--doubles", default=True, show_default=True, help="One or two players a side.")
+@click.option("--fixture-id", callback=_fixture_id, help="Fixture UUID. Default: drawn from the seed.")
+@click.option(
+    "--start",
+    callback=_start,
+    metavar="TIME",
+    help=f"When the recording starts (RFC 3339). Default: {rfc3339(DEFAULT_START, 0)}.",
+)
+@click.option(
+    "--base-url",
+    default=DEFAULT_BASE_URL,
+    show_default=True,
+    callback=_base_url,
+    help="Feed host written into the header URL.",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Capture file to write (never overwritten). Default: sim-SEED-boN-singles.jsonl.zst.",
+)
+def simulate(
+    seed: int | None,
+    best_of: str,
+    singles: bool,
+    fixture_id: str | None,
+    start: datetime,
+    base_url: str,
+    out: Path | None,
+) -> None:
+    """Simulate a table-tennis match and write it as a capture.
+
+    The match is played point by point under ITTF rules and recorded as the statistics
+    feed would have sent it: one data frame per action, heartbeats in the pauses.
+
+    \b
+    Example:
+      ttrec simulate --seed 7 --best-of 7 --doubles -o match.jsonl.zst
+      ttrec serve match.jsonl.zst
+    """
+    if seed is None:
+        seed = secrets.randbelow(2**32)  # short enough to retype; printed below
+    games = int(best_of)
+    kind = "singles" if singles else "doubles"
+    if out is None:
+        out = Path(f"sim-{seed}-bo{games}-{kind}.jsonl.zst")
+    match = simulate_match(
+        seed, best_of=games, doubles=not singles, fixture_id=fixture_id, start=start, base_url=base_url
+    )
+    write_capture(match, out)
+    home_sets, away_sets = match.sets_won
+    scores = " ".join(f"{home}-{away}" for home, away in match.sets)
+    click.echo(
+        f"{out}: seed {seed}, best of {games} {kind}, {match.home.name} {home_sets}-{away_sets}"
+        f" {match.away.name} ({scores}), {len(match.actions)} frames"
+    )
