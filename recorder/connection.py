@@ -1,0 +1,198 @@
+"""One connection attempt: handshake with the Accept header, the auth message, then every
+message stamped on arrival and recorded, until the connection ends; the `Ending` says how.
+
+The network is injected: `connect(url)` is an async context manager yielding something
+with trio-websocket's `get_message` / `send_message` / `aclose`, so tests can substitute
+a fake; `websocket_connect` opens the real thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Final, Literal, Protocol
+
+import trio
+from trio_websocket import (
+    ConnectionClosed,
+    ConnectionRejected,
+    ConnectionTimeout,
+    HandshakeError,
+    open_websocket_url,
+)
+
+from recorder.policy import Verdict, classify_close, classify_error_frame, classify_status
+from recorder.recording import Recording
+from recorder.secret import Token
+from recorder.stop import Stop
+from ttrec.feed import ACCEPT_HEADER, REDACTED_AUTH_MESSAGE, auth_message
+
+HANDSHAKE_TIMEOUT_S: Final = 10.0  # TCP + TLS + HTTP upgrade; a healthy server needs well under 1 s
+CLOSE_TIMEOUT_S: Final = 5.0  # wait this long for the server's close frame, then drop the TCP
+# trio-websocket's default is 1 MiB; the final frame of a long doubles match is ~30 KB, but
+# a frame we refuse is a frame lost, so allow far more than the feed will ever send.
+MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024
+ABNORMAL_CLOSURE: Final = 1006  # no close frame: the TCP connection just ended
+CLOSE_FINISHED: Final = (1000, "match finished")
+CLOSE_STOPPING: Final = (1001, "recorder stopping")
+CLOSE_WATCHDOG: Final = (1000, "no message within the watchdog interval")
+CLOSE_REFUSED: Final = (1000, "refused by the server")
+
+
+class Socket(Protocol):
+    async def get_message(self) -> str | bytes: ...
+
+    async def send_message(self, message: str | bytes) -> None: ...
+
+    async def aclose(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+Connect = Callable[[str], AbstractAsyncContextManager[Socket]]
+
+
+def websocket_connect(url: str) -> AbstractAsyncContextManager[Socket]:
+    result: AbstractAsyncContextManager[Socket] = open_websocket_url(
+        url,
+        extra_headers=[(b"Accept", ACCEPT_HEADER.encode())],
+        max_message_size=MAX_MESSAGE_BYTES,
+        connect_timeout=HANDSHAKE_TIMEOUT_S,
+        disconnect_timeout=CLOSE_TIMEOUT_S,
+    )
+    return result
+
+
+EndKind = Literal[
+    "finished",  # the finished:true frame arrived and we closed (--until finished)
+    "stopped",  # Stop.request(): we closed
+    "closed",  # the server closed or the network dropped
+    "watchdog",  # nothing arrived for too long: we closed
+    "rejected",  # a handshake refusal or an error frame
+    "failed",  # could not connect at all
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    kind: EndKind
+    verdict: Verdict | None  # for the kinds the policy must judge; None: nothing to retry
+    detail: str  # one line for humans, token scrubbed
+    new_frames: int = 0  # data frames this connection added to the capture
+    status: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    url: str  # never carries the token
+    start_position: int
+    token: Token
+    watchdog_s: float
+    stop_at_finished: bool
+    on_open: Callable[[], None] = lambda: None  # told once the handshake is through
+
+
+async def run_connection(attempt: Attempt, recording: Recording, connect: Connect, stop: Stop) -> Ending:
+    conn = recording.new_connection()
+    frames_before = recording.frames
+    ending: Ending | None = None
+    try:
+        async with connect(attempt.url) as ws:
+            recording.opened(recording.stamp(), conn, attempt.url, attempt.start_position)
+            attempt.on_open()
+            ending = await _converse(ws, conn, attempt, recording, stop)
+    except ConnectionRejected as exc:
+        body = _text(exc.body)
+        body = attempt.token.scrub(body)
+        recording.error(recording.stamp(), conn, status=exc.status_code, body=body)
+        return Ending("rejected", classify_status(exc.status_code), _one_line(body), status=exc.status_code)
+    except (HandshakeError, OSError, trio.BrokenResourceError) as exc:
+        if ending is not None:
+            # The conversation ended and was recorded; only the closing handshake failed
+            # (DisconnectionTimeout). Nothing was lost.
+            return ending
+        message = attempt.token.scrub(_describe(exc))
+        recording.error(recording.stamp(), conn, message=message)
+        return Ending("failed", "transient", message)
+    assert ending is not None
+    return _with_frames(ending, recording.frames - frames_before)
+
+
+async def _converse(ws: Socket, conn: int, attempt: Attempt, recording: Recording, stop: Stop) -> Ending:
+    try:
+        await ws.send_message(auth_message(attempt.token.reveal()))
+    except ConnectionClosed as exc:
+        return _server_closed(exc, conn, attempt, recording)
+    recording.sent(recording.stamp(), conn, REDACTED_AUTH_MESSAGE)
+
+    ending: Ending | None = None
+    with stop.interruptible() as interrupt, trio.CancelScope() as watchdog:
+        watchdog.deadline = trio.current_time() + attempt.watchdog_s
+        while True:
+            try:
+                message = await ws.get_message()
+            except ConnectionClosed as exc:
+                return _server_closed(exc, conn, attempt, recording)
+            # Stamp first: everything after this line is our own processing time.
+            stamp = recording.stamp()
+            watchdog.deadline = trio.current_time() + attempt.watchdog_s
+            if isinstance(message, bytes):
+                recording.binary(stamp, conn, message)
+                continue
+            arrival = recording.text(stamp, conn, message)
+            if arrival.error_status is not None:
+                detail = f"{arrival.error_status} {attempt.token.scrub(message)}"
+                verdict = classify_error_frame(arrival.error_status)
+                ending = Ending("rejected", verdict, _one_line(detail), status=arrival.error_status)
+                code, reason = CLOSE_REFUSED
+                break
+            if arrival.finished and attempt.stop_at_finished and not arrival.duplicate:
+                ending = Ending("finished", None, "finished: true received")
+                code, reason = CLOSE_FINISHED
+                break
+    if ending is None:
+        if interrupt.cancelled_caught:
+            ending = Ending("stopped", None, "stopped")
+            code, reason = CLOSE_STOPPING
+        else:
+            ending = Ending("watchdog", "transient", f"no message for {attempt.watchdog_s:g} s")
+            code, reason = CLOSE_WATCHDOG
+    # Close politely but never wait long: a stalled server may not answer the close frame.
+    with trio.move_on_after(CLOSE_TIMEOUT_S):
+        await ws.aclose(code, reason)
+    recording.closed(recording.stamp(), conn, code, reason, "client")
+    return ending
+
+
+def _server_closed(exc: ConnectionClosed, conn: int, attempt: Attempt, recording: Recording) -> Ending:
+    reason_obj = exc.reason
+    code = reason_obj.code if reason_obj is not None else None
+    reason = attempt.token.scrub((reason_obj.reason if reason_obj is not None else None) or "")
+    by: Literal["server", "network"] = "network" if code in (None, ABNORMAL_CLOSURE) else "server"
+    recording.closed(recording.stamp(), conn, code, reason, by)
+    if by == "network":
+        return Ending("closed", "transient", "connection lost (no close frame)")
+    detail = f"closed by the server with {code}" + (f" {reason}" if reason else "")
+    return Ending("closed", classify_close(code), _one_line(detail))
+
+
+def _with_frames(ending: Ending, new_frames: int) -> Ending:
+    return Ending(ending.kind, ending.verdict, ending.detail, new_frames, ending.status)
+
+
+def _text(body: bytes | None) -> str:
+    return (body or b"").decode("utf-8", "replace")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionTimeout):
+        return f"no handshake within {HANDSHAKE_TIMEOUT_S:g} s"
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(exc, HandshakeError) and cause is not None:
+        exc = cause
+    text = str(exc) or type(exc).__name__
+    return _one_line(f"cannot connect: {text}")
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -1,0 +1,95 @@
+"""Keeping the access token out of everything but the auth message.
+
+The token is held in a `Token` whose str and repr are redacted, so it cannot leak through a
+log line, an f-string, an exception message or a traceback's locals by accident; `reveal()`
+is called in exactly one place (building the auth message).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import sys
+from pathlib import Path
+from typing import Final
+
+from ttrec.feed import REDACTED
+
+# Below this length a "token" is more likely a mistake than a secret, and scrubbing a
+# short string out of server messages would mangle unrelated words.
+MIN_SCRUB_LENGTH: Final = 4
+
+
+class Token:
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        value = value.strip()
+        if not value:
+            raise ValueError("the token is empty")
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def scrub(self, text: str) -> str:
+        """`text` with every occurrence of the token replaced by a redaction marker.
+
+        Server error bodies and close reasons are logged and stored; our token is never
+        sent anywhere but in the auth message, but a server that echoes it must not put
+        it into a capture or a log line."""
+        if len(self._value) < MIN_SCRUB_LENGTH:
+            return text
+        return text.replace(self._value, REDACTED)
+
+    def __repr__(self) -> str:
+        return f"Token({REDACTED})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Token) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickling a Token (e.g. into a subprocess) would copy the secret somewhere we do
+        # not control; nothing in ttrec needs it.
+        raise TypeError("a Token cannot be pickled")
+
+
+def hide_from_process_title(secret: str) -> bool:
+    """Overwrite `secret` where the kernel shows this process's command line (Linux).
+
+    `ttrec record --token T` puts T into /proc/PID/cmdline, which `ps` shows to every user
+    of the machine. The kernel reads that text from the process's own memory (the span
+    between arg_start and arg_end in /proc/self/stat), so overwriting it there hides it.
+    Returns whether the secret is no longer visible. `--token-file` or TTREC_TOKEN avoid the
+    problem altogether.
+    """
+    if not secret or not sys.platform.startswith("linux"):
+        return False
+    needle = secret.encode()
+    try:
+        stat = Path("/proc/self/stat").read_text()
+        # The command name (field 2) may contain spaces; fields after it are split on ')'.
+        fields = stat.rsplit(")", 1)[1].split()
+        # arg_start and arg_end are fields 48 and 49; fields[0] here is field 3.
+        arg_start, arg_end = int(fields[45]), int(fields[46])
+    except (OSError, IndexError, ValueError):
+        return False
+    if not 0 < arg_start < arg_end or arg_end - arg_start > 1 << 20:
+        return False
+    with contextlib.suppress(OSError):
+        if needle not in Path("/proc/self/cmdline").read_bytes():
+            return True
+    area = ctypes.string_at(arg_start, arg_end - arg_start)
+    start = area.find(needle)
+    while start != -1:
+        ctypes.memset(arg_start + start, ord("*"), len(needle))
+        start = area.find(needle, start + len(needle))
+    try:
+        return needle not in Path("/proc/self/cmdline").read_bytes()
+    except OSError:
+        return False

@@ -1,0 +1,171 @@
+"""One fixture's recording session: connect, record, and reconnect after transient failures
+until the match is finished (or forever), without gaps or duplicates.
+
+No gaps: each reconnect asks for `startPosition` = data frames already written, and the
+watchdog turns a silent connection into a reconnect. No duplicates: a frame whose seqNum was
+already written is dropped (`Recording.text`). Permanent refusals stop at once.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+import trio
+
+from recorder.connection import Attempt, Connect, run_connection, websocket_connect
+from recorder.policy import DEFAULT_BACKOFF, AttemptWindow, Backoff
+from recorder.recording import Recording
+from recorder.secret import Token
+from recorder.status import Reporter
+from recorder.stop import Stop
+from ttrec.errors import CaptureWriteError
+from ttrec.feed import DEFAULT_BASE_URL, HEARTBEAT_INTERVAL_S, MAX_REQUESTS_PER_S, Feed, feed_url
+
+Until = Literal["finished", "forever"]
+UNTIL: Final[tuple[Until, ...]] = ("finished", "forever")
+WATCHDOG_HEARTBEATS: Final = 3  # silence for this many heartbeat intervals means a dead link
+Outcome = Literal["finished", "failed", "stopped"]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOptions:
+    base_url: str = DEFAULT_BASE_URL
+    feed: Feed = "statistics"
+    until: Until = "finished"
+    heartbeat_interval_s: float = HEARTBEAT_INTERVAL_S
+    backoff: Backoff = field(default=DEFAULT_BACKOFF)
+    # The provider's guideline, for the whole process; raise it only against your own server.
+    max_attempts_per_s: int = MAX_REQUESTS_PER_S
+    seed: int | None = None  # for the backoff jitter; None: unpredictable
+
+    @property
+    def watchdog_s(self) -> float:
+        return WATCHDOG_HEARTBEATS * self.heartbeat_interval_s
+
+
+@dataclass(frozen=True, slots=True)
+class FixtureResult:
+    fixture_id: str
+    path: str
+    outcome: Outcome
+    detail: str  # why it ended, one line, token scrubbed
+    frames: int
+    heartbeats: int
+    duplicates: int
+    connections: int
+    finished_seen: bool  # the finished:true frame is in the capture
+
+    @property
+    def complete(self) -> bool:
+        """The match was recorded up to its finished frame and nothing failed."""
+        return self.finished_seen and self.outcome != "failed"
+
+
+class AttemptLimiter:
+    """The process-wide cap on connection attempts, shared by every session."""
+
+    def __init__(self, max_per_s: int = MAX_REQUESTS_PER_S) -> None:
+        self._window = AttemptWindow(max_per_s, 1.0)
+
+    async def acquire(self) -> None:
+        # The slot is booked before the wait, so a cancelled wait wastes a slot rather
+        # than ever letting a burst through.
+        await trio.sleep_until(self._window.slot(trio.current_time()))
+
+
+class FixtureSession:
+    def __init__(
+        self,
+        fixture_id: str,
+        recording: Recording,
+        token: Token,
+        options: RecordOptions,
+        *,
+        reporter: Reporter,
+        limiter: AttemptLimiter,
+        stop: Stop,
+        connect: Connect = websocket_connect,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.fixture_id = fixture_id
+        self.recording = recording
+        self.status = recording.status
+        self._token = token
+        self._options = options
+        self._reporter = reporter
+        self._limiter = limiter
+        self._stop = stop
+        self._connect = connect
+        self._rng = rng or random.Random(options.seed)
+
+    def _event(self, message: str) -> None:
+        self.status.detail = message
+        self._reporter.event(self.status, message)
+
+    async def run(self) -> FixtureResult:
+        try:
+            outcome, detail = await self._loop()
+        except CaptureWriteError as exc:
+            # The disk refused a record: this fixture cannot go on; the others may.
+            outcome, detail = "failed", f"cannot write the capture: {exc.problem}"
+        self.status.state = outcome
+        self._event(detail)
+        return self.result(outcome, detail)
+
+    def result(self, outcome: Outcome, detail: str) -> FixtureResult:
+        s = self.status
+        return FixtureResult(
+            fixture_id=self.fixture_id,
+            path=s.path,
+            outcome=outcome,
+            detail=detail,
+            frames=s.frames,
+            heartbeats=s.heartbeats,
+            duplicates=s.duplicates,
+            connections=s.connections,
+            finished_seen=s.finished_seen,
+        )
+
+    async def _loop(self) -> tuple[Outcome, str]:
+        options = self._options
+        failures = 0  # consecutive attempts that brought no new data frame
+        while True:
+            self.status.state = "waiting"
+            with self._stop.interruptible():
+                await self._limiter.acquire()
+            if self._stop.requested:
+                return "stopped", "stopped before connecting"
+            start = self.recording.frames
+            attempt = Attempt(
+                url=feed_url(options.base_url, self.fixture_id, options.feed, start_position=start),
+                start_position=start,
+                token=self._token,
+                watchdog_s=options.watchdog_s,
+                stop_at_finished=options.until == "finished",
+                on_open=self._opened,
+            )
+            self.status.state = "connecting"
+            self.status.detail = f"startPosition {start}" if start else ""
+            ending = await run_connection(attempt, self.recording, self._connect, self._stop)
+            if ending.kind == "finished":
+                return "finished", f"finished: {self.status.frames} frames"
+            if ending.kind == "stopped":
+                return "stopped", f"stopped: {self.status.frames} frames"
+            if ending.verdict == "permanent":
+                return "failed", f"gave up, will not retry: {ending.detail}"
+            failures = 0 if ending.new_frames else failures + 1
+            delay = options.backoff.delay_s(failures, self._rng)
+            self.status.state = "backoff"
+            self._event(f"{ending.detail}; reconnecting in {delay:.1f} s")
+            with self._stop.interruptible():
+                await trio.sleep(delay)
+            if self._stop.requested:
+                return "stopped", f"stopped: {self.status.frames} frames"
+
+    def _opened(self) -> None:
+        self.status.state = "recording"
+        start = self.recording.frames
+        where = f" at startPosition {start}" if start else ""
+        self._event(f"connected (connection {self.status.connections}){where}")

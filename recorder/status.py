@@ -1,0 +1,164 @@
+"""What the user sees while recording: a live line per fixture on a terminal, plain
+timestamped log lines otherwise (a CI log, a file, a pipe).
+
+`FixtureStatus` is the live state of one fixture, updated by the session and its capture;
+the reporters only read it. Every message shown here has passed through the session, which
+scrubs the token out of anything a server said.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Final, Literal, Protocol, TextIO
+
+import trio
+
+from ttrec.feed import rfc3339
+from ttrec.match import FrameError, parse_frame
+
+State = Literal[
+    "waiting",  # for a slot under the process-wide attempt limit
+    "connecting",
+    "recording",
+    "backoff",  # waiting to reconnect
+    "finished",
+    "failed",
+    "stopped",
+]
+REDRAW_INTERVAL_S: Final = 0.5  # often enough to look live, rare enough to cost nothing
+
+
+class FixtureStatus:
+    """Live counters of one fixture (mutable on purpose: it is state, not a value)."""
+
+    def __init__(self, fixture_id: str, path: str = "") -> None:
+        self.fixture_id = fixture_id
+        self.path = path
+        self.state: State = "waiting"
+        self.detail = ""
+        self.frames = 0
+        self.heartbeats = 0
+        self.binaries = 0
+        self.duplicates = 0
+        self.connections = 0
+        self.last_seq: int | None = None
+        self.finished_seen = False
+        self.last_frame = ""  # exact text of the newest data frame, parsed only when shown
+        self._score_of = ""
+        self._score = ""
+
+    @property
+    def score(self) -> str:
+        """Sets won and the current set's points, e.g. "2-1 (7-5)"; "" when unknown."""
+        if self.last_frame is not self._score_of:
+            self._score_of = self.last_frame
+            self._score = score_text(self.last_frame)
+        return self._score
+
+
+def score_text(frame_text: str) -> str:
+    if not frame_text:
+        return ""
+    try:
+        frame = parse_frame(frame_text)
+    except FrameError:
+        return ""
+    sets = frame.sets
+    if not sets:
+        return ""
+    home, away = frame.sets_won
+    current = sets[-1]
+    return f"{home}-{away} ({current[0]}-{current[1]})"
+
+
+def status_line(status: FixtureStatus, width: int = 120) -> str:
+    seq = "-" if status.last_seq is None else str(status.last_seq)
+    parts = [
+        f"{status.fixture_id[:8]}",
+        f"{status.state:<10}",
+        f"frames {status.frames:>5}",
+        f"hb {status.heartbeats:>4}",
+        f"seq {seq:>5}",
+    ]
+    if status.score:
+        parts.append(f"score {status.score}")
+    if status.connections > 1:
+        parts.append(f"conn {status.connections}")
+    if status.detail:
+        parts.append(status.detail)
+    line = "  ".join(parts)
+    return line if len(line) <= width else line[: max(width - 1, 0)] + "…"
+
+
+def log_line(status: FixtureStatus, message: str, now: datetime) -> str:
+    return f"{rfc3339(now, 3)} {status.fixture_id} {message}"
+
+
+class Reporter(Protocol):
+    def event(self, status: FixtureStatus, message: str) -> None: ...
+
+
+class PlainReporter:
+    """One log line per event, for anything that is not a terminal."""
+
+    def __init__(self, stream: TextIO, wall_clock: Callable[[], datetime] | None = None) -> None:
+        self._stream = stream
+        self._now = wall_clock or (lambda: datetime.now(UTC))
+
+    def event(self, status: FixtureStatus, message: str) -> None:
+        self._stream.write(log_line(status, message, self._now()) + "\n")
+        self._stream.flush()
+
+
+class LiveReporter:
+    """A block of status lines at the bottom of a terminal, redrawn in place; events are
+    printed above it so that they stay in the scroll-back."""
+
+    def __init__(self, stream: TextIO, statuses: Sequence[FixtureStatus]) -> None:
+        self._stream = stream
+        self._statuses = statuses
+        self._drawn = 0
+        self._now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def event(self, status: FixtureStatus, message: str) -> None:
+        self._erase()
+        self._stream.write(log_line(status, message, self._now()) + "\n")
+        self.draw()
+
+    def _erase(self) -> None:
+        if self._drawn:
+            # cursor up over the block, then clear to the end of the screen
+            self._stream.write(f"\x1b[{self._drawn}F\x1b[J")
+            self._drawn = 0
+
+    def draw(self) -> None:
+        self._erase()
+        size = shutil.get_terminal_size()
+        lines = self.lines(size.columns, max(size.lines - 2, 1))
+        self._stream.write("".join(line + "\n" for line in lines))
+        self._stream.flush()
+        self._drawn = len(lines)
+
+    def lines(self, width: int, height: int) -> list[str]:
+        """One line per fixture; when they do not fit, the busiest ones and a tally."""
+        statuses = list(self._statuses)
+        if len(statuses) <= height:
+            return [status_line(s, width) for s in statuses]
+        shown = statuses[: height - 1]
+        tally: dict[str, int] = {}
+        for s in statuses:
+            tally[s.state] = tally.get(s.state, 0) + 1
+        summary = ", ".join(f"{n} {state}" for state, n in sorted(tally.items()))
+        rest = len(statuses) - len(shown)
+        return [status_line(s, width) for s in shown] + [f"… {rest} more; all: {summary}"[:width]]
+
+    async def run(self) -> None:
+        """Redraw until cancelled, then leave the final state on screen."""
+        try:
+            while True:
+                self.draw()
+                await trio.sleep(REDRAW_INTERVAL_S)
+        finally:
+            self.draw()
