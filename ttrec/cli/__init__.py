@@ -56,3 +56,4 @@ def main() -> None:
 # Each module adds its commands to `cli`; imported last so that `cli` exists.
 from ttrec.cli import capture_commands  # noqa: E402, F401
 from ttrec.cli import simulate as simulate  # noqa: E402
+from ttrec.cli import record  # noqa: E402, F401
