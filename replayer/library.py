@@ -1,0 +1,90 @@
+"""The fixtures a server offers: captures (files or directories) loaded into timelines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit
+
+from ttrec.capture import CaptureReader
+from ttrec.errors import CaptureFormatError, TtrecError
+from ttrec.feed import Feed, feed_path, parse_feed_path, validate_fixture_id
+from ttrec.records import Header
+from ttrec.schedule import Timeline, build_timeline
+
+CAPTURE_SUFFIX: Final = ".jsonl.zst"
+
+
+class FixtureConflict(TtrecError):
+    """Two captures offer the same fixture and feed: a client could not say which it gets."""
+
+    def __init__(self, fixture_id: str, feed: str, first: Path, second: Path) -> None:
+        self.fixture_id = fixture_id
+        self.feed = feed
+        self.paths = (first, second)
+        super().__init__(f"{second}: fixture {fixture_id} ({feed}) is already served from {first}")
+
+
+class NoCaptures(TtrecError):
+    def __init__(self, where: str) -> None:
+        super().__init__(f"no captures (*{CAPTURE_SUFFIX}) to serve in {where}")
+
+
+@dataclass(frozen=True, slots=True)
+class Fixture:
+    fixture_id: str
+    feed: Feed
+    path: Path
+    header: Header
+    timeline: Timeline
+
+    @property
+    def url_path(self) -> str:
+        return feed_path(self.fixture_id, self.feed)
+
+
+def expand(paths: Iterable[Path]) -> list[Path]:
+    """Files as given, directories as their captures in name order (not recursive)."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.name.endswith(CAPTURE_SUFFIX) and p.is_file())
+            if not found:
+                raise NoCaptures(str(path))
+            out.extend(found)
+        elif path.exists():
+            out.append(path)
+        else:
+            raise CaptureFormatError(path, None, "no such file or directory")
+    return out
+
+
+def _route(header: Header) -> tuple[str, Feed]:
+    """Where the capture is served: the path of its header URL, else its fixture and feed."""
+    routed = parse_feed_path(urlsplit(header.url).path)
+    if routed is not None:
+        return routed
+    feed: Feed = "actions" if header.feed == "actions" else "statistics"
+    return validate_fixture_id(header.fixture_id), feed
+
+
+def load_fixture(path: Path) -> Fixture:
+    with CaptureReader(path) as reader:
+        timeline = build_timeline(reader)
+        header = reader.header
+    fixture_id, feed = _route(header)
+    return Fixture(fixture_id, feed, path, header, timeline)
+
+
+def load_fixtures(paths: Sequence[Path]) -> dict[tuple[str, Feed], Fixture]:
+    """Every capture under `paths`, keyed by (fixture id, feed); a duplicate is an error."""
+    fixtures: dict[tuple[str, Feed], Fixture] = {}
+    for path in expand(paths):
+        fixture = load_fixture(path)
+        key = (fixture.fixture_id, fixture.feed)
+        if key in fixtures:
+            raise FixtureConflict(fixture.fixture_id, fixture.feed, fixtures[key].path, path)
+        fixtures[key] = fixture
+    return fixtures

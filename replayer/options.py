@@ -1,0 +1,37 @@
+"""How `serve` behaves: one frozen value, shared by every connection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from ttrec.faults import Fault
+from ttrec.feed import HEARTBEAT_INTERVAL_S
+
+AUTH_TIMEOUT_S: Final = 10.0
+# A client that has not taken a message off the socket for this long (both kernel buffers
+# full) is dropped, so it holds no memory and no task hostage; its report says "send-timeout".
+SEND_TIMEOUT_S: Final = 10.0
+
+OnEnd = Literal["stay", "close"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    speed: float | None = 1.0  # None = max (as fast as the client reads)
+    heartbeat_interval_s: float = float(HEARTBEAT_INTERVAL_S)
+    tokens: frozenset[str] = frozenset()  # empty: any non-empty token is accepted
+    auth_timeout_s: float = AUTH_TIMEOUT_S
+    on_end: OnEnd = "stay"
+    faults: tuple[Fault, ...] = ()
+    seed: int = 0  # for the probabilistic faults to come; today's faults are deterministic
+    send_timeout_s: float = SEND_TIMEOUT_S
+
+    def __post_init__(self) -> None:
+        if self.speed is not None and not self.speed > 0:
+            raise ValueError(f"speed must be positive or None (max), got {self.speed}")
+        for name in ("heartbeat_interval_s", "auth_timeout_s", "send_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.on_end not in ("stay", "close"):
+            raise ValueError(f"on_end must be 'stay' or 'close', got {self.on_end!r}")

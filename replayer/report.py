@@ -1,0 +1,113 @@
+"""What the server tells about each connection: a frozen report and one log line.
+
+A report never holds a token: the auth message is compared and forgotten.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final, Literal
+
+# How a connection ended:
+#   rejected        the handshake was refused (404 unknown fixture, 400 missing Accept, ...)
+#   auth-invalid    a bad, malformed or empty token: 401 error frame, close 1008
+#   auth-timeout    no auth message in time: close 1008
+#   client-closed   the client sent a close frame
+#   client-gone     the TCP connection ended without a close frame
+#   end-of-capture  `on_end="close"`: closed with 1000 after the last frame
+#   fault           a `--fault` ended it (see `faults`)
+#   send-timeout    the client stopped reading; dropped after the send timeout
+#   shutdown        the server stopped
+Ending = Literal[
+    "rejected",
+    "auth-invalid",
+    "auth-timeout",
+    "client-closed",
+    "client-gone",
+    "end-of-capture",
+    "fault",
+    "send-timeout",
+    "shutdown",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionReport:
+    client: str  # "host:port" of the peer
+    path: str  # the request target (path and query; a token is never in it)
+    fixture: str | None  # None when the path named no fixture served here
+    feed: str | None
+    ended: Ending
+    code: int | None = None  # the close code the client saw (or sent), HTTP status when rejected
+    start_position: int = 0
+    speed: float | None = None
+    frames_sent: int = 0
+    heartbeats_sent: int = 0  # recorded and synthetic text frames that are not data
+    synthetic_heartbeats: int = 0
+    last_seq: int | None = None
+    faults: tuple[str, ...] = ()  # specs of the faults injected on this connection
+    duration_s: float = 0.0
+
+    def log_line(self) -> str:
+        speed = "max" if self.speed is None else f"{self.speed:g}"
+        parts = [
+            f"fixture={self.fixture or '-'}",
+            f"client={self.client}",
+            f"frames={self.frames_sent}",
+            f"heartbeats={self.heartbeats_sent}",
+            f"last_seq={'-' if self.last_seq is None else self.last_seq}",
+            f"start={self.start_position}",
+            f"speed={speed}",
+            f"ended={self.ended}" + ("" if self.code is None else f"({self.code})"),
+            f"after={self.duration_s:.3f}s",
+        ]
+        if self.faults:
+            parts.append("faults=" + ";".join(self.faults))
+        if self.fixture is None:
+            parts.append(f"path={self.path[:200]}")
+        return " ".join(parts)
+
+
+# Lateness is kept in logarithmic bins, 2% wide, from 1 µs: constant memory and O(1) per
+# message for any number of connections, and percentiles within 2%.
+_BIN_BASE: Final = 1.02
+_MIN_S: Final = 1e-6
+_BINS: Final = 1000  # up to 1e-6 * 1.02**1000 ≈ 400 s
+
+
+class LatenessHistogram:
+    """How late each paced message left, against its schedule, over all connections."""
+
+    def __init__(self) -> None:
+        self._bins = [0] * (_BINS + 1)
+        self.count = 0
+        self.max_s = 0.0
+        self._log_base = math.log(_BIN_BASE)
+
+    def add(self, lateness_s: float) -> None:
+        self.count += 1
+        if lateness_s > self.max_s:
+            self.max_s = lateness_s
+        if lateness_s <= _MIN_S:
+            self._bins[0] += 1
+            return
+        index = math.ceil(math.log(lateness_s / _MIN_S) / self._log_base)
+        self._bins[min(index, _BINS)] += 1
+
+    def percentile(self, fraction: float) -> float:
+        """The upper edge of the bin holding that fraction (0..1) of the samples; 0 if none."""
+        if self.count == 0:
+            return 0.0
+        rank = math.ceil(fraction * self.count)
+        seen = 0
+        for index, n in enumerate(self._bins):
+            seen += n
+            if seen >= max(rank, 1):
+                return min(_MIN_S * _BIN_BASE**index, self.max_s)
+        return self.max_s
+
+    def reset(self) -> None:
+        self._bins = [0] * (_BINS + 1)
+        self.count = 0
+        self.max_s = 0.0

@@ -1,0 +1,220 @@
+"""Listening: accept TCP (or TLS) connections, answer the HTTP handshake, run a session.
+
+`serve` is started with `await nursery.start(serve, captures, options)` and hands back a
+`ServerHandle` once it listens. The per-connection work is in `replayer.session`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import ssl
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Final
+
+import trio
+from trio_websocket import ConnectionClosed, wrap_server_stream
+
+from replayer.handshake import Reject, decide
+from replayer.library import Fixture, NoCaptures, load_fixtures
+from replayer.options import ServeOptions
+from replayer.report import ConnectionReport, LatenessHistogram
+from replayer.session import CLOSE_TIMEOUT_S, Session
+from ttrec.feed import Feed, feed_path, parse_feed_path, validate_fixture_id
+
+logger = logging.getLogger("replayer")
+
+HANDSHAKE_TIMEOUT_S: Final = 10.0  # a TCP connection that sends no complete HTTP request
+SHUTDOWN_CLOSE_TIMEOUT_S: Final = 0.5  # per connection, all in parallel, when the server stops
+DEFAULT_OPTIONS: Final = ServeOptions()
+GOING_AWAY: Final = 1001
+# Client messages are ignored, so one queued message is enough; more would only hold memory.
+CLIENT_MESSAGE_QUEUE: Final = 1
+CLIENT_MAX_MESSAGE_BYTES: Final = 64 * 1024  # an auth message is tiny; bigger is abuse
+
+
+class ServerHandle:
+    """A running server: where it listens, what it serves, and what each connection got."""
+
+    def __init__(self, url: str, port: int, fixtures: Mapping[tuple[str, Feed], Fixture]) -> None:
+        self.url = url
+        self.port = port
+        self.fixtures: list[str] = sorted({fixture_id for fixture_id, _ in fixtures})
+        self.connections: list[ConnectionReport] = []
+        self.lateness = LatenessHistogram()
+        self._changed = trio.Event()
+
+    def fixture_url(self, fixture_id: str, feed: Feed = "statistics") -> str:
+        return self.url + feed_path(validate_fixture_id(fixture_id), feed)
+
+    def _record(self, report: ConnectionReport) -> None:
+        self.connections.append(report)
+        logger.info("%s", report.log_line())
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def wait_connections(self, count: int) -> list[ConnectionReport]:
+        """Wait until `count` connections have ended (their reports are in `connections`)."""
+        while len(self.connections) < count:
+            await self._changed.wait()
+        return self.connections
+
+    def __repr__(self) -> str:
+        return f"ServerHandle(url={self.url!r}, fixtures={self.fixtures!r})"
+
+
+def _peer(stream: trio.abc.Stream) -> str:
+    raw = stream.transport_stream if isinstance(stream, trio.SSLStream) else stream
+    if isinstance(raw, trio.SocketStream):
+        host, port, *_ = raw.socket.getpeername()
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return type(raw).__name__
+
+
+def _url(listener: trio.abc.Listener[trio.abc.Stream], scheme: str) -> tuple[str, int]:
+    raw = listener.transport_listener if isinstance(listener, trio.SSLListener) else listener
+    if not isinstance(raw, trio.SocketListener):
+        return f"{scheme}://{type(raw).__name__}", 0
+    host, port, *_ = raw.socket.getsockname()
+    address = ipaddress.ip_address(host)
+    if address.is_unspecified:  # bound to every interface: loopback reaches it from here
+        address = ipaddress.ip_address("::1" if address.version == 6 else "127.0.0.1")
+    shown = f"[{address}]" if address.version == 6 else str(address)
+    return f"{scheme}://{shown}:{port}", port
+
+
+class _Server:
+    def __init__(
+        self, fixtures: Mapping[tuple[str, Feed], Fixture], options: ServeOptions, handle: ServerHandle
+    ) -> None:
+        self.fixtures = fixtures
+        self.options = options
+        self.handle = handle
+
+    async def handle_stream(self, stream: trio.abc.Stream) -> None:
+        client = _peer_or_unknown(stream)
+        try:
+            await self._serve_stream(stream, client)
+        except Exception as exc:
+            # One broken connection must never take the server down with it.
+            logger.warning("connection from %s failed: %r", client, exc)
+            logger.debug("details", exc_info=True)
+        finally:
+            await trio.aclose_forcefully(stream)
+
+    async def _serve_stream(self, stream: trio.abc.Stream, client: str) -> None:
+        started = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            request = None
+            with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
+                request = await wrap_server_stream(
+                    nursery,
+                    stream,
+                    message_queue_size=CLIENT_MESSAGE_QUEUE,
+                    max_message_size=CLIENT_MAX_MESSAGE_BYTES,
+                )
+            if request is None:
+                logger.debug("%s sent no websocket handshake in time", client)
+                nursery.cancel_scope.cancel()
+                return
+            path = request.path
+            decision = decide(path, request.headers, self.fixtures, self.options.speed)
+            if isinstance(decision, Reject):
+                with trio.move_on_after(CLOSE_TIMEOUT_S):
+                    await request.reject(decision.status, extra_headers=decision.headers, body=decision.body)
+                routed = parse_feed_path(path)
+                self.handle._record(
+                    ConnectionReport(
+                        client=client,
+                        path=path,
+                        fixture=routed[0] if routed else None,
+                        feed=routed[1] if routed else None,
+                        ended="rejected",
+                        code=decision.status,
+                        duration_s=trio.current_time() - started,
+                    )
+                )
+                nursery.cancel_scope.cancel()
+                return
+            try:
+                ws = await request.accept()
+            except ConnectionClosed:
+                nursery.cancel_scope.cancel()
+                return
+            session = Session(
+                ws,
+                stream,
+                decision.fixture,
+                self.options,
+                start_position=decision.start_position,
+                speed=decision.speed,
+                lateness=self.handle.lateness,
+            )
+            try:
+                await session.run()
+            finally:
+                if session.ended is None:
+                    # The server is stopping: say so to the client, briefly, then go.
+                    with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_CLOSE_TIMEOUT_S):
+                        await ws.aclose(GOING_AWAY, "server shutting down")
+                    session.code = GOING_AWAY
+                self.handle._record(
+                    session.report(client=client, path=path, duration_s=trio.current_time() - started)
+                )
+            nursery.cancel_scope.cancel()
+
+
+def _peer_or_unknown(stream: trio.abc.Stream) -> str:
+    try:
+        return _peer(stream)
+    except OSError:  # the client already left
+        return "unknown"
+
+
+async def serve_listeners(
+    listeners: Sequence[trio.abc.Listener[trio.abc.Stream]],
+    fixtures: Mapping[tuple[str, Feed], Fixture],
+    options: ServeOptions = DEFAULT_OPTIONS,
+    *,
+    scheme: str = "ws",
+    task_status: trio.TaskStatus[ServerHandle] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve `fixtures` on listeners the caller opened (any trio listener, e.g. for tests)."""
+    url, port = _url(listeners[0], scheme)
+    handle = ServerHandle(url, port, fixtures)
+    server = _Server(fixtures, options, handle)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(trio.serve_listeners, server.handle_stream, list(listeners))
+        task_status.started(handle)
+
+
+async def serve(
+    captures: Sequence[Path],
+    options: ServeOptions = DEFAULT_OPTIONS,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    ssl_context: ssl.SSLContext | None = None,
+    task_status: trio.TaskStatus[ServerHandle] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve each capture's fixture until cancelled; `nursery.start` returns the handle."""
+    fixtures = await trio.to_thread.run_sync(load_fixtures, [Path(p) for p in captures])
+    if not fixtures:
+        raise NoCaptures("the paths given")
+    listeners: list[trio.abc.Listener[trio.abc.Stream]]
+    if ssl_context is None:
+        listeners = list(await trio.open_tcp_listeners(port, host=host))
+    else:
+        listeners = list(
+            await trio.open_ssl_over_tcp_listeners(port, ssl_context, host=host, https_compatible=True)
+        )
+    if port == 0 and len(listeners) > 1:
+        # A name like "localhost" can bind IPv4 and IPv6, each on its own free port: keep
+        # one, so that the server has one URL.
+        for extra in listeners[1:]:
+            await extra.aclose()
+        listeners = listeners[:1]
+    await serve_listeners(
+        listeners, fixtures, options, scheme="ws" if ssl_context is None else "wss", task_status=task_status
+    )

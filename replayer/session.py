@@ -1,0 +1,229 @@
+"""One accepted connection: authentication, then its own playback with heartbeats and faults.
+
+Everything a connection can meet (the client leaving, a stuck client, a fault) ends in
+`Session.ended`; nothing escapes to the server but cancellation.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+from datetime import UTC, datetime
+from typing import Final, NoReturn
+
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection
+
+from replayer.faults import drop_connection
+from replayer.library import Fixture
+from replayer.options import ServeOptions
+from replayer.report import ConnectionReport, Ending, LatenessHistogram
+from ttrec.faults import CloseFault, DropFault, Fault, due_fault
+from ttrec.feed import (
+    AUTH_INVALID_FRAME,
+    AUTH_INVALID_MESSAGE,
+    default_heartbeat,
+    parse_auth_message,
+    restamp,
+)
+from ttrec.schedule import HeartbeatPolicy, Playback
+
+# How long the server waits for the client's answer to a close frame it sent.
+CLOSE_TIMEOUT_S: Final = 5.0
+POLICY_VIOLATION: Final = 1008
+NORMAL_CLOSURE: Final = 1000
+ABNORMAL_CLOSURE: Final = 1006  # reported for a peer that vanished; never sent
+
+
+class _Ended(Exception):
+    """Unwinds the playback loop of this connection (never leaves the session)."""
+
+    def __init__(self, ending: Ending, code: int | None) -> None:
+        self.ending: Ending = ending
+        self.code = code
+
+
+def token_accepted(token: str | None, tokens: frozenset[str]) -> bool:
+    """Constant-time: every configured token is compared, whichever matches."""
+    if not token:
+        return False
+    if not tokens:
+        return True
+    given = token.encode()
+    matched = False
+    for candidate in tokens:
+        matched |= hmac.compare_digest(given, candidate.encode())
+    return matched
+
+
+class Session:
+    def __init__(
+        self,
+        ws: WebSocketConnection,
+        stream: trio.abc.Stream,
+        fixture: Fixture,
+        options: ServeOptions,
+        *,
+        start_position: int,
+        speed: float | None,
+        lateness: LatenessHistogram,
+    ) -> None:
+        self.ws = ws
+        self.stream = stream
+        self.fixture = fixture
+        self.options = options
+        self.start_position = start_position
+        self.speed = speed
+        self.playback: Playback = fixture.timeline.playback(start_position, speed)
+        self.policy = HeartbeatPolicy.for_timeline(fixture.timeline, options.heartbeat_interval_s)
+        self.lateness = lateness
+        self.frames_sent = 0
+        self.heartbeats_sent = 0
+        self.synthetic_heartbeats = 0
+        self.last_seq: int | None = None
+        self.faults: list[Fault] = []
+        self.ended: Ending | None = None  # None until something ended it; then final
+        self.code: int | None = None
+        self._last_sent = 0.0
+
+    def report(self, *, client: str, path: str, duration_s: float) -> ConnectionReport:
+        return ConnectionReport(
+            client=client,
+            path=path,
+            fixture=self.fixture.fixture_id,
+            feed=self.fixture.feed,
+            ended=self.ended or "shutdown",
+            code=self.code,
+            start_position=self.start_position,
+            speed=self.speed,
+            frames_sent=self.frames_sent,
+            heartbeats_sent=self.heartbeats_sent,
+            synthetic_heartbeats=self.synthetic_heartbeats,
+            last_seq=self.last_seq,
+            faults=tuple(str(f) for f in self.faults),
+            duration_s=duration_s,
+        )
+
+    def _end(self, ending: Ending, code: int | None) -> None:
+        if self.ended is None:
+            self.ended, self.code = ending, code
+
+    def _client_left(self) -> None:
+        reason = self.ws.closed
+        if reason is None or reason.code == ABNORMAL_CLOSURE:
+            self._end("client-gone", ABNORMAL_CLOSURE)
+        else:
+            self._end("client-closed", int(reason.code))
+
+    async def run(self) -> None:
+        """Authenticate, then play until the client leaves or something ends the connection."""
+        try:
+            await self._authenticate()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._drain, nursery.cancel_scope)
+                await self._play()
+                nursery.cancel_scope.cancel()
+        except _Ended as end:
+            self._end(end.ending, end.code)
+        except ConnectionClosed:
+            self._client_left()
+
+    async def _authenticate(self) -> None:
+        message: str | bytes | None = None
+        with trio.move_on_after(self.options.auth_timeout_s):
+            message = await self.ws.get_message()
+        if message is None:
+            await self._close("auth-timeout", POLICY_VIOLATION, "authentication timeout")
+        token = parse_auth_message(message) if isinstance(message, str) else None
+        if not token_accepted(token, self.options.tokens):
+            await self._send(AUTH_INVALID_FRAME)
+            await self._close("auth-invalid", POLICY_VIOLATION, AUTH_INVALID_MESSAGE)
+
+    async def _drain(self, scope: trio.CancelScope) -> None:
+        """Read and ignore client messages, so pings, close frames and flow control work;
+        when the client leaves, stop the playback."""
+        try:
+            while True:
+                await self.ws.get_message()
+        except ConnectionClosed:
+            if self.ended is None:  # else the server is closing it and _play finishes that
+                self._client_left()
+                scope.cancel()
+
+    async def _play(self) -> None:
+        try:
+            origin = self._last_sent = trio.current_time()
+            await self._maybe_fault()
+            for step in self.playback:
+                message = step.message
+                if step.due_s is not None:
+                    due = origin + step.due_s
+                    await self._quiet_until(due)
+                    await self._send(message.payload)
+                    self.lateness.add(self._last_sent - due)
+                else:
+                    await self._send(message.payload)
+                if message.is_frame:
+                    self.frames_sent += 1
+                    if message.seq is not None:
+                        self.last_seq = message.seq
+                    await self._maybe_fault()
+                elif isinstance(message.payload, str):
+                    self.heartbeats_sent += 1
+            if self.options.on_end == "close":
+                await self._close("end-of-capture", NORMAL_CLOSURE, "end of capture")
+            await self._quiet_until(math.inf)
+        except _Ended as end:
+            self._end(end.ending, end.code)
+        except ConnectionClosed:
+            self._client_left()
+
+    async def _quiet_until(self, due: float) -> None:
+        """Sleep until `due`, sending synthetic heartbeats when the line would stay quiet
+        for longer than the interval (see ttrec.schedule)."""
+        while True:
+            beat = self.policy.next_synthetic(self._last_sent, None if math.isinf(due) else due)
+            if beat is None or beat >= due:
+                await trio.sleep_until(due)
+                return
+            await trio.sleep_until(beat)
+            await self._send(self._synthetic_heartbeat())
+            self.heartbeats_sent += 1
+            self.synthetic_heartbeats += 1
+
+    def _synthetic_heartbeat(self) -> str:
+        now = datetime.now(UTC)
+        template = self.fixture.timeline.heartbeat_template
+        return default_heartbeat(now) if template is None else restamp(template, now)
+
+    async def _send(self, payload: str | bytes) -> None:
+        with trio.move_on_after(self.options.send_timeout_s) as scope:
+            await self.ws.send_message(payload)
+        if scope.cancelled_caught:
+            # Cancelled mid-write, the websocket framing is broken: only dropping is left.
+            await self._drop("send-timeout")
+        self._last_sent = trio.current_time()
+
+    async def _maybe_fault(self) -> None:
+        fault = due_fault(self.options.faults, self.frames_sent)
+        if fault is None:
+            return
+        self.faults.append(fault)
+        match fault:
+            case DropFault():
+                await self._drop("fault")
+            case CloseFault(code=code, reason=reason):
+                await self._close("fault", code, reason)
+
+    async def _close(self, ending: Ending, code: int, reason: str) -> NoReturn:
+        """Close with a close frame and end the connection's work (raises _Ended)."""
+        self._end(ending, code)  # first: the drain task wakes as soon as the frame is out
+        with trio.move_on_after(CLOSE_TIMEOUT_S):
+            await self.ws.aclose(code, reason or None)
+        raise _Ended(ending, code)
+
+    async def _drop(self, ending: Ending) -> NoReturn:
+        """End the TCP connection without a close frame (raises _Ended)."""
+        self._end(ending, ABNORMAL_CLOSURE)
+        await drop_connection(self.stream)
+        raise _Ended(ending, ABNORMAL_CLOSURE)

@@ -1,0 +1,64 @@
+"""TLS for `wss://`: a throwaway CA and server certificate (trustme), or the user's own."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import trustme
+
+from ttrec.errors import TtrecError
+
+LOOPBACK_NAMES: Final = ("localhost", "127.0.0.1", "::1")
+
+
+class TlsSetupError(TtrecError):
+    pass
+
+
+@dataclass(frozen=True)
+class SelfSigned:
+    """A server context and the PEM of the CA that signed its certificate."""
+
+    context: ssl.SSLContext
+    ca_pem: bytes
+
+    def write_ca(self, path: Path) -> Path:
+        """Write the CA where a client can be told to trust it (atomically)."""
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            tmp.write_bytes(self.ca_pem)
+            tmp.replace(path)
+        except OSError as exc:
+            raise TlsSetupError(f"{path}: cannot write the CA certificate: {exc.strerror}") from None
+        return path
+
+    def client_context(self) -> ssl.SSLContext:
+        """A client context that trusts this CA (for tests and in-process clients)."""
+        context = ssl.create_default_context()
+        context.load_verify_locations(cadata=self.ca_pem.decode("ascii"))
+        return context
+
+
+def self_signed(hosts: Sequence[str] = ()) -> SelfSigned:
+    """A fresh CA and a certificate for the loopback names plus `hosts`."""
+    names = list(dict.fromkeys([*LOOPBACK_NAMES, *(h for h in hosts if h)]))
+    ca = trustme.CA()
+    cert = ca.issue_cert(*names)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    return SelfSigned(context, ca.cert_pem.bytes())
+
+
+def from_files(certfile: Path, keyfile: Path | None) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(certfile, keyfile)
+    except FileNotFoundError as exc:
+        raise TlsSetupError(f"{exc.filename}: no such file") from None
+    except (ssl.SSLError, OSError) as exc:
+        raise TlsSetupError(f"cannot load the certificate {certfile}: {exc}") from None
+    return context

@@ -1,0 +1,161 @@
+"""The playback schedule of a capture: what a replayed connection receives, and when.
+
+Pure: built from capture records, no sockets and no clock. The replayer asks two things:
+
+- `Timeline.playback(start_position, speed)`: the messages of one connection, in recorded
+  order, each with its due time in seconds after the connection's first message. Due times
+  are absolute from that first message (recorded `t` minus the first message's `t`, divided
+  by the speed), so a late send never pushes the later ones back: delays do not accumulate.
+- `HeartbeatPolicy.next_synthetic(last_sent_s, next_due_s)`: whether the server must make up
+  a heartbeat before the next scheduled message because the line would otherwise be quiet
+  for longer than the heartbeat interval.
+
+Recorded heartbeats are part of the timeline and are sent verbatim, at every speed: at
+speed 1 the client receives exactly the recorded sequence of text frames. A synthetic
+heartbeat is only added where the scheduled gap exceeds the interval; when the capture has
+recorded heartbeats, a grace of half an interval keeps the provider's own jitter (a
+recorded gap of 10.02 s with a 10 s interval) from adding a frame the provider never sent.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Final
+
+from ttrec.feed import seq_num
+from ttrec.records import Binary, Frame, Heartbeat, Record
+
+NS_PER_S: Final = 1_000_000_000
+# With recorded heartbeats, a scheduled gap may exceed the interval by this fraction of it
+# before a synthetic heartbeat is added: the provider's own heartbeats arrive a little late.
+RECORDED_HEARTBEAT_GRACE: Final = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message of the recorded stream, as the replayer sends it."""
+
+    t: int  # recorded nanoseconds since the capture started
+    payload: str | bytes
+    is_frame: bool  # a data frame (counts for startPosition, faults, seqNum)
+    seq: int | None = None  # the data frame's seqNum, when it has one
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A message of one connection's playback; `due_s` is None when sent as fast as read."""
+
+    due_s: float | None
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class Playback:
+    """The messages one connection receives: lazily computed, so a thousand connections
+    over one capture share its timeline instead of each holding a copy."""
+
+    timeline: Timeline
+    start: int  # index in timeline.messages of the first message sent
+    origin_t: int  # recorded t of that message
+    speed: float | None
+
+    def __iter__(self) -> Iterator[Step]:
+        messages = self.timeline.messages
+        for i in range(self.start, len(messages)):
+            message = messages[i]
+            if self.speed is None:
+                yield Step(None, message)
+            else:
+                yield Step((message.t - self.origin_t) / NS_PER_S / self.speed, message)
+
+    def __len__(self) -> int:
+        return len(self.timeline.messages) - self.start
+
+    @property
+    def frames(self) -> int:
+        """How many data frames this playback sends."""
+        return self.timeline.frames - bisect_left(self.timeline.frame_positions, self.start)
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """The server-to-client messages of a capture, over all its connections, in order."""
+
+    messages: tuple[Message, ...]
+    frame_positions: tuple[int, ...]  # index in `messages` of each data frame
+    heartbeat_template: str | None  # the last recorded heartbeat, shape for synthetic ones
+
+    @property
+    def frames(self) -> int:
+        return len(self.frame_positions)
+
+    @property
+    def has_recorded_heartbeats(self) -> bool:
+        return self.heartbeat_template is not None
+
+    def playback(self, start_position: int = 0, speed: float | None = 1.0) -> Playback:
+        """The playback of a connection that asked to skip `start_position` data frames.
+
+        From the start, everything recorded is sent, leading heartbeats included; after a
+        skip, the first message is the first data frame not skipped (heartbeats recorded
+        before it belong to the part the client already has).
+        """
+        if start_position < 0:
+            raise ValueError(f"start position must not be negative, got {start_position}")
+        if speed is not None and not speed > 0:
+            raise ValueError(f"speed must be positive, got {speed}")
+        if start_position == 0:
+            start = 0
+        elif start_position < self.frames:
+            start = self.frame_positions[start_position]
+        else:
+            start = len(self.messages)
+        origin_t = self.messages[start].t if start < len(self.messages) else 0
+        return Playback(self, start, origin_t, speed)
+
+
+def build_timeline(records: Iterable[Record]) -> Timeline:
+    """The timeline of a capture's records; client messages and bookkeeping are left out."""
+    messages: list[Message] = []
+    frame_positions: list[int] = []
+    template: str | None = None
+    for record in records:
+        match record:
+            case Frame(t=t, data=data):
+                frame_positions.append(len(messages))
+                messages.append(Message(t, data, is_frame=True, seq=seq_num(data)))
+            case Heartbeat(t=t, data=data):
+                template = data
+                messages.append(Message(t, data, is_frame=False))
+            case Binary(t=t, data=raw):
+                messages.append(Message(t, raw, is_frame=False))
+            case _:
+                pass
+    return Timeline(tuple(messages), tuple(frame_positions), template)
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatPolicy:
+    """When the server makes up a heartbeat: after `interval_s` of quiet, unless the next
+    scheduled message is due within `grace_s` after that."""
+
+    interval_s: float
+    grace_s: float = 0.0
+
+    @classmethod
+    def for_timeline(cls, timeline: Timeline, interval_s: float) -> HeartbeatPolicy:
+        if not interval_s > 0:
+            raise ValueError(f"heartbeat interval must be positive, got {interval_s}")
+        grace = interval_s * RECORDED_HEARTBEAT_GRACE if timeline.has_recorded_heartbeats else 0.0
+        return cls(interval_s, grace)
+
+    def next_synthetic(self, last_sent_s: float, next_due_s: float | None) -> float | None:
+        """When a synthetic heartbeat is due, given the time of the last message sent and the
+        due time of the next scheduled one (None: nothing more is scheduled); None when the
+        next scheduled message comes soon enough."""
+        due = last_sent_s + self.interval_s
+        if next_due_s is not None and next_due_s <= due + self.grace_s:
+            return None
+        return due
