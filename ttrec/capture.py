@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -29,11 +30,13 @@ from ttrec.records import (
 )
 
 ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
-COMPRESSION_LEVEL: Final = 3  # zstd's default: fast enough for live use, ~37x on match JSON
+COMPRESSION_LEVEL: Final = 9  # ~60x on match JSON with per-record flushes, ~15 us a record
 # A zstd frame is ended once it spans this much capture time, so a live file is a sequence
-# of complete, checksummed frames except for the last few seconds.
-FRAME_SPAN_NS: Final = 5_000_000_000
-READ_CHUNK: Final = 1 << 20
+# of complete, checksummed frames but for its last minute. Every record is durable at its
+# block flush anyway; a frame end resets the compression context, and ending one every
+# 5 s of a live match cut the ratio from ~32x to ~8x (benchmarks/capture_io.py).
+FRAME_SPAN_NS: Final = 60_000_000_000
+READ_CHUNK: Final = 1 << 16  # input bytes; ~2 MB of text out, cache-friendly
 
 
 class CaptureWriter:
@@ -119,12 +122,15 @@ class CaptureReader:
         self.path = Path(path)
         self.torn_tail = False
         self.damage: str | None = None
-        self.lines = 0  # complete lines read so far, the header included
+        self.lines = 0  # complete lines handed out so far, the header included
+        self._complete_lines = 0  # complete lines decompressed so far
+        self._pending: deque[bytes] = deque()  # lines of the current block not handed out yet
         try:
             self._file: IO[bytes] = open(self.path, "rb")  # noqa: SIM115 (closed in close())
         except OSError as exc:
             raise CaptureFormatError(self.path, None, exc.strerror or str(exc)) from None
         try:
+            self._blocks = self._iter_blocks()
             self._lines = self._iter_lines()
             self.header = self._read_header()
         except BaseException:
@@ -156,7 +162,7 @@ class CaptureReader:
                 try:
                     out = dobj.decompress(chunk)
                 except zstandard.ZstdError as exc:
-                    self.damage = f"corrupt zstd data after line {self.lines} ({exc})"
+                    self.damage = f"corrupt zstd data after line {self._complete_lines} ({exc})"
                     return
                 pending = not dobj.eof
                 if out:
@@ -167,21 +173,42 @@ class CaptureReader:
         if pending:
             self.torn_tail = True
 
-    def _iter_lines(self) -> Iterator[bytes]:
+    def _iter_blocks(self) -> Iterator[bytes]:
+        """Runs of complete lines, each ending with a newline."""
         rest = b""
         for chunk in self._iter_chunks():
-            data = rest + chunk if rest else chunk
-            lines = data.split(b"\n")
-            rest = lines.pop()
-            for line in lines:
-                self.lines += 1
-                yield line
+            cut = chunk.rfind(b"\n") + 1
+            if not cut:
+                rest += chunk
+                continue
+            block = rest + chunk[:cut] if rest else chunk[:cut]
+            rest = chunk[cut:]
+            self._complete_lines += block.count(b"\n")
+            yield block
         if rest:
             self.torn_tail = True  # a last line without its newline was cut mid-write
+
+    def _iter_lines(self) -> Iterator[bytes]:
+        for block in self._blocks:
+            self._pending.extend(block.split(b"\n")[:-1])
+            while self._pending:
+                self.lines += 1  # so errors name the line being decoded
+                yield self._pending.popleft()
 
     def raw_lines(self) -> Iterator[bytes]:
         """The remaining complete lines (without newline), not decoded."""
         return self._lines
+
+    def raw_blocks(self) -> Iterator[bytes]:
+        """The remaining complete lines as large newline-terminated blocks: the fast way
+        to copy a capture's text (`ttrec cat`)."""
+        if self._pending:
+            self.lines += len(self._pending)
+            yield b"\n".join(self._pending) + b"\n"
+            self._pending.clear()
+        for block in self._blocks:
+            self.lines += block.count(b"\n")
+            yield block
 
     def __iter__(self) -> Iterator[Record]:
         for line in self._lines:

@@ -5,17 +5,38 @@ Every TtrecError becomes one line on stderr and exit status 1; click's usage err
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import click
 
 from ttrec import __version__
 from ttrec.errors import TtrecError
 
+# Command name -> the module that defines it. Modules load only when their command runs,
+# so `ttrec cat` does not pay for importing trio and the websocket stack.
+COMMAND_MODULES: Final = {
+    "info": "ttrec.cli.capture_commands",
+    "check": "ttrec.cli.capture_commands",
+    "cat": "ttrec.cli.capture_commands",
+    "simulate": "ttrec.cli.simulate",
+    "record": "ttrec.cli.record",
+    "serve": "ttrec.cli.serve",
+}
+
 
 class _Group(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMAND_MODULES})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            importlib.import_module(module)  # its @command decorator registers it on `cli`
+        return super().get_command(ctx, cmd_name)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -51,9 +72,3 @@ def command(name: str | None = None) -> Callable[[F], click.Command]:
 
 def main() -> None:
     cli(prog_name="ttrec")
-
-
-# Each module adds its commands to `cli`; imported last so that `cli` exists.
-from ttrec.cli import capture_commands  # noqa: E402, F401
-from ttrec.cli import simulate as simulate  # noqa: E402
-from ttrec.cli import record  # noqa: E402, F401

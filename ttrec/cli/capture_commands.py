@@ -174,21 +174,10 @@ def cat(capture: Path, frames: bool) -> None:
                     out.write(record.data.encode() + b"\n")
         else:
             out.write(reader.header_line + b"\n")
-            _copy_lines(reader, out)
+            for block in reader.raw_blocks():
+                out.write(block)
         out.flush()
         if reader.damage:
             raise click.ClickException(f"{capture}: {reader.damage}")
         if reader.torn_tail:
             click.echo(f"note: {capture}: torn tail after line {reader.lines}", err=True)
-
-
-def _copy_lines(reader: CaptureReader, out: object) -> None:
-    write = out.write  # type: ignore[attr-defined]
-    batch: list[bytes] = []
-    for line in reader.raw_lines():
-        batch.append(line)
-        if len(batch) >= 256:  # batching writes halves the per-line cost
-            write(b"\n".join(batch) + b"\n")
-            batch.clear()
-    if batch:
-        write(b"\n".join(batch) + b"\n")
