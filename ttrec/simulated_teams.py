@@ -43,14 +43,13 @@ def draw_teams(rng: random.Random, *, doubles: bool) -> tuple[Team, Team]:
     """Home and away teams of one event: women's, men's or (doubles only) mixed."""
     events = ("women", "men", "mixed") if doubles else ("women", "men")
     event = rng.choice(events)
-    surnames = rng.sample(SURNAMES, 4)
+    count = 4 if doubles else 2
+    surnames = rng.sample(SURNAMES, count)
+    women, men = rng.sample(GIVEN_WOMEN, count), rng.sample(GIVEN_MEN, count)
     players: list[str] = []
-    for index, surname in enumerate(surnames[: 4 if doubles else 2]):
-        if event == "mixed":
-            given_names = GIVEN_WOMEN if index % 2 == 0 else GIVEN_MEN
-        else:
-            given_names = GIVEN_WOMEN if event == "women" else GIVEN_MEN
-        players.append(f"{surname} {rng.choice(given_names)}")
+    for index, surname in enumerate(surnames):
+        woman = event == "women" or (event == "mixed" and index % 2 == 0)
+        players.append(f"{surname} {(women if woman else men)[index]}")
     per_team = 2 if doubles else 1
     home = Team(random_uuid(rng), NAME_PREFIX + "/".join(players[:per_team]), home=True)
     away = Team(random_uuid(rng), NAME_PREFIX + "/".join(players[per_team:]), home=False)

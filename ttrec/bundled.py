@@ -1,0 +1,68 @@
+"""The sample captures shipped with ttrec (what `ttrec serve` and `ttrec demo` play when no
+capture is named).
+
+Each sample is `ttrec simulate` output for a fixed seed and options, so it can be
+regenerated at any time (tests/test_samples.py checks that it is, byte for byte). In a
+wheel the files are package data of `ttrec.samples` (pyproject maps `captures/` to that
+package); in a source checkout they are read from `captures/` directly.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+SAMPLE_SUFFIX: Final = ".jsonl.zst"
+_CHECKOUT_DIR: Final = Path(__file__).resolve().parent.parent / "captures"
+
+
+@dataclass(frozen=True, slots=True)
+class SampleSpec:
+    seed: int
+    best_of: int
+    doubles: bool
+
+    def simulate_args(self) -> list[str]:
+        """The `ttrec simulate` arguments that make this sample (add `-o FILE`)."""
+        kind = "--doubles" if self.doubles else "--singles"
+        return ["--seed", str(self.seed), "--best-of", str(self.best_of), kind]
+
+
+# Seeds found by searching (docs/simulator.md): each shows what its name promises.
+SAMPLES: Final[Mapping[str, SampleSpec]] = {
+    # 1-3 in games, two of them past 10-10
+    "sample-singles-bo5": SampleSpec(seed=6, best_of=5, doubles=False),
+    # women's doubles, 2-3 after a 12-10 third game
+    "sample-doubles-bo5-decider": SampleSpec(seed=1, best_of=5, doubles=True),
+    # a 19-17 sixth game
+    "sample-bo7-long-deuce": SampleSpec(seed=1, best_of=7, doubles=False),
+}
+
+
+def samples_dir() -> Path:
+    """Where the bundled samples are: the installed package data, else the checkout's
+    `captures/` (an editable install does not make `ttrec.samples` importable)."""
+    try:
+        installed = importlib.resources.files("ttrec.samples")
+    except ModuleNotFoundError:
+        return _CHECKOUT_DIR
+    # `ttrec.samples` has no __init__.py: a namespace package, whose files() is not a
+    # Path, but joining a file name onto it gives one.
+    probe = installed.joinpath(_file_name(next(iter(SAMPLES))))
+    if isinstance(probe, Path) and probe.is_file():
+        return probe.parent
+    return _CHECKOUT_DIR
+
+
+def _file_name(name: str) -> str:
+    return name + SAMPLE_SUFFIX
+
+
+def sample_paths() -> list[Path]:
+    """The bundled sample captures, in the order of `SAMPLES`. Only these are listed:
+    `captures/` of a checkout is also where `ttrec record` puts the user's recordings."""
+    directory = samples_dir()
+    return [directory / _file_name(name) for name in SAMPLES]

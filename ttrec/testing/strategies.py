@@ -1,0 +1,98 @@
+"""Hypothesis strategies for property tests of statistics-feed consumers.
+
+Every example comes from `ttrec.simulator`: a whole table-tennis match played under ITTF
+rules and sent as the provider's feed would send it, so a consumer can be tested against
+any number of plausible matches without a live fixture::
+
+    from hypothesis import given, settings
+    from ttrec.testing.strategies import matches, statistics_frames
+
+    @settings(deadline=None)
+    @given(statistics_frames())
+    def test_scoreboard_reads_every_frame(text):
+        board = my_scoreboard.parse(text)
+        assert board.fixture_id
+
+    @settings(deadline=None)
+    @given(matches(best_of=5))
+    def test_scoreboard_gets_the_result(match):
+        for text in match.frames:
+            board = my_scoreboard.feed(text)
+        assert board.winner == match.winner
+        assert board.sets == [list(s) for s in match.sets]
+
+A `SimulatedMatch` carries the ground truth (`points`, `sets`, `winner`, `first_server`)
+next to the data frames, the per-frame `actions` and the capture `records`. Examples
+shrink towards small seeds, best of 3 and singles. Each match takes some milliseconds
+to simulate; keep `deadline=None` (pytest-trio and loaded CI machines are slow).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hypothesis import strategies as st
+
+from ttrec.feed import default_heartbeat
+from ttrec.records import Frame, Heartbeat
+from ttrec.simulator import BEST_OF_CHOICES, SimulatedMatch, simulate_match
+
+MAX_SEED = 2**32 - 1
+
+__all__ = ["feed_messages", "heartbeats", "matches", "seeds", "statistics_frames"]
+
+
+def seeds() -> st.SearchStrategy[int]:
+    """Simulator seeds (shrinking towards 0)."""
+    return st.integers(min_value=0, max_value=MAX_SEED)
+
+
+def matches(*, best_of: int | None = None, doubles: bool | None = None) -> st.SearchStrategy[SimulatedMatch]:
+    """Whole simulated matches. `best_of` (3, 5 or 7) and `doubles` are drawn unless given."""
+    if best_of is not None and best_of not in BEST_OF_CHOICES:
+        raise ValueError(f"best_of must be one of {BEST_OF_CHOICES}, got {best_of}")
+    return st.builds(
+        simulate_match,
+        seed=seeds(),
+        best_of=st.sampled_from(BEST_OF_CHOICES) if best_of is None else st.just(best_of),
+        doubles=st.booleans() if doubles is None else st.just(doubles),
+    )
+
+
+def statistics_frames(
+    *, finished: bool | None = None, best_of: int | None = None, doubles: bool | None = None
+) -> st.SearchStrategy[str]:
+    """The exact text of one data frame of a simulated match.
+
+    `finished=True` gives a match's final frame (the only one with `"finished":true`),
+    `finished=False` any earlier frame; by default any frame, shrinking towards the first.
+    """
+
+    @st.composite
+    def frame(draw: st.DrawFn) -> str:
+        texts = draw(matches(best_of=best_of, doubles=doubles)).frames
+        if finished:
+            return texts[-1]
+        last = len(texts) - (2 if finished is False else 1)
+        return texts[draw(st.integers(min_value=0, max_value=last))]
+
+    return frame()
+
+
+def feed_messages(*, best_of: int | None = None, doubles: bool | None = None) -> st.SearchStrategy[list[str]]:
+    """Every text message a client of a simulated match receives, in order: data frames
+    interleaved with heartbeats (which a consumer must tell apart and never choke on)."""
+
+    def texts(match: SimulatedMatch) -> list[str]:
+        return [r.data for r in match.records if isinstance(r, Frame | Heartbeat)]
+
+    return matches(best_of=best_of, doubles=doubles).map(texts)
+
+
+def heartbeats() -> st.SearchStrategy[str]:
+    """Heartbeat text frames of the shape other DDE feeds send (this feed's own shape is
+    not published), at any moment."""
+    moments = st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(UTC)
+    )
+    return moments.map(default_heartbeat)
