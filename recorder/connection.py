@@ -104,7 +104,8 @@ async def run_connection(attempt: Attempt, recording: Recording, connect: Connec
         body = _text(exc.body)
         body = attempt.token.scrub(body)
         recording.error(recording.stamp(), conn, status=exc.status_code, body=body)
-        return Ending("rejected", classify_status(exc.status_code), _one_line(body), status=exc.status_code)
+        detail = _one_line(f"HTTP {exc.status_code} {body}")
+        return Ending("rejected", classify_status(exc.status_code), detail, status=exc.status_code)
     except (HandshakeError, OSError, trio.BrokenResourceError) as exc:
         if ending is not None:
             # The conversation ended and was recorded; only the closing handshake failed

@@ -1,0 +1,108 @@
+"""Helpers for the recorder tests: a small match as a capture, a replayer serving it, and
+the recorder pointed at it.
+
+Rules for every recorder test: loopback only, port 0, trio's MockClock (`autojump_clock`)
+for anything timed, and a `trio.fail_after` bound on every network test.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Final
+
+import trio
+from frame_factory import stats_frame
+
+from recorder.run import record
+from recorder.secret import Token
+from recorder.session import FixtureResult, RecordOptions
+from recorder.status import PlainReporter
+from replayer import ServeOptions, ServerHandle, serve
+from ttrec.capture import CaptureReader, CaptureWriter
+from ttrec.records import Frame, Header, Heartbeat, Record
+
+FIXTURE: Final = "1bd00469-86fa-4f0b-abcc-30cbef80dacc"
+FIXTURE_2: Final = "2bd00469-86fa-4f0b-abcc-30cbef80dacc"
+TOKEN: Final = "tok-9f8e7d6c5b4a-secret"
+NS: Final = 1_000_000_000
+WALL: Final = "2026-11-24T07:00:00.000000Z"
+
+
+def match_frames(count: int, fixture: str = FIXTURE) -> list[str]:
+    """`count` data frames of a plausible match: points accumulate, the last is finished."""
+    texts = []
+    home = away = 0
+    for i in range(count):
+        if i % 3 == 2:
+            away += 1
+        else:
+            home += 1
+        texts.append(stats_frame(i + 1, [(home % 12, away % 12)], finished=i == count - 1, fixture=fixture))
+    return texts
+
+
+def match_records(count: int, fixture: str = FIXTURE, step_s: float = 2.0) -> list[Record]:
+    """Frames at irregular times (step_s, 1.5 step_s, ...), with a recorded heartbeat in
+    each long pause, as the provider's feed would look."""
+    records: list[Record] = []
+    t = 0
+    for i, text in enumerate(match_frames(count, fixture)):
+        t += int(step_s * NS * (1 + (i % 4) / 2))
+        records.append(Frame(t, WALL, 0, text))
+        if i % 5 == 4:
+            hb = json.dumps(
+                {"message": f"Heartbeat sent at 2026-11-24T07:00:{i % 60:02d}.5Z", "level": "INFO"}
+            )
+            records.append(Heartbeat(t + int(0.5 * NS), WALL, 0, hb))
+            t += int(0.5 * NS)
+    return records
+
+
+def write_match(path: Path, count: int, fixture: str = FIXTURE, step_s: float = 2.0) -> Path:
+    header = Header(
+        fixture_id=fixture,
+        url=f"wss://dde-streams.data.srarena.io/v2/tabletennis/fixtures/{fixture}/statistics",
+        source="recorded",
+        created=WALL,
+    )
+    with CaptureWriter(path, header) as writer:
+        for record_ in match_records(count, fixture, step_s):
+            writer.write(record_)
+    return path
+
+
+def read(path: Path | str) -> tuple[CaptureReader, list[Record]]:
+    with CaptureReader(path) as reader:
+        records = list(reader)
+    return reader, records
+
+
+def frames_of(records: Sequence[Record]) -> list[Frame]:
+    return [r for r in records if isinstance(r, Frame)]
+
+
+@asynccontextmanager
+async def replayer(captures: Sequence[Path], options: ServeOptions) -> AsyncIterator[ServerHandle]:
+    async with trio.open_nursery() as nursery:
+        handle: ServerHandle = await nursery.start(serve, list(captures), options)
+        yield handle
+        nursery.cancel_scope.cancel()
+
+
+async def record_from(
+    handle: ServerHandle,
+    fixtures: Sequence[str],
+    out: Path,
+    *,
+    token: str = TOKEN,
+    options: RecordOptions | None = None,
+    log: io.StringIO | None = None,
+) -> list[FixtureResult]:
+    options = options or RecordOptions(base_url=handle.url, seed=1)
+    return await record(
+        fixtures, Token(token), out=out, options=options, reporter=PlainReporter(log or io.StringIO())
+    )

@@ -1,0 +1,138 @@
+"""The recorder against the replayer over loopback: what one session writes.
+
+Rules: loopback only, port 0, `autojump_clock` for anything timed, `trio.fail_after` on every
+network test.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+from pathlib import Path
+
+import trio
+import trio.testing
+from recorder_support import (
+    FIXTURE,
+    FIXTURE_2,
+    NS,
+    TOKEN,
+    frames_of,
+    read,
+    record_from,
+    replayer,
+    write_match,
+)
+
+from recorder.session import RecordOptions
+from replayer import ServeOptions
+from ttrec.capture import CaptureReader
+from ttrec.feed import REDACTED_AUTH_MESSAGE
+from ttrec.records import Close, Frame, Heartbeat, Open, Sent
+
+
+async def test_recorded_frames_equal_the_source_byte_for_byte_with_the_same_spacing(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    source = write_match(tmp_path / "source.jsonl.zst", 40)
+    _, source_records = read(source)
+    with trio.fail_after(600):
+        async with replayer([source], ServeOptions(speed=1.0)) as handle:
+            results = await record_from(handle, [FIXTURE], tmp_path / "out")
+    [result] = results
+    assert result.outcome == "finished" and result.complete
+    assert (result.frames, result.connections, result.duplicates) == (40, 1, 0)
+
+    reader, records = read(result.path)
+    assert not reader.torn_tail
+    assert reader.header.fixture_id == FIXTURE and reader.header.source == "recorded"
+    assert reader.header.url == f"{handle.url}/v2/tabletennis/fixtures/{FIXTURE}/statistics"
+    got, want = frames_of(records), frames_of(source_records)
+    assert [f.data for f in got] == [f.data for f in want]  # exact text, in order
+    # Same spacing: on the MockClock the only difference is rounding to whole nanoseconds.
+    got_gaps = [b.t - a.t for a, b in itertools.pairwise(got)]
+    want_gaps = [b.t - a.t for a, b in itertools.pairwise(want)]
+    assert all(abs(g - w) <= 1_000 for g, w in zip(got_gaps, want_gaps, strict=True))
+    # At speed 1 with recorded heartbeats, the recorded heartbeats come through as sent
+    # (up to the finished frame, where the recorder leaves).
+    end = want[-1].t
+    source_hbs = [r.data for r in source_records if isinstance(r, Heartbeat) and r.t < end]
+    assert source_hbs
+    assert [r.data for r in records if isinstance(r, Heartbeat)] == source_hbs
+
+    # The session's own records: open, redacted auth, data, our close after finished.
+    assert isinstance(records[0], Open) and records[0].start_position == 0 and records[0].conn == 0
+    assert records[0].url == reader.header.url
+    assert isinstance(records[1], Sent) and records[1].data == REDACTED_AUTH_MESSAGE
+    last = records[-1]
+    assert isinstance(last, Close) and (last.by, last.code) == ("client", 1000)
+    assert all(r.conn == 0 for r in records)
+    ts = [r.t for r in records]
+    assert ts == sorted(ts)
+
+
+async def test_many_fixtures_each_get_their_own_file(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    a = write_match(tmp_path / "a.jsonl.zst", 12, FIXTURE, step_s=1.0)
+    b = write_match(tmp_path / "b.jsonl.zst", 20, FIXTURE_2, step_s=0.5)
+    log = io.StringIO()
+    with trio.fail_after(300):
+        async with replayer([a, b], ServeOptions(speed=1.0)) as handle:
+            results = await record_from(handle, [FIXTURE_2, FIXTURE], tmp_path / "out", log=log)
+    assert [r.fixture_id for r in results] == [FIXTURE_2, FIXTURE]
+    assert [r.frames for r in results] == [20, 12]
+    assert all(r.complete for r in results)
+    assert len({r.path for r in results}) == 2
+    for result in results:
+        assert Path(result.path).name.startswith(result.fixture_id + "_")
+        with CaptureReader(result.path) as reader:
+            assert reader.header.fixture_id == result.fixture_id
+            assert {f.data.count(result.fixture_id) for f in reader if isinstance(f, Frame)} == {1}
+    lines = log.getvalue().splitlines()
+    assert any(FIXTURE in line and "connected" in line for line in lines)
+    assert any(FIXTURE_2 in line and "finished: 20 frames" in line for line in lines)
+    assert TOKEN not in log.getvalue()
+
+
+async def test_until_forever_keeps_the_connection_after_finished_until_stopped(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    from recorder.run import record
+    from recorder.secret import Token
+    from recorder.status import PlainReporter
+    from recorder.stop import Stop
+
+    source = write_match(tmp_path / "source.jsonl.zst", 5, step_s=1.0)
+    stop = Stop()
+    with trio.fail_after(300):
+        async with replayer([source], ServeOptions(speed=1.0, heartbeat_interval_s=10.0)) as handle:
+            options = RecordOptions(base_url=handle.url, until="forever", seed=1)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_stop_after, stop, 100.0)
+                results = await record(
+                    [FIXTURE],
+                    Token(TOKEN),
+                    out=tmp_path / "out",
+                    options=options,
+                    stop=stop,
+                    reporter=PlainReporter(io.StringIO()),
+                )
+    [result] = results
+    assert result.outcome == "stopped" and result.finished_seen and result.complete
+    _, records = read(result.path)
+    assert len(frames_of(records)) == 5
+    # The replayer kept the connection alive with heartbeats after the last frame.
+    last_frame_t = frames_of(records)[-1].t
+    assert sum(isinstance(r, Heartbeat) and r.t > last_frame_t for r in records) >= 8
+    close = records[-1]
+    assert isinstance(close, Close) and (close.by, close.code) == ("client", 1001)
+    assert close.t >= 100 * NS
+
+
+async def _stop_after(stop: object, seconds: float) -> None:
+    from recorder.stop import Stop
+
+    assert isinstance(stop, Stop)
+    await trio.sleep(seconds)
+    stop.request()
