@@ -1,0 +1,135 @@
+"""`ttrec simulate` through click's CliRunner, and its captures through `check` and `info`."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ttrec import __version__
+from ttrec.capture import read_capture
+from ttrec.cli import cli
+from ttrec.records import Frame
+from ttrec.simulator import simulate_match
+from ttrec.testing.strategies import seeds
+
+
+def run(*args: str | Path) -> Result:
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_writes_the_simulated_match(tmp_path: Path) -> None:
+    out = tmp_path / "m.jsonl.zst"
+    result = run("simulate", "--seed", "12", "--best-of", "7", "--doubles", "-o", out)
+    assert result.exit_code == 0, result.output
+    match = simulate_match(12, best_of=7, doubles=True)
+    header, records = read_capture(out)
+    assert header == match.header
+    assert tuple(records) == match.records
+    assert header.source == "simulated" and header.extra["seed"] == 12
+    scores = " ".join(f"{h}-{a}" for h, a in match.sets)
+    assert result.output.startswith(f"{out}: seed 12, best of 7 doubles, {match.home.name} ")
+    assert f"({scores}), {len(match.actions)} frames" in result.output
+
+
+def test_same_seed_and_options_give_the_same_bytes(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        assert run("simulate", "--seed", "99", "--best-of", "3", "-o", tmp_path / name).exit_code == 0
+    assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes()
+    assert run("simulate", "--seed", "99", "--best-of", "3", "--doubles", "-o", tmp_path / "c").exit_code == 0
+    assert (tmp_path / "c").read_bytes() != (tmp_path / "a").read_bytes()
+
+
+def test_options_reach_the_header_and_frames(tmp_path: Path) -> None:
+    fixture = "0b7f3a52-2c1e-4d3b-9f00-5a6b7c8d9e0f"
+    out = tmp_path / "m.jsonl.zst"
+    result = run(
+        "simulate", "--seed", "3", "--fixture-id", fixture.upper(), "--start", "2027-02-03T04:05:06+01:00",
+        "--base-url", "ws://127.0.0.1:8765", "-o", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    header, records = read_capture(out)
+    assert header.fixture_id == fixture and header.created == "2027-02-03T03:05:06.000000Z"
+    assert header.url == f"ws://127.0.0.1:8765/v2/tabletennis/fixtures/{fixture}/statistics"
+    frames = [json.loads(r.data) for r in records if isinstance(r, Frame)]
+    assert {f["fixtureId"] for f in frames} == {fixture}
+    assert frames[0]["timestamp"].startswith("2027-02-03T03:0")
+
+
+def test_default_file_name_names_seed_and_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("simulate", "--seed", "5", "--best-of", "3", "--doubles")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "sim-5-bo3-doubles.jsonl.zst").is_file()
+
+
+def test_without_a_seed_one_is_drawn_and_recorded(tmp_path: Path) -> None:
+    out = tmp_path / "m.jsonl.zst"
+    result = run("simulate", "-o", out)
+    assert result.exit_code == 0, result.output
+    seed = read_capture(out)[0].extra["seed"]
+    assert f": seed {seed}, " in result.output
+    again = tmp_path / "again.jsonl.zst"
+    assert run("simulate", "--seed", str(seed), "-o", again).exit_code == 0
+    assert again.read_bytes() == out.read_bytes()
+
+
+def test_never_overwrites(tmp_path: Path) -> None:
+    out = tmp_path / "m.jsonl.zst"
+    out.write_bytes(b"precious")
+    result = CliRunner().invoke(cli, ["simulate", "--seed", "1", "-o", str(out)])
+    assert result.exit_code == 1
+    assert "already exists" in result.output and len(result.output.strip().splitlines()) == 1
+    assert out.read_bytes() == b"precious"
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--best-of", "4"], "--best-of"),
+        (["--seed", "-1"], "--seed"),
+        (["--seed", "x"], "--seed"),
+        (["--fixture-id", "not-a-uuid"], "--fixture-id"),
+        (["--start", "2026-01-01T00:00:00"], "time zone"),
+        (["--start", "yesterday"], "--start"),
+        (["--base-url", "https://example.com"], "ws://"),
+    ],
+)
+def test_bad_options_are_usage_errors(tmp_path: Path, args: list[str], complaint: str) -> None:
+    result = CliRunner().invoke(cli, ["simulate", *args, "-o", str(tmp_path / "m.jsonl.zst")])
+    assert result.exit_code == 2 and complaint in result.output
+    assert not (tmp_path / "m.jsonl.zst").exists()
+
+
+def test_help_and_version() -> None:
+    result = run("simulate", "--help")
+    assert result.exit_code == 0 and "ttrec simulate --seed" in result.output
+    assert run("simulate", "--version").output.strip().endswith(__version__)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seeds(), st.sampled_from(["3", "5", "7"]), st.sampled_from(["--singles", "--doubles"]))
+def test_every_simulated_capture_passes_check_and_info_reports_what_was_played(
+    seed: int, best_of: str, kind: str
+) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        out = Path(directory) / "m.jsonl.zst"
+        assert run("simulate", "--seed", str(seed), "--best-of", best_of, kind, "-o", out).exit_code == 0
+        checked = run("check", out)
+        assert checked.exit_code == 0, checked.output
+        info = run("info", "--json", out)
+        assert info.exit_code == 0, info.output
+        summary = json.loads(info.output)
+    match = simulate_match(seed, best_of=int(best_of), doubles=kind == "--doubles")
+    assert summary["winner"] == match.winner
+    assert summary["sets"] == [list(score) for score in match.sets]
+    assert summary["finished"] is True and summary["source"] == "simulated"
+    assert summary["frames"] == len(match.actions)
+    assert (summary["first_seq"], summary["last_seq"], summary["seq_gaps"]) == (1, len(match.actions), [])
+    assert summary["teams"] == {"home": match.home.name, "away": match.away.name}
+    assert summary["heartbeats"] > 0 and summary["connections"] == 1 and summary["torn_tail"] is False
