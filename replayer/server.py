@@ -21,6 +21,7 @@ from replayer.library import Fixture, NoCaptures, load_fixtures
 from replayer.options import ServeOptions
 from replayer.report import ConnectionReport, LatenessHistogram
 from replayer.session import CLOSE_TIMEOUT_S, Session
+from ttrec.errors import TtrecError
 from ttrec.feed import Feed, feed_path, parse_feed_path, validate_fixture_id
 
 logger = logging.getLogger("replayer")
@@ -34,6 +35,13 @@ CLIENT_MESSAGE_QUEUE: Final = 1
 CLIENT_MAX_MESSAGE_BYTES: Final = 64 * 1024  # an auth message is tiny; bigger is abuse
 
 
+class ListenError(TtrecError):
+    def __init__(self, host: str, port: int, problem: str) -> None:
+        self.host = host
+        self.port = port
+        super().__init__(f"cannot listen on {host}:{port}: {problem}")
+
+
 class ServerHandle:
     """A running server: where it listens, what it serves, and what each connection got."""
 
@@ -41,6 +49,7 @@ class ServerHandle:
         self.url = url
         self.port = port
         self.fixtures: list[str] = sorted({fixture_id for fixture_id, _ in fixtures})
+        self.feeds: list[tuple[str, Feed]] = sorted(fixtures)  # (fixture id, feed) served
         self.connections: list[ConnectionReport] = []
         self.lateness = LatenessHistogram()
         self._changed = trio.Event()
@@ -199,16 +208,21 @@ async def serve(
     task_status: trio.TaskStatus[ServerHandle] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve each capture's fixture until cancelled; `nursery.start` returns the handle."""
-    fixtures = await trio.to_thread.run_sync(load_fixtures, [Path(p) for p in captures])
+    # Loaded in this thread on purpose: a worker thread would let trio's MockClock (the
+    # pytest `autojump_clock`) jump while it reads, and captures load in milliseconds.
+    fixtures = load_fixtures([Path(p) for p in captures])
     if not fixtures:
         raise NoCaptures("the paths given")
     listeners: list[trio.abc.Listener[trio.abc.Stream]]
-    if ssl_context is None:
-        listeners = list(await trio.open_tcp_listeners(port, host=host))
-    else:
-        listeners = list(
-            await trio.open_ssl_over_tcp_listeners(port, ssl_context, host=host, https_compatible=True)
-        )
+    try:
+        if ssl_context is None:
+            listeners = list(await trio.open_tcp_listeners(port, host=host))
+        else:
+            listeners = list(
+                await trio.open_ssl_over_tcp_listeners(port, ssl_context, host=host, https_compatible=True)
+            )
+    except OSError as exc:
+        raise ListenError(host, port, exc.strerror or str(exc)) from None
     if port == 0 and len(listeners) > 1:
         # A name like "localhost" can bind IPv4 and IPv6, each on its own free port: keep
         # one, so that the server has one URL.

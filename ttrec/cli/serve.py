@@ -1,0 +1,263 @@
+"""`ttrec serve`: the mock server over captures, until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import signal
+import ssl
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import click
+import trio
+
+from replayer import ServeOptions, ServerHandle, serve
+from replayer.options import AUTH_TIMEOUT_S, SEND_TIMEOUT_S, OnEnd
+from replayer.tls import from_files, self_signed
+from ttrec.cli import command
+from ttrec.errors import TtrecError
+from ttrec.faults import Fault, FaultSpecError, parse_fault
+from ttrec.feed import HEARTBEAT_INTERVAL_S
+
+_positive = click.FloatRange(min=0, min_open=True)
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+def _speed(ctx: click.Context, param: click.Parameter, value: str) -> float | None:
+    if value.strip().lower() == "max":
+        return None
+    try:
+        speed = float(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither a number nor 'max'") from None
+    if not speed > 0 or speed == float("inf"):
+        raise click.BadParameter(f"{value!r} must be a positive number or 'max'")
+    return speed
+
+
+def _faults(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[Fault, ...]:
+    try:
+        return tuple(parse_fault(spec) for spec in value)
+    except FaultSpecError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """A reader polling for `path` sees nothing or all of it, never a half-written file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise click.ClickException(f"{path}: cannot write the ready file: {exc.strerror}") from None
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            yield from _leaves(exc)
+        else:
+            yield exc
+
+
+async def _run(
+    captures: Sequence[Path],
+    options: ServeOptions,
+    host: str,
+    port: int,
+    ssl_context: ssl.SSLContext | None,
+    ready_file: Path | None,
+    ca_file: Path | None,
+) -> ServerHandle:
+    # Opened first: a SIGTERM that arrives while loading must still end cleanly.
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            start = partial(serve, captures, options, host=host, port=port, ssl_context=ssl_context)
+            handle: ServerHandle = await nursery.start(start)
+            click.echo(f"ttrec serve: listening on {handle.url}", err=True)
+            for fixture_id, feed in handle.feeds:
+                click.echo(f"  {handle.fixture_url(fixture_id, feed)}", err=True)
+            if ca_file is not None:
+                click.echo(f"ttrec serve: clients must trust the CA in {ca_file}", err=True)
+            if ready_file is not None:
+                ready: dict[str, Any] = {"url": handle.url, "port": handle.port, "fixtures": handle.fixtures}
+                if ca_file is not None:
+                    ready["ca_file"] = str(ca_file)
+                _write_atomically(ready_file, json.dumps(ready) + "\n")
+            async for signum in signals:
+                click.echo(f"ttrec serve: {signal.Signals(signum).name}, stopping", err=True)
+                break
+            nursery.cancel_scope.cancel()
+    return handle
+
+
+@command("serve")
+@click.argument("captures", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="0: any free port.")
+@click.option(
+    "--token",
+    "tokens",
+    multiple=True,
+    help="A token clients may send (repeatable); none given: any non-empty token is accepted.",
+)
+@click.option(
+    "--speed",
+    default="1",
+    show_default=True,
+    callback=_speed,
+    help="Playback speed (2 = twice as fast) or max.",
+)
+@click.option(
+    "--heartbeat-interval",
+    type=_positive,
+    default=float(HEARTBEAT_INTERVAL_S),
+    show_default=True,
+    help="Seconds of quiet after which a heartbeat is sent.",
+)
+@click.option(
+    "--auth-timeout",
+    type=_positive,
+    default=AUTH_TIMEOUT_S,
+    show_default=True,
+    help="Seconds a client has to send its auth message.",
+)
+@click.option(
+    "--send-timeout",
+    type=_positive,
+    default=SEND_TIMEOUT_S,
+    show_default=True,
+    help="A client that reads nothing for this long is dropped.",
+)
+@click.option(
+    "--on-end",
+    type=click.Choice(["stay", "close"]),
+    default="stay",
+    show_default=True,
+    help="After the last frame: keep sending heartbeats, or close with 1000.",
+)
+@click.option("--tls", is_flag=True, help="Serve wss:// with a throwaway CA and certificate.")
+@click.option("--certfile", type=_FILE, help="Serve wss:// with this certificate.")
+@click.option("--keyfile", type=_FILE, help="Its key (if not in --certfile).")
+@click.option(
+    "--ca-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --tls: where to write the CA clients must trust (default: a temporary file).",
+)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    callback=_faults,
+    help="Inject a fault on every connection (repeatable): drop:after=N, close:after=N,code=C,reason=R.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for randomised faults.")
+@click.option(
+    "--ready-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help='Once listening, write {"url", "port", "fixtures"} (and "ca_file") here as JSON.',
+)
+def serve_command(
+    captures: tuple[Path, ...],
+    host: str,
+    port: int,
+    tokens: tuple[str, ...],
+    speed: float | None,
+    heartbeat_interval: float,
+    auth_timeout: float,
+    send_timeout: float,
+    on_end: OnEnd,
+    tls: bool,
+    certfile: Path | None,
+    keyfile: Path | None,
+    ca_file: Path | None,
+    faults: tuple[Fault, ...],
+    seed: int,
+    ready_file: Path | None,
+) -> None:
+    """Serve captures (files or directories) as the provider's websocket, locally.
+
+    Each capture's fixture is served at its feed path; every connection gets its own
+    playback. With no capture named, the bundled samples are served.
+
+    \b
+    Example:
+      ttrec serve captures/ --speed 10 --ready-file ready.json &
+      # then connect to the "url" in ready.json + /v2/tabletennis/fixtures/ID/statistics,
+      # with header Accept: application/vnd.imggaming.dde.api+json;version=1,
+      # and send {"authToken": "anything"} first
+    """
+    if tls and certfile is not None:
+        raise click.UsageError("use either --tls or --certfile, not both")
+    if keyfile is not None and certfile is None:
+        raise click.UsageError("--keyfile needs --certfile")
+    if ca_file is not None and not tls:
+        raise click.UsageError("--ca-file is only for --tls")
+    if not captures:
+        from ttrec.bundled import sample_paths
+
+        captures = tuple(sample_paths())
+    if not _is_loopback(host):
+        click.echo(
+            f"ttrec serve: warning: binding {host} exposes the mock server beyond this machine", err=True
+        )
+    options = ServeOptions(
+        speed=speed,
+        heartbeat_interval_s=heartbeat_interval,
+        tokens=frozenset(tokens),
+        auth_timeout_s=auth_timeout,
+        on_end=on_end,
+        faults=faults,
+        seed=seed,
+        send_timeout_s=send_timeout,
+    )
+    _configure_logging()
+    ssl_context: ssl.SSLContext | None = None
+    with tempfile.TemporaryDirectory(prefix="ttrec-serve-") as scratch:
+        if tls:
+            made = self_signed([host])
+            ssl_context = made.context
+            ca_file = made.write_ca(ca_file or Path(scratch) / "ca.pem")
+        elif certfile is not None:
+            ssl_context = from_files(certfile, keyfile)
+        if ready_file is not None:
+            # A file left by an earlier run would tell a waiting script we are ready too soon.
+            ready_file.unlink(missing_ok=True)
+        try:
+            handle = trio.run(_run, list(captures), options, host, port, ssl_context, ready_file, ca_file)
+        except BaseExceptionGroup as group:
+            errors = [e for e in _leaves(group) if isinstance(e, TtrecError | click.ClickException)]
+            if errors:
+                raise errors[0] from None
+            raise
+        finally:
+            if ready_file is not None:
+                ready_file.unlink(missing_ok=True)
+    click.echo(f"ttrec serve: stopped after {len(handle.connections)} connection(s)", err=True)
+
+
+def _configure_logging() -> None:
+    """One line per connection on stderr (the reports never hold a token)."""
+    logger = logging.getLogger("replayer")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s ttrec serve: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
