@@ -1,0 +1,144 @@
+"""`python -m ttrec record` as a real process on the real clock: killed with SIGKILL it
+leaves a readable file with a torn tail; SIGTERM and SIGINT close every file cleanly; the
+token never shows in `ps`, the files or the output.
+
+Rules: loopback only, port 0, and every wait bounded (subprocess timeouts, polling with
+deadlines). The replayer runs in a thread of this process at a moderate speed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from recorder_support import FIXTURE, FIXTURE_2, TOKEN, ReplayerThread, all_text, frames_of, write_match
+
+from replayer import ServeOptions, ServerHandle
+from ttrec.capture import CaptureReader
+from ttrec.cli import cli
+from ttrec.feed import seq_num
+from ttrec.records import Close
+
+FRAMES = 200
+STEP_S = 1.0
+SPEED = 20.0  # 200 frames at ~1.5 s each: ~15 s of playback, far longer than any test waits
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[ServerHandle]:
+    a = write_match(tmp_path / "a.jsonl.zst", FRAMES, FIXTURE, step_s=STEP_S)
+    b = write_match(tmp_path / "b.jsonl.zst", FRAMES, FIXTURE_2, step_s=STEP_S)
+    with ReplayerThread([a, b], ServeOptions(speed=SPEED)) as handle:
+        yield handle
+
+
+def start_recorder(handle: ServerHandle, out: Path, *extra: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "TTREC_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "ttrec", "record", FIXTURE, FIXTURE_2, "--base-url", handle.url]
+    return subprocess.Popen(
+        [*command, "--out", str(out), *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def frames_in(path: Path) -> int:
+    try:
+        with CaptureReader(path) as reader:
+            return sum(1 for line in reader.raw_lines() if b'"type":"frame"' in line)
+    except Exception:
+        return 0
+
+
+def wait_for_frames(out: Path, at_least: int, timeout_s: float = 30.0) -> list[Path]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        files = sorted(out.glob("*.jsonl.zst"))
+        if len(files) == 2 and all(frames_in(p) >= at_least for p in files):
+            return files
+        time.sleep(0.05)
+    raise TimeoutError(f"no {at_least} frames in {out} within {timeout_s} s")
+
+
+def test_sigkill_mid_match_leaves_every_record_up_to_the_kill_and_a_torn_tail(
+    served: ServerHandle, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    proc = start_recorder(served, out)
+    try:
+        files = wait_for_frames(out, 10)
+    finally:
+        proc.kill()
+        stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    for path in files:
+        with CaptureReader(path) as reader:
+            records = list(reader)
+            assert reader.torn_tail  # the last zstd frame was never ended
+            assert reader.damage is None
+        frames = frames_of(records)
+        # Everything written before the kill reads back: a gap-free prefix of the match.
+        assert len(frames) >= 10
+        assert [seq_num(f.data) for f in frames] == list(range(1, len(frames) + 1))
+        info = CliRunner().invoke(cli, ["info", "--json", str(path)])
+        summary = json.loads(info.stdout.splitlines()[0])
+        assert summary["torn_tail"] is True
+        assert summary["frames"] == len(frames) and summary["seq_gaps"] in (0, [])
+    assert TOKEN.encode() not in all_text(out)
+    assert TOKEN.encode() not in stdout + stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_sigint_close_every_file_cleanly(
+    served: ServerHandle, tmp_path: Path, sig: signal.Signals
+) -> None:
+    out = tmp_path / "out"
+    proc = start_recorder(served, out)
+    try:
+        files = wait_for_frames(out, 5)
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, stderr.decode()  # stopped before the matches finished
+    assert b"Traceback" not in stderr
+    lines = stdout.decode().splitlines()
+    assert len(lines) == 2 and all(" stopped: " in line for line in lines)
+    for path in files:
+        with CaptureReader(path) as reader:
+            records = list(reader)
+            assert not reader.torn_tail
+        last = records[-1]
+        assert isinstance(last, Close) and (last.by, last.code) == ("client", 1001)
+        frames = frames_of(records)
+        assert [seq_num(f.data) for f in frames] == list(range(1, len(frames) + 1))
+
+
+def test_token_given_on_the_command_line_is_hidden_from_ps(served: ServerHandle, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "ttrec", "record", FIXTURE, "--base-url", served.url, "--out", str(out)]
+    env = {k: v for k, v in os.environ.items() if k != "TTREC_TOKEN"}
+    proc = subprocess.Popen(
+        [*command, "--token", TOKEN], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        wait = time.monotonic() + 30
+        while time.monotonic() < wait and not list(out.glob("*.jsonl.zst")):
+            time.sleep(0.05)
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        ps = subprocess.run(["ps", "-o", "args=", "-p", str(proc.pid)], capture_output=True, timeout=30)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+    assert b"record" in cmdline and b"--token" in cmdline
+    assert TOKEN.encode() not in cmdline
+    assert TOKEN.encode() not in ps.stdout
