@@ -72,6 +72,3 @@ def command(name: str | None = None) -> Callable[[F], click.Command]:
 
 def main() -> None:
     cli(prog_name="ttrec")
-
-
-from ttrec.cli import serve  # noqa: E402, F401
