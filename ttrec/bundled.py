@@ -31,14 +31,15 @@ class SampleSpec:
         return ["--seed", str(self.seed), "--best-of", str(self.best_of), kind]
 
 
-# Seeds found by searching (docs/simulator.md): each shows what its name promises.
+# Seeds found by searching (docs/simulator.md): each shows what its name promises, and
+# no two share a fixture or a player, so `ttrec serve` can serve all three at once.
 SAMPLES: Final[Mapping[str, SampleSpec]] = {
-    # 1-3 in games, two of them past 10-10
+    # men's singles, 1-3 in games, two of them past 10-10 (11-13, 11-13)
     "sample-singles-bo5": SampleSpec(seed=6, best_of=5, doubles=False),
-    # women's doubles, 2-3 after a 12-10 third game
-    "sample-doubles-bo5-decider": SampleSpec(seed=1, best_of=5, doubles=True),
-    # a 19-17 sixth game
-    "sample-bo7-long-deuce": SampleSpec(seed=1, best_of=7, doubles=False),
+    # men's doubles, 2-3 in games, with an 18-20 third game
+    "sample-doubles-bo5-decider": SampleSpec(seed=11, best_of=5, doubles=True),
+    # women's singles, 4-2 in games, with an 18-16 third game
+    "sample-bo7-long-deuce": SampleSpec(seed=83, best_of=7, doubles=False),
 }
 
 

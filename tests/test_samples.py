@@ -1,0 +1,95 @@
+"""The bundled sample captures: made by `ttrec simulate`, small, and never drifting from it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import zstandard
+from click.testing import CliRunner
+
+from ttrec.bundled import SAMPLES, SampleSpec, sample_paths, samples_dir
+from ttrec.capture import read_capture
+from ttrec.cli import cli
+from ttrec.records import Frame
+
+REPO_CAPTURES = Path(__file__).resolve().parent.parent / "captures"
+MAX_SAMPLE_BYTES = 300_000
+
+
+def text_of(path: Path) -> str:
+    with path.open("rb") as f:
+        return zstandard.ZstdDecompressor().stream_reader(f, read_across_frames=True).read().decode()
+
+
+@pytest.mark.parametrize("name", list(SAMPLES))
+def test_sample_is_exactly_what_simulate_makes(tmp_path: Path, name: str) -> None:
+    spec = SAMPLES[name]
+    fresh = tmp_path / f"{name}.jsonl.zst"
+    result = CliRunner().invoke(cli, ["simulate", *spec.simulate_args(), "-o", str(fresh)])
+    assert result.exit_code == 0, result.output
+    committed = REPO_CAPTURES / f"{name}.jsonl.zst"
+    regenerate = f"rm {committed.name} && ttrec simulate {' '.join(spec.simulate_args())} -o {committed.name}"
+    # Compare the content first: a difference there means the simulator changed.
+    assert text_of(fresh) == text_of(committed), f"the simulator drifted; in captures/ run: {regenerate}"
+    assert fresh.read_bytes() == committed.read_bytes(), (
+        f"zstd output changed; in captures/ run: {regenerate}"
+    )
+
+
+@pytest.mark.parametrize("path", sample_paths(), ids=lambda p: p.name)
+def test_sample_is_small_and_valid(path: Path) -> None:
+    assert path.stat().st_size < MAX_SAMPLE_BYTES
+    result = CliRunner().invoke(cli, ["check", str(path)])
+    assert result.exit_code == 0, result.output
+
+
+def summary(name: str) -> dict[str, object]:
+    result = CliRunner().invoke(cli, ["info", "--json", str(samples_dir() / f"{name}.jsonl.zst")])
+    assert result.exit_code == 0, result.output
+    info: dict[str, object] = json.loads(result.output)
+    return info
+
+
+def test_singles_sample_is_a_best_of_five_singles_match() -> None:
+    info = summary("sample-singles-bo5")
+    sets = info["sets"]
+    assert isinstance(sets, list) and 3 <= len(sets) <= 5 and info["winner"] is not None
+    assert isinstance(info["teams"], dict) and all("/" not in name for name in info["teams"].values())
+
+
+def test_doubles_sample_goes_to_a_deciding_fifth_game() -> None:
+    info = summary("sample-doubles-bo5-decider")
+    assert isinstance(info["sets"], list) and len(info["sets"]) == 5
+    assert isinstance(info["teams"], dict) and all("/" in name for name in info["teams"].values())
+
+
+def test_best_of_seven_sample_has_a_long_deuce() -> None:
+    header, records = read_capture(samples_dir() / "sample-bo7-long-deuce.jsonl.zst")
+    assert header.extra["best_of"] == 7
+    info = summary("sample-bo7-long-deuce")
+    assert isinstance(info["sets"], list) and max(max(score) for score in info["sets"]) >= 16
+    assert sum(isinstance(r, Frame) for r in records) == info["frames"]
+
+
+def test_samples_are_distinct_fixtures_with_distinct_players() -> None:
+    headers = [read_capture(path)[0] for path in sample_paths()]
+    assert len({h.fixture_id for h in headers}) == len(SAMPLES)
+    names = [team["name"] for h in headers for team in h.extra["teams"]]
+    players = [player for name in names for player in name.split(" - ")[1].split("/")]
+    assert len(set(players)) == len(players)
+
+
+def test_sample_paths_are_the_named_samples_only() -> None:
+    paths = sample_paths()
+    assert [p.name for p in paths] == [f"{name}.jsonl.zst" for name in SAMPLES]
+    assert all(p.is_file() for p in paths)
+    # In a checkout (editable install) they are read from captures/ itself.
+    assert samples_dir() == REPO_CAPTURES
+
+
+def test_sample_arguments_name_every_option() -> None:
+    assert SampleSpec(seed=3, best_of=7, doubles=True).simulate_args() == [
+        "--seed", "3", "--best-of", "7", "--doubles",
+    ]  # fmt: skip
