@@ -24,6 +24,7 @@ from recorder_support import FIXTURE, FIXTURE_2, TOKEN, ReplayerThread, all_text
 from replayer import ServeOptions, ServerHandle
 from ttrec.capture import CaptureReader
 from ttrec.cli import cli
+from ttrec.errors import CaptureFormatError
 from ttrec.feed import seq_num
 from ttrec.records import Close
 
@@ -55,7 +56,7 @@ def frames_in(path: Path) -> int:
     try:
         with CaptureReader(path) as reader:
             return sum(1 for line in reader.raw_lines() if b'"type":"frame"' in line)
-    except Exception:
+    except (CaptureFormatError, OSError):  # still being created
         return 0
 
 
