@@ -66,7 +66,10 @@ async def running(
     async with trio.open_nursery() as nursery:
         handle: ServerHandle = await nursery.start(
             lambda task_status: serve(
-                captures, options or ServeOptions(), task_status=task_status, **kwargs  # type: ignore[arg-type]
+                captures,
+                options or ServeOptions(),
+                task_status=task_status,
+                **kwargs,  # type: ignore[arg-type]
             )
         )
         yield handle

@@ -116,8 +116,7 @@ async def test_each_connection_counts_again_so_a_resuming_client_gets_everything
 async def test_after_zero_fires_right_after_auth(capture: Path, autojump_clock: object) -> None:
     options = ServeOptions(faults=(parse_fault("close:after=0,code=1013"),))
     with trio.fail_after(10):
-        async with running([capture], options) as handle:
-            async with client(handle.fixture_url(FIXTURE)) as ws:
-                with pytest.raises(ConnectionClosed) as info:
-                    await ws.get_message()
-                assert info.value.reason.code == 1013
+        async with running([capture], options) as handle, client(handle.fixture_url(FIXTURE)) as ws:
+            with pytest.raises(ConnectionClosed) as info:
+                await ws.get_message()
+            assert info.value.reason.code == 1013

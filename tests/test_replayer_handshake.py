@@ -140,15 +140,14 @@ async def test_no_auth_message_in_time_closes_1008(capture: Path, autojump_clock
 
 async def test_later_client_messages_are_ignored(capture: Path, autojump_clock: object) -> None:
     with trio.fail_after(30):
-        async with running([capture]) as handle:
-            async with client(handle.fixture_url(FIXTURE)) as ws:
-                got = []
-                for i in range(5):
-                    await ws.send_message(f"noise {i}")
-                    await ws.send_message(auth_message("again"))
-                    await ws.send_message(b"\x00" * 100)
-                    got += await receive(ws, 1)
-                assert got == [frame_text(i + 1) for i in range(5)]
+        async with running([capture]) as handle, client(handle.fixture_url(FIXTURE)) as ws:
+            got = []
+            for i in range(5):
+                await ws.send_message(f"noise {i}")
+                await ws.send_message(auth_message("again"))
+                await ws.send_message(b"\x00" * 100)
+                got += await receive(ws, 1)
+            assert got == [frame_text(i + 1) for i in range(5)]
 
 
 def test_token_comparison() -> None:

@@ -30,15 +30,16 @@ def stamp(message: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-async def test_quiet_gaps_get_default_heartbeats_every_interval(tmp_path: Path, autojump_clock: object) -> None:
+async def test_quiet_gaps_get_default_heartbeats_every_interval(
+    tmp_path: Path, autojump_clock: object
+) -> None:
     records: list[Record] = [Frame(0, WALL, 0, frame_text(1)), Frame(25 * NS, WALL, 0, frame_text(2))]
     capture = write_capture(tmp_path / "c.jsonl.zst", records)
     with trio.fail_after(100):
-        async with running([capture]) as handle:
-            async with client(handle.fixture_url(FIXTURE)) as ws:
-                start = trio.current_time()
-                before = datetime.now(UTC)
-                arrivals = await timed(ws, 5)
+        async with running([capture]) as handle, client(handle.fixture_url(FIXTURE)) as ws:
+            start = trio.current_time()
+            before = datetime.now(UTC)
+            arrivals = await timed(ws, 5)
     moments = [round(t - start, 3) for t, _ in arrivals]
     assert moments == [0, 10, 20, 25, 35]
     messages = [m for _, m in arrivals]

@@ -26,7 +26,9 @@ from ttrec.records import Binary, Frame, Record
 
 # Irregular gaps, as in a match: points, pauses, a set break.
 OFFSETS_S = [0.0, 0.4, 0.45, 3.0, 3.01, 9.5, 9.9, 40.0]
-RECORDS: list[Record] = [Frame(int(t * NS) + 5 * NS, WALL, 0, frame_text(i + 1)) for i, t in enumerate(OFFSETS_S)]
+RECORDS: list[Record] = [
+    Frame(int(t * NS) + 5 * NS, WALL, 0, frame_text(i + 1)) for i, t in enumerate(OFFSETS_S)
+]
 
 
 @pytest.fixture
@@ -54,7 +56,9 @@ async def test_frames_arrive_byte_for_byte_at_their_recorded_offsets(
 
 
 @pytest.mark.parametrize("speed", [10.0, 0.5])
-async def test_speed_divides_the_recorded_offsets(capture: Path, autojump_clock: object, speed: float) -> None:
+async def test_speed_divides_the_recorded_offsets(
+    capture: Path, autojump_clock: object, speed: float
+) -> None:
     with trio.fail_after(200):
         async with running([capture], ServeOptions(speed=speed, heartbeat_interval_s=100)) as handle:
             async with client(handle.fixture_url(FIXTURE)) as ws:
@@ -110,7 +114,9 @@ async def test_start_position_skips_frames_and_starts_the_clock_at_the_first_sen
             assert report.start_position == 5 and report.frames_sent == 3 and report.last_seq == 8
 
 
-async def test_start_position_past_the_end_sends_only_heartbeats(capture: Path, autojump_clock: object) -> None:
+async def test_start_position_past_the_end_sends_only_heartbeats(
+    capture: Path, autojump_clock: object
+) -> None:
     with trio.fail_after(100):
         async with running([capture], ServeOptions(heartbeat_interval_s=10)) as handle:
             async with client(handle.fixture_url(FIXTURE) + "?startPosition=8") as ws:
@@ -120,7 +126,9 @@ async def test_start_position_past_the_end_sends_only_heartbeats(capture: Path, 
             assert all('"Heartbeat sent at' in m for _, m in arrivals)
 
 
-async def test_on_end_close_closes_with_1000_after_the_last_frame(capture: Path, autojump_clock: object) -> None:
+async def test_on_end_close_closes_with_1000_after_the_last_frame(
+    capture: Path, autojump_clock: object
+) -> None:
     with trio.fail_after(10):
         async with running([capture], ServeOptions(speed=None, on_end="close")) as handle:
             async with client(handle.fixture_url(FIXTURE)) as ws:
@@ -152,7 +160,11 @@ async def test_binary_records_are_replayed_as_binary(tmp_path: Path, autojump_cl
     with trio.fail_after(10):
         async with running([capture], ServeOptions(speed=None)) as handle:
             async with client(handle.fixture_url(FIXTURE)) as ws:
-                assert [await ws.get_message() for _ in range(3)] == [frame_text(1), frame_text(2), b"\x00\xffraw"]
+                assert [await ws.get_message() for _ in range(3)] == [
+                    frame_text(1),
+                    frame_text(2),
+                    b"\x00\xffraw",
+                ]
 
 
 async def test_shutdown_closes_open_connections_with_1001(capture: Path, autojump_clock: object) -> None:
