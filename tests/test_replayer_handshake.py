@@ -83,9 +83,11 @@ async def test_bad_start_position_is_400(capture: Path, autojump_clock: object) 
 
 async def test_configured_token_is_accepted(capture: Path, autojump_clock: object) -> None:
     with trio.fail_after(10):
-        async with running([capture], ServeOptions(tokens=frozenset({"other", SECRET}))) as handle:
-            async with client(handle.fixture_url(FIXTURE), token=SECRET) as ws:
-                assert await receive(ws, 2) == [frame_text(1), frame_text(2)]
+        async with (
+            running([capture], ServeOptions(tokens=frozenset({"other", SECRET}))) as handle,
+            client(handle.fixture_url(FIXTURE), token=SECRET) as ws,
+        ):
+            assert await receive(ws, 2) == [frame_text(1), frame_text(2)]
 
 
 @pytest.mark.parametrize(
@@ -120,9 +122,11 @@ async def test_bad_or_malformed_auth_gets_401_frame_and_close_1008(
 
 async def test_any_non_empty_token_when_none_is_configured(capture: Path, autojump_clock: object) -> None:
     with trio.fail_after(10):
-        async with running([capture]) as handle:
-            async with client(handle.fixture_url(FIXTURE), token="anything at all") as ws:
-                assert await receive(ws, 1) == [frame_text(1)]
+        async with (
+            running([capture]) as handle,
+            client(handle.fixture_url(FIXTURE), token="anything at all") as ws,
+        ):
+            assert await receive(ws, 1) == [frame_text(1)]
 
 
 async def test_no_auth_message_in_time_closes_1008(capture: Path, autojump_clock: object) -> None:

@@ -53,10 +53,12 @@ async def test_quiet_gaps_get_default_heartbeats_every_interval(
 async def test_the_interval_is_configurable(tmp_path: Path, autojump_clock: object) -> None:
     capture = write_capture(tmp_path / "c.jsonl.zst", [Frame(0, WALL, 0, frame_text(1))])
     with trio.fail_after(100):
-        async with running([capture], ServeOptions(heartbeat_interval_s=2.5)) as handle:
-            async with client(handle.fixture_url(FIXTURE)) as ws:
-                start = trio.current_time()
-                arrivals = await timed(ws, 4)
+        async with (
+            running([capture], ServeOptions(heartbeat_interval_s=2.5)) as handle,
+            client(handle.fixture_url(FIXTURE)) as ws,
+        ):
+            start = trio.current_time()
+            arrivals = await timed(ws, 4)
     assert [round(t - start, 3) for t, _ in arrivals] == [0, 2.5, 5.0, 7.5]
 
 
@@ -95,12 +97,14 @@ async def test_recorded_heartbeats_shape_the_synthetic_ones(tmp_path: Path, auto
     records = recorded_match()
     capture = write_capture(tmp_path / "r.jsonl.zst", records)
     with trio.fail_after(300):
-        async with running([capture], ServeOptions(speed=None)) as handle:
-            async with client(handle.fixture_url(FIXTURE)) as ws:
-                got = [m for _, m in await timed(ws, len(records))]
-                assert got == texts(records)  # recorded heartbeats are sent at every speed
-                start = trio.current_time()
-                (t, synthetic), *_ = await timed(ws, 1)
+        async with (
+            running([capture], ServeOptions(speed=None)) as handle,
+            client(handle.fixture_url(FIXTURE)) as ws,
+        ):
+            got = [m for _, m in await timed(ws, len(records))]
+            assert got == texts(records)  # recorded heartbeats are sent at every speed
+            start = trio.current_time()
+            (t, synthetic), *_ = await timed(ws, 1)
     assert t - start == pytest.approx(10.0, abs=0.01)
     template = json.loads(heartbeat_text(0))
     assert json.loads(synthetic).keys() == template.keys() and json.loads(synthetic)["level"] == "INFO"
@@ -117,10 +121,12 @@ async def test_slowed_playback_fills_long_recorded_gaps(tmp_path: Path, autojump
     ]
     capture = write_capture(tmp_path / "s.jsonl.zst", records)
     with trio.fail_after(300):
-        async with running([capture], ServeOptions(speed=0.25)) as handle:
-            async with client(handle.fixture_url(FIXTURE)) as ws:
-                start = trio.current_time()
-                arrivals = await timed(ws, 7)
+        async with (
+            running([capture], ServeOptions(speed=0.25)) as handle,
+            client(handle.fixture_url(FIXTURE)) as ws,
+        ):
+            start = trio.current_time()
+            arrivals = await timed(ws, 7)
     moments = [round(t - start, 3) for t, _ in arrivals]
     assert moments == [0, 10, 20, 30, 40, 48, 58]
     assert arrivals[4][1] == heartbeat_text(1) and arrivals[5][1] == frame_text(2)

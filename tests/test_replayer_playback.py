@@ -158,13 +158,15 @@ async def test_binary_records_are_replayed_as_binary(tmp_path: Path, autojump_cl
     records: list[Record] = [*frames_every(2, 1.0), Binary(3 * NS, WALL, 0, b"\x00\xffraw")]
     capture = write_capture(tmp_path / "b.jsonl.zst", records)
     with trio.fail_after(10):
-        async with running([capture], ServeOptions(speed=None)) as handle:
-            async with client(handle.fixture_url(FIXTURE)) as ws:
-                assert [await ws.get_message() for _ in range(3)] == [
-                    frame_text(1),
-                    frame_text(2),
-                    b"\x00\xffraw",
-                ]
+        async with (
+            running([capture], ServeOptions(speed=None)) as handle,
+            client(handle.fixture_url(FIXTURE)) as ws,
+        ):
+            assert [await ws.get_message() for _ in range(3)] == [
+                frame_text(1),
+                frame_text(2),
+                b"\x00\xffraw",
+            ]
 
 
 async def test_shutdown_closes_open_connections_with_1001(capture: Path, autojump_clock: object) -> None:

@@ -56,9 +56,11 @@ async def test_certificate_files(capture: Path, tmp_path: Path, autojump_clock: 
     trusting = ssl.create_default_context()
     ca.configure_trust(trusting)
     with trio.fail_after(10):
-        async with running([capture], ssl_context=from_files(certfile, keyfile)) as handle:
-            async with client(handle.fixture_url(FIXTURE), ssl_context=trusting) as ws:
-                assert await receive(ws, 1) == [frame_text(1)]
+        async with (
+            running([capture], ssl_context=from_files(certfile, keyfile)) as handle,
+            client(handle.fixture_url(FIXTURE), ssl_context=trusting) as ws,
+        ):
+            assert await receive(ws, 1) == [frame_text(1)]
     with pytest.raises(TlsSetupError, match="no such file"):
         from_files(tmp_path / "missing.pem", None)
     with pytest.raises(TlsSetupError, match="cannot load"):
