@@ -30,6 +30,7 @@ to simulate; keep `deadline=None` (pytest-trio and loaded CI machines are slow).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Final
 
 from hypothesis import strategies as st
 
@@ -37,7 +38,7 @@ from ttrec.feed import default_heartbeat
 from ttrec.records import Frame, Heartbeat
 from ttrec.simulator import BEST_OF_CHOICES, SimulatedMatch, simulate_match
 
-MAX_SEED = 2**32 - 1
+MAX_SEED: Final = 2**32 - 1  # plenty of matches, and short enough to retype
 
 __all__ = ["feed_messages", "heartbeats", "matches", "seeds", "statistics_frames"]
 
