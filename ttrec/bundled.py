@@ -67,3 +67,10 @@ def sample_paths() -> list[Path]:
     `captures/` of a checkout is also where `ttrec record` puts the user's recordings."""
     directory = samples_dir()
     return [directory / _file_name(name) for name in SAMPLES]
+
+
+def sample_path(name: str) -> Path:
+    """One bundled sample by its name in `SAMPLES`."""
+    if name not in SAMPLES:
+        raise KeyError(f"no bundled sample {name!r}; there are {', '.join(SAMPLES)}")
+    return samples_dir() / _file_name(name)

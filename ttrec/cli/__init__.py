@@ -24,6 +24,8 @@ COMMAND_MODULES: Final = {
     "simulate": "ttrec.cli.simulate",
     "record": "ttrec.cli.record",
     "serve": "ttrec.cli.serve",
+    "watch": "ttrec.cli.watch",
+    "demo": "ttrec.cli.watch",
 }
 
 

@@ -1,0 +1,77 @@
+"""`ttrec watch` and `ttrec demo`, driven against the replayer over loopback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import trio
+from click.testing import CliRunner
+
+from recorder.secret import Token
+from recorder.watch import watch
+from replayer import ServeOptions, serve
+from ttrec.bundled import sample_path
+from ttrec.cli import cli
+from ttrec.cli.watch import DEMO_SAMPLE
+from ttrec.errors import UpstreamRejected
+from ttrec.scoreboard import Scoreboard
+
+
+def sample_truth() -> dict:
+    result = CliRunner().invoke(cli, ["info", "--json", str(sample_path(DEMO_SAMPLE))])
+    return json.loads(result.output)
+
+
+async def test_watch_follows_a_served_match_to_its_end():
+    truth = sample_truth()
+    shown: list[tuple[int, bool]] = []
+
+    def show(board: Scoreboard, new_frame: bool) -> None:
+        shown.append((board.frames, new_frame))
+
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            handle = await nursery.start(serve, [sample_path(DEMO_SAMPLE)], ServeOptions(speed=None))
+            url = handle.fixture_url(truth["fixture_id"])
+            result = await watch(url, Token("any-token"), show, refresh_s=None)
+            nursery.cancel_scope.cancel()
+    frame = result.board.frame
+    assert result.ended == "finished"
+    assert frame is not None and [list(s) for s in frame.sets] == truth["sets"]
+    assert frame.winner == truth["winner"]
+    assert result.board.frames == truth["frames"]
+    assert [count for count, new in shown if new] == list(range(1, truth["frames"] + 1))
+
+
+async def test_watch_with_a_refused_token_raises_a_clear_error():
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            options = ServeOptions(speed=None, tokens=frozenset({"right-token"}))
+            handle = await nursery.start(serve, [sample_path(DEMO_SAMPLE)], options)
+            url = handle.fixture_url(handle.fixtures[0])
+            with pytest.raises(UpstreamRejected, match="401 The supplied authentication is invalid"):
+                await watch(url, Token("wrong-token"), lambda board, new: None, refresh_s=None)
+            nursery.cancel_scope.cancel()
+
+
+def test_demo_shows_a_whole_match_in_plain_lines():
+    truth = sample_truth()
+    result = CliRunner().invoke(cli, ["demo", "--plain", "--seconds", "0.5"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == truth["frames"]
+    games = " ".join(f"{h}-{a}" for h, a in truth["sets"])
+    assert lines[-1].endswith(f"games {games}  FINISHED winner {truth['winner']}")
+    assert "finished: " in result.stderr
+
+
+def test_watch_cli_errors_are_one_line():
+    runner = CliRunner()
+    unreachable = "ws://127.0.0.1:1/v2/tabletennis/fixtures/1bd00469-86fa-4f0b-abcc-30cbef80dacc/statistics"
+    result = runner.invoke(cli, ["watch", "--plain", unreachable])
+    assert result.exit_code == 1 and "cannot connect" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    result = runner.invoke(cli, ["watch", "1bd00469-86fa-4f0b-abcc-30cbef80dacc"], env={"TTREC_TOKEN": ""})
+    assert result.exit_code == 2 and "needs a token" in result.stderr
+    assert runner.invoke(cli, ["watch", "not-a-fixture"]).exit_code == 2

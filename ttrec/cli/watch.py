@@ -1,0 +1,158 @@
+"""`ttrec watch` (a live scoreboard of any feed URL) and `ttrec demo` (a sample, served and
+watched in one process)."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import sys
+from functools import partial
+from pathlib import Path
+from typing import Final, TextIO
+from urllib.parse import urlsplit
+
+import click
+import trio
+
+from recorder.secret import Token
+from recorder.watch import REFRESH_S, WatchResult, watch
+from ttrec.cli import command
+from ttrec.errors import InvalidFixtureId
+from ttrec.feed import DEFAULT_BASE_URL, feed_url, validate_fixture_id
+from ttrec.scoreboard import Scoreboard
+
+LOCAL_TOKEN: Final = "ttrec-local"  # noqa: S105 (what we send to a local `ttrec serve`, which takes any)
+DEMO_SECONDS: Final = 20.0  # a whole sample match goes by in this long
+DEMO_SAMPLE: Final = "sample-singles-bo5"
+
+
+class Screen:
+    """Draws the board in place on a terminal, or prints one line per frame otherwise."""
+
+    def __init__(self, out: TextIO, live: bool) -> None:
+        self.out = out
+        self.live = live
+        self._drawn = 0
+
+    def show(self, board: Scoreboard, new_frame: bool) -> None:
+        if not self.live:
+            if new_frame:
+                self.out.write(board.line() + "\n")
+                self.out.flush()
+            return
+        lines = board.render(trio.current_time())
+        # Move up over the previous drawing and clear it, then draw the new one.
+        prefix = f"\x1b[{self._drawn}F\x1b[J" if self._drawn else ""
+        self.out.write(prefix + "\n".join(lines) + "\n")
+        self.out.flush()
+        self._drawn = len(lines)
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _resolve_url(target: str, base_url: str) -> str:
+    if target.startswith(("ws://", "wss://")):
+        return target
+    try:
+        return feed_url(base_url, validate_fixture_id(target))
+    except InvalidFixtureId:
+        raise click.BadParameter(f"{target!r} is neither a ws:// or wss:// URL nor a fixture id") from None
+
+
+def _finish(result: WatchResult, screen: Screen) -> None:
+    frame = result.board.frame
+    if not screen.live and frame is not None and not frame.finished:
+        screen.out.write(result.board.line() + "\n")
+    click.echo(
+        f"{result.ended}: {result.board.frames} frames, {result.board.heartbeats} heartbeats", err=True
+    )
+
+
+@command("watch")
+@click.argument("target", metavar="URL_OR_FIXTURE")
+@click.option("--token", envvar="TTREC_TOKEN", metavar="TOKEN", help="Access token (or env TTREC_TOKEN).")
+@click.option(
+    "--token-file", type=click.Path(dir_okay=False, path_type=Path), help="Read the token from a file."
+)
+@click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True, help="Server for a fixture id.")
+@click.option(
+    "--plain/--live",
+    default=None,
+    help="One line per frame, or a board redrawn in place (default: live on a terminal).",
+)
+def watch_command(
+    target: str, token: str | None, token_file: Path | None, base_url: str, plain: bool | None
+) -> None:
+    """Connect as a consumer and show a live scoreboard: sets, points, who serves, game
+    and match points, and the time since the last frame and heartbeat.
+
+    A local `ttrec serve` takes any token, so none is needed for a loopback URL.
+
+    \b
+    Example:
+      ttrec serve --ready-file ready.json &
+      ttrec watch ws://127.0.0.1:PORT/v2/tabletennis/fixtures/FIXTURE_ID/statistics
+      TTREC_TOKEN=... ttrec watch FIXTURE_ID
+    """
+    url = _resolve_url(target, base_url)
+    if token_file is not None:
+        try:
+            token = token_file.read_text()
+        except OSError as exc:
+            raise click.BadParameter(f"{token_file}: {exc.strerror}", param_hint="--token-file") from None
+    if not token:
+        if not _is_loopback(url):
+            raise click.UsageError("the provider needs a token: --token, --token-file or TTREC_TOKEN")
+        token = LOCAL_TOKEN
+    screen = Screen(sys.stdout, sys.stdout.isatty() if plain is None else not plain)
+    refresh = REFRESH_S if screen.live else None
+    result = trio.run(partial(watch, url, Token(token), screen.show, refresh_s=refresh))
+    _finish(result, screen)
+
+
+@command("demo")
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=0.1),
+    default=DEMO_SECONDS,
+    show_default=True,
+    help="How long the whole match should take.",
+)
+@click.option("--plain/--live", default=None, help="One line per frame, or a board redrawn in place.")
+def demo(seconds: float, plain: bool | None) -> None:
+    """Serve a bundled sample match at high speed and watch it: a whole match in seconds.
+
+    \b
+    Example:
+      ttrec demo
+    """
+    from replayer import ServeOptions, serve
+    from ttrec.bundled import sample_path
+    from ttrec.capture import CaptureReader
+
+    capture = sample_path(DEMO_SAMPLE)
+    with CaptureReader(capture) as reader:
+        duration_s = max((record.t for record in reader), default=0) / 1e9
+    token = secrets.token_urlsafe(16)
+    speed = max(duration_s / seconds, 1.0)
+    screen = Screen(sys.stdout, sys.stdout.isatty() if plain is None else not plain)
+
+    async def run() -> WatchResult:
+        options = ServeOptions(speed=speed, tokens=frozenset({token}), on_end="close")
+        async with trio.open_nursery() as nursery:
+            handle = await nursery.start(serve, [capture], options)
+            click.echo(f"serving {capture.name} at {speed:.0f}x on {handle.url}", err=True)
+            url = handle.fixture_url(handle.fixtures[0])
+            result = await watch(url, Token(token), screen.show, refresh_s=REFRESH_S if screen.live else None)
+            nursery.cancel_scope.cancel()
+        return result
+
+    _finish(trio.run(run), screen)

@@ -1,0 +1,123 @@
+"""A live scoreboard folded from successive statistics frames (`ttrec watch`); pure.
+
+Who serves and which moment it is (game point, match point) are not fields of the feed:
+they are read from which counts rose between two frames. Point Started and Swap Serve are
+credited to the serving side (the assumption docs/simulator.md explains), so the side
+whose Point Started or Swap Serve count rose last is the one serving.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ttrec.match import (
+    ACTION_NAMES,
+    GAME_POINT,
+    MATCH_POINT,
+    POINT_STARTED,
+    SWAP_SERVE,
+    Side,
+    StatsFrame,
+    TeamStats,
+)
+
+NAME_WIDTH = 34
+
+
+@dataclass
+class Scoreboard:
+    fixture_id: str = ""
+    frame: StatsFrame | None = None
+    server: Side | None = None
+    moment: str = ""  # "GAME POINT home", "MATCH POINT away", "" otherwise
+    last_actions: list[str] = field(default_factory=list)
+    frames: int = 0
+    heartbeats: int = 0
+    last_frame_at: float | None = None  # seconds on the caller's clock
+    last_heartbeat_at: float | None = None
+
+    def add_frame(self, frame: StatsFrame, at: float) -> None:
+        previous = self.frame
+        self.frames += 1
+        self.last_frame_at = at
+        self.fixture_id = frame.fixture_id
+        rose = _rises(previous, frame)
+        self.last_actions = [f"{ACTION_NAMES.get(a, str(a))} ({side})" for side, a in rose]
+        for side, action in rose:
+            if action in (POINT_STARTED, SWAP_SERVE):
+                self.server = side
+        moments = [(side, a) for side, a in rose if a in (GAME_POINT, MATCH_POINT)]
+        if moments:
+            side, action = moments[-1]
+            self.moment = f"{'MATCH' if action == MATCH_POINT else 'GAME'} POINT {side}"
+        elif any(a not in (GAME_POINT, MATCH_POINT) for _, a in rose):
+            self.moment = ""  # the point was played: the moment has passed
+        self.frame = frame
+
+    def add_heartbeat(self, at: float) -> None:
+        self.heartbeats += 1
+        self.last_heartbeat_at = at
+
+    def render(self, now: float) -> list[str]:
+        """The board as lines of text; `now` is on the same clock as the `at` values."""
+        frame = self.frame
+        if frame is None:
+            waited = _ago(now, self.last_heartbeat_at)
+            return [f"waiting for the first frame ... heartbeats {self.heartbeats}, last {waited}"]
+        state = "FINISHED" if frame.finished else "live"
+        lines = [f"fixture {frame.fixture_id}  seq {frame.seq_num}  {state}"]
+        lines.append(self._team_line("home", frame.home, frame))
+        lines.append(self._team_line("away", frame.away, frame))
+        status = [self.moment] if self.moment else []
+        if frame.finished and frame.winner:
+            status = [f"winner {frame.winner}"]
+        status.append(f"last frame {_ago(now, self.last_frame_at)}")
+        status.append(f"last heartbeat {_ago(now, self.last_heartbeat_at)}")
+        lines.append("  ".join(status))
+        if self.last_actions:
+            lines.append("last: " + ", ".join(self.last_actions))
+        return lines
+
+    def line(self) -> str:
+        """One plain line for the latest frame (for logs and pipes)."""
+        frame = self.frame
+        if frame is None:
+            return f"waiting for the first frame (heartbeats {self.heartbeats})"
+        home, away = frame.sets_won
+        sets = " ".join(f"{h}-{a}" for h, a in frame.sets) or "-"
+        parts = [f"seq {frame.seq_num}", f"sets {home}-{away}", f"games {sets}"]
+        if self.server and not frame.finished:
+            parts.append(f"{self.server} serves")
+        if self.moment:
+            parts.append(self.moment)
+        if frame.finished:
+            parts.append(f"FINISHED winner {frame.winner or '?'}")
+        return "  ".join(parts)
+
+    def _team_line(self, side: Side, team: TeamStats | None, frame: StatsFrame) -> str:
+        name = (team.team.name if team else side)[:NAME_WIDTH].ljust(NAME_WIDTH)
+        serving = "*" if self.server == side and not frame.finished else " "
+        index = 0 if side == "home" else 1
+        points = " ".join(f"{score[index]:>2}" for score in frame.sets)
+        won = frame.sets_won[index]
+        return f"{serving} {name} {won} | {points}"
+
+
+def _rises(before: StatsFrame | None, after: StatsFrame) -> list[tuple[Side, int]]:
+    """(side, actionId) for every match total that rose, in a stable order."""
+    rose: list[tuple[Side, int]] = []
+    sides: tuple[tuple[Side, TeamStats | None, TeamStats | None], ...] = (
+        ("home", before.home if before else None, after.home),
+        ("away", before.away if before else None, after.away),
+    )
+    for side, old, new in sides:
+        if new is None:
+            continue
+        for action in sorted(new.totals):
+            if new.count(action) > (old.count(action) if old else 0):
+                rose.append((side, action))
+    return rose
+
+
+def _ago(now: float, then: float | None) -> str:
+    return "never" if then is None else f"{max(0.0, now - then):.1f}s ago"
