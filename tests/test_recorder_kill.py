@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -143,3 +144,27 @@ def test_token_given_on_the_command_line_is_hidden_from_ps(served: ServerHandle,
     assert b"record" in cmdline and b"--token" in cmdline
     assert TOKEN.encode() not in cmdline
     assert TOKEN.encode() not in ps.stdout
+
+
+def _limit_file_size() -> None:
+    """In the child: files may not grow past 2 KiB (the disk is "full"), and exceeding
+    that is an EFBIG error instead of the default SIGXFSZ kill."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def test_a_disk_that_refuses_writes_fails_the_fixture_clearly_and_keeps_what_was_written(
+    served: ServerHandle, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    env = {**os.environ, "TTREC_TOKEN": TOKEN}
+    command = [sys.executable, "-m", "ttrec", "record", FIXTURE, "--base-url", served.url, "--out", str(out)]
+    done = subprocess.run(command, env=env, capture_output=True, timeout=60, preexec_fn=_limit_file_size)
+    assert done.returncode == 1
+    assert b"Traceback" not in done.stderr
+    assert b"cannot write the capture: File too large" in done.stdout + done.stderr
+    [path] = out.glob("*.jsonl.zst")
+    with CaptureReader(path) as reader:
+        frames = frames_of(list(reader))
+    assert frames  # what was flushed before the refusal reads back, gap-free
+    assert [seq_num(f.data) for f in frames] == list(range(1, len(frames) + 1))
