@@ -212,7 +212,7 @@ def main() -> None:
     parser.add_argument("--small-zstd-tables", action="store_true", help="experiment: see _SmallTablesZstd")
     args = parser.parse_args()
     if args.small_zstd_tables:
-        ttrec.capture.zstandard = _SmallTablesZstd()  # type: ignore[assignment]
+        ttrec.capture.zstandard = _SmallTablesZstd()  # type: ignore[attr-defined,assignment]
         print(
             f"experiment: zstd level {ttrec.capture.COMPRESSION_LEVEL} with window_log=17, hash/chain_log=16"
         )
