@@ -106,9 +106,13 @@ async def record(
     stop: Stop | None = None,
     reporter: Reporter | None = None,
     log: TextIO | None = None,
+    live: bool | None = None,
     handle_signals: bool = False,
 ) -> list[FixtureResult]:
     """Record every fixture into its own new capture until each ends; see `FixtureResult`.
+
+    Status goes to `reporter`, or else to `log` (default stderr): live status lines when
+    `live` (default: when `log` is a terminal), plain log lines otherwise.
 
     Raises CaptureWriteError before any connection when a capture file cannot be created.
     """
@@ -129,7 +133,7 @@ async def record(
             files.callback(_close_quietly, writer)
             recordings.append(Recording(writer, FixtureStatus(fixture_id, str(writer.path))))
         if reporter is None:
-            reporter = make_reporter(log or sys.stderr, [r.status for r in recordings], None)
+            reporter = make_reporter(log or sys.stderr, [r.status for r in recordings], live)
         sessions = [
             FixtureSession(
                 recording.status.fixture_id,

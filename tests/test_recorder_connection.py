@@ -24,7 +24,11 @@ from recorder_support import (
     write_match,
 )
 
+from recorder.run import record
+from recorder.secret import Token
 from recorder.session import RecordOptions
+from recorder.status import PlainReporter
+from recorder.stop import Stop
 from replayer import ServeOptions
 from ttrec.capture import CaptureReader
 from ttrec.feed import REDACTED_AUTH_MESSAGE
@@ -98,11 +102,6 @@ async def test_many_fixtures_each_get_their_own_file(
 async def test_until_forever_keeps_the_connection_after_finished_until_stopped(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
-    from recorder.run import record
-    from recorder.secret import Token
-    from recorder.status import PlainReporter
-    from recorder.stop import Stop
-
     source = write_match(tmp_path / "source.jsonl.zst", 5, step_s=1.0)
     stop = Stop()
     with trio.fail_after(300):
@@ -130,9 +129,25 @@ async def test_until_forever_keeps_the_connection_after_finished_until_stopped(
     assert close.t >= 100 * NS
 
 
-async def _stop_after(stop: object, seconds: float) -> None:
-    from recorder.stop import Stop
-
-    assert isinstance(stop, Stop)
+async def _stop_after(stop: Stop, seconds: float) -> None:
     await trio.sleep(seconds)
     stop.request()
+
+
+async def test_live_status_lines_on_a_terminal(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    source = write_match(tmp_path / "source.jsonl.zst", 12, step_s=1.0)
+    screen = io.StringIO()
+    with trio.fail_after(300):
+        async with replayer([source], ServeOptions(speed=1.0)) as handle:
+            options = RecordOptions(base_url=handle.url, seed=1)
+            await record(
+                [FIXTURE], Token(TOKEN), out=tmp_path / "out", options=options, log=screen, live=True
+            )
+    text = screen.getvalue()
+    assert "\x1b[1F\x1b[J" in text  # the block was redrawn in place
+    final = text.rsplit("\x1b[J", 1)[1]  # what is left on screen at the end
+    assert final.startswith(FIXTURE[:8])
+    assert "finished" in final and "frames    12" in final and "seq    12" in final and "score " in final
+    assert TOKEN not in text
