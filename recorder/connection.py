@@ -27,6 +27,7 @@ from recorder.recording import Recording
 from recorder.secret import Token
 from recorder.stop import Stop
 from ttrec.feed import ACCEPT_HEADER, REDACTED_AUTH_MESSAGE, auth_message
+from ttrec.records import ClosedBy
 
 HANDSHAKE_TIMEOUT_S: Final = 10.0  # TCP + TLS + HTTP upgrade; a healthy server needs well under 1 s
 CLOSE_TIMEOUT_S: Final = 5.0  # wait this long for the server's close frame, then drop the TCP
@@ -34,6 +35,8 @@ CLOSE_TIMEOUT_S: Final = 5.0  # wait this long for the server's close frame, the
 # a frame we refuse is a frame lost, so allow far more than the feed will ever send.
 MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024
 ABNORMAL_CLOSURE: Final = 1006  # no close frame: the TCP connection just ended
+MESSAGE_TOO_BIG: Final = 1009
+_TOO_BIG_REASON: Final = "Exceeded maximum message size"  # trio-websocket's own close reason
 CLOSE_FINISHED: Final = (1000, "match finished")
 CLOSE_STOPPING: Final = (1001, "recorder stopping")
 CLOSE_WATCHDOG: Final = (1000, "no message within the watchdog interval")
@@ -110,7 +113,7 @@ async def run_connection(attempt: Attempt, recording: Recording, connect: Connec
         if ending is not None:
             # The conversation ended and was recorded; only the closing handshake failed
             # (DisconnectionTimeout). Nothing was lost.
-            return ending
+            return _with_frames(ending, recording.frames - frames_before)
         message = attempt.token.scrub(_describe(exc))
         recording.error(recording.stamp(), conn, message=message)
         return Ending("failed", "transient", message)
@@ -168,10 +171,14 @@ def _server_closed(exc: ConnectionClosed, conn: int, attempt: Attempt, recording
     reason_obj = exc.reason
     code = reason_obj.code if reason_obj is not None else None
     reason = attempt.token.scrub((reason_obj.reason if reason_obj is not None else None) or "")
-    by: Literal["server", "network"] = "network" if code in (None, ABNORMAL_CLOSURE) else "server"
+    by: ClosedBy = "network" if code in (None, ABNORMAL_CLOSURE) else "server"
+    if code == MESSAGE_TOO_BIG and reason.startswith(_TOO_BIG_REASON):
+        by = "client"  # trio-websocket refused an oversized message and closed for us
     recording.closed(recording.stamp(), conn, code, reason, by)
     if by == "network":
         return Ending("closed", "transient", "connection lost (no close frame)")
+    if by == "client":
+        return Ending("closed", "transient", _one_line(f"closed with {code}: {reason}"))
     detail = f"closed by the server with {code}" + (f" {reason}" if reason else "")
     return Ending("closed", classify_close(code), _one_line(detail))
 

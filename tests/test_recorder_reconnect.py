@@ -191,7 +191,9 @@ async def _request_after(stop: Stop, seconds: float) -> None:
 class ScriptedSocket:
     """Delivers (delay_s, message) pairs, then hangs, drops, or closes with a code."""
 
-    def __init__(self, script: Sequence[tuple[float, str | bytes]], then: str | int = "drop") -> None:
+    def __init__(
+        self, script: Sequence[tuple[float, str | bytes]], then: str | int | CloseReason = "drop"
+    ) -> None:
         self._script = list(script)
         self._then = then
         self.sent: list[str | bytes] = []
@@ -204,6 +206,8 @@ class ScriptedSocket:
             return message
         if self._then == "hang":
             await trio.sleep_forever()
+        if isinstance(self._then, CloseReason):
+            raise ConnectionClosed(self._then)
         code = 1006 if self._then == "drop" else int(self._then)
         raise ConnectionClosed(CloseReason(code, None))
 
@@ -354,3 +358,19 @@ async def test_all_fixtures_together_make_at_most_5_attempts_per_second(
     assert len(times) >= 100  # the limiter, not the backoff, was the bottleneck
     for i, start in enumerate(times):
         assert sum(start <= t < start + 1.0 for t in times[i:]) <= 5
+
+
+async def test_an_oversized_message_refused_locally_is_a_client_close_and_a_reconnect(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    frames = match_frames(4)
+    too_big = CloseReason(1009, "Exceeded maximum message size: 16777216 bytes")
+    server = ScriptedServer(
+        [ScriptedSocket([(0.1, frames[0])], then=too_big), ScriptedSocket([(0.1, f) for f in frames[1:]])]
+    )
+    [result] = await _record_scripted(tmp_path, server)
+    assert result.outcome == "finished" and result.connections == 2
+    _, records = read(result.path)
+    first_close = next(r for r in records if isinstance(r, Close))
+    assert (first_close.by, first_close.code) == ("client", 1009)
+    assert [f.data for f in frames_of(records)] == frames
