@@ -64,8 +64,20 @@ def test_info_for_people(tmp_path):
     write_match(path)
     result = run("info", str(path))
     assert result.exit_code == 0
-    assert "11-4  8-11  13-11   [2-1, winner home]" in result.output
-    assert "tail        complete" in result.output
+    lines = result.output.splitlines()
+    assert lines[2] == "  result      Home 2-1 Away  (winner home)"
+    # The per-set table: one frame a second, so each set's first point and the point that
+    # decided it give its place on the timeline.
+    assert lines[3:7] == [
+        "  set  home away  from     to       length",
+        "    1    11    4  0m01s    0m15s    0m14s",
+        "    2     8   11  0m16s    0m34s    0m18s",
+        "    3    13   11  0m35s    0m58s    0m23s",
+    ]
+    assert "  frames      58  (every 1.0 s on average, longest gap 1.0 s)" in lines
+    assert "  heartbeats  6  (every 10.0 s on average, longest gap 10.0 s)" in lines
+    assert "  sequence    seqNum 1..58, no gaps" in lines
+    assert lines[-1] == "  tail        complete"
 
 
 def test_info_reads_a_torn_capture_and_says_so(tmp_path):

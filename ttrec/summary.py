@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ttrec.match import FrameError, StatsFrame, parse_frame
+from ttrec.match import FrameError, StatsFrame, parse_frame, set_winner
 from ttrec.records import Binary, Close, Error, Frame, Header, Heartbeat, Record
 
 
@@ -43,6 +43,36 @@ class SeqTracker:
 
 
 @dataclass
+class Cadence:
+    """Spacing of one kind of record: count, mean and largest gap, without keeping them."""
+
+    count: int = 0
+    last_t: int | None = None
+    total_gap_ns: int = 0
+    max_gap_ns: int = 0
+
+    def add(self, t: int) -> None:
+        if self.last_t is not None:
+            gap = t - self.last_t
+            self.total_gap_ns += gap
+            self.max_gap_ns = max(self.max_gap_ns, gap)
+        self.last_t = t
+        self.count += 1
+
+    @property
+    def mean_gap_s(self) -> float | None:
+        return self.total_gap_ns / (self.count - 1) / 1e9 if self.count > 1 else None
+
+
+@dataclass
+class SetTimes:
+    """When a set's first point was scored and when the set was decided (ns of `t`)."""
+
+    first_t: int
+    decided_t: int | None = None
+
+
+@dataclass
 class CaptureSummary:
     header: Header
     frames: int = 0
@@ -58,6 +88,9 @@ class CaptureSummary:
     latest: StatsFrame | None = None  # the frame with the highest seqNum: the match state
     torn_tail: bool = False
     damage: str | None = None
+    frame_cadence: Cadence = field(default_factory=Cadence)
+    heartbeat_cadence: Cadence = field(default_factory=Cadence)
+    set_times: dict[int, SetTimes] = field(default_factory=dict)  # period -> times
 
     def add(self, record: Record) -> None:
         if self.first_t is None:
@@ -67,9 +100,11 @@ class CaptureSummary:
         match record:
             case Frame(data=data):
                 self.frames += 1
-                self._add_frame(data)
+                self.frame_cadence.add(record.t)
+                self._add_frame(data, record.t)
             case Heartbeat():
                 self.heartbeats += 1
+                self.heartbeat_cadence.add(record.t)
             case Binary():
                 self.binary += 1
             case Error():
@@ -77,7 +112,7 @@ class CaptureSummary:
             case Close():
                 self.closes.append(record)
 
-    def _add_frame(self, data: str) -> None:
+    def _add_frame(self, data: str, t: int) -> None:
         try:
             frame = parse_frame(data)
         except FrameError:
@@ -86,6 +121,13 @@ class CaptureSummary:
         self.seq.add(frame.seq_num)
         if self.latest is None or frame.seq_num >= self.latest.seq_num:
             self.latest = frame
+        for period in frame.period_numbers:
+            score = frame.points(period)
+            if score == (0, 0):
+                continue
+            times = self.set_times.setdefault(period, SetTimes(first_t=t))
+            if times.decided_t is None and set_winner(score) is not None:
+                times.decided_t = t
 
     @property
     def duration_s(self) -> float:

@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,7 +15,7 @@ from ttrec.cli import command
 from ttrec.errors import TtrecError
 from ttrec.invariants import Checker
 from ttrec.records import Frame
-from ttrec.summary import CaptureSummary
+from ttrec.summary import Cadence, CaptureSummary
 
 MAX_PROBLEMS_SHOWN = 200  # per capture; a badly broken file would otherwise flood the terminal
 
@@ -77,33 +78,75 @@ def info(captures: tuple[Path, ...], as_json: bool) -> None:
 def _human(path: Path, summary: CaptureSummary) -> str:
     data = summary.as_json()
     teams = data["teams"]
-    sets = "  ".join(f"{h}-{a}" for h, a in data["sets"]) or "none yet"
     won = data["sets_won"]
     result = f"winner {data['winner']}" if data["winner"] else ("finished" if data["finished"] else "in play")
-    seq = (
-        f"seq {data['first_seq']}..{data['last_seq']}, "
-        + (f"{len(data['seq_gaps'])} gap(s) {data['seq_gaps']}" if data["seq_gaps"] else "no gaps")
-        if data["first_seq"] is not None
-        else "no seqNum"
-    )
+    lines = [
+        f"{path}",
+        f"  fixture     {data['fixture_id']}  ({data['feed']}, {data['source']}, {data['tool']})",
+        f"  result      {teams['home'] or '?'} {won[0]}-{won[1]} {teams['away'] or '?'}  ({result})",
+        *_set_table(summary),
+        f"  duration    {_duration(summary.duration_s)}",
+        f"  frames      {data['frames']}  {_cadence(summary.frame_cadence)}",
+        f"  heartbeats  {data['heartbeats']}  {_cadence(summary.heartbeat_cadence)}",
+        f"  sequence    {_sequence(data)}",
+        f"  connections {data['connections']}" + _closes(summary),
+        f"  tail        {_tail(summary)}",
+    ]
+    return "\n".join(lines)
+
+
+def _set_table(summary: CaptureSummary) -> list[str]:
+    """The score per set, and when each set was played: a compact timeline of the match."""
+    latest = summary.latest
+    if latest is None or not latest.sets:
+        return ["  sets        none yet"]
+    start = summary.first_t or 0
+    rows = ["  set  home away  from     to       length"]
+    for period, (home, away) in zip(latest.period_numbers, latest.sets, strict=True):
+        times = summary.set_times.get(period)
+        if times is None:
+            span = ""
+        else:
+            begin = _clock(times.first_t - start)
+            end = _clock(times.decided_t - start) if times.decided_t is not None else "playing"
+            length = _duration((times.decided_t - times.first_t) / 1e9) if times.decided_t else ""
+            span = f"{begin:<8} {end:<8} {length}"
+        rows.append(f"  {period:>3}  {home:>4} {away:>4}  {span}".rstrip())
+    return rows
+
+
+def _cadence(cadence: Cadence) -> str:
+    mean = cadence.mean_gap_s
+    if mean is None:
+        return ""
+    return f"(every {mean:.1f} s on average, longest gap {cadence.max_gap_ns / 1e9:.1f} s)"
+
+
+def _sequence(data: dict[str, Any]) -> str:
+    if data["first_seq"] is None:
+        return "no seqNum"
+    gaps = data["seq_gaps"]
+    where = f"{len(gaps)} gap(s): {', '.join(f'{a}-{b}' for a, b in gaps[:10])}" if gaps else "no gaps"
+    return f"seqNum {data['first_seq']}..{data['last_seq']}, {where}"
+
+
+def _closes(summary: CaptureSummary) -> str:
+    if not summary.closes:
+        return ""
+    ends = ", ".join(f"{c.code if c.code is not None else '-'} by {c.by}" for c in summary.closes[:5])
+    return f"  (closes: {ends})"
+
+
+def _tail(summary: CaptureSummary) -> str:
     if summary.damage:
-        tail = f"DAMAGED: {summary.damage} (records before it were read)"
-    elif summary.torn_tail:
-        tail = "torn (the recorder was stopped mid-write or is still writing); every complete record was read"
-    else:
-        tail = "complete"
-    return "\n".join(
-        [
-            f"{path}",
-            f"  fixture     {data['fixture_id']}  ({data['feed']}, {data['source']}, {data['tool']})",
-            f"  teams       {teams['home'] or '?'} (home)  vs  {teams['away'] or '?'} (away)",
-            f"  sets        {sets}   [{won[0]}-{won[1]}, {result}]",
-            f"  frames      {data['frames']} ({seq})",
-            f"  heartbeats  {data['heartbeats']}   connections {data['connections']}",
-            f"  duration    {_duration(summary.duration_s)}",
-            f"  tail        {tail}",
-        ]
-    )
+        return f"DAMAGED: {summary.damage} (records before it were read)"
+    if summary.torn_tail:
+        return "torn (the recorder was stopped mid-write or is still writing); every complete record was read"
+    return "complete"
+
+
+def _clock(ns: int) -> str:
+    return _duration(ns / 1e9)
 
 
 def _duration(seconds: float) -> str:
