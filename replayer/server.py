@@ -11,7 +11,7 @@ import logging
 import ssl
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Final, NoReturn
 
 import trio
 from trio_websocket import ConnectionClosed, wrap_server_stream
@@ -19,6 +19,7 @@ from trio_websocket import ConnectionClosed, wrap_server_stream
 from replayer.handshake import Reject, decide
 from replayer.library import Fixture, NoCaptures, load_fixtures
 from replayer.options import ServeOptions
+from replayer.pacer import Pacer
 from replayer.report import ConnectionReport, LatenessHistogram
 from replayer.session import CLOSE_TIMEOUT_S, Session
 from ttrec.errors import TtrecError
@@ -29,6 +30,7 @@ logger = logging.getLogger("replayer")
 HANDSHAKE_TIMEOUT_S: Final = 10.0  # a TCP connection that sends no complete HTTP request
 SHUTDOWN_CLOSE_TIMEOUT_S: Final = 0.5  # per connection, all in parallel, when the server stops
 DEFAULT_OPTIONS: Final = ServeOptions()
+SEND_CHECK_PERIOD_S: Final = 1.0  # how often stuck clients are looked for
 GOING_AWAY: Final = 1001
 # Client messages are ignored, so one queued message is enough; more would only hold memory.
 CLIENT_MESSAGE_QUEUE: Final = 1
@@ -100,6 +102,19 @@ class _Server:
         self.fixtures = fixtures
         self.options = options
         self.handle = handle
+        self.pacer = Pacer()
+        self.sessions: set[Session] = set()
+
+    async def watch_sends(self) -> NoReturn:
+        """Drop the clients that stopped reading: their sends have lasted the send timeout."""
+        period = min(SEND_CHECK_PERIOD_S, self.options.send_timeout_s / 4)
+        while True:
+            await trio.sleep(period)
+            now = trio.current_time()
+            for session in self.sessions:
+                since = session.sending_since
+                if since is not None and now - since >= self.options.send_timeout_s:
+                    session.give_up()
 
     async def handle_stream(self, stream: trio.abc.Stream) -> None:
         client = _peer_or_unknown(stream)
@@ -159,10 +174,13 @@ class _Server:
                 start_position=decision.start_position,
                 speed=decision.speed,
                 lateness=self.handle.lateness,
+                pacer=self.pacer,
             )
+            self.sessions.add(session)
             try:
                 await session.run()
             finally:
+                self.sessions.discard(session)
                 if session.ended is None:
                     # The server is stopping: say so to the client, briefly, then go.
                     with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_CLOSE_TIMEOUT_S):
@@ -194,6 +212,8 @@ async def serve_listeners(
     handle = ServerHandle(url, port, fixtures)
     server = _Server(fixtures, options, handle)
     async with trio.open_nursery() as nursery:
+        await nursery.start(server.pacer.run)
+        nursery.start_soon(server.watch_sends)
         await nursery.start(trio.serve_listeners, server.handle_stream, list(listeners))
         task_status.started(handle)
 

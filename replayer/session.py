@@ -17,6 +17,7 @@ from trio_websocket import ConnectionClosed, WebSocketConnection
 from replayer.faults import drop_connection
 from replayer.library import Fixture
 from replayer.options import ServeOptions
+from replayer.pacer import Pacer
 from replayer.report import ConnectionReport, Ending, LatenessHistogram
 from ttrec.faults import CloseFault, DropFault, Fault, due_fault
 from ttrec.feed import (
@@ -67,6 +68,7 @@ class Session:
         start_position: int,
         speed: float | None,
         lateness: LatenessHistogram,
+        pacer: Pacer,
     ) -> None:
         self.ws = ws
         self.stream = stream
@@ -77,6 +79,13 @@ class Session:
         self.playback: Playback = fixture.timeline.playback(start_position, speed)
         self.policy = HeartbeatPolicy.for_timeline(fixture.timeline, options.heartbeat_interval_s)
         self.lateness = lateness
+        self.pacer = pacer
+        # Set while a send is under way; the server's watchdog gives up on a client whose
+        # send has lasted the send timeout (one check a second instead of a cancel scope
+        # and a deadline per message).
+        self.sending_since: float | None = None
+        self._scope = trio.CancelScope()
+        self._stuck = False
         self.frames_sent = 0
         self.heartbeats_sent = 0
         self.synthetic_heartbeats = 0
@@ -117,16 +126,26 @@ class Session:
 
     async def run(self) -> None:
         """Authenticate, then play until the client leaves or something ends the connection."""
-        try:
-            await self._authenticate()
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._drain, nursery.cancel_scope)
-                await self._play()
-                nursery.cancel_scope.cancel()
-        except _Ended as end:
-            self._end(end.ending, end.code)
-        except ConnectionClosed:
-            self._client_left()
+        with self._scope:
+            try:
+                await self._authenticate()
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._drain, nursery.cancel_scope)
+                    await self._play()
+                    nursery.cancel_scope.cancel()
+            except _Ended as end:
+                self._end(end.ending, end.code)
+            except ConnectionClosed:
+                self._client_left()
+        if self._stuck:
+            # Cancelled mid-write, the websocket framing is broken: only dropping is left.
+            self._end("send-timeout", ABNORMAL_CLOSURE)
+            await drop_connection(self.stream)
+
+    def give_up(self) -> None:
+        """The client has not read for the send timeout: stop everything and drop it."""
+        self._stuck = True
+        self._scope.cancel()
 
     async def _authenticate(self) -> None:
         message: str | bytes | None = None
@@ -184,9 +203,9 @@ class Session:
         while True:
             beat = self.policy.next_synthetic(self._last_sent, None if math.isinf(due) else due)
             if beat is None or beat >= due:
-                await trio.sleep_until(due)
+                await self.pacer.sleep_until(due)
                 return
-            await trio.sleep_until(beat)
+            await self.pacer.sleep_until(beat)
             await self._send(self._synthetic_heartbeat())
             self.heartbeats_sent += 1
             self.synthetic_heartbeats += 1
@@ -197,12 +216,10 @@ class Session:
         return default_heartbeat(now) if template is None else restamp(template, now)
 
     async def _send(self, payload: str | bytes) -> None:
-        with trio.move_on_after(self.options.send_timeout_s) as scope:
-            await self.ws.send_message(payload)
-        if scope.cancelled_caught:
-            # Cancelled mid-write, the websocket framing is broken: only dropping is left.
-            await self._drop("send-timeout")
+        self.sending_since = trio.current_time()
+        await self.ws.send_message(payload)
         self._last_sent = trio.current_time()
+        self.sending_since = None
 
     async def _maybe_fault(self) -> None:
         fault = due_fault(self.options.faults, self.frames_sent)

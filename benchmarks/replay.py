@@ -1,0 +1,408 @@
+"""How well `ttrec serve` keeps its schedule, how fast it sends, and what a client costs.
+
+    .venv/bin/python benchmarks/replay.py            # about two minutes on 2 cores
+
+Prints, in one run:
+  (a) lateness against the schedule (p50, p99, max) for 1, 100 and 1,000 clients at
+      speed 1 and 10. Measured server-side: the moment `send_message` returned (the frame
+      is in the kernel's socket buffer) minus the moment the schedule said, over every
+      paced frame of every connection (replayer.LatenessHistogram, 2% bins).
+  (b) frames/s at --speed max to 1 and to 100 clients, beside a bare trio-websocket loop
+      sending the same frames (accept, read the auth message, send_message in a loop), as
+      a ratio; plus the server's CPU time per frame, the fairer figure when the client
+      process is the bottleneck.
+  (c) memory per connected client: the server's RSS with 1,000 idle connected clients
+      (authenticated, mid-playback) minus its RSS before they connected.
+
+The server runs in its own process (this script with --server), the clients in this one,
+so that each has a core of the two. The frames are real ones from a bundled sample; the
+timing is synthetic: a gap pattern averaging 1.5 s, several times denser than a real match.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from itertools import cycle
+from pathlib import Path
+from typing import Any, Final
+
+import trio
+from trio_websocket import ConnectionClosed, WebSocketRequest, open_websocket_url, serve_websocket
+
+from replayer import ServeOptions, serve
+from ttrec.bundled import sample_paths
+from ttrec.capture import CaptureReader, CaptureWriter
+from ttrec.feed import ACCEPT_HEADER, auth_message, feed_path
+from ttrec.records import Frame, Header
+
+FIXTURE: Final = "b3c1a2d4-0000-4000-8000-00000000be4c"
+NS: Final = 1_000_000_000
+GAPS_S: Final = (0.3, 2.5, 0.2, 4.0, 0.4, 1.6)  # point started / scored rhythms; mean 1.5 s
+ACCEPT: Final = [("Accept", ACCEPT_HEADER)]
+SHORT_S: Final = 12.0  # recorded span played at speed 1
+LONG_S: Final = 60.0  # recorded span played at speed 10
+CLIENT_COUNTS = tuple(int(n) for n in os.environ.get("BENCH_CLIENTS", "1,100,1000").split(","))
+SPEEDS = tuple(float(n) for n in os.environ.get("BENCH_SPEEDS", "1,10").split(","))
+MAX_FRAMES_ONE: Final = 20_000  # frames to one client at speed max
+MAX_FRAMES_EACH: Final = 400  # frames to each of 100 clients at speed max
+
+
+def sample_frames() -> list[str]:
+    with CaptureReader(sample_paths()[0]) as reader:
+        return [r.data for r in reader if isinstance(r, Frame)]
+
+
+def write_capture(path: Path, frames: Sequence[str], span_s: float | None, count: int | None = None) -> int:
+    """A capture of real frames on the synthetic rhythm (or 1 ms apart when `count` is
+    given: for speed max only the order matters). Returns the number of frames."""
+    header = Header(
+        fixture_id=FIXTURE,
+        url=f"ws://127.0.0.1:1{feed_path(FIXTURE)}",
+        source="derived",
+        created="2026-11-24T00:00:00Z",
+    )
+    n = 0
+    with CaptureWriter(path, header) as writer:
+        t = 0.0
+        for gap, text in zip(cycle(GAPS_S), cycle(frames), strict=False):
+            if span_s is not None and t > span_s:
+                break
+            if count is not None and n >= count:
+                break
+            writer.write(Frame(int(t * NS), "2026-11-24T00:00:00Z", 0, text))
+            n += 1
+            t += gap if count is None else 0.001
+    return n
+
+
+# --- the server process ---------------------------------------------------------------
+
+
+class GcPauses:
+    """Durations of CPython's full (generation 2) collections: with 1,000 connections each
+    one stops the server for tens of milliseconds, which shows in the lateness tail."""
+
+    def __init__(self) -> None:
+        self.full: list[float] = []
+        self._started = 0.0
+
+    def observe(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif info["generation"] == 2:
+            self.full.append(time.perf_counter() - self._started)
+
+
+GC_PAUSES: Final = GcPauses()
+
+
+def rss_kib() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def raise_fd_limit() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+
+
+async def server_main(mode: str, capture: Path, speed: float | None) -> None:
+    """Serve, print {"url"}, then answer commands read from stdin, one JSON line each."""
+    raise_fd_limit()
+    gc.callbacks.append(GC_PAUSES.observe)
+    async with trio.open_nursery() as nursery:
+        stats: dict[str, Any] = {}
+        if mode == "replay":
+            options = ServeOptions(speed=speed, heartbeat_interval_s=60.0)
+            handle = await nursery.start(
+                lambda task_status: serve([capture], options, task_status=task_status)
+            )
+            url = handle.fixture_url(FIXTURE)
+        else:
+            frames = [r.data for r in CaptureReader(capture) if isinstance(r, Frame)]
+
+            async def bare(request: WebSocketRequest) -> None:
+                ws = await request.accept()
+                try:
+                    await ws.get_message()  # the auth message, unchecked
+                    for text in frames:
+                        await ws.send_message(text)
+                    await ws.get_message()  # until the client closes
+                except ConnectionClosed:
+                    pass
+
+            server = await nursery.start(serve_websocket, bare, "127.0.0.1", 0, None)
+            url = f"ws://127.0.0.1:{server.port}{feed_path(FIXTURE)}"
+            handle = None
+        print(json.dumps({"url": url}), flush=True)
+        stdin = trio.wrap_file(sys.stdin)
+        async for line in stdin:
+            command = line.strip()
+            if command == "quit":
+                break
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            stats = {
+                "rss_kib": rss_kib(),
+                "cpu_s": usage.ru_utime + usage.ru_stime,
+                "full_gc": len(GC_PAUSES.full),
+                "full_gc_max": max(GC_PAUSES.full, default=0.0),
+            }
+            if handle is not None:
+                lateness = handle.lateness
+                stats.update(
+                    count=lateness.count,
+                    p50=lateness.percentile(0.5),
+                    p99=lateness.percentile(0.99),
+                    max=lateness.max_s,
+                    connections=len(handle.connections),
+                )
+                if command == "reset":
+                    lateness.reset()
+                    GC_PAUSES.full.clear()
+            print(json.dumps(stats), flush=True)
+        nursery.cancel_scope.cancel()
+
+
+# --- the client side ------------------------------------------------------------------
+
+
+class Server:
+    def __init__(self, mode: str, capture: Path, speed: float | None) -> None:
+        args = [
+            sys.executable,
+            __file__,
+            "--server",
+            mode,
+            str(capture),
+            "max" if speed is None else str(speed),
+        ]
+        self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        self.url: str = json.loads(self.process.stdout.readline())["url"]
+
+    def ask(self, command: str = "stats") -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        answer = json.loads(self.process.stdout.readline())
+        assert isinstance(answer, dict)
+        return answer
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write("quit\n")
+        self.process.stdin.flush()
+        self.process.wait(timeout=30)
+
+
+async def client(url: str, count: int) -> None:
+    async with open_websocket_url(url, extra_headers=ACCEPT, connect_timeout=60) as ws:
+        await ws.send_message(auth_message("benchmark"))
+        for _ in range(count):
+            await ws.get_message()
+
+
+async def clients(url: str, n: int, count: int) -> float:
+    """Connect n clients at once, each reading `count` messages; wall seconds taken."""
+    start = time.perf_counter()
+    async with trio.open_nursery() as nursery:
+        for _ in range(n):
+            nursery.start_soon(client, url, count)
+    return time.perf_counter() - start
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.3f}"
+
+
+async def paced_clients(server: Server, n: int, count: int, spread_s: float) -> dict[str, Any]:
+    """n clients read `count` frames each, connecting at random moments within `spread_s`.
+    With spread_s = 0 they connect together, and the lateness histogram is reset once all of
+    them have their first frame, so the figures are those of playback, not of the storm of
+    n simultaneous handshakes (whose figures are returned here)."""
+    connected = 0
+    all_connected = trio.Event()
+    stats: dict[str, Any] = {}
+    delays = random.Random(n).sample(range(1_000_000), n)
+
+    async def one(delay: float) -> None:
+        nonlocal connected
+        await trio.sleep(delay)
+        async with open_websocket_url(server.url, extra_headers=ACCEPT, connect_timeout=60) as ws:
+            await ws.send_message(auth_message("benchmark"))
+            await ws.get_message()
+            connected += 1
+            if connected == n:
+                all_connected.set()
+            for _ in range(count - 1):
+                await ws.get_message()
+
+    async with trio.open_nursery() as nursery:
+        for d in delays:
+            nursery.start_soon(one, d / 1_000_000 * spread_s)
+        await all_connected.wait()
+        if spread_s == 0:
+            stats = await trio.to_thread.run_sync(server.ask, "reset")
+    return stats
+
+
+def lateness(frames: list[str], work: Path) -> None:
+    cycle_s = sum(GAPS_S)
+    print("(a) lateness against the schedule, server-side, in ms. Clients connect either at")
+    print(f"    random moments within one {cycle_s:g} s rhythm cycle of the capture (as consumers joining")
+    print("    independently would), or all at once, so that their frames fall due together")
+    print("    (the worst case; measured after the handshake storm, whose own p99 is shown last).")
+    print("    The last columns: CPython's full garbage collections during the measure, and the longest.")
+    print("    speed  clients  connect   frames      p50      p99      max  storm p99  full GCs  longest")
+    for speed, span in ((1.0, SHORT_S), (10.0, LONG_S)):
+        if speed not in SPEEDS:
+            continue
+        capture = work / f"paced-{speed:g}.jsonl.zst"
+        count = write_capture(capture, frames, span)
+        for n in CLIENT_COUNTS:
+            for spread in (cycle_s / speed, 0.0) if n > 1 else (0.0,):
+                server = Server("replay", capture, speed)
+                try:
+                    storm = trio.run(paced_clients, server, n, count, spread)
+                    stats = server.ask()
+                finally:
+                    server.close()
+                how = "spread" if spread else "at once"
+                storm_p99 = ms(storm["p99"]) if storm and n > 1 else " " * 8
+                print(
+                    f"    {speed:5g}  {n:7d}  {how:8s} {stats['count']:7d}  {ms(stats['p50'])} "
+                    f"{ms(stats['p99'])} {ms(stats['max'])}  {storm_p99}  {stats['full_gc']:8d} "
+                    f"{ms(stats['full_gc_max'])}",
+                    flush=True,
+                )
+
+
+def throughput(frames: list[str], work: Path) -> None:
+    print("(b) throughput at speed max, client-observed frames/s and server CPU per frame")
+    print("    clients   bare frames/s  replay frames/s  ratio   bare µs/frame  replay µs/frame  ratio")
+    for n, each in ((1, MAX_FRAMES_ONE), (100, MAX_FRAMES_EACH)):
+        capture = work / f"max-{n}.jsonl.zst"
+        write_capture(capture, frames, None, each)
+        results = {}
+        for mode in ("bare", "replay"):
+            server = Server(mode, capture, None)
+            try:
+                before = server.ask()["cpu_s"]
+                # best of three: the machine is shared, the best run is the least disturbed
+                rates, cpus = [], []
+                for _ in range(3):
+                    cpu0 = server.ask()["cpu_s"] if rates else before
+                    wall = trio.run(clients, server.url, n, each)
+                    cpus.append((server.ask()["cpu_s"] - cpu0) / (n * each))
+                    rates.append(n * each / wall)
+                results[mode] = (max(rates), min(cpus))
+            finally:
+                server.close()
+        (bare_rate, bare_cpu), (rate, cpu) = results["bare"], results["replay"]
+        print(
+            f"    {n:7d}   {bare_rate:13,.0f}  {rate:15,.0f}  {rate / bare_rate:5.2f}   "
+            f"{bare_cpu * 1e6:13.1f}  {cpu * 1e6:15.1f}  {bare_cpu / cpu:5.2f}",
+            flush=True,
+        )
+
+
+async def hold(url: str, n: int, ready: trio.Event, release: trio.Event) -> None:
+    connected = 0
+
+    async def one() -> None:
+        nonlocal connected
+        async with open_websocket_url(url, extra_headers=ACCEPT, connect_timeout=60) as ws:
+            await ws.send_message(auth_message("benchmark"))
+            await ws.get_message()  # the first frame: authenticated and playing
+            connected += 1
+            if connected == n:
+                ready.set()
+            await release.wait()
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(n):
+            nursery.start_soon(one)
+
+
+def memory(frames: list[str], work: Path) -> None:
+    capture = work / "memory.jsonl.zst"
+    write_capture(capture, frames, LONG_S)
+    server = Server("replay", capture, 1.0)
+    n = 1000
+    try:
+        before = server.ask()["rss_kib"]
+
+        async def run() -> int:
+            ready, release = trio.Event(), trio.Event()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(hold, server.url, n, ready, release)
+                await ready.wait()
+                await trio.sleep(0.5)
+                rss = await trio.to_thread.run_sync(server.ask)
+                release.set()
+            return int(rss["rss_kib"])
+
+        after = trio.run(run)
+    finally:
+        server.close()
+    print(
+        f"(c) memory: server RSS {before / 1024:.1f} MiB idle, {after / 1024:.1f} MiB with {n} clients: "
+        f"{(after - before) / n:.1f} KiB per connected client"
+    )
+
+
+def main(argv: Sequence[str]) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--server", nargs=3, metavar=("MODE", "CAPTURE", "SPEED"), help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=["lateness", "throughput", "memory"])
+    args = parser.parse_args(argv)
+    if args.server:
+        mode, capture, speed = args.server
+        if os.environ.get("BENCH_PROFILE"):
+            import cProfile
+
+            cProfile.runctx(
+                "trio.run(server_main, mode, Path(capture), None if speed == 'max' else float(speed))",
+                globals(),
+                locals(),
+                os.environ["BENCH_PROFILE"],
+            )
+            return
+        trio.run(server_main, mode, Path(capture), None if speed == "max" else float(speed))
+        return
+    raise_fd_limit()
+    frames = sample_frames()
+    print(
+        f"replay benchmark: {os.cpu_count()} CPUs, frames of {min(map(len, frames))}-{max(map(len, frames))} "
+        f"characters (median {statistics.median(map(len, frames)):.0f}) from a bundled sample"
+    )
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="ttrec-bench-") as scratch:
+        work = Path(scratch)
+        if args.only in (None, "lateness"):
+            lateness(frames, work)
+        if args.only in (None, "throughput"):
+            throughput(frames, work)
+        if args.only in (None, "memory"):
+            memory(frames, work)
+    print(f"done in {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
