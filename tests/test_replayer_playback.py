@@ -191,3 +191,20 @@ async def test_shutdown_closes_open_connections_with_1001(capture: Path, autojum
                         await ws.get_message()
                 assert info.value.reason.code == 1001
             assert handles[0].connections[0].ended == "shutdown"
+
+
+async def test_the_bundled_samples_replay_exactly(autojump_clock: object) -> None:
+    from ttrec.bundled import sample_paths
+    from ttrec.capture import read_capture
+
+    paths = sample_paths()
+    with trio.fail_after(60):
+        async with running(paths, ServeOptions(speed=None, on_end="close")) as handle:
+            assert len(handle.fixtures) == len(paths)
+            for path in paths:
+                header, records = read_capture(path)
+                async with client(handle.fixture_url(header.fixture_id, header.feed)) as ws:  # type: ignore[arg-type]
+                    expected = texts(records)
+                    assert await receive(ws, len(expected)) == expected
+                    with pytest.raises(ConnectionClosed):
+                        await ws.get_message()
