@@ -35,9 +35,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import trio
-import zstandard
 
-import ttrec.capture
 from recorder.recording import Recording
 from recorder.run import record
 from recorder.secret import Token
@@ -184,22 +182,6 @@ def per_record_costs(n: int, work: Path) -> None:
     print(f"  ratio: {recorder_us / bare_us:.2f}")
 
 
-class _SmallTablesZstd:
-    """Stands in for the `zstandard` module inside ttrec.capture (--small-zstd-tables): the
-    same level, with a 128 KiB window and 64 K-entry hash and chain tables. An experiment
-    to size a proposed change to CaptureWriter, not the shipped behaviour."""
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(zstandard, name)
-
-    @staticmethod
-    def ZstdCompressor(level: int, write_checksum: bool) -> zstandard.ZstdCompressor:
-        params = zstandard.ZstdCompressionParameters.from_level(
-            level, window_log=17, hash_log=16, chain_log=16, write_checksum=int(write_checksum)
-        )
-        return zstandard.ZstdCompressor(compression_params=params)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -209,13 +191,7 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=10.0)
     parser.add_argument("--attempts-per-s", type=int, default=50)
     parser.add_argument("--micro-records", type=int, default=20_000)
-    parser.add_argument("--small-zstd-tables", action="store_true", help="experiment: see _SmallTablesZstd")
     args = parser.parse_args()
-    if args.small_zstd_tables:
-        ttrec.capture.zstandard = _SmallTablesZstd()  # type: ignore[attr-defined,assignment]
-        print(
-            f"experiment: zstd level {ttrec.capture.COMPRESSION_LEVEL} with window_log=17, hash/chain_log=16"
-        )
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     # one socket and one capture file per fixture, in each process
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * args.fixtures + 256)), hard))
