@@ -1,6 +1,7 @@
 """How well `ttrec serve` keeps its schedule, how fast it sends, and what a client costs.
 
     .venv/bin/python benchmarks/replay.py            # about two minutes on 2 cores
+    BENCH_CLIENTS=1,100 BENCH_SPEEDS=10 .venv/bin/python benchmarks/replay.py --only lateness
 
 Prints, in one run:
   (a) lateness against the schedule (p50, p99, max) for 1, 100 and 1,000 clients at
