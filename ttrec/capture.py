@@ -61,7 +61,11 @@ class CaptureWriter:
             raise CaptureWriteError(self.path, exc.strerror or str(exc)) from None
         self._closed = False
         params = zstandard.ZstdCompressionParameters.from_level(
-            COMPRESSION_LEVEL, window_log=WINDOW_LOG, hash_log=TABLE_LOG, chain_log=TABLE_LOG, write_checksum=1
+            COMPRESSION_LEVEL,
+            window_log=WINDOW_LOG,
+            hash_log=TABLE_LOG,
+            chain_log=TABLE_LOG,
+            write_checksum=1,
         )
         compressor = zstandard.ZstdCompressor(compression_params=params)
         self._zstd = compressor.stream_writer(self._file, closefd=False)
