@@ -1,0 +1,58 @@
+"""README.md's commands, run as written: a newcomer must be able to copy them."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+BIN = Path(sys.executable).parent  # where `pip install -e .` put the `ttrec` script
+
+
+def block_after(heading: str) -> list[str]:
+    """The commands of the first ```sh block under a README heading, comments dropped."""
+    section = README.split(f"## {heading}\n", 1)[1]
+    body = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert body is not None, f"no sh block under {heading!r}"
+    lines = [line.split("  #")[0].strip() for line in body[1].splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def run(command: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("TTREC_TOKEN", None)
+    return subprocess.run(
+        command, shell=True, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_the_two_commands_install_demo_and_test():
+    setup, tests = block_after("Two commands")
+    assert setup.startswith("python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && ")
+    assert tests == ".ci/run"
+    # The test command README names is the one .ci/run runs, last.
+    named = re.search(r"The test command itself is `([^`]+)`", README)
+    assert named is not None
+    ci_lines = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.strip()]
+    assert ci_lines[-1] == named[1]
+    # The main job, exactly as written after the install (this environment is installed).
+    demo = setup.split(" && ")[-1]
+    assert demo == ".venv/bin/ttrec demo"
+    result = run(demo.replace(".venv/bin/", ""), ROOT, timeout=90)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].endswith("FINISHED winner away")
+    assert "finished: 220 frames" in result.stderr
+
+
+def test_simulate_and_read_commands_work_as_written(tmp_path):
+    shutil.copytree(ROOT / "captures", tmp_path / "captures")
+    for command in [*block_after("Simulating matches"), *block_after("Reading captures")]:
+        result = run(command, tmp_path)
+        assert result.returncode == 0, (command, result.stderr)
+        assert result.stdout or result.stderr, command  # every command says something
+    assert (tmp_path / "match.jsonl.zst").is_file() and (tmp_path / "doubles.jsonl.zst").is_file()
