@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,7 +44,22 @@ FRAME_SPAN_NS: Final = 60_000_000_000
 READ_CHUNK: Final = 1 << 16  # input bytes; ~2 MB of text out, cache-friendly
 
 
-class CaptureWriter:
+class _Closing(ABC):
+    """`with X(...) as x:` closes x at the end of the block."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class CaptureWriter(_Closing):
     """Appends records to a new capture file; never opens an existing one."""
 
     def __init__(self, path: Path | str, header: Header, *, frame_span_ns: int = FRAME_SPAN_NS) -> None:
@@ -112,16 +128,8 @@ class CaptureWriter:
         with contextlib.suppress(OSError):
             self._file.close()
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-
-class CaptureReader:
+class CaptureReader(_Closing):
     """Streams a capture: `header` is read on open, iterating yields the records.
 
     After iteration `torn_tail` tells whether the file ended mid-frame or mid-line (a
@@ -232,14 +240,6 @@ class CaptureReader:
 
     def close(self) -> None:
         self._file.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 def _describe(exc: Exception) -> str:
