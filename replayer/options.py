@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from replayer.control import StepControl
 from ttrec.faults import Fault
 from ttrec.feed import HEARTBEAT_INTERVAL_S
 
@@ -26,6 +27,8 @@ class ServeOptions:
     faults: tuple[Fault, ...] = ()
     seed: int = 0  # for the probabilistic faults to come; today's faults are deterministic
     send_timeout_s: float = SEND_TIMEOUT_S
+    # Step control (not a plain value: the live gates a test drives); None: free-running.
+    control: StepControl | None = None
 
     def __post_init__(self) -> None:
         if self.speed is not None and not self.speed > 0:

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Final, NoReturn
 
 import trio
-from trio_websocket import ConnectionClosed, wrap_server_stream
+from trio_websocket import ConnectionClosed, WebSocketRequest, wrap_server_stream
 
+from replayer.control import CONTROL_PATH, serve_control
 from replayer.handshake import Reject, decide
 from replayer.library import Fixture, NoCaptures, load_fixtures
 from replayer.options import ServeOptions
@@ -105,6 +106,8 @@ class _Server:
         self.handle = handle
         self.pacer = Pacer()
         self.sessions: set[Session] = set()
+        if options.control is not None:
+            options.control.attach({key: fixture.timeline for key, fixture in fixtures.items()})
 
     async def watch_sends(self) -> NoReturn:
         """Drop the clients that stopped reading: their sends have lasted the send timeout."""
@@ -144,6 +147,10 @@ class _Server:
                 nursery.cancel_scope.cancel()
                 return
             path = request.path
+            if self.options.control is not None and path.partition("?")[0] == CONTROL_PATH:
+                await self._serve_control(request)
+                nursery.cancel_scope.cancel()
+                return
             decision = decide(path, request.headers, self.fixtures, self.options.speed)
             if isinstance(decision, Reject):
                 with trio.move_on_after(CLOSE_TIMEOUT_S):
@@ -191,6 +198,15 @@ class _Server:
                     session.report(client=client, path=path, duration_s=trio.current_time() - started)
                 )
             nursery.cancel_scope.cancel()
+
+    async def _serve_control(self, request: WebSocketRequest) -> None:
+        """The step-control interface (replayer.control), only with `ServeOptions.control`."""
+        assert self.options.control is not None
+        try:
+            ws = await request.accept()
+            await serve_control(ws, self.options.control)
+        except ConnectionClosed:
+            pass
 
 
 def _peer_or_unknown(stream: trio.abc.Stream) -> str:

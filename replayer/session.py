@@ -94,6 +94,9 @@ class Session:
         self.ended: Ending | None = None  # None until something ended it; then final
         self.code: int | None = None
         self._last_sent = 0.0
+        # Step control (replayer.control): holds data frames until a test releases them.
+        control = options.control
+        self.gate = None if control is None else control.gate(fixture.fixture_id, fixture.feed)
 
     def report(self, *, client: str, path: str, duration_s: float) -> ConnectionReport:
         return ConnectionReport(
@@ -137,6 +140,8 @@ class Session:
                 self._end(end.ending, end.code)
             except ConnectionClosed:
                 self._client_left()
+        if self.gate is not None:
+            self.gate.done(self, ended=True)
         if self._stuck:
             # Cancelled mid-write, the websocket framing is broken: only dropping is left.
             self._end("send-timeout", ABNORMAL_CLOSURE)
@@ -175,6 +180,8 @@ class Session:
             await self._maybe_fault()
             for step in self.playback:
                 message = step.message
+                if self.gate is not None and message.is_frame:
+                    origin += await self.gate.hold(self, message, self._quiet_until)
                 if step.due_s is not None:
                     due = origin + step.due_s
                     await self._quiet_until(due)
@@ -189,6 +196,8 @@ class Session:
                     await self._maybe_fault()
                 elif isinstance(message.payload, str):
                     self.heartbeats_sent += 1
+            if self.gate is not None:
+                self.gate.done(self, ended=False)
             if self.options.on_end == "close":
                 await self._close("end-of-capture", NORMAL_CLOSURE, "end of capture")
             await self._quiet_until(math.inf)
