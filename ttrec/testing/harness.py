@@ -1,0 +1,393 @@
+"""Running the replayer inside a test: in the test's own trio run, or in a thread of its own.
+
+- `open_server(...)`: an async context manager for trio tests (what the pytest plugin's
+  `ttrec_server` fixture uses); the server runs in the caller's trio run, so under
+  pytest-trio's `autojump_clock` a whole match replays in virtual time.
+- `serve_in_thread(...)`: a context manager for asyncio and synchronous tests; the server
+  runs on the real clock in a background thread with its own `trio.run`, and stops cleanly
+  (open connections get a close 1001) when the block ends.
+
+Both hand back a handle with the URL of a fixture, the token to send, the CA for `wss://`,
+the per-connection reports and the step control.
+"""
+
+from __future__ import annotations
+
+import ssl
+import tempfile
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, TypeVar
+from urllib.parse import urlencode
+
+import trio
+from trio_websocket import WebSocketConnection, open_websocket_url
+
+from replayer import ConnectionReport, ServeOptions, ServerHandle, serve
+from replayer.control import FixtureGate, Position, StepControl
+from replayer.options import OnEnd
+from replayer.tls import self_signed
+from ttrec.faults import Fault, parse_fault
+from ttrec.feed import ACCEPT_HEADER, HEARTBEAT_INTERVAL_S, Feed, auth_message
+from ttrec.moments import Moment
+
+# Sent by the helpers when the server accepts any token; never a real one.
+DEFAULT_TOKEN: Final = "ttrec-test-token"  # noqa: S105 (a placeholder, not a secret)
+# How long the thread server may take to load its captures and listen.
+START_TIMEOUT_S: Final = 30.0
+# Default bound on a blocking call into the thread server (a wait for reports or frames).
+WAIT_TIMEOUT_S: Final = 30.0
+ACCEPT: Final = (("Accept", ACCEPT_HEADER),)
+
+T = TypeVar("T")
+
+
+def default_captures() -> list[Path]:
+    """One bundled sample (a best-of-5 singles match), the default when none is named."""
+    from ttrec.bundled import sample_path
+
+    return [sample_path("sample-singles-bo5")]
+
+
+def serve_options(
+    *,
+    speed: float | None = None,
+    tokens: Iterable[str] = (),
+    faults: Iterable[Fault | str] = (),
+    seed: int = 0,
+    on_end: OnEnd = "stay",
+    heartbeat_interval_s: float = float(HEARTBEAT_INTERVAL_S),
+    paused: bool = False,
+) -> ServeOptions:
+    """ServeOptions for a test server, always with step control (idle until used).
+
+    `speed=None` plays as fast as the client reads; faults may be Fault values or `--fault`
+    specs (parsed by ttrec.faults.parse_fault, so every kind the CLI knows works here)."""
+    return ServeOptions(
+        speed=speed,
+        tokens=frozenset(tokens),
+        faults=tuple(parse_fault(f) if isinstance(f, str) else f for f in faults),
+        seed=seed,
+        on_end=on_end,
+        heartbeat_interval_s=heartbeat_interval_s,
+        control=StepControl(paused=paused),
+    )
+
+
+@dataclass
+class _Common:
+    """What both handles share: where the server is and what a client needs."""
+
+    server: ServerHandle
+    options: ServeOptions
+    token: str  # what a client sends as authToken
+    ca_file: Path | None = None  # with tls: the CA a client must trust (PEM)
+    ssl_context: ssl.SSLContext | None = None  # with tls: a client context trusting it
+    headers: tuple[tuple[str, str], ...] = field(default=ACCEPT)  # what a client must send
+    default_fixture: str | None = None  # the fixture `fixture_url()` and `control` mean
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def fixtures(self) -> list[str]:
+        return self.server.fixtures
+
+    @property
+    def fixture_id(self) -> str:
+        """The fixture a test is about: the one named, else the first served."""
+        return self.default_fixture or self.server.fixtures[0]
+
+    def fixture_url(
+        self,
+        fixture_id: str | None = None,
+        feed: Feed = "statistics",
+        *,
+        start_position: int | None = None,
+        speed: str | None = None,
+    ) -> str:
+        """The feed URL of a fixture (default: `fixture_id`), with the provider's query
+        parameters `startPosition` and `speed=fast|normal` when given."""
+        url = self.server.fixture_url(fixture_id or self.fixture_id, feed)
+        query: dict[str, str] = {}
+        if start_position is not None:
+            query["startPosition"] = str(start_position)
+        if speed is not None:
+            query["speed"] = speed
+        return url + ("?" + urlencode(query) if query else "")
+
+    @property
+    def control_url(self) -> str:
+        """The out-of-process control interface (docs/harness.md)."""
+        from replayer.control import CONTROL_PATH
+
+        return self.server.url + CONTROL_PATH
+
+    @property
+    def step_control(self) -> StepControl:
+        assert self.options.control is not None
+        return self.options.control
+
+
+@dataclass
+class TrioServer(_Common):
+    """A server in the test's trio run (`open_server`, the `ttrec_server` fixture)."""
+
+    @property
+    def connections(self) -> list[ConnectionReport]:
+        """One report per ended connection, in the order they ended."""
+        return self.server.connections
+
+    async def wait_connections(self, count: int) -> list[ConnectionReport]:
+        """Wait until `count` connections have ended."""
+        return await self.server.wait_connections(count)
+
+    @property
+    def control(self) -> FixtureGate:
+        """Step control of the fixture served (see replayer.control)."""
+        return self.step_control.gate(self.fixture_id)
+
+    def control_of(self, fixture_id: str, feed: Feed = "statistics") -> FixtureGate:
+        return self.step_control.gate(fixture_id, feed)
+
+    @asynccontextmanager
+    async def connect(
+        self, fixture_id: str | None = None, *, token: str | None = None, **query: Any
+    ) -> AsyncIterator[WebSocketConnection]:
+        """A trio-websocket client as a consumer would connect: Accept header, auth first."""
+        url = self.fixture_url(fixture_id, **query)
+        async with open_websocket_url(
+            url,
+            extra_headers=[(k.encode(), v.encode()) for k, v in self.headers],
+            ssl_context=self.ssl_context,
+        ) as ws:
+            await ws.send_message(auth_message(token or self.token))
+            yield ws
+
+
+def _tls(ca_dir: Path | None) -> tuple[ssl.SSLContext, ssl.SSLContext, Path]:
+    made = self_signed()
+    directory = Path(tempfile.mkdtemp(prefix="ttrec-ca-")) if ca_dir is None else ca_dir
+    return made.context, made.client_context(), made.write_ca(directory / "ttrec-ca.pem")
+
+
+@asynccontextmanager
+async def open_server(
+    captures: Sequence[Path] | None = None,
+    options: ServeOptions | None = None,
+    *,
+    tls: bool = False,
+    ca_dir: Path | None = None,
+    fixture: str | None = None,
+) -> AsyncIterator[TrioServer]:
+    """A replayer on loopback, port 0, in the caller's trio run, until the block ends.
+
+    With `tls`, `wss://` with a throwaway CA written to `ca_dir` (the handle's `ca_file`);
+    `fixture` names the fixture the handle's `fixture_url()` and `control` default to."""
+    options = options or serve_options()
+    if options.control is None:
+        # Step control is what tests want from this handle; an idle gate costs nothing.
+        options = _with_control(options)
+    server_context = client_context = ca_file = None
+    if tls:
+        server_context, client_context, ca_file = _tls(ca_dir)
+    paths = list(captures) if captures else default_captures()
+    async with trio.open_nursery() as nursery:
+        handle: ServerHandle = await nursery.start(_serve, paths, options, server_context)
+        if fixture is not None and fixture not in handle.fixtures:
+            raise ValueError(f"fixture {fixture} is not in the captures served ({handle.fixtures})")
+        yield TrioServer(
+            handle, options, _token_for(options), ca_file, client_context, default_fixture=fixture
+        )
+        nursery.cancel_scope.cancel()
+
+
+async def _serve(
+    paths: list[Path],
+    options: ServeOptions,
+    context: ssl.SSLContext | None,
+    *,
+    task_status: trio.TaskStatus[ServerHandle] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    await serve(paths, options, host="127.0.0.1", port=0, ssl_context=context, task_status=task_status)
+
+
+def _with_control(options: ServeOptions) -> ServeOptions:
+    from dataclasses import replace
+
+    return replace(options, control=StepControl())
+
+
+def _token_for(options: ServeOptions) -> str:
+    return min(options.tokens) if options.tokens else DEFAULT_TOKEN
+
+
+# -- in a thread -----------------------------------------------------------------------
+
+
+class ThreadControl:
+    """The step control of one fixture, called from another thread (blocking, bounded)."""
+
+    def __init__(self, owner: ThreadServer, gate: FixtureGate) -> None:
+        self._owner = owner
+        self._gate = gate
+
+    def position(self) -> Position:
+        return self._owner._call_sync(self._gate.position)
+
+    def pause(self) -> Position:
+        return self._owner._call_sync(self._gate.pause)
+
+    def resume(self) -> Position:
+        return self._owner._call_sync(self._gate.resume)
+
+    def release(self, frames: int = 1, *, wait: bool = True, timeout: float = WAIT_TIMEOUT_S) -> Position:
+        return self._owner._call(lambda: self._gate.release(frames, wait=wait), timeout)
+
+    def run_to(
+        self,
+        moment: Moment | None = None,
+        *,
+        seq: int | None = None,
+        wait: bool = True,
+        timeout: float = WAIT_TIMEOUT_S,
+    ) -> Position:
+        return self._owner._call(lambda: self._gate.run_to(moment, seq=seq, wait=wait), timeout)
+
+    def sent(self, *, timeout: float = WAIT_TIMEOUT_S) -> Position:
+        return self._owner._call(self._gate.sent, timeout)
+
+
+class ThreadServer(_Common):
+    """A server in a background thread (`serve_in_thread`); every method is thread-safe."""
+
+    def __init__(
+        self, server: ServerHandle, options: ServeOptions, token: str, trio_token: trio.lowlevel.TrioToken
+    ) -> None:
+        super().__init__(server, options, token)
+        self._trio_token = trio_token
+
+    @property
+    def connections(self) -> list[ConnectionReport]:
+        """A snapshot: one report per ended connection, in the order they ended."""
+        return self._call_sync(lambda: list(self.server.connections))
+
+    def wait_connections(self, count: int, *, timeout: float = WAIT_TIMEOUT_S) -> list[ConnectionReport]:
+        """Block until `count` connections have ended (TimeoutError after `timeout` s)."""
+        return self._call(lambda: self.server.wait_connections(count), timeout)[:]
+
+    @property
+    def control(self) -> ThreadControl:
+        return ThreadControl(self, self.step_control.gate(self.fixture_id))
+
+    def control_of(self, fixture_id: str, feed: Feed = "statistics") -> ThreadControl:
+        return ThreadControl(self, self.step_control.gate(fixture_id, feed))
+
+    def _call_sync(self, fn: Callable[[], T]) -> T:
+        return trio.from_thread.run_sync(fn, trio_token=self._trio_token)
+
+    def _call(self, fn: Callable[[], Awaitable[T]], timeout: float) -> T:
+        async def bounded() -> T:
+            with trio.fail_after(timeout):
+                return await fn()
+
+        try:
+            return trio.from_thread.run(bounded, trio_token=self._trio_token)
+        except trio.TooSlowError:
+            raise TimeoutError(f"no answer from the test server within {timeout} s") from None
+
+
+@contextmanager
+def serve_in_thread(
+    captures: Sequence[Path | str] | None = None,
+    options: ServeOptions | None = None,
+    *,
+    tls: bool = False,
+    **option_kwargs: Any,
+) -> Iterator[ThreadServer]:
+    """Run the replayer in a background thread for non-trio tests:
+
+        with serve_in_thread([capture], speed=None) as server:
+            asyncio.run(my_consumer(server.fixture_url(), server.token))
+        assert server.connections[0].frames_sent == 220
+
+    Keyword options are those of `serve_options` (speed, tokens, faults, seed, on_end,
+    heartbeat_interval_s, paused) unless `options` is given. The server listens on
+    127.0.0.1, port 0, on the real clock; the block's end stops it and joins the thread.
+    """
+    if options is not None and option_kwargs:
+        raise TypeError("give either options or keyword options, not both")
+    options = options or serve_options(**option_kwargs)
+    if options.control is None:
+        options = _with_control(options)
+    paths = [Path(p) for p in captures] if captures else default_captures()
+    with tempfile.TemporaryDirectory(prefix="ttrec-thread-") as scratch:
+        server_context = client_context = ca_file = None
+        if tls:
+            server_context, client_context, ca_file = _tls(Path(scratch))
+        runner = _Runner(paths, options, server_context)
+        handle = runner.start()
+        server = ThreadServer(handle, options, _token_for(options), runner.trio_token)
+        server.ca_file, server.ssl_context = ca_file, client_context
+        try:
+            yield server
+        finally:
+            runner.stop()
+
+
+class _Runner:
+    def __init__(self, paths: list[Path], options: ServeOptions, context: ssl.SSLContext | None) -> None:
+        self._paths = paths
+        self._options = options
+        self._context = context
+        self._ready = threading.Event()
+        self._handle: ServerHandle | None = None
+        self._scope: trio.CancelScope | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="ttrec-serve", daemon=True)
+
+    @property
+    def trio_token(self) -> trio.lowlevel.TrioToken:
+        assert self._token is not None
+        return self._token
+
+    def _run(self) -> None:
+        try:
+            trio.run(self._main)
+        except BaseException as exc:  # handed to the test's thread in start() / stop()
+            self._error = exc
+        finally:
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._token = trio.lowlevel.current_trio_token()
+        with trio.CancelScope() as self._scope:
+            async with trio.open_nursery() as nursery:
+                self._handle = await nursery.start(_serve, self._paths, self._options, self._context)
+                self._ready.set()
+                await trio.sleep_forever()
+
+    def start(self) -> ServerHandle:
+        self._thread.start()
+        if not self._ready.wait(START_TIMEOUT_S):
+            raise TimeoutError(f"the test server did not start within {START_TIMEOUT_S} s")
+        if self._handle is None:
+            raise RuntimeError(f"the test server failed to start: {self._error!r}") from self._error
+        return self._handle
+
+    def stop(self) -> None:
+        if self._thread.is_alive() and self._scope is not None and self._token is not None:
+            with suppress(trio.RunFinishedError):  # it stopped by itself meanwhile
+                trio.from_thread.run_sync(self._scope.cancel, trio_token=self._token)
+        self._thread.join(START_TIMEOUT_S)
+        if self._error is not None:
+            raise RuntimeError(f"the test server failed: {self._error!r}") from self._error

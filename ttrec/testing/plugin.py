@@ -1,0 +1,190 @@
+"""The pytest plugin (entry point `pytest11: ttrec`): a replayer per test, record modes.
+
+    @pytest.mark.ttrec(capture="tests/captures/final.jsonl.zst", speed=1.0)
+    async def test_scoreboard(ttrec_server, autojump_clock):
+        async with ttrec_server.connect() as ws:   # Accept header and auth message sent
+            ...
+        await ttrec_server.wait_connections(1)
+        assert ttrec_server.connections[0].frames_sent == 220
+
+Fixtures (trio tests, pytest-trio):
+  ttrec_server     a running server (ttrec.testing.TrioServer) configured by the marker
+  ttrec_capture    the capture path the marker names, recorded first when the record mode
+                   says so (None: the bundled sample)
+
+Marker `ttrec` keywords: capture (path, relative to the rootdir, or a list), fixture (the
+fixture id to record, and the default one), simulate (a seed, or simulate_match keywords),
+speed (default None: as fast as the client reads), tokens, faults (specs or Fault values),
+seed, on_end, heartbeat_interval_s, tls, paused.
+
+Record modes (`--ttrec-record-mode`), for a marker naming `fixture` and `capture`:
+  none     (default) never touches the network; a missing capture fails the test
+  once     records a missing capture from `--ttrec-base-url` with TTREC_TOKEN, then serves it
+  rewrite  records the capture again, replacing it once the new recording is complete
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import pytest
+
+if TYPE_CHECKING:  # imported when used: the plugin loads in every pytest run once installed
+    from ttrec.testing.harness import TrioServer
+
+RECORD_MODES: Final = ("none", "once", "rewrite")
+TOKEN_ENV: Final = "TTREC_TOKEN"  # noqa: S105 (the variable name, not a secret)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ttrec", "ttrec: replay recorded matches to consumers under test")
+    group.addoption(
+        "--ttrec-record-mode",
+        choices=RECORD_MODES,
+        default="none",
+        help="none (default): only replay, never touch the network; once: record missing "
+        "captures; rewrite: record captures again. Recording needs TTREC_TOKEN.",
+    )
+    group.addoption(
+        "--ttrec-base-url",
+        default=None,
+        help="Where recordings are made from (default: the provider's feed host).",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "ttrec(capture=None, fixture=None, simulate=None, speed=None, tokens=(), faults=(), "
+        "seed=0, on_end='stay', heartbeat_interval_s=10, tls=False, paused=False): "
+        "what the ttrec_server fixture serves, and how",
+    )
+
+
+_MARKER_KEYS: Final = frozenset(
+    {
+        "capture",
+        "fixture",
+        "simulate",
+        "speed",
+        "tokens",
+        "faults",
+        "seed",
+        "on_end",
+        "heartbeat_interval_s",
+        "tls",
+        "paused",
+    }
+)
+
+
+def _marker(request: pytest.FixtureRequest) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    # Closest last: a function's marker overrides its class's and module's.
+    for mark in reversed(list(request.node.iter_markers("ttrec"))):
+        unknown = set(mark.kwargs) - _MARKER_KEYS
+        if unknown or mark.args:
+            raise pytest.UsageError(
+                f"@pytest.mark.ttrec takes keywords only, among {sorted(_MARKER_KEYS)}; "
+                f"got {sorted(unknown) or list(mark.args)}"
+            )
+        settings.update(mark.kwargs)
+    return settings
+
+
+@pytest.fixture
+async def ttrec_capture(request: pytest.FixtureRequest, tmp_path: Path) -> list[Path] | None:
+    """The captures the marker names (recorded first if the record mode says so); a
+    simulated match with `simulate=`; None when neither is named (the bundled sample)."""
+    settings = _marker(request)
+    simulate = settings.get("simulate")
+    capture = settings.get("capture")
+    if simulate is not None:
+        if capture is not None:
+            raise pytest.UsageError("@pytest.mark.ttrec: give capture or simulate, not both")
+        return [_simulated(simulate, tmp_path)]
+    if capture is None:
+        if settings.get("fixture") is not None and request.config.getoption("--ttrec-record-mode") != "none":
+            raise pytest.UsageError("@pytest.mark.ttrec(fixture=...) needs capture=PATH to record into")
+        return None
+    paths = [capture] if isinstance(capture, str | os.PathLike) else list(capture)
+    root = request.config.rootpath
+    resolved = [Path(p) if Path(p).is_absolute() else root / p for p in paths]
+    mode = request.config.getoption("--ttrec-record-mode")
+    fixture = settings.get("fixture")
+    for path in resolved:
+        if fixture is not None and (mode == "rewrite" or (mode == "once" and not path.exists())):
+            await _record(fixture, path, request.config.getoption("--ttrec-base-url"))
+        elif not path.exists():
+            hint = " (record it: --ttrec-record-mode=once, with TTREC_TOKEN set)" if fixture else ""
+            pytest.fail(f"ttrec: capture {path} does not exist{hint}", pytrace=False)
+    return resolved
+
+
+def _simulated(simulate: Any, directory: Path) -> Path:
+    from ttrec.simulator import simulate_match, write_capture
+
+    kwargs = {"seed": simulate} if isinstance(simulate, int) else dict(simulate)
+    match = simulate_match(**kwargs)
+    return write_capture(match, directory / f"simulated-{match.fixture_id}.jsonl.zst")
+
+
+async def _record(fixture_id: str, path: Path, base_url: str | None) -> None:
+    """Record `fixture_id` until its finished frame into `path` (replaced only once complete:
+    an interrupted recording never leaves a half capture where a test would replay it)."""
+    from recorder.run import record
+    from recorder.secret import Token
+    from recorder.session import RecordOptions
+
+    token = os.environ.get(TOKEN_ENV)
+    if not token:
+        pytest.fail(f"ttrec: recording {path.name} needs the feed token in ${TOKEN_ENV}", pytrace=False)
+    options = RecordOptions() if base_url is None else RecordOptions(base_url=base_url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.recording.jsonl.zst")
+    partial.unlink(missing_ok=True)
+    log = io.StringIO()
+    try:
+        results = await record([fixture_id], Token(token), out=partial, options=options, log=log)
+        result = results[0]
+        if not result.complete:
+            pytest.fail(
+                f"ttrec: recording fixture {fixture_id} did not complete ({result.outcome}: {result.detail})",
+                pytrace=False,
+            )
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+@pytest.fixture
+async def ttrec_server(
+    request: pytest.FixtureRequest, ttrec_capture: list[Path] | None, tmp_path: Path
+) -> AsyncIterator[TrioServer]:
+    """A replayer on 127.0.0.1, port 0, in this test's trio run (ttrec.testing.TrioServer):
+    `.fixture_url()`, `.token`, `.connect()`, `.ssl_context` / `.ca_file` (tls=True),
+    `.connections`, `.wait_connections(n)`, `.control` (step control)."""
+    from ttrec.testing.harness import open_server, serve_options
+
+    settings = _marker(request)
+    options = serve_options(
+        speed=settings.get("speed"),
+        tokens=_strings(settings.get("tokens", ())),
+        faults=settings.get("faults", ()),
+        seed=settings.get("seed", 0),
+        on_end=settings.get("on_end", "stay"),
+        heartbeat_interval_s=float(settings.get("heartbeat_interval_s", 10.0)),
+        paused=bool(settings.get("paused", False)),
+    )
+    tls = bool(settings.get("tls", False))
+    fixture = settings.get("fixture")
+    async with open_server(ttrec_capture, options, tls=tls, ca_dir=tmp_path, fixture=fixture) as server:
+        yield server
+
+
+def _strings(value: str | Sequence[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
