@@ -94,7 +94,7 @@ def parse_auth_message(text: str) -> str | None:
     """The token of a client's auth message, or None when it is not one."""
     try:
         obj = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # a few KiB of "[[[[..." overflows the parser
         return None
     if not isinstance(obj, dict):
         return None
@@ -110,7 +110,7 @@ def classify(text: str) -> FrameKind:
         return "heartbeat"
     try:
         obj = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting deeper than the parser's recursion limit
         return "heartbeat"
     if isinstance(obj, dict) and "seqNum" in obj and "fixtureId" in obj:
         return "frame"
@@ -121,7 +121,7 @@ def seq_num(text: str) -> int | None:
     """The `seqNum` of a data frame's text, or None."""
     try:
         obj = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     value = obj.get("seqNum") if isinstance(obj, dict) else None
     return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -127,6 +127,8 @@ def parse_frame(data: str | Mapping[str, Any]) -> StatsFrame:
             obj = json.loads(data)
         except ValueError as exc:
             raise FrameError(f"not JSON: {exc}") from None
+        except RecursionError:
+            raise FrameError("not JSON: nested too deeply") from None
     else:
         obj = data
     if not isinstance(obj, Mapping):
