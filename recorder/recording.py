@@ -60,7 +60,7 @@ def inspect_text(text: str) -> Arrival:
         return _HEARTBEAT  # the cheap path: heartbeats are not parsed at all
     try:
         obj = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting too deep for the parser: still kept, verbatim
         return _HEARTBEAT
     if not isinstance(obj, dict):
         return _HEARTBEAT
