@@ -1,8 +1,29 @@
-"""The socket side of faults: what ttrec.faults decides, done to a connection."""
+"""The socket side of faults: what ttrec.faults decides, done to a connection.
+
+`FaultState` is one connection's fault bookkeeping (its random generator, what is pending
+for the next data frame, when heartbeats may resume); the session applies what it says.
+"""
 
 from __future__ import annotations
 
+import math
+import random
+from bisect import bisect_left
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Final
+
 import trio
+
+from ttrec.faults import ConnectionFault, RejectFault, connection_rng, faults_due, needs_moments, rejection
+from ttrec.feed import Feed
+from ttrec.moments import Moment
+from ttrec.schedule import MomentIndex, Playback
+
+if TYPE_CHECKING:
+    from replayer.library import Fixture
+    from replayer.options import ServeOptions
+
+_NO_MOMENTS: Final[Mapping[Moment, int]] = {}
 
 
 async def drop_connection(stream: trio.abc.Stream) -> None:
@@ -10,3 +31,67 @@ async def drop_connection(stream: trio.abc.Stream) -> None:
     close_notify either): to the client it looks like the network went away."""
     raw = stream.transport_stream if isinstance(stream, trio.SSLStream) else stream
     await trio.aclose_forcefully(raw)
+
+
+class FaultState:
+    def __init__(self, options: ServeOptions, rng: random.Random, moments: MomentIndex | None) -> None:
+        self.faults = options.faults
+        self.rng = rng
+        self.moments = moments
+        self.reorder_pending = False
+        self.heartbeats_resume_at = -math.inf  # no heartbeat leaves before this (trio time)
+        self._delay_s = 0.0
+
+    @classmethod
+    def for_connection(cls, fixture: Fixture, options: ServeOptions, index: int) -> FaultState:
+        """The state of the `index`-th connection attempt on `fixture` (see connection_rng)."""
+        rng = connection_rng(options.seed, fixture.fixture_id, fixture.feed, index)
+        moments = fixture.timeline.moment_index() if needs_moments(options.faults) else None
+        return cls(options, rng, moments)
+
+    @staticmethod
+    def first_index(playback: Playback) -> int:
+        """The capture index of the first data frame `playback` sends."""
+        return bisect_left(playback.timeline.frame_positions, playback.start)
+
+    def due(self, frames_sent: int, frame_index: int | None) -> list[ConnectionFault]:
+        moments = _NO_MOMENTS
+        if self.moments is not None and frame_index is not None:
+            moments = self.moments.per_frame[frame_index]
+        return faults_due(
+            self.faults,
+            frames_sent=frames_sent,
+            after_frame=frame_index is not None,
+            moments=moments,
+            draw=self.rng.random,
+        )
+
+    def withhold_heartbeats(self, now: float, duration_s: float | None) -> None:
+        until = math.inf if duration_s is None else now + duration_s
+        self.heartbeats_resume_at = max(self.heartbeats_resume_at, until)
+
+    def heartbeats_withheld(self, now: float) -> bool:
+        return now < self.heartbeats_resume_at
+
+    def add_delay(self, seconds: float) -> None:
+        self._delay_s += seconds
+
+    def take_delay(self) -> float:
+        """The extra seconds the next data frame waits (delay faults add up), then none."""
+        delay, self._delay_s = self._delay_s, 0.0
+        return delay
+
+
+def rejected(options: ServeOptions, attempt: int) -> RejectFault | None:
+    """The reject fault that refuses this connection attempt on a fixture, if any."""
+    return rejection(options.faults, attempt)
+
+
+def prepare(fixtures: Mapping[tuple[str, Feed], Fixture], options: ServeOptions) -> None:
+    """At server start: find the match moments a fault or --start-at needs (once per capture,
+    not per client), and refuse to start when a capture has no --start-at point
+    (StartAtError), rather than serve something else than asked."""
+    for fixture in fixtures.values():
+        if needs_moments(options.faults):
+            fixture.timeline.moment_index()
+        fixture.timeline.start_index(options.start_at)

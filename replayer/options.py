@@ -8,6 +8,7 @@ from typing import Final, Literal
 from replayer.control import StepControl
 from ttrec.faults import Fault
 from ttrec.feed import HEARTBEAT_INTERVAL_S
+from ttrec.schedule import StartAt
 
 AUTH_TIMEOUT_S: Final = 10.0
 # A client that has not taken a message off the socket for this long (both kernel buffers
@@ -25,10 +26,11 @@ class ServeOptions:
     auth_timeout_s: float = AUTH_TIMEOUT_S
     on_end: OnEnd = "stay"
     faults: tuple[Fault, ...] = ()
-    seed: int = 0  # for the probabilistic faults to come; today's faults are deterministic
+    seed: int = 0  # seeds each connection's fault generator (ttrec.faults.connection_rng)
     send_timeout_s: float = SEND_TIMEOUT_S
     # Step control (not a plain value: the live gates a test drives); None: free-running.
     control: StepControl | None = None
+    start_at: StartAt | None = None  # --start-at: where every playback begins
 
     def __post_init__(self) -> None:
         if self.speed is not None and not self.speed > 0:

@@ -46,7 +46,8 @@ class ConnectionReport:
     heartbeats_sent: int = 0  # recorded and synthetic text frames that are not data
     synthetic_heartbeats: int = 0
     last_seq: int | None = None
-    faults: tuple[str, ...] = ()  # specs of the faults injected on this connection
+    faults: tuple[str, ...] = ()  # specs of the faults injected on this connection, as they fired
+    fault_frames: tuple[int, ...] = ()  # for each: data frames sent on the connection when it fired
     duration_s: float = 0.0
 
     def log_line(self) -> str:
@@ -63,7 +64,9 @@ class ConnectionReport:
             f"after={self.duration_s:.3f}s",
         ]
         if self.faults:
-            parts.append("faults=" + ";".join(self.faults))
+            where = self.fault_frames or (None,) * len(self.faults)
+            fired = (f if n is None else f"{f}@{n}" for f, n in zip(self.faults, where, strict=True))
+            parts.append("faults=" + ";".join(fired))
         if self.fixture is None:
             parts.append(f"path={self.path[:200]}")
         return " ".join(parts)

@@ -18,13 +18,15 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketRequest, wrap_server_stream
 
 from replayer.control import CONTROL_PATH, serve_control
-from replayer.handshake import Reject, decide
+from replayer.faults import prepare, rejected
+from replayer.handshake import Accept, Reject, decide
 from replayer.library import Fixture, NoCaptures, load_fixtures
 from replayer.options import ServeOptions
 from replayer.pacer import Pacer
 from replayer.report import ConnectionReport, LatenessHistogram
 from replayer.session import CLOSE_TIMEOUT_S, Session
 from ttrec.errors import TtrecError
+from ttrec.faults import RejectFault
 from ttrec.feed import Feed, feed_path, parse_feed_path, validate_fixture_id
 
 logger = logging.getLogger("replayer")
@@ -106,6 +108,10 @@ class _Server:
         self.handle = handle
         self.pacer = Pacer()
         self.sessions: set[Session] = set()
+        # Connection attempts per fixture and feed: numbers each connection for its fault
+        # generator and for `reject` faults.
+        self.attempts: dict[tuple[str, Feed], int] = {}
+        prepare(fixtures, options)
         if options.control is not None:
             options.control.attach({key: fixture.timeline for key, fixture in fixtures.items()})
 
@@ -152,6 +158,9 @@ class _Server:
                 nursery.cancel_scope.cancel()
                 return
             decision = decide(path, request.headers, self.fixtures, self.options.speed)
+            attempt, refusal = self._attempt(decision)
+            if refusal is not None:
+                decision = Reject.json(refusal.status, f"Refused by fault {refusal} (attempt {attempt})")
             if isinstance(decision, Reject):
                 with trio.move_on_after(CLOSE_TIMEOUT_S):
                     await request.reject(decision.status, extra_headers=decision.headers, body=decision.body)
@@ -164,6 +173,7 @@ class _Server:
                         feed=routed[1] if routed else None,
                         ended="rejected",
                         code=decision.status,
+                        faults=() if refusal is None else (str(refusal),),
                         duration_s=trio.current_time() - started,
                     )
                 )
@@ -183,6 +193,7 @@ class _Server:
                 speed=decision.speed,
                 lateness=self.handle.lateness,
                 pacer=self.pacer,
+                connection_index=attempt,
             )
             self.sessions.add(session)
             try:
@@ -198,6 +209,15 @@ class _Server:
                     session.report(client=client, path=path, duration_s=trio.current_time() - started)
                 )
             nursery.cancel_scope.cancel()
+
+    def _attempt(self, decision: Accept | Reject) -> tuple[int, RejectFault | None]:
+        """Number an accepted handshake (per fixture and feed) and say if a fault refuses it."""
+        if not isinstance(decision, Accept):
+            return 0, None
+        key = (decision.fixture.fixture_id, decision.fixture.feed)
+        attempt = self.attempts.get(key, 0)
+        self.attempts[key] = attempt + 1
+        return attempt, rejected(self.options, attempt)
 
     async def _serve_control(self, request: WebSocketRequest) -> None:
         """The step-control interface (replayer.control), only with `ServeOptions.control`."""

@@ -14,12 +14,24 @@ from typing import Final, NoReturn
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
-from replayer.faults import drop_connection
+from replayer.faults import FaultState, drop_connection
 from replayer.library import Fixture
 from replayer.options import ServeOptions
 from replayer.pacer import Pacer
 from replayer.report import ConnectionReport, Ending, LatenessHistogram
-from ttrec.faults import CloseFault, DropFault, Fault, due_fault
+from ttrec.faults import (
+    CloseFault,
+    ConnectionFault,
+    CorruptFault,
+    DelayFault,
+    DropFault,
+    DuplicateFault,
+    HeartbeatsOnlyFault,
+    NoHeartbeatsFault,
+    ReorderFault,
+    StallFault,
+    corrupt_text,
+)
 from ttrec.feed import (
     AUTH_INVALID_FRAME,
     AUTH_INVALID_MESSAGE,
@@ -27,7 +39,7 @@ from ttrec.feed import (
     parse_auth_message,
     restamp,
 )
-from ttrec.schedule import HeartbeatPolicy, Playback
+from ttrec.schedule import HeartbeatPolicy, Message, Playback
 
 # How long the server waits for the client's answer to a close frame it sent.
 CLOSE_TIMEOUT_S: Final = 5.0
@@ -69,6 +81,7 @@ class Session:
         speed: float | None,
         lateness: LatenessHistogram,
         pacer: Pacer,
+        connection_index: int = 0,
     ) -> None:
         self.ws = ws
         self.stream = stream
@@ -76,7 +89,10 @@ class Session:
         self.options = options
         self.start_position = start_position
         self.speed = speed
-        self.playback: Playback = fixture.timeline.playback(start_position, speed)
+        # --start-at first, then startPosition counts from the capture's start, as the
+        # provider's does: the later of the two wins (see docs/faults.md).
+        self.start_frame = max(start_position, fixture.timeline.start_index(options.start_at))
+        self.playback: Playback = fixture.timeline.playback(self.start_frame, speed)
         self.policy = HeartbeatPolicy.for_timeline(fixture.timeline, options.heartbeat_interval_s)
         self.lateness = lateness
         self.pacer = pacer
@@ -90,10 +106,14 @@ class Session:
         self.heartbeats_sent = 0
         self.synthetic_heartbeats = 0
         self.last_seq: int | None = None
-        self.faults: list[Fault] = []
+        self.faults: list[ConnectionFault] = []
+        self.fault_frames: list[int] = []  # frames_sent when each fault fired
+        self.fault_state = FaultState.for_connection(fixture, options, connection_index)
         self.ended: Ending | None = None  # None until something ended it; then final
         self.code: int | None = None
         self._last_sent = 0.0
+        self._origin = 0.0  # when this playback's schedule starts; faults and holds move it
+        self._last_frame: str | None = None  # the last data frame sent (duplicate, corrupt)
         # Step control (replayer.control): holds data frames until a test releases them.
         control = options.control
         self.gate = None if control is None else control.gate(fixture.fixture_id, fixture.feed)
@@ -113,6 +133,7 @@ class Session:
             synthetic_heartbeats=self.synthetic_heartbeats,
             last_seq=self.last_seq,
             faults=tuple(str(f) for f in self.faults),
+            fault_frames=tuple(self.fault_frames),
             duration_s=duration_s,
         )
 
@@ -176,26 +197,49 @@ class Session:
 
     async def _play(self) -> None:
         try:
-            origin = self._last_sent = trio.current_time()
-            await self._maybe_fault()
+            self._origin = self._last_sent = trio.current_time()
+            await self._at_point(None)
+            index = self.fault_state.first_index(self.playback)  # capture index of the next frame
+            held: tuple[Message, int] | None = None  # a frame a reorder fault keeps back
             for step in self.playback:
                 message = step.message
                 if self.gate is not None and message.is_frame:
-                    origin += await self.gate.hold(self, message, self._quiet_until)
-                if step.due_s is not None:
-                    due = origin + step.due_s
+                    self._origin += await self.gate.hold(self, message, self._quiet_until)
+                due = None if step.due_s is None else self._origin + step.due_s
+                if not message.is_frame:
+                    if due is not None:
+                        await self._quiet_until(due)
+                    if not self.fault_state.heartbeats_withheld(trio.current_time()):
+                        await self._send(message.payload)
+                        if isinstance(message.payload, str):
+                            self.heartbeats_sent += 1
+                    continue
+                this = (message, index)
+                index += 1
+                if self.fault_state.reorder_pending and held is None:
+                    self.fault_state.reorder_pending = False
+                    held = this  # sent right after the next data frame
+                    continue
+                delay = self.fault_state.take_delay()
+                if delay:
+                    due = (trio.current_time() if due is None else due) + delay
+                if due is not None:
                     await self._quiet_until(due)
-                    await self._send(message.payload)
+                await self._send(message.payload)
+                if step.due_s is not None and due is not None:
                     self.lateness.add(self._last_sent - due)
-                else:
-                    await self._send(message.payload)
-                if message.is_frame:
-                    self.frames_sent += 1
-                    if message.seq is not None:
-                        self.last_seq = message.seq
-                    await self._maybe_fault()
-                elif isinstance(message.payload, str):
-                    self.heartbeats_sent += 1
+                sent = [this]
+                if held is not None:
+                    await self._send(held[0].payload)
+                    sent.append(held)
+                    held = None
+                for frame, frame_index in sent:  # faults only after a swapped pair is out
+                    self._frame_sent(frame)
+                    await self._at_point(frame_index)
+            if held is not None:  # a reorder at the very end: nothing left to swap with
+                await self._send(held[0].payload)
+                self._frame_sent(held[0])
+                await self._at_point(held[1])
             if self.gate is not None:
                 self.gate.done(self, ended=False)
             if self.options.on_end == "close":
@@ -206,11 +250,19 @@ class Session:
         except ConnectionClosed:
             self._client_left()
 
+    def _frame_sent(self, message: Message) -> None:
+        self.frames_sent += 1
+        self._last_frame = message.payload if isinstance(message.payload, str) else None
+        if message.seq is not None:
+            self.last_seq = message.seq
+
     async def _quiet_until(self, due: float) -> None:
         """Sleep until `due`, sending synthetic heartbeats when the line would stay quiet
         for longer than the interval (see ttrec.schedule)."""
         while True:
             beat = self.policy.next_synthetic(self._last_sent, None if math.isinf(due) else due)
+            if beat is not None:  # a no-heartbeats fault may hold it back
+                beat = max(beat, self.fault_state.heartbeats_resume_at)
             if beat is None or beat >= due:
                 await self.pacer.sleep_until(due)
                 return
@@ -230,16 +282,39 @@ class Session:
         self._last_sent = trio.current_time()
         self.sending_since = None
 
-    async def _maybe_fault(self) -> None:
-        fault = due_fault(self.options.faults, self.frames_sent)
-        if fault is None:
-            return
-        self.faults.append(fault)
-        match fault:
-            case DropFault():
-                await self._drop("fault")
-            case CloseFault(code=code, reason=reason):
-                await self._close("fault", code, reason)
+    async def _at_point(self, frame_index: int | None) -> None:
+        """Right after authentication (None) or after the capture's data frame `frame_index`
+        was sent: apply the faults that fire here, in the order given."""
+        state = self.fault_state
+        for fault in state.due(self.frames_sent, frame_index):
+            self.faults.append(fault)
+            self.fault_frames.append(self.frames_sent)
+            now = trio.current_time()
+            match fault:
+                case DropFault():
+                    await self._drop("fault")
+                case CloseFault(code=code, reason=reason):
+                    await self._close("fault", code, reason)
+                case StallFault(duration_s=duration):
+                    await self.pacer.sleep_until(now + duration)
+                    # Resume where playback was: the rest of the schedule moves by the stall,
+                    # and the line counts as fresh (no heartbeat owed for the silence).
+                    self._origin += duration
+                    self._last_sent = trio.current_time()
+                case NoHeartbeatsFault(duration_s=duration):
+                    state.withhold_heartbeats(now, duration)
+                case HeartbeatsOnlyFault(duration_s=duration):
+                    await self._quiet_until(math.inf if duration is None else now + duration)
+                    self._origin += trio.current_time() - now
+                case DuplicateFault():
+                    if self._last_frame is not None:
+                        await self._send(self._last_frame)
+                case ReorderFault():
+                    state.reorder_pending = True
+                case DelayFault(by_s=by):
+                    state.add_delay(by)
+                case CorruptFault():
+                    await self._send(corrupt_text(self._last_frame))
 
     async def _close(self, ending: Ending, code: int, reason: str) -> NoReturn:
         """Close with a close frame and end the connection's work (raises _Ended)."""

@@ -10,7 +10,7 @@ from replayer_support import FIXTURE, client, frame_text, frames_every, receive,
 from trio_websocket import ConnectionClosed
 
 from replayer import ServeOptions
-from ttrec.faults import AfterFrames, CloseFault, DropFault, FaultSpecError, due_fault, parse_fault
+from ttrec.faults import AfterFrames, CloseFault, DropFault, FaultSpecError, faults_due, parse_fault
 
 
 @pytest.mark.parametrize(
@@ -49,11 +49,15 @@ def test_bad_specs_say_what_is_wrong(spec: str, problem: str) -> None:
     assert "\n" not in str(info.value) and repr(spec) in str(info.value)
 
 
-def test_the_first_listed_fault_wins() -> None:
+def test_faults_that_fire_together_come_in_the_order_given() -> None:
     faults = [parse_fault("close:after=2"), parse_fault("drop:after=2"), parse_fault("drop:after=5")]
-    assert due_fault(faults, 2) == faults[0]
-    assert due_fault(faults, 5) == faults[2]
-    assert due_fault(faults, 3) is None
+
+    def due(frames: int) -> list[object]:
+        return list(faults_due(faults, frames_sent=frames, after_frame=True, moments={}, draw=lambda: 1.0))
+
+    assert due(2) == faults[:2]
+    assert due(5) == [faults[2]]
+    assert due(3) == []
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ Pure: built from capture records, no sockets and no clock. The replayer asks two
   order, each with its due time in seconds after the connection's first message. Due times
   are absolute from that first message (recorded `t` minus the first message's `t`, divided
   by the speed), so a late send never pushes the later ones back: delays do not accumulate.
+- `Timeline.start_index(start_at)`: where `--start-at` (a seqNum, a set, a match moment)
+  puts the start of every playback, as a data frame index (see `StartAt`).
 - `HeartbeatPolicy.next_synthetic(last_sent_s, next_due_s)`: whether the server must make up
   a heartbeat before the next scheduled message because the line would otherwise be quiet
   for longer than the heartbeat interval.
@@ -20,11 +22,15 @@ recorded gap of 10.02 s with a 10 s interval) from adding a frame the provider n
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Final
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final, Literal
 
+from ttrec.errors import TtrecError
+from ttrec.faults import parse_moment
 from ttrec.feed import seq_num
+from ttrec.moments import Moment, moments_of_texts
 from ttrec.records import Binary, Frame, Heartbeat, Record
 
 NS_PER_S: Final = 1_000_000_000
@@ -86,6 +92,9 @@ class Timeline:
     messages: tuple[Message, ...]
     frame_positions: tuple[int, ...]  # index in `messages` of each data frame
     heartbeat_template: str | None  # the last recorded heartbeat, shape for synthetic ones
+    # Computed on first use and kept (moments parse every frame: only when a fault or
+    # --start-at needs them, once per capture, never per client).
+    _cache: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def frames(self) -> int:
@@ -94,6 +103,47 @@ class Timeline:
     @property
     def has_recorded_heartbeats(self) -> bool:
         return self.heartbeat_template is not None
+
+    def moment_index(self) -> MomentIndex:
+        cached = self._cache.get("moments")
+        if not isinstance(cached, MomentIndex):
+            texts = (self.messages[i].payload for i in self.frame_positions)
+            cached = self._cache["moments"] = MomentIndex.of(t if isinstance(t, str) else "" for t in texts)
+        return cached
+
+    def start_index(self, start_at: StartAt | None) -> int:
+        """The data frame (0-based) a `--start-at` playback begins with; StartAtError when the
+        capture has no such point."""
+        if start_at is None:
+            return 0
+        cached = self._cache.get(start_at)
+        if not isinstance(cached, int):
+            cached = self._cache[start_at] = self._find_start(start_at)
+        return cached
+
+    def _find_start(self, start_at: StartAt) -> int:
+        if start_at.kind == "seq":
+            for index, position in enumerate(self.frame_positions):
+                seq = self.messages[position].seq
+                if seq is not None and seq >= start_at.number:
+                    return index
+            raise StartAtError(start_at, "no data frame has that seqNum or a later one")
+        if start_at.kind == "set":
+            if start_at.number == 1:
+                return 0
+            ends = self.moment_index().occurrences.get("set-end", ())
+            if len(ends) < start_at.number - 1:
+                raise StartAtError(start_at, f"the capture has only {len(ends) + 1} set(s)")
+            after = ends[start_at.number - 2] + 1
+            if after >= self.frames:
+                raise StartAtError(start_at, "the match ends with the set before it")
+            return after
+        assert start_at.moment is not None
+        found = self.moment_index().occurrences.get(start_at.moment, ())
+        if len(found) < start_at.number:
+            have = f"only {len(found)}" if found else "none"
+            raise StartAtError(start_at, f"the capture has {have}")
+        return found[start_at.number - 1]
 
     def playback(self, start_position: int = 0, speed: float | None = 1.0) -> Playback:
         """The playback of a connection that asked to skip `start_position` data frames.
@@ -114,6 +164,79 @@ class Timeline:
             start = len(self.messages)
         origin_t = self.messages[start].t if start < len(self.messages) else 0
         return Playback(self, start, origin_t, speed)
+
+
+_NO_MOMENTS: Final[Mapping[Moment, int]] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class MomentIndex:
+    """The match moments of a capture's data frames, found once from the frames."""
+
+    # per data frame: each moment it shows -> its occurrence in the capture (1 = first)
+    per_frame: tuple[Mapping[Moment, int], ...]
+    occurrences: Mapping[Moment, tuple[int, ...]]  # moment -> data frame indices, in order
+
+    @classmethod
+    def of(cls, frame_texts: Iterable[str]) -> MomentIndex:
+        per_frame: list[Mapping[Moment, int]] = []
+        found: dict[Moment, list[int]] = {}
+        for index, moments in enumerate(moments_of_texts(frame_texts)):
+            if not moments:
+                per_frame.append(_NO_MOMENTS)
+                continue
+            here: dict[Moment, int] = {}
+            for moment in sorted(moments):
+                found.setdefault(moment, []).append(index)
+                here[moment] = len(found[moment])
+            per_frame.append(MappingProxyType(here))
+        return cls(tuple(per_frame), MappingProxyType({m: tuple(i) for m, i in found.items()}))
+
+
+StartKind = Literal["seq", "set", "moment"]
+
+
+class StartAtError(TtrecError):
+    def __init__(self, start_at: StartAt | str, problem: str) -> None:
+        self.start_at = start_at
+        self.problem = problem
+        super().__init__(f"--start-at {start_at}: {problem}")
+
+
+@dataclass(frozen=True, slots=True)
+class StartAt:
+    """Where every playback begins (`ttrec serve --start-at`): the first data frame with
+    seqNum >= `number`, the first frame of set `number`, or the `number`-th frame showing
+    `moment`. Every statistics frame is a full snapshot, so a client joins mid-match."""
+
+    kind: StartKind
+    number: int
+    moment: Moment | None = None
+
+    def __str__(self) -> str:
+        if self.moment is not None:
+            return self.moment + ("" if self.number == 1 else f"#{self.number}")
+        return f"{self.kind}={self.number}"
+
+
+def parse_start_at(text: str) -> StartAt:
+    """`seq=120`, `set=3`, or a moment with an optional occurrence: `game-point`,
+    `match-point#2`, `set-end#1`, `final`; StartAtError says what is wrong."""
+    raw = text.strip()
+    key, eq, value = raw.partition("=")
+    if eq:
+        key = key.strip()
+        if key not in ("seq", "set"):
+            raise StartAtError(raw, f"expected seq=N, set=N or a moment, got {key!r}=")
+        value = value.strip()
+        if not value.isdigit() or not value.isascii() or int(value) < (0 if key == "seq" else 1):
+            raise StartAtError(raw, f"{key} must be a whole number{'' if key == 'seq' else ' from 1'}")
+        return StartAt("seq" if key == "seq" else "set", int(value))
+    try:
+        moment, nth = parse_moment(raw)
+    except ValueError as exc:
+        raise StartAtError(raw, f"{exc}; or seq=N, set=N") from None
+    return StartAt("moment", nth or 1, moment)
 
 
 def build_timeline(records: Iterable[Record]) -> Timeline:
