@@ -17,7 +17,7 @@ import trio
 from ttrec.faults import ConnectionFault, RejectFault, connection_rng, faults_due, needs_moments, rejection
 from ttrec.feed import Feed
 from ttrec.moments import Moment
-from ttrec.schedule import MomentIndex, Playback
+from ttrec.schedule import MomentIndex, Playback, StartAtError
 
 if TYPE_CHECKING:
     from replayer.library import Fixture
@@ -94,4 +94,7 @@ def prepare(fixtures: Mapping[tuple[str, Feed], Fixture], options: ServeOptions)
     for fixture in fixtures.values():
         if needs_moments(options.faults):
             fixture.timeline.moment_index()
-        fixture.timeline.start_index(options.start_at)
+        try:
+            fixture.timeline.start_index(options.start_at)
+        except StartAtError as exc:
+            raise StartAtError(exc.start_at, f"{exc.problem} ({fixture.path})") from None

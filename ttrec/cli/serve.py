@@ -25,6 +25,7 @@ from ttrec.cli import command
 from ttrec.errors import TtrecError
 from ttrec.faults import Fault, FaultSpecError, parse_fault
 from ttrec.feed import HEARTBEAT_INTERVAL_S
+from ttrec.schedule import StartAt, StartAtError, parse_start_at
 
 _positive = click.FloatRange(min=0, min_open=True)
 _FILE = click.Path(dir_okay=False, path_type=Path)
@@ -47,6 +48,13 @@ def _faults(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) 
         return tuple(parse_fault(spec) for spec in value)
     except FaultSpecError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def _start_at(ctx: click.Context, param: click.Parameter, value: str | None) -> StartAt | None:
+    try:
+        return None if value is None else parse_start_at(value)
+    except StartAtError as exc:
+        raise click.BadParameter(exc.problem) from None
 
 
 def _is_loopback(host: str) -> bool:
@@ -166,9 +174,20 @@ async def _run(
     "faults",
     multiple=True,
     callback=_faults,
-    help="Inject a fault on every connection (repeatable): drop:after=N, close:after=N,code=C,reason=R.",
+    help="Inject a fault (repeatable): KIND:TRIGGER[,KEY=VALUE]; examples above, docs/faults.md.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for randomised faults.")
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed for p= faults: the same seed gives the same faults on the same connections.",
+)
+@click.option(
+    "--start-at",
+    callback=_start_at,
+    help="Every playback begins here: seq=N, set=N, or game-point|match-point|set-end|final[#K].",
+)
 @click.option(
     "--ready-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -190,6 +209,7 @@ def serve_command(
     ca_file: Path | None,
     faults: tuple[Fault, ...],
     seed: int,
+    start_at: StartAt | None,
     ready_file: Path | None,
 ) -> None:
     """Serve captures (files or directories) as the provider's websocket, locally.
@@ -203,6 +223,23 @@ def serve_command(
       # then connect to the "url" in ready.json + /v2/tabletennis/fixtures/ID/statistics,
       # with header Accept: application/vnd.imggaming.dde.api+json;version=1,
       # and send {"authToken": "anything"} first
+
+    \b
+    Faults (a trigger: after=N data frames, p=PROBABILITY per frame, at=MOMENT[#K]):
+      --fault drop:at=match-point            TCP gone, no close frame, at match point
+      --fault close:after=40,code=1011,reason=overloaded
+      --fault stall:after=10,for=25          nothing at all for 25 s
+      --fault no-heartbeats:after=0          data only   (for=S: for a while)
+      --fault heartbeats-only:at=set-end#1,for=60   data held back for 60 s
+      --fault duplicate:p=0.05 --seed 7      each frame repeated with probability 5%
+      --fault reorder:at=game-point          the two frames after a game point swapped
+      --fault delay:after=5,by=3             frame 6 leaves 3 s late
+      --fault corrupt:after=20               a torn, non-JSON frame
+      --fault reject:next=2,status=503       the first 2 attempts refused at the handshake
+
+    \b
+    Joining mid-match: --start-at seq=120 | set=3 | game-point#2 | match-point
+      (a client's startPosition still counts from the capture's start: the later wins)
     """
     if tls and certfile is not None:
         raise click.UsageError("use either --tls or --certfile, not both")
@@ -226,6 +263,7 @@ def serve_command(
         on_end=on_end,
         faults=faults,
         seed=seed,
+        start_at=start_at,
         send_timeout_s=send_timeout,
     )
     _configure_logging()
