@@ -11,6 +11,7 @@ import ssl
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import click
 import trio
 
 from replayer import ServeOptions, ServerHandle, serve
+from replayer.control import CONTROL_PATH, StepControl
 from replayer.options import AUTH_TIMEOUT_S, SEND_TIMEOUT_S, OnEnd
 from replayer.tls import from_files, self_signed
 from ttrec.cli import command
@@ -66,7 +68,7 @@ def _is_loopback(host: str) -> bool:
         return False  # a name: it may resolve to anything
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def _write_atomically(path: Path, text: str, what: str = "the ready file") -> None:
     """A reader polling for `path` sees nothing or all of it, never a half-written file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -74,7 +76,35 @@ def _write_atomically(path: Path, text: str) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise click.ClickException(f"{path}: cannot write the ready file: {exc.strerror}") from None
+        raise click.ClickException(f"{path}: cannot write {what}: {exc.strerror}") from None
+
+
+def _write_report(path: Path, handle: ServerHandle, *, running: bool) -> None:
+    """The --report file: every ended connection so far (`running` until the server stopped)."""
+    report = {
+        "url": handle.url,
+        "fixtures": handle.fixtures,
+        "running": running,
+        "connections": [asdict(c) for c in handle.connections],
+    }
+    _write_atomically(path, json.dumps(report, indent=1) + "\n", "the report")
+
+
+async def _watch_connections(
+    handle: ServerHandle, report_file: Path | None, exit_after: int | None, stop: trio.CancelScope
+) -> None:
+    """Rewrite the report as each connection ends; stop once `exit_after` have ended."""
+    ended = 0
+    while True:
+        ended = len(await handle.wait_connections(ended + 1))
+        if report_file is not None:
+            _write_report(report_file, handle, running=True)
+        if exit_after is not None and ended >= exit_after:
+            click.echo(
+                f"ttrec serve: {ended} connection(s) ended (--exit-after {exit_after}), stopping", err=True
+            )
+            stop.cancel()
+            return
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
@@ -93,6 +123,8 @@ async def _run(
     ssl_context: ssl.SSLContext | None,
     ready_file: Path | None,
     ca_file: Path | None,
+    report_file: Path | None = None,
+    exit_after: int | None = None,
 ) -> ServerHandle:
     # Opened first: a SIGTERM that arrives while loading must still end cleanly.
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -104,10 +136,18 @@ async def _run(
                 click.echo(f"  {handle.fixture_url(fixture_id, feed)}", err=True)
             if ca_file is not None:
                 click.echo(f"ttrec serve: clients must trust the CA in {ca_file}", err=True)
+            if options.control is not None:
+                click.echo(f"ttrec serve: step control at {handle.url}{CONTROL_PATH}", err=True)
+            if report_file is not None:
+                _write_report(report_file, handle, running=True)
+            if report_file is not None or exit_after is not None:
+                nursery.start_soon(_watch_connections, handle, report_file, exit_after, nursery.cancel_scope)
             if ready_file is not None:
                 ready: dict[str, Any] = {"url": handle.url, "port": handle.port, "fixtures": handle.fixtures}
                 if ca_file is not None:
                     ready["ca_file"] = str(ca_file)
+                if options.control is not None:
+                    ready["control_url"] = handle.url + CONTROL_PATH
                 _write_atomically(ready_file, json.dumps(ready) + "\n")
             async for signum in signals:
                 click.echo(f"ttrec serve: {signal.Signals(signum).name}, stopping", err=True)
@@ -191,7 +231,30 @@ async def _run(
 @click.option(
     "--ready-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help='Once listening, write {"url", "port", "fixtures"} (and "ca_file") here as JSON.',
+    help='Once listening, write {"url", "port", "fixtures"} (and "ca_file", "control_url") here as JSON.',
+)
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every ended connection (frames, heartbeats, last seqNum, faults, ending) here as JSON, "
+    "updated as connections end and when the server stops.",
+)
+@click.option(
+    "--exit-after",
+    type=click.IntRange(min=1),
+    help="Stop by itself (exit 0) once this many connections have ended.",
+)
+@click.option(
+    "--control",
+    "control",
+    is_flag=True,
+    help=f"Accept step-control commands on a websocket at {CONTROL_PATH} (docs/harness.md).",
+)
+@click.option(
+    "--paused",
+    is_flag=True,
+    help="Hold every fixture before its first data frame until released (implies --control).",
 )
 def serve_command(
     captures: tuple[Path, ...],
@@ -211,6 +274,10 @@ def serve_command(
     seed: int,
     start_at: StartAt | None,
     ready_file: Path | None,
+    report_file: Path | None,
+    exit_after: int | None,
+    control: bool,
+    paused: bool,
 ) -> None:
     """Serve captures (files or directories) as the provider's websocket, locally.
 
@@ -265,6 +332,7 @@ def serve_command(
         seed=seed,
         start_at=start_at,
         send_timeout_s=send_timeout,
+        control=StepControl(paused=paused) if control or paused else None,
     )
     _configure_logging()
     ssl_context: ssl.SSLContext | None = None
@@ -279,7 +347,18 @@ def serve_command(
             # A file left by an earlier run would tell a waiting script we are ready too soon.
             ready_file.unlink(missing_ok=True)
         try:
-            handle = trio.run(_run, list(captures), options, host, port, ssl_context, ready_file, ca_file)
+            handle = trio.run(
+                _run,
+                list(captures),
+                options,
+                host,
+                port,
+                ssl_context,
+                ready_file,
+                ca_file,
+                report_file,
+                exit_after,
+            )
         except BaseExceptionGroup as group:
             errors = [e for e in _leaves(group) if isinstance(e, TtrecError | click.ClickException)]
             if errors:
@@ -288,6 +367,8 @@ def serve_command(
         finally:
             if ready_file is not None:
                 ready_file.unlink(missing_ok=True)
+    if report_file is not None:
+        _write_report(report_file, handle, running=False)
     click.echo(f"ttrec serve: stopped after {len(handle.connections)} connection(s)", err=True)
 
 
