@@ -292,7 +292,11 @@ class ThreadServer(_Common):
         return ThreadControl(self, self.step_control.gate(fixture_id, feed))
 
     def _call_sync(self, fn: Callable[[], T]) -> T:
-        return trio.from_thread.run_sync(fn, trio_token=self._trio_token)
+        try:
+            return trio.from_thread.run_sync(fn, trio_token=self._trio_token)
+        except trio.RunFinishedError:
+            # Stopped: its thread is gone, so reading its state from here races with nothing.
+            return fn()
 
     def _call(self, fn: Callable[[], Awaitable[T]], timeout: float) -> T:
         async def bounded() -> T:
@@ -301,6 +305,8 @@ class ThreadServer(_Common):
 
         try:
             return trio.from_thread.run(bounded, trio_token=self._trio_token)
+        except trio.RunFinishedError:
+            raise RuntimeError("the test server has stopped") from None
         except trio.TooSlowError:
             raise TimeoutError(f"no answer from the test server within {timeout} s") from None
 
