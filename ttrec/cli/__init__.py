@@ -26,6 +26,9 @@ COMMAND_MODULES: Final = {
     "serve": "ttrec.cli.serve",
     "watch": "ttrec.cli.watch",
     "demo": "ttrec.cli.watch",
+    "slice": "ttrec.cli.derive",
+    "splice": "ttrec.cli.derive",
+    "warp": "ttrec.cli.derive",
 }
 
 

@@ -1,0 +1,164 @@
+"""`ttrec slice`, `ttrec splice` and `ttrec warp`: derived captures (see ttrec.derive)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from ttrec.capture import CaptureReader, CaptureWriter
+from ttrec.cli import command
+from ttrec.derive import (
+    Cut,
+    DeriveError,
+    Origin,
+    derived_header,
+    moment_cut,
+    parse_cut,
+    slice_records,
+    splice,
+    warp,
+)
+from ttrec.feed import rfc3339, seq_num, validate_fixture_id
+from ttrec.records import Frame, Header, Record
+from ttrec.schedule import NS_PER_S
+
+_IN = click.Path(dir_okay=False, exists=True, path_type=Path)
+_OUT = click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The new capture (*.jsonl.zst); never overwritten.",
+)
+
+
+def _read(path: Path) -> tuple[Origin, list[Record]]:
+    with CaptureReader(path) as reader:
+        records = list(reader)
+        header = reader.header
+        if reader.torn_tail:
+            click.echo(f"ttrec: {path}: torn tail, using the {len(records)} records before it", err=True)
+    return Origin(str(path), header), records
+
+
+def _write(path: Path, header: Header, records: Sequence[Record]) -> None:
+    with CaptureWriter(path, header) as writer:
+        for record in records:
+            writer.write(record)
+    seqs = [s for r in records if isinstance(r, Frame) and (s := seq_num(r.data)) is not None]
+    frames = sum(isinstance(r, Frame) for r in records)
+    span = f", seqNum {seqs[0]}..{seqs[-1]}" if seqs else ""
+    duration = (records[-1].t - records[0].t) / NS_PER_S if records else 0.0
+    click.echo(f"wrote {path}: {frames} data frames{span}, {duration:.1f} s")
+
+
+def _now() -> str:
+    return rfc3339(datetime.now(UTC))
+
+
+@command("slice")
+@click.argument("capture", type=_IN)
+@_OUT
+@click.option("--seq", "seq_range", metavar="A..B", help="seqNums A to B (either end may be left open).")
+@click.option("--time", "time_range", metavar="A..B", help="Recorded seconds A to B after the start.")
+@click.option("--set", "set_range", metavar="N[..M]", help="Whole sets N (to M), numbered from 1.")
+@click.option("--from", "from_moment", metavar="MOMENT[#K]", help="From the frame showing this moment.")
+@click.option("--to", "to_moment", metavar="MOMENT[#K]", help="To the frame showing this moment.")
+def slice_command(
+    capture: Path,
+    out: Path,
+    seq_range: str | None,
+    time_range: str | None,
+    set_range: str | None,
+    from_moment: str | None,
+    to_moment: str | None,
+) -> None:
+    """Cut a capture down to a range of its data frames (and what came between them).
+
+    Moments: game-point, match-point, set-end, final; #K picks the K-th (default the
+    first). The slice starts at time 0; its first seqNum is where the cut began.
+
+    \b
+    Examples:
+      ttrec slice match.jsonl.zst -o mid.jsonl.zst --seq 120..
+      ttrec slice match.jsonl.zst -o set3.jsonl.zst --set 3
+      ttrec slice match.jsonl.zst -o end.jsonl.zst --from match-point
+      ttrec slice match.jsonl.zst -o gp.jsonl.zst --from game-point#2 --to set-end#2
+    """
+    cuts: list[Cut] = []
+    for kind, text in (("seq", seq_range), ("time", time_range), ("set", set_range)):
+        if text is not None:
+            cuts.append(parse_cut(kind, text))  # type: ignore[arg-type]
+    if from_moment is not None or to_moment is not None:
+        cuts.append(moment_cut(from_moment, to_moment))
+    if len(cuts) != 1:
+        raise click.UsageError("say where to cut: one of --seq, --time, --set, or --from/--to")
+    origin, records = _read(capture)
+    sliced = slice_records(records, cuts[0])
+    _write(out, derived_header([origin], f"slice {cuts[0]}", created=_now()), sliced)
+
+
+@command("splice")
+@click.argument("captures", nargs=-1, required=True, type=_IN)
+@_OUT
+@click.option(
+    "--gap",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Seconds between the end of one part and the start of the next.",
+)
+@click.option("--fixture-id", help="The new capture's fixture (default: the first capture's).")
+def splice_command(captures: tuple[Path, ...], out: Path, gap: float, fixture_id: str | None) -> None:
+    """Join captures' frames one after another into one scenario.
+
+    Each part follows the previous after --gap seconds, on a new connection number; seqNums
+    run on from the first part's, and every frame carries the new capture's fixtureId. The
+    match data itself is not merged: `ttrec check` flags a score that goes back where two
+    different matches meet (slice them so that they fit).
+
+    \b
+    Example:
+      ttrec slice a.jsonl.zst -o a1.jsonl.zst --to match-point
+      ttrec slice b.jsonl.zst -o b1.jsonl.zst --from match-point
+      ttrec splice a1.jsonl.zst b1.jsonl.zst -o joined.jsonl.zst --gap 30
+    """
+    if len(captures) < 2:
+        raise click.UsageError("splice needs two captures or more")
+    inputs = [_read(path) for path in captures]
+    fixture = validate_fixture_id(fixture_id) if fixture_id else inputs[0][0].header.fixture_id
+    joined = splice([records for _, records in inputs], fixture_id=fixture, gap_s=gap)
+    operation = f"splice {len(inputs)} parts gap={gap:g}s"
+    _write(out, derived_header([o for o, _ in inputs], operation, created=_now(), fixture_id=fixture), joined)
+
+
+@command("warp")
+@click.argument("capture", type=_IN)
+@_OUT
+@click.option(
+    "--scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Multiply every gap (0.5 = twice as fast).",
+)
+@click.option("--cap", type=click.FloatRange(min=0), help="No gap longer than this many seconds.")
+def warp_command(capture: Path, out: Path, scale: float, cap: float | None) -> None:
+    """Retime a capture: scale every gap between records, and cap the long ones.
+
+    \b
+    Example:
+      ttrec warp match.jsonl.zst -o quick.jsonl.zst --scale 0.1 --cap 2
+    """
+    if scale == 1.0 and cap is None:
+        raise click.UsageError("say how to warp: --scale and/or --cap")
+    origin, records = _read(capture)
+    try:
+        warped = warp(records, scale=scale, cap_s=cap)
+    except DeriveError as exc:
+        raise click.BadParameter(str(exc)) from None
+    operation = f"warp scale={scale:g}" + ("" if cap is None else f" cap={cap:g}s")
+    _write(out, derived_header([origin], operation, created=_now()), warped)
