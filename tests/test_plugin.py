@@ -1,0 +1,253 @@
+"""The pytest plugin (ttrec.testing.plugin): its fixtures used here directly, and whole test
+sessions run with pytester (marker options, record modes, determinism across runs).
+
+Rules: loopback only, port 0, `autojump_clock` for anything timed, a `trio.fail_after` bound
+on every network test. The "provider" in the record-mode tests is a local replayer in a
+thread (serve_in_thread): nothing here ever touches the real network.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Final
+
+import pytest
+import trio
+import trio.testing
+from trio_websocket import ConnectionClosed
+
+from ttrec.bundled import sample_path
+from ttrec.capture import CaptureReader
+from ttrec.feed import classify, seq_num
+from ttrec.records import Frame
+from ttrec.testing import TrioServer, serve_in_thread
+
+pytest_plugins = ["pytester"]
+
+SAMPLE_FIXTURE: Final = "14a03569-d26b-4496-92e5-dfe8cb1855fe"  # sample-singles-bo5
+DOUBLES_FIXTURE: Final = "db5b5fab-8f4d-4e27-9da1-494c73cf256d"  # sample-doubles-bo5-decider
+INI: Final = "[pytest]\ntrio_mode = true\naddopts = -p no:cacheprovider\n"
+
+
+async def test_the_default_server_plays_the_bundled_sample(ttrec_server: TrioServer) -> None:
+    assert ttrec_server.fixture_id == SAMPLE_FIXTURE
+    assert ttrec_server.fixture_url().startswith("ws://127.0.0.1:")
+    assert ttrec_server.ssl_context is None and ttrec_server.ca_file is None
+    seqs: list[int | None] = []
+    with trio.fail_after(20):
+        async with ttrec_server.connect() as ws:
+            while len(seqs) < 220:
+                message = await ws.get_message()
+                assert isinstance(message, str)
+                if classify(message) == "frame":
+                    seqs.append(seq_num(message))
+        (report,) = await ttrec_server.wait_connections(1)
+    assert seqs == list(range(1, 221))
+    assert report.frames_sent == 220 and report.ended == "client-closed"
+
+
+@pytest.mark.ttrec(
+    capture=[str(sample_path("sample-singles-bo5")), str(sample_path("sample-doubles-bo5-decider"))],
+    fixture=DOUBLES_FIXTURE,
+    tls=True,
+    tokens=["t1", "t2"],
+    faults=["close:after=3,code=4001"],
+    paused=True,
+)
+async def test_marker_options(ttrec_server: TrioServer, autojump_clock: trio.testing.MockClock) -> None:
+    assert ttrec_server.fixture_id == DOUBLES_FIXTURE
+    assert sorted(ttrec_server.fixtures) == sorted([SAMPLE_FIXTURE, DOUBLES_FIXTURE])
+    assert ttrec_server.url.startswith("wss://") and ttrec_server.ca_file is not None
+    assert ttrec_server.ca_file.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+    assert ttrec_server.token == "t1"
+    got: list[str] = []
+    with trio.fail_after(600):
+        async with trio.open_nursery() as nursery:
+
+            async def consumer() -> None:
+                async with ttrec_server.connect() as ws:
+                    try:
+                        while True:
+                            message = await ws.get_message()
+                            assert isinstance(message, str)
+                            got.append(message)
+                    except ConnectionClosed:
+                        pass
+
+            nursery.start_soon(consumer)
+            await trio.sleep(60)
+            assert not [m for m in got if classify(m) == "frame"]  # paused: heartbeats only
+            position = await ttrec_server.control.release(2)
+            assert position.seq == 2
+            await ttrec_server.control.release(5, wait=False)
+        (report,) = await ttrec_server.wait_connections(1)
+    assert [seq_num(m) for m in got if classify(m) == "frame"] == [1, 2, 3]
+    assert report.fixture == DOUBLES_FIXTURE and report.code == 4001
+    assert report.faults == ("close:after=3,code=4001",)
+
+
+@pytest.mark.ttrec(simulate={"seed": 4, "best_of": 3})
+async def test_a_simulated_match(ttrec_server: TrioServer) -> None:
+    with trio.fail_after(20):
+        async with ttrec_server.connect(token="anything") as ws:
+            message = await ws.get_message()
+    assert isinstance(message, str)
+    assert ttrec_server.fixture_id in ttrec_server.fixtures
+
+
+DETERMINISM: Final = """
+import json, time
+from pathlib import Path
+
+import pytest
+import trio
+from trio_websocket import ConnectionClosed
+from ttrec.feed import classify, seq_num
+
+
+@pytest.mark.ttrec(speed=1.0, heartbeat_interval_s=5.0, on_end="close")
+@pytest.mark.parametrize("run", [1, 2])
+async def test_whole_match(ttrec_server, autojump_clock, run):
+    real_start, start = time.perf_counter(), trio.current_time()
+    log = []
+    with trio.fail_after(10_000):  # virtual seconds: the match lasts 25 minutes
+        async with ttrec_server.connect() as ws:
+            try:
+                while True:
+                    message = await ws.get_message()
+                    kind = classify(message)
+                    log.append([round(trio.current_time() - start, 6), kind, seq_num(message)])
+            except ConnectionClosed:
+                pass
+    report = (await ttrec_server.wait_connections(1))[0]
+    Path(f"run-{run}.json").write_text(json.dumps({
+        "log": log, "real_s": time.perf_counter() - real_start,
+        "frames": report.frames_sent, "heartbeats": report.heartbeats_sent,
+        "synthetic": report.synthetic_heartbeats, "ended": report.ended,
+    }))
+"""
+
+
+def test_a_whole_match_replays_in_virtual_time_identically_every_run(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    pytester.makepyfile(test_determinism=DETERMINISM)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2)
+    first = json.loads((pytester.path / "run-1.json").read_text())
+    second = json.loads((pytester.path / "run-2.json").read_text())
+    assert first["log"] == second["log"]  # same messages, same order, same virtual times
+    assert first["frames"] == 220 and first["ended"] == "end-of-capture"
+    assert first["synthetic"] > 0  # made-up heartbeats (5 s interval) are in the same places too
+    assert first["heartbeats"] == 57 + first["synthetic"]
+    kinds = [kind for _, kind, _ in first["log"]]
+    assert kinds.count("frame") == 220 and kinds.count("heartbeat") == first["heartbeats"]
+    assert first["log"][-1][0] > 1400  # the match's 25 minutes, in virtual time
+    assert first["real_s"] < 10 and second["real_s"] < 10
+
+
+RECORDED: Final = """
+import pytest
+from ttrec.feed import classify
+
+
+@pytest.mark.ttrec(fixture="{fixture}", capture="captures/final.jsonl.zst", on_end="close")
+async def test_consumer(ttrec_server):
+    frames = 0
+    async with ttrec_server.connect() as ws:
+        while frames < 220:
+            if classify(await ws.get_message()) == "frame":
+                frames += 1
+    assert ttrec_server.fixture_id == "{fixture}"
+"""
+
+
+def sample_frames(path: Path) -> list[str]:
+    with CaptureReader(path) as reader:
+        return [r.data for r in reader if isinstance(r, Frame)]
+
+
+def test_record_mode_none_never_records(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    pytester.makepyfile(test_recorded=RECORDED.format(fixture=SAMPLE_FIXTURE))
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*captures/final.jsonl.zst does not exist (record it: --ttrec-record-mode=once*"]
+    )
+    assert not (pytester.path / "captures").exists()
+
+
+def test_record_mode_once_records_a_missing_capture_then_replays_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeini(INI)
+    pytester.makepyfile(test_recorded=RECORDED.format(fixture=SAMPLE_FIXTURE))
+    capture = pytester.path / "captures" / "final.jsonl.zst"
+    monkeypatch.delenv("TTREC_TOKEN", raising=False)
+    with serve_in_thread(tokens=["provider-token"]) as provider:
+        base = f"--ttrec-base-url={provider.url}"
+        result = pytester.runpytest("--ttrec-record-mode=once", base)
+        result.assert_outcomes(failed=1)  # no token: a clear failure, nothing written
+        result.stdout.fnmatch_lines(["*needs the feed token in $TTREC_TOKEN*"])
+        assert not capture.parent.exists() or not list(capture.parent.iterdir())
+
+        monkeypatch.setenv("TTREC_TOKEN", "provider-token")
+        result = pytester.runpytest("--ttrec-record-mode=once", base)
+        result.assert_outcomes(passed=1)
+        assert sample_frames(capture) == sample_frames(sample_path("sample-singles-bo5"))
+        assert [c.ended for c in provider.wait_connections(1)] == ["client-closed"]
+        assert list(capture.parent.iterdir()) == [capture]  # no partial file left behind
+        recorded = capture.read_bytes()
+
+        result = pytester.runpytest("--ttrec-record-mode=once", base)
+        result.assert_outcomes(passed=1)
+        assert len(provider.connections) == 1  # the capture exists: not recorded again
+
+        result = pytester.runpytest("--ttrec-record-mode=rewrite", base)
+        result.assert_outcomes(passed=1)
+        assert len(provider.wait_connections(2)) == 2  # recorded again, file replaced
+        assert capture.read_bytes() != recorded  # a new session: new header time and stamps
+        assert sample_frames(capture) == sample_frames(sample_path("sample-singles-bo5"))
+
+    # The provider is gone: the default mode replays the capture without the network.
+    monkeypatch.delenv("TTREC_TOKEN")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+
+
+def test_a_recording_that_does_not_finish_fails_and_leaves_nothing(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeini(INI)
+    pytester.makepyfile(test_recorded=RECORDED.format(fixture=SAMPLE_FIXTURE))
+    monkeypatch.setenv("TTREC_TOKEN", "wrong")
+    with serve_in_thread(tokens=["provider-token"]) as provider:
+        result = pytester.runpytest("--ttrec-record-mode=once", f"--ttrec-base-url={provider.url}")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*recording fixture * did not complete (failed*"])
+    assert not list((pytester.path / "captures").iterdir())
+
+
+def test_a_bad_marker_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    pytester.makepyfile(
+        test_bad="""
+import pytest
+
+@pytest.mark.ttrec(captures="x.jsonl.zst")
+async def test_it(ttrec_server):
+    pass
+"""
+    )
+    result = pytester.runpytest()
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*@pytest.mark.ttrec takes keywords only*'captures'*"])
+
+
+def test_the_plugin_is_registered_by_entry_point(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(["*--ttrec-record-mode=*", "*--ttrec-base-url*"])
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.ttrec(*"])
