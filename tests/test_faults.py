@@ -1,0 +1,200 @@
+"""The fault grammar and the pure decisions behind it (no sockets): parsing, printing back,
+one-line errors, which faults fire where, seeded draws, --start-at points."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ttrec.faults import (
+    AfterFrames,
+    AtMoment,
+    CloseFault,
+    CorruptFault,
+    DelayFault,
+    DropFault,
+    DuplicateFault,
+    Fault,
+    FaultSpecError,
+    HeartbeatsOnlyFault,
+    NoHeartbeatsFault,
+    RejectFault,
+    ReorderFault,
+    StallFault,
+    WithProbability,
+    connection_rng,
+    corrupt_text,
+    faults_due,
+    needs_moments,
+    parse_fault,
+    rejection,
+)
+from ttrec.moments import moments_of_texts
+from ttrec.schedule import StartAt, StartAtError, build_timeline, parse_start_at
+from ttrec.simulator import simulate_match
+
+
+@pytest.mark.parametrize(
+    ("spec", "fault"),
+    [
+        ("stall:after=10,for=25", StallFault(AfterFrames(10), 25.0)),
+        ("stall:after=1,for=250ms", StallFault(AfterFrames(1), 0.25)),
+        ("no-heartbeats:after=0", NoHeartbeatsFault(AfterFrames(0), None)),
+        ("no-heartbeats:p=0.5,for=5s", NoHeartbeatsFault(WithProbability(0.5), 5.0)),
+        ("heartbeats-only:at=set-end#1,for=60", HeartbeatsOnlyFault(AtMoment("set-end", 1), 60.0)),
+        ("heartbeats-only:after=3", HeartbeatsOnlyFault(AfterFrames(3), None)),
+        ("duplicate:p=0.05", DuplicateFault(WithProbability(0.05))),
+        ("reorder:at=game-point", ReorderFault(AtMoment("game-point"))),
+        ("delay:after=5,by=3", DelayFault(AfterFrames(5), 3.0)),
+        ("corrupt:at=final", CorruptFault(AtMoment("final"))),
+        ("drop:at=match-point", DropFault(AtMoment("match-point"))),
+        ("close:at=match-point#2,code=4001,reason=x", CloseFault(AtMoment("match-point", 2), 4001, "x")),
+        ("reject:next=2", RejectFault(2, 503, 0)),
+        ("reject:next=1,status=429,from=3", RejectFault(1, 429, 3)),
+    ],
+)
+def test_specs_parse_and_print_back(spec: str, fault: Fault) -> None:
+    assert parse_fault(spec) == fault
+    assert parse_fault(str(fault)) == fault
+
+
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        ("stall:after=1", "for=SECONDS"),
+        ("stall:after=1,for=soon", "seconds"),
+        ("stall:after=1,for=0", "more than 0"),
+        ("delay:after=1", "by=SECONDS"),
+        ("drop:p=0", "more than 0"),
+        ("drop:p=1.5", "at most 1"),
+        ("drop:p=x", "probability"),
+        ("drop:at=deuce", "unknown moment"),
+        ("drop:at=game-point#0", "from 1"),
+        ("drop:after=1,p=0.5", "one trigger"),
+        ("duplicate:after=0", "at least 1"),
+        ("reject:after=1", "next=N"),
+        ("reject:status=503", "next=N"),
+        ("reject:next=0", "at least 1"),
+        ("reject:next=1,status=200", "400-599"),
+        ("corrupt:after=1,by=2", "unknown key 'by'"),
+    ],
+)
+def test_bad_specs_say_what_is_wrong_in_one_line(spec: str, problem: str) -> None:
+    with pytest.raises(FaultSpecError, match=problem) as info:
+        parse_fault(spec)
+    assert "\n" not in str(info.value) and repr(spec) in str(info.value)
+
+
+def _due(
+    faults: list[Fault], frames: int, moments: dict[str, int] | None = None, draws: float = 1.0
+) -> list[Fault]:
+    return list(
+        faults_due(
+            faults, frames_sent=frames, after_frame=frames > 0, moments=moments or {}, draw=lambda: draws
+        )  # type: ignore[arg-type]
+    )
+
+
+def test_after_fires_once_at_its_frame_and_after_zero_right_after_auth() -> None:
+    stall, drop = parse_fault("stall:after=0,for=1"), parse_fault("drop:after=2")
+    assert _due([stall, drop], 0) == [stall]
+    assert _due([stall, drop], 1) == []
+    assert _due([stall, drop], 2) == [drop]
+
+
+def test_moment_triggers_fire_at_every_occurrence_or_only_the_nth() -> None:
+    every, second = parse_fault("duplicate:at=game-point"), parse_fault("corrupt:at=game-point#2")
+    assert _due([every, second], 5, {"game-point": 1}) == [every]
+    assert _due([every, second], 9, {"game-point": 2, "set-end": 1}) == [every, second]
+    assert _due([every, second], 10, {"set-end": 1}) == []
+
+
+def test_probability_draws_once_per_trigger_per_frame_whatever_fires() -> None:
+    faults = [parse_fault("duplicate:p=0.5"), parse_fault("drop:after=1"), parse_fault("corrupt:p=0.5")]
+    draws: list[float] = []
+
+    def draw() -> float:
+        draws.append(0.25)
+        return 0.25
+
+    fired = faults_due(faults, frames_sent=1, after_frame=True, moments={}, draw=draw)
+    assert fired == faults and len(draws) == 2
+    # Right after auth nothing is drawn: no frame has been sent.
+    assert faults_due(faults, frames_sent=0, after_frame=False, moments={}, draw=draw) == []
+    assert len(draws) == 2
+
+
+def test_connection_generators_depend_on_seed_fixture_and_index_only() -> None:
+    def seq(seed: int, index: int, fixture: str = "f") -> list[float]:
+        rng = connection_rng(seed, fixture, "statistics", index)
+        return [rng.random() for _ in range(5)]
+
+    assert seq(7, 0) == seq(7, 0)
+    assert len({tuple(seq(7, 0)), tuple(seq(8, 0)), tuple(seq(7, 1)), tuple(seq(7, 0, "g"))}) == 4
+
+
+def test_reject_counts_attempts_from_its_first() -> None:
+    faults = [parse_fault("reject:next=2,status=503,from=1"), parse_fault("drop:after=1")]
+    assert [rejection(faults, n) for n in range(4)] == [None, faults[0], faults[0], None]
+    assert not needs_moments(faults) and needs_moments([parse_fault("stall:at=final,for=1")])
+
+
+@given(st.text(min_size=0, max_size=200))
+def test_corrupt_frames_are_never_json(text: str) -> None:
+    with pytest.raises(ValueError):
+        json.loads(corrupt_text(text or None))
+
+
+def test_corrupt_frame_is_the_first_half_of_the_last_frame() -> None:
+    frame = json.dumps({"seqNum": 3, "fixtureId": "x"})
+    assert corrupt_text(frame) == frame[: len(frame) // 2]
+
+
+# --- --start-at -----------------------------------------------------------------------------
+
+MATCH = simulate_match(seed=3, best_of=5)
+TIMELINE = build_timeline(MATCH.records)
+MOMENTS = list(moments_of_texts(MATCH.frames))
+
+
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [
+        ("seq=120", StartAt("seq", 120)),
+        ("set=3", StartAt("set", 3)),
+        ("game-point", StartAt("moment", 1, "game-point")),
+        ("match-point#2", StartAt("moment", 2, "match-point")),
+        (" set-end#1 ", StartAt("moment", 1, "set-end")),
+    ],
+)
+def test_start_at_parses_and_prints_back(text: str, start: StartAt) -> None:
+    assert parse_start_at(text) == start
+    assert parse_start_at(str(start)) == start
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [("set=0", "from 1"), ("seq=x", "whole"), ("deuce", "unknown"), ("pos=3", "expected")],
+)
+def test_bad_start_at_says_why(text: str, problem: str) -> None:
+    with pytest.raises(StartAtError, match=problem):
+        parse_start_at(text)
+
+
+def test_start_at_points_in_a_simulated_match() -> None:
+    seqs = [json.loads(f)["seqNum"] for f in MATCH.frames]
+    set_ends = [i for i, m in enumerate(MOMENTS) if "set-end" in m]
+    game_points = [i for i, m in enumerate(MOMENTS) if "game-point" in m]
+    assert TIMELINE.start_index(parse_start_at("seq=1")) == 0
+    assert seqs[TIMELINE.start_index(parse_start_at("seq=120"))] == 120
+    assert TIMELINE.start_index(parse_start_at("set=1")) == 0
+    assert TIMELINE.start_index(parse_start_at("set=3")) == set_ends[1] + 1
+    assert TIMELINE.start_index(parse_start_at("game-point#2")) == game_points[1]
+    assert TIMELINE.start_index(parse_start_at("final")) == len(MATCH.frames) - 1
+    with pytest.raises(StartAtError, match="set"):
+        TIMELINE.start_index(parse_start_at(f"set={len(set_ends) + 1}"))
+    with pytest.raises(StartAtError, match="seqNum"):
+        TIMELINE.start_index(parse_start_at(f"seq={seqs[-1] + 1}"))
