@@ -1,0 +1,70 @@
+"""An example consumer written with asyncio and the `websockets` package: it follows a
+fixture and returns the final scoreboard (points per set, the last seqNum).
+
+test_asyncio_scoreboard.py tests it against ttrec's replayer running in a background thread
+(`ttrec.testing.serve_in_thread`). It does not use ttrec itself.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import websockets
+from websockets.asyncio.client import connect
+
+ACCEPT: Final = "application/vnd.imggaming.dde.api+json;version=1"
+POINT_SCORED: Final = 1102
+
+
+@dataclass
+class Board:
+    sets: list[tuple[int, int]] = field(default_factory=list)
+    last_seq: int | None = None
+    finished: bool = False
+    frames: int = 0
+    heartbeats: int = 0
+    close_code: int | None = None
+
+    def apply(self, text: str) -> None:
+        try:
+            frame: Any = json.loads(text)
+        except ValueError:
+            frame = None
+        if not isinstance(frame, dict) or "seqNum" not in frame or "fixtureId" not in frame:
+            self.heartbeats += 1  # heartbeats and anything else that is not a data frame
+            return
+        if self.last_seq is not None and frame["seqNum"] <= self.last_seq:
+            return
+        points: dict[int, list[int]] = {}
+        for team in frame.get("teamActionAggregates", []):
+            side = 0 if team["team"]["homeTeam"] else 1
+            for period in team.get("periodActionAggregates", []):
+                for aggregate in period.get("aggregates", []):
+                    if aggregate.get("actionId") == POINT_SCORED:
+                        points.setdefault(period["period"], [0, 0])[side] = aggregate["actionAggregate"]
+        self.sets = [(points[p][0], points[p][1]) for p in sorted(points)]
+        self.last_seq = frame["seqNum"]
+        self.finished = bool(frame.get("finished"))
+        self.frames += 1
+
+
+async def follow(
+    url: str, token: str, *, ssl_context: ssl.SSLContext | None = None, stop_after: int | None = None
+) -> Board:
+    """Follow a fixture until its finished frame, the server's close, or `stop_after` frames."""
+    board = Board()
+    async with connect(url, additional_headers={"Accept": ACCEPT}, ssl=ssl_context, max_size=None) as ws:
+        await ws.send(json.dumps({"authToken": token}))
+        try:
+            async for message in ws:
+                if isinstance(message, str):
+                    board.apply(message)
+                if board.finished or (stop_after is not None and board.frames >= stop_after):
+                    break
+        except websockets.ConnectionClosed:
+            pass
+    board.close_code = ws.close_code
+    return board

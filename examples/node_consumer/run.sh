@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The CI pattern for a consumer in any language, here Node:
+#   1. start `ttrec serve` in the background with a ready file, a report and --exit-after;
+#   2. wait for the ready file, point the consumer at the URL in it;
+#   3. the server exits by itself once the consumer's connection has ended;
+#   4. assert on what the consumer printed and on the server's report.
+# Needs node with the `ws` package (npm ci here, or NODE_PATH pointing at a node_modules),
+# and ttrec (TTREC overrides the command, e.g. TTREC=".venv/bin/ttrec").
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+ttrec=${TTREC:-ttrec}
+capture=${CAPTURE:-$repo/captures/sample-singles-bo5.jsonl.zst}
+# In this repository the ws package is installed once for the interop tests.
+export NODE_PATH="${NODE_PATH:-$here/node_modules:$repo/tests/interop/node/node_modules}"
+
+work="$(mktemp -d)"
+server=""
+cleanup() {
+    if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+$ttrec serve "$capture" --speed max --token ci-token \
+    --ready-file "$work/ready.json" --report "$work/report.json" --exit-after 1 \
+    2>"$work/serve.log" &
+server=$!
+
+for _ in $(seq 200); do
+    [ -f "$work/ready.json" ] && break
+    kill -0 "$server" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
+    sleep 0.05
+done
+[ -f "$work/ready.json" ] || { echo "run.sh: ttrec serve did not get ready" >&2; exit 1; }
+
+feed_url="$(node -p 'const r = require(process.argv[1]); `${r.url}/v2/tabletennis/fixtures/${r.fixtures[0]}/statistics`' "$work/ready.json")"
+node "$here/consumer.js" "$feed_url" ci-token >"$work/board.json"
+
+wait "$server"  # --exit-after 1: it stops once the consumer's connection has ended
+server=""
+
+# What the consumer should have shown: the capture's own summary.
+$ttrec info --json "$capture" >"$work/info.json"
+
+node - "$work/board.json" "$work/report.json" "$work/info.json" <<'JS'
+const assert = require("assert");
+const fs = require("fs");
+const [board, report, info] = process.argv.slice(2).map((p) => JSON.parse(fs.readFileSync(p, "utf8")));
+assert.deepStrictEqual(board.sets, info.sets, "the consumer's set scores");
+assert.strictEqual(board.finished, true);
+assert.strictEqual(board.lastSeq, info.last_seq);
+assert.strictEqual(board.code, 1000);
+assert.strictEqual(report.running, false);
+assert.strictEqual(report.connections.length, 1);
+const [conn] = report.connections;
+assert.strictEqual(conn.frames_sent, info.frames);
+assert.strictEqual(conn.last_seq, info.last_seq);
+assert.strictEqual(conn.ended, "client-closed");
+assert.deepStrictEqual(conn.faults, []);
+console.log(`node consumer ok: ${board.frames} frames, sets ${JSON.stringify(board.sets)}, server report agrees`);
+JS

@@ -1,0 +1,72 @@
+"""Testing the trio consumer with ttrec's pytest plugin.
+
+`ttrec_server` starts the replayer inside the test (port 0); `autojump_clock` makes a whole
+match play in virtual time; `ttrec_server.control` steps through it. Run with
+`python -m pytest examples/trio_consumer` (pytest-trio, trio_mode = true).
+"""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.testing
+from trio_scoreboard import Scoreboard, follow
+
+from ttrec.testing import TrioServer
+
+
+@pytest.mark.ttrec(speed=1.0)  # the bundled best-of-5 sample, at its recorded pace
+async def test_the_whole_match(ttrec_server: TrioServer, autojump_clock: trio.testing.MockClock) -> None:
+    board = Scoreboard()
+    with trio.fail_after(3600):  # virtual seconds
+        await follow(ttrec_server.fixture_url(), ttrec_server.token, board)
+    assert board.finished and board.last_seq == 220
+    assert board.sets == [(8, 11), (11, 13), (11, 3), (11, 13)]
+    assert board.sets_won == (1, 3)
+    assert trio.current_time() > 24 * 60  # 25 minutes of match, in a blink of real time
+
+
+@pytest.mark.ttrec(paused=True)
+async def test_step_by_step(ttrec_server: TrioServer) -> None:
+    board = Scoreboard()
+    control = ttrec_server.control
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(follow, ttrec_server.fixture_url(), ttrec_server.token, board)
+
+            await control.release(3)  # returns once the 3 frames were sent
+            await trio.testing.wait_all_tasks_blocked()  # and the consumer took them
+            assert board.last_seq == 3 and board.frames == 3
+
+            position = await control.run_to("set-end")
+            await trio.testing.wait_all_tasks_blocked()
+            assert board.last_seq == position.seq
+            assert board.sets[0] == (8, 11) and board.sets_won == (0, 1)
+
+            await control.run_to("match-point")
+            await trio.testing.wait_all_tasks_blocked()
+            assert board.sets_won == (1, 2) and not board.finished
+
+            await control.run_to("final")
+            await trio.testing.wait_all_tasks_blocked()
+            assert board.finished and board.sets_won == (1, 3)
+
+
+@pytest.mark.ttrec(faults=["drop:after=50"])
+async def test_a_dropped_connection_ends_the_follow(ttrec_server: TrioServer) -> None:
+    board = Scoreboard()
+    with trio.fail_after(20):
+        await follow(ttrec_server.fixture_url(), ttrec_server.token, board)
+        (report,) = await ttrec_server.wait_connections(1)
+    assert board.last_seq == 50 and not board.finished
+    assert report.ended == "fault" and report.faults == ("drop:after=50",)
+
+
+@pytest.mark.ttrec(tls=True)
+async def test_over_wss(ttrec_server: TrioServer) -> None:
+    board = Scoreboard()
+    with trio.fail_after(20):
+        await follow(
+            ttrec_server.fixture_url(), ttrec_server.token, board, ssl_context=ttrec_server.ssl_context
+        )
+    assert board.finished and ttrec_server.url.startswith("wss://")
