@@ -8,12 +8,15 @@ a fake; `websocket_connect` opens the real thing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+import math
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Final, Literal, Protocol
 
+import h11
 import trio
+import wsproto.utilities
 from trio_websocket import (
     ConnectionClosed,
     ConnectionRejected,
@@ -54,15 +57,51 @@ class Socket(Protocol):
 Connect = Callable[[str], AbstractAsyncContextManager[Socket]]
 
 
-def websocket_connect(url: str) -> AbstractAsyncContextManager[Socket]:
-    result: AbstractAsyncContextManager[Socket] = open_websocket_url(
-        url,
-        extra_headers=[(b"Accept", ACCEPT_HEADER.encode())],
-        max_message_size=MAX_MESSAGE_BYTES,
-        connect_timeout=HANDSHAKE_TIMEOUT_S,
-        disconnect_timeout=CLOSE_TIMEOUT_S,
-    )
-    return result
+# After trio-websocket's own close timeout, how long its leftover reader task may run
+# before the guard below cancels it.
+GUARD_GRACE_S: Final = 1.0
+
+
+@asynccontextmanager
+async def websocket_connect(url: str) -> AsyncIterator[Socket]:
+    """trio-websocket's `open_websocket_url`, with its timeouts made to hold.
+
+    Its connect and disconnect timeouts stop waiting, but leave its reader task running in
+    its nursery, and the nursery then waits for it: a server that reads the upgrade
+    request and never answers, or never closes the TCP connection after a close
+    handshake, would hang the recorder forever. A cancel scope around it all ends that
+    reader task too (tests/test_hostile_upstreams.py).
+    """
+    opened = False
+    garbled = False
+    try:
+        with trio.CancelScope(deadline=trio.current_time() + HANDSHAKE_TIMEOUT_S + GUARD_GRACE_S) as guard:
+            async with open_websocket_url(
+                url,
+                extra_headers=[(b"Accept", ACCEPT_HEADER.encode())],
+                max_message_size=MAX_MESSAGE_BYTES,
+                connect_timeout=HANDSHAKE_TIMEOUT_S,
+                disconnect_timeout=CLOSE_TIMEOUT_S,
+            ) as ws:
+                opened = True
+                guard.deadline = math.inf
+                try:
+                    yield ws
+                finally:
+                    guard.deadline = trio.current_time() + CLOSE_TIMEOUT_S + GUARD_GRACE_S
+    except (h11.ProtocolError, wsproto.utilities.ProtocolError):
+        # Before the handshake: an answer to the upgrade that is not HTTP, and
+        # trio-websocket's reader tries to send the client a 400 (an event only a server
+        # may send). After it: its reader sending a 1009 close while our own close frame
+        # (the watchdog's) is already out. Either way the connection is over, not the recorder.
+        garbled = True
+    # Raised here, outside the handler, so that no h11 internals become their context.
+    if garbled and not opened:
+        raise HandshakeError("the server's answer is not a websocket handshake")
+    if garbled:
+        raise trio.BrokenResourceError("websocket protocol error")
+    if guard.cancelled_caught and not opened:
+        raise ConnectionTimeout
 
 
 EndKind = Literal[
