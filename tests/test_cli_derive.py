@@ -1,0 +1,111 @@
+"""`ttrec slice`, `splice` and `warp` through click's CliRunner: derived files that `ttrec
+check` accepts, headers that say where they came from, one-line errors."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ttrec.capture import read_capture
+from ttrec.cli import cli
+from ttrec.feed import seq_num
+from ttrec.moments import moments_of_texts
+from ttrec.records import Frame
+from ttrec.simulator import simulate_match, write_capture
+
+MATCH = simulate_match(seed=8, best_of=5)
+MOMENTS = list(moments_of_texts(MATCH.frames))
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    return write_capture(MATCH, tmp_path / "match.jsonl.zst")
+
+
+def run(*args: str | Path) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def seqs(path: Path) -> list[int | None]:
+    _, records = read_capture(path)
+    return [seq_num(r.data) for r in records if isinstance(r, Frame)]
+
+
+def test_slice_by_seq_writes_a_derived_capture_that_checks(source: Path, tmp_path: Path) -> None:
+    out = tmp_path / "mid.jsonl.zst"
+    code, stdout, _ = run("slice", source, "-o", out, "--seq", "120..150")
+    assert code == 0 and "31 data frames, seqNum 120..150" in stdout
+    assert seqs(out) == list(range(120, 151))
+    header, _ = read_capture(out)
+    assert header.source == "derived" and header.fixture_id == MATCH.header.fixture_id
+    assert header.extra["derived_from"] == [
+        {
+            "path": str(source),
+            "fixture_id": MATCH.header.fixture_id,
+            "source": "simulated",
+            "operation": "slice seq=120..150",
+        }
+    ]
+    assert run("check", out)[0] == 0
+
+
+def test_slice_by_set_and_by_moments(source: Path, tmp_path: Path) -> None:
+    set_ends = [i + 1 for i, m in enumerate(MOMENTS) if "set-end" in m]  # seqNums
+    code, _, _ = run("slice", source, "-o", tmp_path / "set2.jsonl.zst", "--set", "2")
+    assert code == 0 and seqs(tmp_path / "set2.jsonl.zst") == list(range(set_ends[0] + 1, set_ends[1] + 1))
+    code, _, _ = run("slice", source, "-o", tmp_path / "end.jsonl.zst", "--from", "match-point")
+    match_point = next(i + 1 for i, m in enumerate(MOMENTS) if "match-point" in m)
+    assert code == 0 and seqs(tmp_path / "end.jsonl.zst") == list(range(match_point, len(MATCH.frames) + 1))
+    assert run("check", tmp_path / "set2.jsonl.zst", tmp_path / "end.jsonl.zst")[0] == 0
+
+
+def test_warp_then_splice_keeps_the_history(source: Path, tmp_path: Path) -> None:
+    quick = tmp_path / "quick.jsonl.zst"
+    assert run("warp", source, "-o", quick, "--scale", "0.1", "--cap", "2")[0] == 0
+    _, records = read_capture(quick)
+    assert max(b.t - a.t for a, b in itertools.pairwise(records)) <= 2_000_000_000
+    assert run("check", quick)[0] == 0
+    head, tail = tmp_path / "head.jsonl.zst", tmp_path / "tail.jsonl.zst"
+    assert run("slice", quick, "-o", head, "--seq", "..10")[0] == 0
+    assert run("slice", source, "-o", tail, "--seq", "50..60")[0] == 0
+    joined = tmp_path / "joined.jsonl.zst"
+    code, stdout, _ = run("splice", head, tail, "-o", joined, "--gap", "30")
+    assert code == 0 and "21 data frames, seqNum 1..21" in stdout
+    header, _ = read_capture(joined)
+    first, second = header.extra["derived_from"]
+    assert first["operation"] == second["operation"] == "splice 2 parts gap=30s"
+    assert first["derived_from"][0]["operation"] == "slice seq=..10"
+    assert first["derived_from"][0]["derived_from"][0]["operation"] == "warp scale=0.1 cap=2s"
+    assert run("check", joined)[0] == 0  # later frames of the same match: a valid capture
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["slice", "{src}", "-o", "{out}"], 2, "say where to cut"),
+        (["slice", "{src}", "-o", "{out}", "--seq", "1..2", "--set", "1"], 2, "say where to cut"),
+        (["slice", "{src}", "-o", "{out}", "--seq", "x"], 1, "expected N..M"),
+        (["slice", "{src}", "-o", "{out}", "--from", "deuce"], 1, "unknown moment"),
+        (["slice", "{src}", "-o", "{out}", "--seq", "9000.."], 1, "no data frame"),
+        (["slice", "{src}", "-o", "{src}", "--seq", "1.."], 1, "never overwrites"),
+        (["splice", "{src}", "-o", "{out}"], 2, "two captures"),
+        (["warp", "{src}", "-o", "{out}"], 2, "--scale"),
+    ],
+)
+def test_errors_are_one_line(source: Path, tmp_path: Path, args: list[str], code: int, message: str) -> None:
+    filled = [a.format(src=source, out=tmp_path / "out.jsonl.zst") for a in args]
+    got, _, stderr = run(*filled)
+    assert got == code and message in stderr
+    assert len([line for line in stderr.splitlines() if line.startswith("Error")]) == 1
+    if code == 1:
+        assert not (tmp_path / "out.jsonl.zst").exists()
+
+
+def test_help_has_examples() -> None:
+    for name in ("slice", "splice", "warp"):
+        code, stdout, _ = run(name, "--help")
+        assert code == 0 and "Example" in stdout and f"ttrec {name}" in stdout
