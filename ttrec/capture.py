@@ -168,7 +168,7 @@ class CaptureReader(_Closing):
         self.header_line = line
         try:
             return decode_header(json.loads(line.decode()))
-        except (ValueError, RecordError) as exc:
+        except (ValueError, RecordError, RecursionError) as exc:
             raise CaptureFormatError(self.path, 1, _describe(exc)) from None
 
     def _iter_chunks(self) -> Iterator[bytes]:
@@ -233,7 +233,7 @@ class CaptureReader(_Closing):
         for line in self._lines:
             try:
                 record = decode_record(json.loads(line.decode()))
-            except (ValueError, RecordError) as exc:
+            except (ValueError, RecordError, RecursionError) as exc:
                 raise CaptureFormatError(self.path, self.lines, _describe(exc)) from None
             if record is not None:
                 yield record
@@ -243,6 +243,8 @@ class CaptureReader(_Closing):
 
 
 def _describe(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):  # e.g. 100,000 "[": deeper than the JSON parser goes
+        return "line is not JSON (nested too deeply)"
     if isinstance(exc, UnicodeDecodeError):
         return "line is not UTF-8"
     if isinstance(exc, json.JSONDecodeError):
