@@ -20,13 +20,14 @@ from replayer_support import FIXTURE, client, frame_text, frames_every, heartbea
 from trio_websocket import ConnectionClosed, ConnectionRejected, WebSocketConnection, open_websocket_url
 
 from replayer import ServeOptions
-from replayer.control import CONTROL_PATH, ControlError, StepControl
+from replayer.control import CONTROL_PATH, ControlError, FixtureGate, StepControl
 from ttrec.bundled import sample_path
 from ttrec.capture import CaptureReader
 from ttrec.feed import classify, seq_num
 from ttrec.match import parse_frame, set_winner
 from ttrec.moments import moments_of_texts
 from ttrec.records import Frame, Heartbeat
+from ttrec.schedule import build_timeline
 
 SAMPLE: Final = sample_path("sample-singles-bo5")
 SAMPLE_FIXTURE: Final = "14a03569-d26b-4496-92e5-dfe8cb1855fe"
@@ -343,3 +344,37 @@ async def test_a_control_wait_times_out_with_an_answer(
         ):
             answer = await command(ws, op="release", frames=1, timeout=5)
     assert answer == {"ok": False, "error": "timed out waiting for the released frames to be sent"}
+
+
+async def test_a_consumer_that_leaves_while_held(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    capture = write_capture(tmp_path / "a.jsonl.zst", frames_every(5, 1.0))
+    control = StepControl(paused=True)
+    with trio.fail_after(600):
+        async with running([capture], ServeOptions(control=control, heartbeat_interval_s=1.0)) as handle:
+            async with client(handle.fixture_url(FIXTURE)) as ws:
+                await ws.get_message()  # a heartbeat while held
+            (report,) = await handle.wait_connections(1)
+            assert control.gate().position().connections == 0  # forgotten by the gate
+            assert control.gate().paused
+    assert report.ended == "client-closed" and report.frames_sent == 0 and report.heartbeats_sent >= 1
+    assert "failed" not in caplog.text
+
+
+async def test_hold_raises_what_the_quiet_line_raises_unwrapped() -> None:
+    timeline = build_timeline(frames_every(2, 1.0))
+    gate = FixtureGate(FIXTURE, "statistics", timeline, paused=True)
+
+    class Gone(Exception):
+        pass
+
+    class Session:
+        sending_since: float | None = None
+
+    async def quiet(due: float) -> None:
+        await trio.lowlevel.checkpoint()
+        raise Gone
+
+    with pytest.raises(Gone):
+        await gate.hold(Session(), timeline.messages[0], quiet)
