@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ttrec.cli import cli
 from ttrec.faults import (
     AfterFrames,
     AtMoment,
@@ -198,3 +200,32 @@ def test_start_at_points_in_a_simulated_match() -> None:
         TIMELINE.start_index(parse_start_at(f"set={len(set_ends) + 1}"))
     with pytest.raises(StartAtError, match="seqNum"):
         TIMELINE.start_index(parse_start_at(f"seq={seqs[-1] + 1}"))
+
+
+# --- the serve command's flags ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fault", "stall:after=1"], "say how long: for=SECONDS"),
+        (["--fault", "drop:at=deuce"], "unknown moment 'deuce'"),
+        (["--start-at", "set=0"], "from 1"),
+        (["--start-at", "deuce"], "unknown moment"),
+    ],
+)
+def test_serve_refuses_bad_faults_and_start_points_in_one_line(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, ["serve", *args])
+    assert result.exit_code == 2 and message in result.stderr
+    assert len([line for line in result.stderr.splitlines() if line.startswith("Error")]) == 1
+
+
+def test_serve_help_shows_fault_examples() -> None:
+    result = CliRunner().invoke(cli, ["serve", "--help"])
+    for example in (
+        "drop:at=match-point",
+        "duplicate:p=0.05 --seed 7",
+        "reject:next=2,status=503",
+        "--start-at",
+    ):
+        assert example in result.stdout
