@@ -1,0 +1,236 @@
+"""A full disk, a failing disk and a read-only directory while recording: the fixture
+fails with one clear line, the others carry on, what was flushed before stays readable,
+and nothing hangs.
+
+In-process, the capture file of one fixture is swapped for one that refuses writes past
+a byte budget with a chosen errno (ENOSPC, EDQUOT, EROFS, EIO), swept over budgets so that
+the refusal lands on every kind of write (header, records, the closing frame). At the OS
+level: `ttrec record` in a subprocess under RLIMIT_FSIZE (the kernel refuses the write
+with EFBIG; SIGXFSZ ignored), and an --out directory the process cannot write to.
+Rules: loopback only, port 0, `autojump_clock` in-process, `trio.fail_after` on every
+network test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+import os
+import resource
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, Final
+
+import pytest
+import trio
+from recorder_support import (
+    FIXTURE,
+    FIXTURE_2,
+    TOKEN,
+    ReplayerThread,
+    frames_of,
+    read,
+    record_from,
+    replayer,
+    write_match,
+)
+
+import ttrec.capture
+from replayer import ServeOptions
+from ttrec.capture import CaptureReader
+from ttrec.errors import CaptureFormatError, CaptureWriteError
+
+FRAMES: Final = 30
+# The 60-frame recording below takes ~3.3 KB (zstd, ~30x): the limit cuts it mid-match.
+LIMIT_BYTES: Final = 1500
+
+
+class RefusingFile:
+    """A real file that accepts `budget` bytes, then writes what fits and raises `errno`."""
+
+    def __init__(self, inner: IO[bytes], budget: int, error: int) -> None:
+        self._inner = inner
+        self._left = budget
+        self._error = error
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        if len(chunk) > self._left:
+            self._inner.write(chunk[: self._left])
+            self._inner.flush()
+            self._left = 0
+            raise OSError(self._error, os.strerror(self._error))
+        self._left -= len(chunk)
+        return self._inner.write(chunk)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+@contextlib.contextmanager
+def refusing_disk(monkeypatch: pytest.MonkeyPatch, victim: str, budget: int, error: int) -> Iterator[None]:
+    """Captures whose file name contains `victim` refuse writes after `budget` bytes."""
+    real_open = open
+
+    def fake_open(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        f = real_open(path, mode, *args, **kwargs)
+        if "x" in mode and victim in str(path):
+            return RefusingFile(f, budget, error)
+        return f
+
+    monkeypatch.setattr(ttrec.capture, "open", fake_open, raising=False)
+    try:
+        yield
+    finally:
+        monkeypatch.undo()
+
+
+@pytest.mark.parametrize("error", [errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO])
+async def test_a_refused_write_fails_that_fixture_only_and_keeps_what_was_flushed(
+    tmp_path: Path, autojump_clock: object, monkeypatch: pytest.MonkeyPatch, error: int
+) -> None:
+    a = write_match(tmp_path / "a.jsonl.zst", FRAMES, FIXTURE, step_s=1.0)
+    b = write_match(tmp_path / "b.jsonl.zst", FRAMES, FIXTURE_2, step_s=1.0)
+    log = io.StringIO()
+    with refusing_disk(monkeypatch, FIXTURE, 1000, error), trio.fail_after(600):
+        async with replayer([a, b], ServeOptions(speed=1.0)) as handle:
+            results = await record_from(handle, [FIXTURE, FIXTURE_2], tmp_path / "out", log=log)
+    full, fine = results
+    assert full.outcome == "failed"
+    assert full.detail == f"cannot write the capture: {os.strerror(error)}"
+    assert fine.outcome == "finished" and fine.complete and fine.frames == FRAMES
+    # What reached the disk before the refusal reads back: a prefix of the match.
+    reader, records = read(full.path)
+    seqs = [f.data for f in frames_of(records)]
+    _, source = read(a)
+    assert 0 < len(seqs) < FRAMES and seqs == [f.data for f in frames_of(source)][: len(seqs)]
+    assert reader.torn_tail or reader.damage is None
+    assert TOKEN not in log.getvalue()
+
+
+async def test_a_refusal_at_any_byte_never_escapes_or_hangs(
+    tmp_path: Path, autojump_clock: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The budget swept across the whole file: the header, every record and the final
+    frame end each meet the refusal once."""
+    source = write_match(tmp_path / "a.jsonl.zst", 8, FIXTURE, step_s=1.0)
+    outcomes: set[str] = set()
+    for budget in range(0, 1200, 37):
+        out = tmp_path / f"out-{budget}"
+        with refusing_disk(monkeypatch, FIXTURE, budget, errno.ENOSPC), trio.fail_after(600):
+            async with replayer([source], ServeOptions(speed=None)) as handle:
+                try:
+                    [result] = await record_from(handle, [FIXTURE], out)
+                except CaptureWriteError as exc:
+                    # Refused while creating the file: before any connection, one line.
+                    assert "No space left on device" in str(exc) and "\n" not in str(exc)
+                    outcomes.add("refused at creation")
+                    continue
+        outcomes.add(result.outcome)
+        if result.outcome == "failed":
+            assert "No space left on device" in result.detail
+        for path in out.iterdir():
+            try:
+                with CaptureReader(path) as reader:
+                    list(reader)
+            except CaptureFormatError as exc:
+                assert exc.line in (None, 1)  # not even the header made it
+    assert outcomes >= {"failed", "finished", "refused at creation"}
+
+
+# --- at the OS level --------------------------------------------------------------------
+
+
+def _limit_file_size(limit: int) -> None:
+    # In the child before exec: the kernel refuses writes past `limit` bytes with EFBIG,
+    # and without SIGXFSZ ignored it would kill the process instead.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def _record_cli(
+    url: str, out: Path, *fixtures: str, limit: int | None = None, timeout_s: float = 60
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TTREC_TOKEN": TOKEN, "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "ttrec", "record", *fixtures, "--base-url", url, "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        preexec_fn=None if limit is None else (lambda: _limit_file_size(limit)),
+        check=False,
+    )
+
+
+def test_file_size_limit_from_the_kernel(tmp_path: Path) -> None:
+    source = write_match(tmp_path / "a.jsonl.zst", 60, FIXTURE, step_s=0.01)
+    with ReplayerThread([source], ServeOptions(speed=None)) as handle:
+        done = _record_cli(handle.url, tmp_path / "out", FIXTURE, limit=LIMIT_BYTES)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    [summary] = done.stdout.splitlines()
+    assert f"{FIXTURE} failed:" in summary and "cannot write the capture: File too large" in summary
+    [path] = (tmp_path / "out").iterdir()
+    assert 0 < path.stat().st_size <= LIMIT_BYTES
+    reader, records = read(path)
+    frames = frames_of(records)
+    assert 0 < len(frames) < 60 and reader.torn_tail
+
+
+@contextlib.contextmanager
+def unwritable_directory(path: Path) -> Iterator[Path]:
+    """A directory this process cannot create files in: mode 0o555, or for root (whom
+    modes do not stop) a read-only tmpfs mounted there."""
+    path.mkdir()
+    path.chmod(0o555)
+    mounted = False
+    try:
+        probe = path / "probe"
+        try:
+            probe.touch()
+            probe.unlink()
+            writable = True
+        except OSError:
+            writable = False
+        if writable:
+            done = subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(path)], check=False
+            )
+            mounted = done.returncode == 0
+            assert mounted, "running as root without the right to mount: no way to make a read-only directory"
+        yield path
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(path)], check=False)
+        path.chmod(0o755)
+
+
+def test_a_read_only_out_directory_fails_at_once_with_one_line(tmp_path: Path) -> None:
+    source = write_match(tmp_path / "a.jsonl.zst", 5, FIXTURE)
+    with (
+        ReplayerThread([source], ServeOptions(speed=None)) as handle,
+        unwritable_directory(tmp_path / "ro") as ro,
+    ):
+        done = _record_cli(handle.url, ro, FIXTURE, FIXTURE_2, timeout_s=30)
+        assert handle.connections == []  # failed before connecting
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"Error: {ro}")
+    assert "Read-only file system" in done.stderr or "Permission denied" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(ro.iterdir()) == []
+
+
+def test_a_capture_path_in_a_missing_directory_tree_is_made_or_refused_clearly(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    source = write_match(tmp_path / "a.jsonl.zst", 5, FIXTURE)
+    with ReplayerThread([source], ServeOptions(speed=None)) as handle:
+        done = _record_cli(handle.url, blocker / "out", FIXTURE, timeout_s=30)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Not a directory" in done.stderr
