@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from replayer.control import StepControl
@@ -22,7 +22,9 @@ OnEnd = Literal["stay", "close"]
 class ServeOptions:
     speed: float | None = 1.0  # None = max (as fast as the client reads)
     heartbeat_interval_s: float = float(HEARTBEAT_INTERVAL_S)
-    tokens: frozenset[str] = frozenset()  # empty: any non-empty token is accepted
+    # Empty: any non-empty token is accepted. Out of the repr, so that a log line, an
+    # f-string or a traceback showing its locals never prints the secrets.
+    tokens: frozenset[str] = field(default=frozenset(), repr=False)
     auth_timeout_s: float = AUTH_TIMEOUT_S
     on_end: OnEnd = "stay"
     faults: tuple[Fault, ...] = ()
