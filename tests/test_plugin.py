@@ -20,6 +20,7 @@ from trio_websocket import ConnectionClosed
 from ttrec.bundled import sample_path
 from ttrec.capture import CaptureReader
 from ttrec.feed import classify, seq_num
+from ttrec.match import parse_frame
 from ttrec.records import Frame
 from ttrec.testing import TrioServer, serve_in_thread
 
@@ -45,6 +46,18 @@ async def test_the_default_server_plays_the_bundled_sample(ttrec_server: TrioSer
         (report,) = await ttrec_server.wait_connections(1)
     assert seqs == list(range(1, 221))
     assert report.frames_sent == 220 and report.ended == "client-closed"
+
+
+@pytest.mark.ttrec(start_at="set=3")
+async def test_marker_start_at_joins_mid_match(ttrec_server: TrioServer) -> None:
+    with trio.fail_after(20):
+        async with ttrec_server.connect() as ws:
+            while classify(message := await ws.get_message()) != "frame":
+                pass
+    first = parse_frame(message)
+    # Every frame is a full snapshot: the first one received already shows sets 1 and 2 won.
+    assert len(first.sets) >= 2 and first.sets[:2] == [(8, 11), (11, 13)]
+    assert sum(first.sets_won) == 2 and first.seq_num > 1
 
 
 @pytest.mark.ttrec(
@@ -104,6 +117,7 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed
 from ttrec.feed import classify, seq_num
+from ttrec.match import parse_frame
 
 
 @pytest.mark.ttrec(speed=1.0, heartbeat_interval_s=5.0, on_end="close")

@@ -33,6 +33,7 @@ from replayer.tls import self_signed
 from ttrec.faults import Fault, parse_fault
 from ttrec.feed import ACCEPT_HEADER, HEARTBEAT_INTERVAL_S, Feed, auth_message
 from ttrec.moments import Moment
+from ttrec.schedule import StartAt, parse_start_at
 
 # Sent by the helpers when the server accepts any token; never a real one.
 DEFAULT_TOKEN: Final = "ttrec-test-token"  # noqa: S105 (a placeholder, not a secret)
@@ -61,11 +62,13 @@ def serve_options(
     on_end: OnEnd = "stay",
     heartbeat_interval_s: float = float(HEARTBEAT_INTERVAL_S),
     paused: bool = False,
+    start_at: StartAt | str | None = None,
 ) -> ServeOptions:
     """ServeOptions for a test server, always with step control (idle until used).
 
     `speed=None` plays as fast as the client reads; faults may be Fault values or `--fault`
-    specs (parsed by ttrec.faults.parse_fault, so every kind the CLI knows works here)."""
+    specs (parsed by ttrec.faults.parse_fault, so every kind the CLI knows works here);
+    `start_at` a StartAt or a `--start-at` spec such as "set=3" or "match-point"."""
     return ServeOptions(
         speed=speed,
         tokens=frozenset(tokens),
@@ -74,6 +77,7 @@ def serve_options(
         on_end=on_end,
         heartbeat_interval_s=heartbeat_interval_s,
         control=StepControl(paused=paused),
+        start_at=parse_start_at(start_at) if isinstance(start_at, str) else start_at,
     )
 
 
@@ -326,7 +330,7 @@ def serve_in_thread(
         assert server.connections[0].frames_sent == 220
 
     Keyword options are those of `serve_options` (speed, tokens, faults, seed, on_end,
-    heartbeat_interval_s, paused) unless `options` is given. The server listens on
+    heartbeat_interval_s, paused, start_at) unless `options` is given. The server listens on
     127.0.0.1, port 0, on the real clock; the block's end stops it and joins the thread.
     """
     if options is not None and option_kwargs:

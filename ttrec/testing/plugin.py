@@ -15,7 +15,7 @@ Fixtures (trio tests, pytest-trio):
 Marker `ttrec` keywords: capture (path, relative to the rootdir, or a list), fixture (the
 fixture id to record, and the default one), simulate (a seed, or simulate_match keywords),
 speed (default None: as fast as the client reads), tokens, faults (specs or Fault values),
-seed, on_end, heartbeat_interval_s, tls, paused.
+seed, on_end, heartbeat_interval_s, tls, paused, start_at (a `--start-at` spec).
 
 Record modes (`--ttrec-record-mode`), for a marker naming `fixture` and `capture`:
   none     (default) never touches the network; a missing capture fails the test
@@ -60,7 +60,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "ttrec(capture=None, fixture=None, simulate=None, speed=None, tokens=(), faults=(), "
-        "seed=0, on_end='stay', heartbeat_interval_s=10, tls=False, paused=False): "
+        "seed=0, on_end='stay', heartbeat_interval_s=10, tls=False, paused=False, start_at=None): "
         "what the ttrec_server fixture serves, and how",
     )
 
@@ -78,6 +78,7 @@ _MARKER_KEYS: Final = frozenset(
         "heartbeat_interval_s",
         "tls",
         "paused",
+        "start_at",
     }
 )
 
@@ -179,6 +180,7 @@ async def ttrec_server(
         on_end=settings.get("on_end", "stay"),
         heartbeat_interval_s=float(settings.get("heartbeat_interval_s", 10.0)),
         paused=bool(settings.get("paused", False)),
+        start_at=settings.get("start_at"),
     )
     tls = bool(settings.get("tls", False))
     fixture = settings.get("fixture")
