@@ -64,7 +64,7 @@ class RawClient:
         return cls(trio.SocketStream(sock))
 
     async def handshake(
-        self, path: str, headers: Sequence[tuple[str, str]] = (("Accept", ACCEPT_HEADER),)
+        self, path: str, headers: Sequence[tuple[bytes, bytes]] = ((b"Accept", ACCEPT_HEADER.encode()),)
     ) -> Event:
         """Send the upgrade request; AcceptConnection or RejectConnection back."""
         await self.stream.send_all(
