@@ -27,6 +27,7 @@ from typing import IO, Any, Final
 
 import pytest
 import trio
+from click.testing import CliRunner
 from recorder_support import (
     FIXTURE,
     FIXTURE_2,
@@ -42,6 +43,7 @@ from recorder_support import (
 import ttrec.capture
 from replayer import ServeOptions
 from ttrec.capture import CaptureReader
+from ttrec.cli import cli
 from ttrec.errors import CaptureFormatError, CaptureWriteError
 
 FRAMES: Final = 30
@@ -183,9 +185,11 @@ def test_file_size_limit_from_the_kernel(tmp_path: Path) -> None:
 
 
 @contextlib.contextmanager
-def unwritable_directory(path: Path) -> Iterator[Path]:
+def unwritable_directory(path: Path) -> Iterator[bool]:
     """A directory this process cannot create files in: mode 0o555, or for root (whom
-    modes do not stop) a read-only tmpfs mounted there."""
+    modes do not stop) a read-only tmpfs mounted there. Yields False when neither works
+    (root without the right to mount, e.g. in a container): the caller then makes the
+    refusal in-process instead."""
     path.mkdir()
     path.chmod(0o555)
     mounted = False
@@ -199,31 +203,47 @@ def unwritable_directory(path: Path) -> Iterator[Path]:
             writable = False
         if writable:
             done = subprocess.run(
-                ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(path)], check=False
+                ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(path)],
+                check=False,
+                capture_output=True,
             )
             mounted = done.returncode == 0
-            assert mounted, "running as root without the right to mount: no way to make a read-only directory"
-        yield path
+        yield not writable or mounted
     finally:
         if mounted:
             subprocess.run(["umount", str(path)], check=False)
         path.chmod(0o755)
 
 
-def test_a_read_only_out_directory_fails_at_once_with_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("level", ["os", "in-process"])
+def test_a_read_only_out_directory_fails_at_once_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, level: str
+) -> None:
     source = write_match(tmp_path / "a.jsonl.zst", 5, FIXTURE)
-    with (
-        ReplayerThread([source], ServeOptions(speed=None)) as handle,
-        unwritable_directory(tmp_path / "ro") as ro,
-    ):
-        done = _record_cli(handle.url, ro, FIXTURE, FIXTURE_2, timeout_s=30)
+    ro = tmp_path / "ro"
+    with ReplayerThread([source], ServeOptions(speed=None)) as handle, unwritable_directory(ro) as os_level:
+        if level == "os" and os_level:
+            done = _record_cli(handle.url, ro, FIXTURE, FIXTURE_2, timeout_s=30)
+            code, stderr = done.returncode, done.stderr
+        else:
+            monkeypatch.setattr(ttrec.capture, "open", _refuse_creation, raising=False)
+            args = ["record", FIXTURE, FIXTURE_2, "--base-url", handle.url, "--out", str(ro)]
+            result = CliRunner().invoke(cli, args, env={"TTREC_TOKEN": TOKEN})
+            monkeypatch.undo()
+            code, stderr = result.exit_code, result.stderr
         assert handle.connections == []  # failed before connecting
-    assert done.returncode == 1
-    [line] = done.stderr.strip().splitlines()
+    assert code == 1
+    [line] = stderr.strip().splitlines()
     assert line.startswith(f"Error: {ro}")
-    assert "Read-only file system" in done.stderr or "Permission denied" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert "Read-only file system" in stderr or "Permission denied" in stderr
+    assert "Traceback" not in stderr
     assert list(ro.iterdir()) == []
+
+
+def _refuse_creation(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+    if "x" in mode:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+    return open(path, mode, *args, **kwargs)
 
 
 def test_a_capture_path_in_a_missing_directory_tree_is_made_or_refused_clearly(tmp_path: Path) -> None:
