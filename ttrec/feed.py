@@ -46,7 +46,11 @@ def feed_path(fixture_id: str, feed: Feed = "statistics") -> str:
 
 def parse_feed_path(path: str) -> tuple[str, Feed] | None:
     """Split a request path (query string allowed) into (fixture_id, feed), or None."""
-    match = _PATH_RE.match(urlsplit(path).path)
+    try:
+        target = urlsplit(path).path
+    except ValueError:  # "//[": urlsplit reads "[" as the start of an IPv6 host
+        return None
+    match = _PATH_RE.match(target)
     if match is None:
         return None
     try:
@@ -80,7 +84,11 @@ def feed_url(
 
 def query_params(path: str) -> dict[str, str]:
     """Last value of each query parameter of a request path."""
-    return {k: v[-1] for k, v in parse_qs(urlsplit(path).query).items()}
+    try:
+        query = urlsplit(path).query
+    except ValueError:
+        return {}
+    return {k: v[-1] for k, v in parse_qs(query).items()}
 
 
 def auth_message(token: str) -> str:
