@@ -66,13 +66,14 @@ class RawClient:
     async def handshake(
         self, path: str, headers: Sequence[tuple[bytes, bytes]] = ((b"Accept", ACCEPT_HEADER.encode()),)
     ) -> Event:
-        """Send the upgrade request; AcceptConnection or RejectConnection back."""
+        """Send the upgrade request; AcceptConnection or RejectConnection back, or
+        CloseConnection(1006) when the server just hangs up."""
         await self.stream.send_all(
             self.ws.send(Request(host="127.0.0.1", target=path, extra_headers=list(headers)))
         )
         while True:
             event = await self.next_event()
-            if isinstance(event, AcceptConnection | RejectConnection):
+            if isinstance(event, AcceptConnection | RejectConnection | CloseConnection):
                 return event
 
     async def authenticate(self, path: str, token: str = "token") -> None:
