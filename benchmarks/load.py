@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import trio
+from process_limits import raise_fd_limit, rss_kib  # benchmarks/ is on sys.path when run
 from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
 
 from replayer import ServeOptions, serve
@@ -55,19 +56,6 @@ SAMPLE_PERIOD_S: Final = 10.0
 CHURN_FRAMES: Final = 5  # frames a churning client reads before it leaves
 CONNECT_TIMEOUT_S: Final = 60.0  # 1,000 handshakes at once queue behind each other
 SPAN_MARGIN_S: Final = 60.0  # the capture outlasts the run, so no client reaches its end
-
-
-def rss_kib() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def raise_fd_limit() -> None:
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
 
 
 def write_capture(path: Path, span_s: float) -> int:

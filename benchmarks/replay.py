@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import trio
+from process_limits import raise_fd_limit, rss_kib  # benchmarks/ is on sys.path when run
 from trio_websocket import ConnectionClosed, WebSocketRequest, open_websocket_url, serve_websocket
 
 from replayer import ServeOptions, serve
@@ -106,19 +107,6 @@ class GcPauses:
 
 
 GC_PAUSES: Final = GcPauses()
-
-
-def rss_kib() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def raise_fd_limit() -> None:
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
 
 
 async def server_main(mode: str, capture: Path, speed: float | None) -> None:
