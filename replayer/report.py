@@ -15,6 +15,7 @@ from typing import Final, Literal
 #   auth-timeout    no auth message in time: close 1008
 #   client-closed   the client sent a close frame
 #   client-gone     the TCP connection ended without a close frame
+#   message-too-big the client sent a message over the server's bound: closed with 1009
 #   end-of-capture  `on_end="close"`: closed with 1000 after the last frame
 #   fault           a `--fault` ended it (see `faults`)
 #   send-timeout    the client stopped reading; dropped after the send timeout
@@ -25,6 +26,7 @@ Ending = Literal[
     "auth-timeout",
     "client-closed",
     "client-gone",
+    "message-too-big",
     "end-of-capture",
     "fault",
     "send-timeout",

@@ -46,6 +46,7 @@ CLOSE_TIMEOUT_S: Final = 5.0
 POLICY_VIOLATION: Final = 1008
 NORMAL_CLOSURE: Final = 1000
 ABNORMAL_CLOSURE: Final = 1006  # reported for a peer that vanished; never sent
+MESSAGE_TOO_BIG: Final = 1009
 
 
 class _Ended(Exception):
@@ -145,6 +146,9 @@ class Session:
         reason = self.ws.closed
         if reason is None or reason.code == ABNORMAL_CLOSURE:
             self._end("client-gone", ABNORMAL_CLOSURE)
+        elif reason.code == MESSAGE_TOO_BIG:
+            # trio-websocket closed it for us: the client sent more than the server reads.
+            self._end("message-too-big", MESSAGE_TOO_BIG)
         else:
             self._end("client-closed", int(reason.code))
 
