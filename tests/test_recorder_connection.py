@@ -75,6 +75,26 @@ async def test_recorded_frames_equal_the_source_byte_for_byte_with_the_same_spac
     assert ts == sorted(ts)
 
 
+async def test_on_the_real_clock_the_recorded_spacing_matches_within_milliseconds(tmp_path: Path) -> None:
+    # The same as above through real sockets, a real event loop and the real clock: the
+    # recorder stamps each message on arrival, the replayer sends each on schedule.
+    source = write_match(tmp_path / "source.jsonl.zst", 30, step_s=0.05)  # gaps of 50-125 ms
+    _, source_records = read(source)
+    with trio.fail_after(30):
+        async with replayer([source], ServeOptions(speed=1.0)) as handle:
+            [result] = await record_from(handle, [FIXTURE], tmp_path / "out")
+    _, records = read(result.path)
+    got, want = frames_of(records), frames_of(source_records)
+    assert [f.data for f in got] == [f.data for f in want]
+    errors_ms = sorted(
+        abs((b.t - a.t) - (d.t - c.t)) / 1e6
+        for (a, b), (c, d) in zip(itertools.pairwise(got), itertools.pairwise(want), strict=True)
+    )
+    # A few ms is the contract; the bound on the worst gap allows for a busy CI machine.
+    assert errors_ms[len(errors_ms) // 2] <= 3.0, errors_ms
+    assert errors_ms[-1] <= 25.0, errors_ms
+
+
 async def test_many_fixtures_each_get_their_own_file(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
