@@ -120,12 +120,12 @@ async def server_main(capture: Path, speed: float, minutes: float) -> None:
                 "t_s": trio.current_time() - started,
                 "rss_kib": rss_kib(),
                 "cpu_s": usage.ru_utime + usage.ru_stime,
-                "ended": len(handle.connections),
+                "ended": handle.ended,
                 **_figures(lateness),
             }
             lateness.reset()
             print(json.dumps(sample), flush=True)
-        print(json.dumps({"total": _figures(lateness.total), "ended": len(handle.connections)}), flush=True)
+        print(json.dumps({"total": _figures(lateness.total), "ended": handle.ended}), flush=True)
         nursery.cancel_scope.cancel()
 
 

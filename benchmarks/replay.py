@@ -157,7 +157,7 @@ async def server_main(mode: str, capture: Path, speed: float | None) -> None:
                     p50=lateness.percentile(0.5),
                     p99=lateness.percentile(0.99),
                     max=lateness.max_s,
-                    connections=len(handle.connections),
+                    connections=handle.ended,
                 )
                 if command == "reset":
                     lateness.reset()

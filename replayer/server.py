@@ -39,6 +39,9 @@ GOING_AWAY: Final = 1001
 # Client messages are ignored, so one queued message is enough; more would only hold memory.
 CLIENT_MESSAGE_QUEUE: Final = 1
 CLIENT_MAX_MESSAGE_BYTES: Final = 64 * 1024  # an auth message is tiny; bigger is abuse
+# Reports of ended connections kept in memory (~0.8 KiB each): a server left running
+# through millions of reconnects keeps the latest ones and counts the rest.
+MAX_KEPT_REPORTS: Final = 10_000
 
 
 class ListenError(TtrecError):
@@ -51,12 +54,21 @@ class ListenError(TtrecError):
 class ServerHandle:
     """A running server: where it listens, what it serves, and what each connection got."""
 
-    def __init__(self, url: str, port: int, fixtures: Mapping[tuple[str, Feed], Fixture]) -> None:
+    def __init__(
+        self,
+        url: str,
+        port: int,
+        fixtures: Mapping[tuple[str, Feed], Fixture],
+        *,
+        max_reports: int = MAX_KEPT_REPORTS,
+    ) -> None:
         self.url = url
         self.port = port
         self.fixtures: list[str] = sorted({fixture_id for fixture_id, _ in fixtures})
         self.feeds: list[tuple[str, Feed]] = sorted(fixtures)  # (fixture id, feed) served
-        self.connections: list[ConnectionReport] = []
+        self.connections: list[ConnectionReport] = []  # the latest `max_reports`, oldest first
+        self.ended = 0  # connections ended so far, including reports no longer kept
+        self._max_reports = max_reports
         self.lateness = LatenessHistogram()
         self._changed = trio.Event()
 
@@ -65,13 +77,17 @@ class ServerHandle:
 
     def _record(self, report: ConnectionReport) -> None:
         self.connections.append(report)
+        self.ended += 1
+        if len(self.connections) > self._max_reports:
+            # Forget the oldest tenth in one go, so trimming costs O(1) a connection.
+            del self.connections[: max(1, self._max_reports // 10)]
         logger.info("%s", report.log_line())
         self._changed.set()
         self._changed = trio.Event()
 
     async def wait_connections(self, count: int) -> list[ConnectionReport]:
         """Wait until `count` connections have ended (their reports are in `connections`)."""
-        while len(self.connections) < count:
+        while self.ended < count:
             await self._changed.wait()
         return self.connections
 

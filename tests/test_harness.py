@@ -195,6 +195,7 @@ async def test_serve_report_and_exit_after(tmp_path: Path) -> None:
                 "url": info["url"],
                 "fixtures": [FIXTURE],
                 "running": True,
+                "connections_ended": 0,
                 "connections": [],
             }
             url = f"{info['url']}/v2/tabletennis/fixtures/{FIXTURE}/statistics"
@@ -208,7 +209,7 @@ async def test_serve_report_and_exit_after(tmp_path: Path) -> None:
             await process.wait()
     assert process.returncode == 0
     written = json.loads(report.read_text())
-    assert written["running"] is False
+    assert written["running"] is False and written["connections_ended"] == 2
     first, second = written["connections"]
     assert first["frames_sent"] == 15 and first["last_seq"] == 15 and first["ended"] == "fault"
     assert first["faults"] == ["drop:after=15"] and first["code"] == 1006

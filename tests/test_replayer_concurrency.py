@@ -18,7 +18,7 @@ from replayer_support import (
     write_capture,
 )
 
-from replayer import ServeOptions
+from replayer import ConnectionReport, ServeOptions, ServerHandle
 
 
 async def test_two_clients_on_different_timelines(tmp_path: Path, autojump_clock: object) -> None:
@@ -95,3 +95,16 @@ async def test_a_client_that_stops_reading_delays_nobody_and_is_dropped(
     assert stuck_report.ended == "send-timeout" and stuck_report.code == 1006
     assert 0 < stuck_report.frames_sent < 300
     assert stuck_report.duration_s == pytest.approx(5.0, abs=1.0)
+
+
+def test_a_long_running_server_keeps_the_latest_reports_and_counts_them_all() -> None:
+    handle = ServerHandle("ws://127.0.0.1:1", 1, {}, max_reports=10)
+    for n in range(25):
+        handle._record(_report(n))
+    assert handle.ended == 25
+    assert 9 <= len(handle.connections) <= 10  # trimmed a tenth at a time, never above the cap
+    assert [r.frames_sent for r in handle.connections][-3:] == [22, 23, 24]  # the latest kept
+
+
+def _report(frames: int) -> ConnectionReport:
+    return ConnectionReport("127.0.0.1:1", "/", None, None, "client-closed", frames_sent=frames)

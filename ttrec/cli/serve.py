@@ -85,6 +85,7 @@ def _write_report(path: Path, handle: ServerHandle, *, running: bool) -> None:
         "url": handle.url,
         "fixtures": handle.fixtures,
         "running": running,
+        "connections_ended": handle.ended,  # `connections` keeps the latest 10,000
         "connections": [asdict(c) for c in handle.connections],
     }
     _write_atomically(path, json.dumps(report, indent=1) + "\n", "the report")
@@ -96,7 +97,8 @@ async def _watch_connections(
     """Rewrite the report as each connection ends; stop once `exit_after` have ended."""
     ended = 0
     while True:
-        ended = len(await handle.wait_connections(ended + 1))
+        await handle.wait_connections(ended + 1)
+        ended = handle.ended
         if report_file is not None:
             _write_report(report_file, handle, running=True)
         if exit_after is not None and ended >= exit_after:
@@ -369,7 +371,7 @@ def serve_command(
                 ready_file.unlink(missing_ok=True)
     if report_file is not None:
         _write_report(report_file, handle, running=False)
-    click.echo(f"ttrec serve: stopped after {len(handle.connections)} connection(s)", err=True)
+    click.echo(f"ttrec serve: stopped after {handle.ended} connection(s)", err=True)
 
 
 def _configure_logging() -> None:
