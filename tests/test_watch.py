@@ -16,6 +16,7 @@ from ttrec.cli import cli
 from ttrec.cli.watch import DEMO_SAMPLE
 from ttrec.errors import UpstreamRejected
 from ttrec.scoreboard import Scoreboard
+from ttrec.testing import serve_in_thread
 
 
 def sample_truth() -> dict:
@@ -75,3 +76,12 @@ def test_watch_cli_errors_are_one_line():
     result = runner.invoke(cli, ["watch", "1bd00469-86fa-4f0b-abcc-30cbef80dacc"], env={"TTREC_TOKEN": ""})
     assert result.exit_code == 2 and "needs a token" in result.stderr
     assert runner.invoke(cli, ["watch", "not-a-fixture"]).exit_code == 2
+
+
+def test_watch_cli_exits_1_when_the_connection_ends_before_the_match():
+    sample = sample_path(DEMO_SAMPLE)
+    with serve_in_thread([sample], faults=["close:after=5,code=1011"]) as server:
+        result = CliRunner().invoke(cli, ["watch", "--plain", server.fixture_url()])
+    assert result.exit_code == 1
+    assert [line.split()[1] for line in result.stdout.splitlines()] == ["1", "2", "3", "4", "5"]
+    assert result.stderr.strip().startswith("closed by the server (1011): 5 frames, ")

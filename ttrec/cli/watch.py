@@ -67,13 +67,13 @@ def _resolve_url(target: str, base_url: str) -> str:
         raise click.BadParameter(f"{target!r} is neither a ws:// or wss:// URL nor a fixture id") from None
 
 
-def _finish(result: WatchResult, screen: Screen) -> None:
-    frame = result.board.frame
-    if not screen.live and frame is not None and not frame.finished:
-        screen.out.write(result.board.line() + "\n")
+def _finish(result: WatchResult) -> None:
+    """One closing line; exit status 1 when the connection ended before the match did."""
     click.echo(
         f"{result.ended}: {result.board.frames} frames, {result.board.heartbeats} heartbeats", err=True
     )
+    if result.ended != "finished":
+        sys.exit(1)
 
 
 @command("watch")
@@ -94,7 +94,8 @@ def watch_command(
     """Connect as a consumer and show a live scoreboard: sets, points, who serves, game
     and match points, and the time since the last frame and heartbeat.
 
-    A local `ttrec serve` takes any token, so none is needed for a loopback URL.
+    A local `ttrec serve` takes any token, so none is needed for a loopback URL. Exits 0
+    once the match finishes, 1 when the connection ends before it does.
 
     \b
     Example:
@@ -115,7 +116,7 @@ def watch_command(
     screen = Screen(sys.stdout, sys.stdout.isatty() if plain is None else not plain)
     refresh = REFRESH_S if screen.live else None
     result = trio.run(partial(watch, url, Token(token), screen.show, refresh_s=refresh))
-    _finish(result, screen)
+    _finish(result)
 
 
 @command("demo")
@@ -155,4 +156,4 @@ def demo(seconds: float, plain: bool | None) -> None:
             nursery.cancel_scope.cancel()
         return result
 
-    _finish(trio.run(run), screen)
+    _finish(trio.run(run))
