@@ -10,7 +10,7 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
@@ -103,3 +103,14 @@ async def timed(ws: WebSocketConnection, count: int) -> list[tuple[float, str]]:
         assert isinstance(message, str)
         out.append((trio.current_time(), message))
     return out
+
+
+async def wait_ready(process: trio.Process, ready: Path) -> dict[str, Any]:
+    """The ready file of a `ttrec serve` subprocess, once it has written it."""
+    with trio.fail_after(20):
+        while not ready.exists():
+            assert process.returncode is None, "ttrec serve exited before it was ready"
+            await trio.sleep(0.02)
+    info = json.loads(ready.read_text())
+    assert isinstance(info, dict)
+    return info

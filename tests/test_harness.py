@@ -19,7 +19,7 @@ from typing import Any, Final
 import pytest
 import trio
 import websockets
-from replayer_support import FIXTURE, frames_every, write_capture
+from replayer_support import FIXTURE, frames_every, wait_ready, write_capture
 from trio_websocket import ConnectionClosed, open_websocket_url
 from websockets.asyncio.client import connect
 
@@ -148,16 +148,6 @@ def test_serve_in_thread_takes_options_or_keywords_not_both() -> None:
 # -- the command line -----------------------------------------------------------------
 
 
-async def wait_for_file(process: trio.Process, path: Path) -> dict[str, Any]:
-    with trio.fail_after(20):
-        while not path.exists():
-            assert process.returncode is None, "ttrec serve exited before it was ready"
-            await trio.sleep(0.02)
-    info = json.loads(path.read_text())
-    assert isinstance(info, dict)
-    return info
-
-
 async def take(url: str, count: int | None, query: str = "") -> list[str]:
     out: list[str] = []
     async with open_websocket_url(url + query, extra_headers=[(b"Accept", ACCEPT_HEADER.encode())]) as ws:
@@ -190,7 +180,7 @@ async def test_serve_report_and_exit_after(tmp_path: Path) -> None:
                     args, stderr=subprocess.PIPE, check=False, task_status=task_status
                 )
             )
-            info = await wait_for_file(process, ready)
+            info = await wait_ready(process, ready)
             assert json.loads(report.read_text()) == {
                 "url": info["url"],
                 "fixtures": [FIXTURE],
@@ -228,7 +218,7 @@ async def test_serve_paused_with_the_control_websocket(tmp_path: Path) -> None:
             process: trio.Process = await nursery.start(
                 lambda task_status: trio.run_process(args, check=False, task_status=task_status)
             )
-            info = await wait_for_file(process, ready)
+            info = await wait_ready(process, ready)
             assert info["control_url"] == info["url"] + CONTROL_PATH
             url = f"{info['url']}/v2/tabletennis/fixtures/{FIXTURE}/statistics"
             got: list[str] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import socket
 import ssl
@@ -13,21 +12,11 @@ from pathlib import Path
 import pytest
 import trio
 from click.testing import CliRunner
-from replayer_support import FIXTURE, client, frames_every, receive, texts, write_capture
+from replayer_support import FIXTURE, client, frames_every, receive, texts, wait_ready, write_capture
 
 from ttrec.cli import cli
 
 TOKEN = "cli-secret-token"
-
-
-async def wait_ready(process: trio.Process, ready: Path) -> dict[str, object]:
-    with trio.fail_after(20):
-        while not ready.exists():
-            assert process.returncode is None, "ttrec serve exited before it was ready"
-            await trio.sleep(0.02)
-    info = json.loads(ready.read_text())
-    assert isinstance(info, dict)
-    return info
 
 
 @pytest.mark.parametrize("tls", [False, True])
