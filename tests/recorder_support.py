@@ -32,6 +32,14 @@ FIXTURE_2: Final = "2bd00469-86fa-4f0b-abcc-30cbef80dacc"
 TOKEN: Final = "tok-9f8e7d6c5b4a-secret"
 NS: Final = 1_000_000_000
 WALL: Final = "2026-11-24T07:00:00.000000Z"
+# README: "exponential backoff with jitter (0.5 s doubling, capped at 30 s)", written out by
+# hand as the oracle so that a test never recomputes the code's own formula.
+_DOCUMENTED_BACKOFF_CEILINGS_S: Final = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+
+
+def documented_backoff_ceiling_s(failures: int) -> float:
+    """The longest wait the README promises after `failures` consecutive failures."""
+    return _DOCUMENTED_BACKOFF_CEILINGS_S[min(failures, len(_DOCUMENTED_BACKOFF_CEILINGS_S) - 1)]
 
 
 def match_frames(count: int, fixture: str = FIXTURE) -> list[str]:

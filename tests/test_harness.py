@@ -123,7 +123,9 @@ def test_serve_in_thread_stops_open_connections_with_1001(tmp_path: Path) -> Non
 
         staying = threading.Thread(target=run_stay)
         staying.start()
+        deadline = time.monotonic() + 20
         while not server.control.position().connections:  # connected and playing
+            assert time.monotonic() < deadline, "the client never connected"
             time.sleep(0.01)
     staying.join(20)
     assert codes == [1001]

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ttrec.match import (
+    ACTION_NAMES,
     GAME_POINT,
     POINT_SCORED,
     FrameError,
@@ -110,4 +111,22 @@ def test_set_winner():
     assert set_winner((11, 9)) == "home"
     assert set_winner((12, 14)) == "away"
     assert set_winner((10, 11)) is None
-    assert POINT_SCORED == 1102
+
+
+def test_action_ids_and_names_are_the_providers() -> None:
+    """Every (actionId, action) pair in the provider's own frame is the one ttrec knows."""
+    seen: set[tuple[int, str]] = set()
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            if "actionId" in value:
+                seen.add((value["actionId"], value["action"]))
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(json.loads(PROVIDER_SAMPLE.read_text()))
+    assert seen and seen <= set(ACTION_NAMES.items())
+    assert {action_id for action_id, _ in seen} >= {POINT_SCORED, GAME_POINT}

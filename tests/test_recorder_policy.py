@@ -15,6 +15,7 @@ import pytest
 from frame_factory import stats_frame
 from hypothesis import given
 from hypothesis import strategies as st
+from recorder_support import documented_backoff_ceiling_s
 
 from recorder.naming import candidate_paths, capture_name
 from recorder.policy import AttemptWindow, Backoff, classify_close, classify_error_frame, classify_status
@@ -55,7 +56,7 @@ def test_backoff_doubles_with_jitter_within_half_and_full_and_is_capped() -> Non
     backoff = Backoff(initial_s=0.5, factor=2.0, cap_s=30.0)
     rng = random.Random(1)
     for failures in range(0, 200):
-        ceiling = min(30.0, 0.5 * 2 ** min(failures, 64))
+        ceiling = documented_backoff_ceiling_s(failures)
         for _ in range(20):
             delay = backoff.delay_s(failures, rng)
             assert ceiling / 2 <= delay <= ceiling

@@ -23,6 +23,7 @@ from recorder_support import (
     FIXTURE,
     FIXTURE_2,
     TOKEN,
+    documented_backoff_ceiling_s,
     frames_of,
     match_frames,
     read,
@@ -322,9 +323,8 @@ async def test_failed_attempts_back_off_exponentially_and_retry_5xx(
     [result] = await _record_scripted(tmp_path, server)
     assert result.outcome == "finished" and result.connections == 5
     gaps = [b - a for a, b in zip(server.times, server.times[1:], strict=False)]
-    backoff = Backoff()
     for n, gap in enumerate(gaps, start=1):
-        ceiling = min(backoff.cap_s, backoff.initial_s * backoff.factor**n)
+        ceiling = documented_backoff_ceiling_s(n)
         assert ceiling / 2 <= gap <= ceiling + 1e-6
     _, records = read(result.path)
     errors = [r for r in records if isinstance(r, Error)]

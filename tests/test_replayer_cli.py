@@ -7,6 +7,7 @@ import socket
 import ssl
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,9 @@ async def test_serve_process_ready_file_client_and_sigterm(tmp_path: Path, tls: 
                 context = ssl.create_default_context(cafile=str(info["ca_file"]))
             async with client(url, token=TOKEN, ssl_context=context) as ws:
                 assert await receive(ws, 20) == texts(records)
-            await trio.sleep(0.3)  # let the server log the connection before stopping it
+            # The server logs the connection once it has ended on its side: wait for that line.
+            while "ended=client-closed" not in stderr.read_text():
+                await trio.sleep(0.02)
             process.send_signal(signal.SIGTERM)
             assert await process.wait() == 0
     log = stderr.read_text()
@@ -116,4 +119,7 @@ def test_non_loopback_host_warns(tmp_path: Path) -> None:
 def test_help_has_an_example() -> None:
     code, output = run("--help")
     assert code == 0 and "Example:" in output and "--fault" in output and "--ready-file" in output
-    assert subprocess.run([sys.executable, "-m", "ttrec", "serve", "--version"], check=True).returncode == 0
+    version = subprocess.run(
+        [sys.executable, "-m", "ttrec", "serve", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert version.returncode == 0 and version.stdout.split()[-1] == metadata.version("ttrec")
