@@ -22,25 +22,42 @@ def test_the_providers_final_frame_on_the_board():
 
 
 def test_a_whole_simulated_match_point_by_point_agrees_with_the_simulator():
+    """After every frame that scores a point, the board shows the simulator's score of that
+    point in the right set and the side that served it; game and match points are announced
+    once per point at which the simulator's score makes one."""
     match = simulate_match(seed=3, best_of=5)
     board = Scoreboard()
-    servers, game_points, match_points = [], 0, 0
+    points = iter(match.points)
+    scored, announced = 0, 0
     for i, frame_text in enumerate(match.frames):
         before = board.moment
         board.add_frame(parse_frame(frame_text), at=float(i))
-        servers.append(board.server)
-        if board.moment != before and board.moment.startswith("GAME POINT"):
-            game_points += 1
-        if board.moment != before and board.moment.startswith("MATCH POINT"):
-            match_points += 1
+        frame = board.frame
+        assert frame is not None
+        total = sum(home + away for home, away in frame.sets)
+        if total == scored:
+            if board.moment != before and board.moment.startswith(("GAME POINT", "MATCH POINT")):
+                announced += 1
+            continue
+        assert total == scored + 1, f"frame {i} scored {total - scored} points at once"
+        scored = total
+        point = next(points)
+        assert len(frame.sets) == point.period and frame.sets[-1] == point.score, i
+        assert board.server == point.server, i
+    assert next(points, None) is None  # every simulated point was seen
     final = board.frame
     assert final is not None and final.finished
     assert final.sets == [tuple(s) for s in match.sets]
     assert final.winner == match.winner
     assert board.line().endswith(f"FINISHED winner {match.winner}")
-    # The board knows who serves from the first Point Started on.
-    assert servers[-1] is not None and None not in servers[3:]
-    assert game_points >= 1 and match_points >= 1
+    # A game point is due after every point that leaves a side one point from the set.
+    due = sum(
+        1
+        for point in match.points
+        if (max(point.score) >= 10 and abs(point.score[0] - point.score[1]) == 1)
+        or max(point.score) == 10 > min(point.score)
+    )
+    assert announced == due
 
 
 def test_before_any_frame_the_board_waits_and_counts_heartbeats():
