@@ -1,10 +1,28 @@
 """The one exception hierarchy of ttrec; the CLI turns each into one line and an exit status.
 
+Every error ttrec raises on purpose derives from TtrecError. The core's classes live here or
+beside the code that raises them; the shells' live in their own packages, since the core
+imports neither (tests/test_errors.py checks that this tree names every subclass):
+
 TtrecError
  ├── CaptureFormatError(path, line)   a capture that cannot be read as ttrec/1
  ├── CaptureWriteError(path)          the disk refused a write (full, read-only, ...)
- ├── InvalidFixtureId(value)
- └── UpstreamRejected(status, body)   the feed refused the handshake or the token
+ ├── InvalidFixtureId(value)          not a UUID
+ ├── UpstreamRejected(status, body)   the feed refused the handshake or the token
+ ├── DeriveError                      ttrec.derive: a slice/splice/warp that cannot be made
+ ├── FaultSpecError(spec)             ttrec.faults: a --fault that does not parse or apply
+ ├── StartAtError(start_at)           ttrec.schedule: a --start-at the capture cannot meet
+ ├── OutputError                      recorder.run: --out cannot be used as asked
+ ├── WatchError                       recorder.watch: no connection, or lost before the end
+ ├── TlsSetupError                    replayer.tls: a certificate or key that cannot be used
+ ├── FixtureConflict(fixture, feed)   replayer.library: two captures offer the same feed
+ ├── NoCaptures(where)                replayer.library: nothing to serve
+ ├── ControlError                     replayer.control: a step that cannot be taken
+ └── ListenError(host, port)          replayer.server: the port cannot be bound
+
+Two ValueErrors stay outside the tree because callers add the context they lack:
+RecordError (ttrec.records; the reader adds path and line) and FrameError (ttrec.match; a
+data frame without the statistics shape, reported as a problem of that frame).
 """
 
 from __future__ import annotations
