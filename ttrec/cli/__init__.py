@@ -29,6 +29,8 @@ COMMAND_MODULES: Final = {
     "slice": "ttrec.cli.derive",
     "splice": "ttrec.cli.derive",
     "warp": "ttrec.cli.derive",
+    "truth": "ttrec.cli.verdict",
+    "verdict": "ttrec.cli.verdict",
 }
 
 

@@ -1,0 +1,154 @@
+"""The truth at every frame and the verdict on a consumer's beliefs.
+
+The truth is checked against what is known without it: the simulator's own point-by-point
+record (score, set, server of every point, the winner), the provider's published final
+score of its sample frame, and hand-built frames for corrections and an ended collection.
+The verdict is checked with beliefs built from those same independent facts, right and
+wrong, through the library and the `ttrec truth` / `ttrec verdict` commands on real files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from frame_factory import PROVIDER_SAMPLE, stats_frame
+
+from ttrec.cli import cli
+from ttrec.match import POINT_SCORED
+from ttrec.simulator import simulate_match, write_capture
+from ttrec.truth import SCHEMA, truths
+from ttrec.verdict import BeliefError, first_divergence, parse_beliefs
+
+MATCH = simulate_match(seed=11, best_of=5)
+
+
+def test_every_scored_point_is_the_simulators() -> None:
+    states = list(truths(MATCH.frames))
+    assert len(states) == len(MATCH.frames)
+    assert [s.seq for s in states] == [json.loads(f)["seqNum"] for f in MATCH.frames]
+    points = iter(MATCH.points)
+    scored = 0
+    for state in states:
+        total = sum(home + away for home, away in state.sets)
+        if total == scored:
+            continue
+        assert total == scored + 1
+        scored = total
+        point = next(points)
+        assert len(state.sets) == point.period and state.sets[-1] == point.score
+        # The side that served this point is still the server until the next serve starts.
+        assert state.server in (point.server, None)
+    assert next(points, None) is None
+    last = states[-1]
+    assert last.finished and last.winner == MATCH.winner and last.ended == "completed"
+    assert list(last.sets) == [tuple(s) for s in MATCH.sets]
+    assert not any(s.finished for s in states[:-1]) and last.corrections == 0
+    assert last.teams == {"home": MATCH.home.name, "away": MATCH.away.name}
+
+
+def test_the_providers_sample_frame() -> None:
+    # The provider's page: home wins 3-2, 4-11 11-9 10-12 11-9 11-7, seqNum 272.
+    [state] = truths([PROVIDER_SAMPLE.read_text()])
+    assert state.seq == 272 and state.finished and state.winner == "home"
+    assert state.sets == ((4, 11), (11, 9), (10, 12), (11, 9), (11, 7)) and state.sets_won == (3, 2)
+
+
+def test_a_point_taken_back_is_a_correction() -> None:
+    frames = [stats_frame(1, [(1, 0)]), stats_frame(2, [(2, 0)]), stats_frame(5, [(1, 1)])]
+    states = list(truths(frames))
+    assert [s.corrections for s in states] == [0, 0, 1]
+    assert [s.seq for s in states] == [1, 2, 5]
+
+
+def test_a_collection_that_ends_without_a_result() -> None:
+    [state] = truths([stats_frame(40, [(11, 5), (3, 11), (4, 2)], finished=True)])
+    assert state.finished and state.winner is None and state.ended == "no-result"
+
+
+def test_frames_that_are_not_statistics_frames_get_no_line() -> None:
+    states = list(truths([stats_frame(1, [(1, 0)]), '{"seqNum": 2, "fixtureId": 7}', "not json"]))
+    assert [s.seq for s in states] == [1]
+
+
+def _truth_json() -> list[dict[str, object]]:
+    return [s.to_json() for s in truths(MATCH.frames)]
+
+
+# The seqNum of the frame each simulated point was scored in, from the simulator's own actions.
+SCORING_SEQS = [a.seq_num for a in MATCH.actions if a.action_id == POINT_SCORED]
+
+
+def _believe(point_index: int, **fields: object) -> dict[str, object]:
+    """A right belief about the score after the simulator's point `point_index`, plus `fields`."""
+    point = MATCH.points[point_index]
+    sets = [list(s) for s in MATCH.sets[: point.period - 1]] + [list(point.score)]
+    return {"seq": SCORING_SEQS[point_index], "sets": sets, **fields}
+
+
+def test_a_lagging_but_right_consumer_passes() -> None:
+    beliefs = [(n, _believe(i)) for n, i in enumerate(range(0, len(MATCH.points), 7), start=1)]
+    final = {"seq": json.loads(MATCH.frames[-1])["seqNum"], "winner": MATCH.winner, "finished": True}
+    assert first_divergence(_truth_json(), [*beliefs, (len(beliefs) + 1, final)]) is None
+
+
+def test_the_first_wrong_belief_is_named_with_its_fields() -> None:
+    right = _believe(3)
+    wrong = _believe(9)
+    wrong["sets"] = [[0, 0]]
+    loser = "home" if MATCH.winner == "away" else "away"
+    also_wrong = {"seq": json.loads(MATCH.frames[-1])["seqNum"], "winner": loser}
+    divergence = first_divergence(_truth_json(), [(1, right), (2, wrong), (3, also_wrong)])
+    assert divergence is not None and divergence.line == 2 and divergence.fields == ("sets",)
+    text = "\n".join(divergence.describe())
+    assert f"at seq {wrong['seq']}" in text and "sets believed [[0,0]]" in text
+    assert "truth before:" in text and "truth after:" in text
+
+
+def test_a_seq_the_feed_never_sent_and_true_is_not_1() -> None:
+    truth = _truth_json()
+    never = max(int(str(line["seq"])) for line in truth) + 1
+    divergence = first_divergence(truth, [(1, {"seq": never})])
+    assert divergence is not None and divergence.truth is None
+    last = truth[-1]
+    divergence = first_divergence(truth, [(1, {"seq": last["seq"], "finished": 1})])
+    assert divergence is not None and divergence.fields == ("finished",)
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("[1]", "not a JSON object"),
+        ('{"sets": []}', "no integer 'seq'"),
+        ('{"seq": true}', "no integer"),
+        ('{"seq": 1, "score": 3}', "unknown field 'score'"),
+        ("{", "not a JSON object"),
+    ],
+)
+def test_bad_belief_lines(line: str, problem: str) -> None:
+    with pytest.raises(BeliefError, match=problem) as caught:
+        parse_beliefs(['{"seq": 1}', "", line])
+    assert caught.value.line == 3
+
+
+def test_the_commands_on_files(tmp_path: Path) -> None:
+    capture = write_capture(MATCH, tmp_path / "m.jsonl.zst")
+    runner = CliRunner()
+    printed = runner.invoke(cli, ["truth", str(capture)])
+    assert printed.exit_code == 0
+    lines = [json.loads(line) for line in printed.output.splitlines()]
+    assert len(lines) == len(MATCH.frames) and {line["schema"] for line in lines} == {SCHEMA}
+    truth_file = tmp_path / "truth.jsonl"
+    truth_file.write_text(printed.output)
+    good = "\n".join(json.dumps(_believe(i)) for i in (0, 5, 20)) + "\n"
+    for truth_source in (capture, truth_file):
+        ok = runner.invoke(cli, ["verdict", str(truth_source), "-"], input=good)
+        assert ok.exit_code == 0 and ok.output == ""
+    bad = json.dumps(_believe(5, sets_won=[2, 2])) + "\n"
+    failed = runner.invoke(cli, ["verdict", str(capture), "-"], input=good + bad)
+    assert failed.exit_code == 1 and failed.output.startswith("beliefs line 4: at seq ")
+    broken = runner.invoke(cli, ["verdict", str(capture), "-"], input="nonsense\n")
+    assert broken.exit_code == 1 and "beliefs line 1: not a JSON object" in broken.output
+    assert "Traceback" not in broken.output

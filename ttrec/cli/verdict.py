@@ -1,0 +1,85 @@
+"""`ttrec truth` and `ttrec verdict`: the true state at every frame, and a consumer judged by it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from ttrec.capture import ZSTD_MAGIC, CaptureReader
+from ttrec.cli import command
+from ttrec.errors import TtrecError
+from ttrec.records import Frame
+from ttrec.truth import truths
+from ttrec.verdict import first_divergence, parse_beliefs
+
+
+def _frame_texts(reader: CaptureReader) -> Iterator[str]:
+    return (record.data for record in reader if isinstance(record, Frame))
+
+
+def _truth_lines(path: Path) -> list[dict[str, Any]]:
+    """The truth of a capture (computed) or of a `ttrec truth` output file (read)."""
+    with path.open("rb") as probe:
+        is_capture = probe.read(len(ZSTD_MAGIC)) == ZSTD_MAGIC
+    if is_capture:
+        with CaptureReader(path) as reader:
+            return [t.to_json() for t in truths(_frame_texts(reader))]
+    lines = []
+    with path.open(encoding="utf-8", errors="replace") as file:
+        for number, text in enumerate(file, start=1):
+            try:
+                line = json.loads(text)
+            except (ValueError, RecursionError):
+                line = None
+            if not isinstance(line, dict) or not isinstance(line.get("seq"), int):
+                raise TtrecError(f"{path}:{number}: not a truth line (see `ttrec truth --help`)")
+            lines.append(line)
+    return lines
+
+
+@command("truth")
+@click.argument("capture", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def truth(capture: Path) -> None:
+    """Print the true match state after every data frame, as JSON Lines.
+
+    Every line has `seq` (the frame's seqNum), `sets` ([[home, away], ...] points per set in
+    period order), `sets_won`, `server`, `moment`, `finished`, `winner`, `ended`,
+    `corrections` and `teams`; schema "ttrec.truth/1" (docs/verdict.md).
+
+    \b
+    Example:
+      ttrec truth match.jsonl.zst > truth.jsonl
+      ttrec truth match.jsonl.zst | tail -1
+    """
+    with CaptureReader(capture) as reader:
+        for state in truths(_frame_texts(reader)):
+            click.echo(state.line())
+        if reader.torn_tail or reader.damage:
+            click.echo(f"note: {capture}: {reader.damage or 'torn tail'}; truth up to there", err=True)
+
+
+@command("verdict")
+@click.argument("truth_path", metavar="TRUTH", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("beliefs", type=click.File("r", encoding="utf-8", errors="replace"))
+def verdict(truth_path: Path, beliefs: IO[str]) -> None:
+    """Judge a consumer's beliefs against the truth; exit 1 at the first divergence.
+
+    TRUTH is a capture or the output of `ttrec truth`; BELIEFS is a file of JSON Lines
+    (`-` for standard input), each `{"seq": N, ...}` with only the truth fields the consumer
+    tracks. A consumer may lag or skip seqNums; it must never be wrong about a state it
+    reports. Prints nothing when every belief holds.
+
+    \b
+    Example:
+      my-consumer --beliefs beliefs.jsonl ... && ttrec verdict match.jsonl.zst beliefs.jsonl
+      ./consumer | ttrec verdict truth.jsonl -
+    """
+    divergence = first_divergence(_truth_lines(truth_path), parse_beliefs(beliefs))
+    if divergence is not None:
+        for line in divergence.describe():
+            click.echo(line)
+        raise SystemExit(1)

@@ -1,0 +1,139 @@
+"""The true match state after every data frame of a capture: what a consumer should believe.
+
+One `Truth` per data frame, folded from the frames alone (the same fold as `ttrec watch`'s
+board, so the two can never disagree). Its JSON form is the schema `ttrec truth` prints and
+`ttrec verdict` compares beliefs against (docs/verdict.md):
+
+  schema      "ttrec.truth/1" — bumped when a field changes meaning
+  seq         the frame's seqNum (the key a consumer reports its beliefs under)
+  frame       1-based index of the data frame in the capture
+  sets        [[home, away], ...] points per set, in period order
+  sets_won    [home, away]
+  server      "home" | "away" | null: who serves next, from Point Started / Swap Serve
+  moment      "game-point" | "match-point" | null, standing until the point is played
+  moment_side "home" | "away" | null: the side that holds the game or match point
+  finished    the frame's `finished`
+  winner      "home" | "away" | null (null until finished, and when it ended without a result)
+  ended       null while live; "completed" with a winner, "no-result" when the collection
+              ended without one
+  corrections data frames so far in which a point count went down (a point taken back)
+  teams       {"home": name, "away": name}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from ttrec.match import POINT_SCORED, FrameError, Side, StatsFrame, parse_frame
+from ttrec.scoreboard import Scoreboard
+
+SCHEMA: Final = "ttrec.truth/1"
+Ended = Literal["completed", "no-result"]
+# The fields a belief may report; `seq` is its key, `schema`, `frame` and `teams` describe
+# the truth line itself.
+COMPARABLE: Final = (
+    "sets",
+    "sets_won",
+    "server",
+    "moment",
+    "moment_side",
+    "finished",
+    "winner",
+    "ended",
+    "corrections",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Truth:
+    seq: int
+    frame: int
+    sets: tuple[tuple[int, int], ...]
+    sets_won: tuple[int, int]
+    server: Side | None
+    moment: str | None
+    moment_side: Side | None
+    finished: bool
+    winner: Side | None
+    ended: Ended | None
+    corrections: int
+    teams: Mapping[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "seq": self.seq,
+            "frame": self.frame,
+            "sets": [list(score) for score in self.sets],
+            "sets_won": list(self.sets_won),
+            "server": self.server,
+            "moment": self.moment,
+            "moment_side": self.moment_side,
+            "finished": self.finished,
+            "winner": self.winner,
+            "ended": self.ended,
+            "corrections": self.corrections,
+            "teams": dict(self.teams),
+        }
+
+    def line(self) -> str:
+        return json.dumps(self.to_json(), separators=(",", ":"))
+
+
+def truths(frame_texts: Iterable[str]) -> Iterator[Truth]:
+    """The state after each data frame; a frame that is not a statistics frame changes
+    nothing and gets no line (there is no seqNum to key it by)."""
+    board = Scoreboard()
+    corrections = 0
+    for index, text in enumerate(frame_texts, start=1):
+        try:
+            frame = parse_frame(text)
+        except FrameError:
+            continue
+        if board.frame is not None and _points_taken_back(board.frame, frame):
+            corrections += 1
+        board.add_frame(frame, at=float(index))
+        yield _truth(board, frame, index, corrections)
+
+
+def _truth(board: Scoreboard, frame: StatsFrame, index: int, corrections: int) -> Truth:
+    moment, moment_side = _moment(board.moment)
+    winner = frame.winner
+    ended: Ended | None = None
+    if frame.finished:
+        ended = "completed" if winner else "no-result"
+    return Truth(
+        seq=frame.seq_num,
+        frame=index,
+        sets=tuple(frame.sets),
+        sets_won=frame.sets_won,
+        server=None if frame.finished else board.server,
+        moment=None if frame.finished else moment,
+        moment_side=None if frame.finished else moment_side,
+        finished=frame.finished,
+        winner=winner,
+        ended=ended,
+        corrections=corrections,
+        teams={side: team.team.name for side, team in (("home", frame.home), ("away", frame.away)) if team},
+    )
+
+
+def _moment(board_moment: str) -> tuple[str | None, Side | None]:
+    """The board's "GAME POINT home" as ("game-point", "home")."""
+    if not board_moment:
+        return None, None
+    kind, _, side = board_moment.rpartition(" ")
+    return kind.lower().replace(" ", "-"), "home" if side == "home" else "away"
+
+
+def _points_taken_back(before: StatsFrame, after: StatsFrame) -> bool:
+    for old, new in ((before.home, after.home), (before.away, after.away)):
+        if old is None:
+            continue
+        for period in old.periods:
+            if (new.count(POINT_SCORED, period) if new else 0) < old.count(POINT_SCORED, period):
+                return True
+    return False
