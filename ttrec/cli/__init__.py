@@ -31,6 +31,7 @@ COMMAND_MODULES: Final = {
     "warp": "ttrec.cli.derive",
     "truth": "ttrec.cli.verdict",
     "verdict": "ttrec.cli.verdict",
+    "fuzz": "ttrec.cli.fuzz",
 }
 
 

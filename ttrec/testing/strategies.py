@@ -30,7 +30,7 @@ to simulate; keep `deadline=None` (pytest-trio and loaded CI machines are slow).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from hypothesis import strategies as st
 
@@ -38,9 +38,12 @@ from ttrec.feed import default_heartbeat
 from ttrec.records import Frame, Heartbeat
 from ttrec.simulator import BEST_OF_CHOICES, SimulatedMatch, simulate_match
 
+if TYPE_CHECKING:
+    from ttrec.testing.fuzz import Scenario
+
 MAX_SEED: Final = 2**32 - 1  # plenty of matches, and short enough to retype
 
-__all__ = ["feed_messages", "heartbeats", "matches", "seeds", "statistics_frames"]
+__all__ = ["fault_specs", "feed_messages", "heartbeats", "matches", "scenarios", "seeds", "statistics_frames"]
 
 
 def seeds() -> st.SearchStrategy[int]:
@@ -97,3 +100,57 @@ def heartbeats() -> st.SearchStrategy[str]:
         min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(UTC)
     )
     return moments.map(default_heartbeat)
+
+
+# Fault specs a correct, reconnecting consumer survives. Durations stay short because a fuzz
+# run plays at --speed max, where a stall is still real seconds; `heartbeats-only` always
+# ends (for good it would starve a correct consumer too); close codes never say "policy
+# violation" (1008 tells a client its token is bad: giving up is then right).
+_DURATIONS: Final = st.sampled_from(["0.05", "0.2", "1"])
+_MOMENT_TRIGGERS: Final = st.sampled_from(["game-point", "match-point", "set-end", "final", "game-point#1"])
+
+
+def _trigger() -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.integers(min_value=1, max_value=300).map(lambda n: f"after={n}"),
+        _MOMENT_TRIGGERS.map(lambda m: f"at={m}"),
+        st.sampled_from(["0.01", "0.03", "0.1"]).map(lambda p: f"p={p}"),
+    )
+
+
+def fault_specs() -> st.SearchStrategy[str]:
+    """One `--fault` spec (shrinking towards a drop after the first frame)."""
+    effects = st.one_of(
+        st.just("drop"),
+        st.sampled_from(["1011", "1001", "1000", "4000"]).map(lambda code: f"close,code={code}"),
+        _DURATIONS.map(lambda d: f"stall,for={d}"),
+        _DURATIONS.map(lambda d: f"no-heartbeats,for={d}"),
+        _DURATIONS.map(lambda d: f"heartbeats-only,for={d}"),
+        st.just("duplicate"),
+        st.just("reorder"),
+        _DURATIONS.map(lambda d: f"delay,by={d}"),
+        st.just("corrupt"),
+    )
+
+    def spec(effect: str, trigger: str) -> str:
+        kind, _, rest = effect.partition(",")
+        return f"{kind}:{trigger}" + (f",{rest}" if rest else "")
+
+    return st.builds(spec, effects, _trigger())
+
+
+def scenarios(*, max_faults: int = 3, best_of: int | None = None) -> st.SearchStrategy[Scenario]:
+    """A `ttrec.testing.fuzz.Scenario`: a simulated match, up to `max_faults` faults with a
+    seed, and the startPosition of the consumer's first connection. Shrinks towards best of
+    3, no faults and joining at the start."""
+    from ttrec.testing.fuzz import Scenario  # the fuzz runner imports trio: only when asked
+
+    return st.builds(
+        Scenario,
+        match_seed=seeds(),
+        best_of=st.sampled_from(BEST_OF_CHOICES) if best_of is None else st.just(best_of),
+        doubles=st.booleans(),
+        faults=st.lists(fault_specs(), max_size=max_faults).map(tuple),
+        fault_seed=st.integers(min_value=0, max_value=MAX_SEED),
+        start_position=st.one_of(st.just(0), st.integers(min_value=1, max_value=60)),
+    )

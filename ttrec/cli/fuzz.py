@@ -1,0 +1,88 @@
+"""`ttrec fuzz`: search the matches x faults space for the scenario that breaks a consumer."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import click
+
+from ttrec.cli import command
+from ttrec.testing.fuzz import describe, fuzz, write_repro
+
+
+@command("fuzz")
+@click.option(
+    "--consumer",
+    required=True,
+    metavar="'CMD {url}'",
+    help="The consumer's command line; {url}, {base_url}, {fixture}, {token}, {ca_file} are filled in. "
+    "It prints its beliefs as JSON Lines on stdout (docs/verdict.md).",
+)
+@click.option("--examples", type=click.IntRange(1, 100_000), default=100, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("ttrec-repro"),
+    show_default=True,
+    help="Where the smallest failing scenario is written.",
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(0.1, 3600),
+    default=30.0,
+    show_default=True,
+    help="Seconds one example may take (a whole match plays in about one at full speed).",
+)
+@click.option(
+    "--budget",
+    "budget_s",
+    type=click.FloatRange(1, 7 * 24 * 3600),
+    default=900.0,
+    show_default=True,
+    help="Seconds for the whole run, shrinking included.",
+)
+def fuzz_command(
+    consumer: str, examples: int, seed: int, out: Path, timeout_s: float, budget_s: float
+) -> None:
+    """Run a consumer against simulated matches with faults; shrink the first failure.
+
+    Each example serves one scenario (a simulated match, up to 3 faults, a join position) on
+    loopback at full speed and runs the consumer; its beliefs are judged against the truth
+    (`ttrec verdict`). The same seed gives the same scenarios. On a failure the smallest
+    scenario found is written to --out (capture, faults, the `ttrec serve` command that
+    replays it, the verdict), exit 1; exit 0 when every example passed.
+
+    \b
+    Example:
+      ttrec fuzz --consumer 'python my_consumer.py {url} {token}' --examples 200 --seed 1
+      ttrec fuzz --consumer 'node consumer.js {url} {token}' --out repro/
+    """
+    with tempfile.TemporaryDirectory(prefix="ttrec-fuzz-") as workdir:
+        result = fuzz(
+            consumer,
+            examples=examples,
+            seed=seed,
+            workdir=Path(workdir),
+            timeout_s=timeout_s,
+            budget_s=budget_s,
+            progress=lambda line: click.echo(line, err=True),
+        )
+    if result.stopped_by_budget:
+        click.echo(f"note: the {budget_s:g} s budget ran out after {result.examples_run} runs", err=True)
+    if result.failure is None:
+        click.echo(f"{result.examples_run} examples, every belief held", err=True)
+        return
+    scenario, outcome = result.failure
+    write_repro(out, scenario, outcome, consumer)
+    click.echo(
+        f"FAILED after {result.first_failure_at} examples; "
+        f"smallest scenario ({result.failing_runs} failing runs):"
+    )
+    for line in describe(scenario):
+        click.echo(f"  {line}")
+    click.echo(f"  {outcome.problem}")
+    click.echo(f"  replay: cd {out} && {scenario.serve_command('match.jsonl.zst')}")
+    raise SystemExit(1)

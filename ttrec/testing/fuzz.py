@@ -1,0 +1,316 @@
+"""Search for the scenario that breaks a consumer, in any language (`ttrec fuzz`).
+
+Each example is a `Scenario`: a simulated match, the faults the mock injects, where the
+consumer joins. It is served on loopback at `--speed max` with `--on-end close`; the
+consumer command runs with the URL filled in and prints its beliefs (JSON Lines, the truth
+schema: docs/verdict.md) on stdout; the beliefs are judged against the truth. A consumer
+fails an example when a belief is wrong, when it exits non-zero or does not finish in time,
+or when it never reports the final frame (it gave up before the match ended). Hypothesis
+draws the examples from the seed and shrinks a failure towards a short match and few faults.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shlex
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, Literal
+
+import trio
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
+
+from replayer import ServeOptions, serve
+from ttrec.errors import TtrecError
+from ttrec.faults import parse_fault
+from ttrec.feed import feed_url
+from ttrec.simulator import SimulatedMatch, simulate_match, write_capture
+from ttrec.truth import truths
+from ttrec.verdict import BeliefError, Divergence, first_divergence, parse_beliefs
+
+FUZZ_TOKEN: Final = "ttrec-fuzz"  # noqa: S105 (not a secret: the mock accepts any token)
+PLACEHOLDERS: Final = ("url", "base_url", "fixture", "token", "ca_file")
+OUTPUT_TAIL_CHARS: Final = 4000  # of a failing consumer's stderr, kept for the repro
+
+
+class FuzzConfigError(TtrecError):
+    """The consumer command cannot be run as given (a placeholder unknown, no program)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    match_seed: int
+    best_of: int
+    doubles: bool
+    faults: tuple[str, ...]  # `ttrec serve --fault` specs
+    fault_seed: int
+    start_position: int  # data frames the consumer's first connection skips
+
+    def serve_command(self, capture: str) -> str:
+        """The one-line `ttrec serve` that replays this scenario."""
+        words = [
+            "ttrec",
+            "serve",
+            capture,
+            "--speed",
+            "max",
+            "--on-end",
+            "close",
+            "--seed",
+            str(self.fault_seed),
+        ]
+        for spec in self.faults:
+            words += ["--fault", spec]
+        return shlex.join(words)
+
+
+FailureKind = Literal["diverged", "crashed", "timed-out", "gave-up", "not-beliefs"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    problem: str | None  # None: the consumer passed this example
+    kind: FailureKind | None = None
+    divergence: Divergence | None = None
+    returncode: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+
+
+@dataclass
+class FuzzResult:
+    examples_run: int = 0
+    failure: tuple[Scenario, Outcome] | None = None
+    failing_runs: int = 0  # every failing run, the shrinking steps included
+    stopped_by_budget: bool = False
+    first_failure_at: int | None = None  # the example number that first failed
+    timings: list[float] = field(default_factory=list)
+
+
+def consumer_argv(template: str, values: dict[str, str]) -> list[str]:
+    """Split the command like a shell would, then fill placeholders word by word (so a URL's
+    `&` or `?` needs no quoting)."""
+    try:
+        words = shlex.split(template)
+    except ValueError as exc:
+        raise FuzzConfigError(f"--consumer: {exc}") from None
+    if not words:
+        raise FuzzConfigError("--consumer: empty command")
+    try:
+        return [word.format(**values) for word in words]
+    except (KeyError, IndexError, ValueError) as exc:
+        raise FuzzConfigError(
+            f"--consumer: unknown placeholder {exc} (known: {', '.join('{' + p + '}' for p in PLACEHOLDERS)})"
+        ) from None
+
+
+async def run_scenario(scenario: Scenario, consumer: str, workdir: Path, timeout_s: float) -> Outcome:
+    """Serve the scenario, run the consumer against it, judge its beliefs."""
+    match = simulate_match(scenario.match_seed, best_of=scenario.best_of, doubles=scenario.doubles)
+    with tempfile.TemporaryDirectory(dir=workdir, prefix="example-") as folder:
+        capture = write_capture(match, Path(folder) / "match.jsonl.zst")
+        return await _serve_and_judge(match, capture, scenario, consumer, timeout_s)
+
+
+async def _serve_and_judge(
+    match: SimulatedMatch, capture: Path, scenario: Scenario, consumer: str, timeout_s: float
+) -> Outcome:
+    truth = [t.to_json() for t in truths(match.frames)]
+    options = ServeOptions(
+        speed=None,
+        on_end="close",
+        faults=tuple(parse_fault(spec) for spec in scenario.faults),
+        seed=scenario.fault_seed,
+    )
+    async with trio.open_nursery() as nursery:
+        handle = await nursery.start(serve, [capture], options)
+        base_url = handle.url
+        url = feed_url(base_url, match.fixture_id, start_position=scenario.start_position)
+        values = {
+            "url": url,
+            "base_url": base_url,
+            "fixture": match.fixture_id,
+            "token": FUZZ_TOKEN,
+            "ca_file": "",
+        }
+        argv = consumer_argv(consumer, values)
+        try:
+            with trio.fail_after(timeout_s):
+                done = await trio.run_process(argv, capture_stdout=True, capture_stderr=True, check=False)
+        except trio.TooSlowError:
+            nursery.cancel_scope.cancel()
+            return Outcome(f"the consumer did not finish within {timeout_s:g} s", "timed-out")
+        except OSError as exc:
+            raise FuzzConfigError(f"--consumer: cannot run {argv[0]!r}: {exc.strerror or exc}") from None
+        nursery.cancel_scope.cancel()
+    stdout = done.stdout.decode("utf-8", "replace")
+    stderr = done.stderr.decode("utf-8", "replace")[-OUTPUT_TAIL_CHARS:]
+    return _judge(truth, stdout, stderr, done.returncode)
+
+
+def _judge(truth: list[dict[str, object]], stdout: str, stderr: str, returncode: int) -> Outcome:
+    problem, kind, divergence = _problem(truth, stdout, returncode)
+    return Outcome(problem, kind, divergence, returncode, stdout, stderr)
+
+
+def _problem(
+    truth: list[dict[str, object]], stdout: str, returncode: int
+) -> tuple[str | None, FailureKind | None, Divergence | None]:
+    if returncode != 0:
+        return f"the consumer exited with status {returncode}", "crashed", None
+    try:
+        beliefs = parse_beliefs(stdout.splitlines())
+    except BeliefError as exc:
+        return f"the consumer's stdout is not beliefs: {exc}", "not-beliefs", None
+    divergence = first_divergence(truth, beliefs)
+    if divergence is not None:
+        return divergence.describe()[0], "diverged", divergence
+    final = truth[-1]["seq"] if truth else None
+    if final is not None and all(belief["seq"] != final for _, belief in beliefs):
+        return f"the consumer never reported the final frame (seq {final})", "gave-up", None
+    return None, None, None
+
+
+def fuzz(
+    consumer: str,
+    *,
+    examples: int,
+    seed: int,
+    workdir: Path,
+    timeout_s: float = 30.0,
+    budget_s: float = 600.0,
+    progress: Callable[[str], None] = lambda _line: None,
+    scenario_strategy: SearchStrategy[Scenario] | None = None,
+) -> FuzzResult:
+    """Run up to `examples` scenarios drawn from `seed`; shrink the first failure."""
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+    from hypothesis import seed as hypothesis_seed
+
+    from ttrec.testing.strategies import scenarios
+
+    result = FuzzResult()
+    started = time.monotonic()
+    strategy = scenario_strategy if scenario_strategy is not None else scenarios()
+
+    def attempt(scenario: Scenario) -> None:
+        if time.monotonic() - started > budget_s:
+            result.stopped_by_budget = True
+            return  # out of time: every further example (and shrink step) passes untried
+        result.examples_run += 1
+        began = time.monotonic()
+        outcome = trio.run(run_scenario, scenario, consumer, workdir, timeout_s)
+        result.timings.append(time.monotonic() - began)
+        if outcome.problem is None:
+            if result.first_failure_at is None:
+                progress(f"example {result.examples_run}: ok")
+            return
+        result.failing_runs += 1
+        if result.first_failure_at is None:
+            result.first_failure_at = result.examples_run
+            progress(f"example {result.examples_run}: FAILED: {outcome.problem}; shrinking")
+        result.failure = (scenario, outcome)  # hypothesis replays the smallest failure last
+        raise _FAILURE_KINDS[outcome.kind or "crashed"](outcome.problem)
+
+    run = settings(
+        max_examples=examples,
+        database=None,
+        deadline=None,
+        derandomize=False,
+        verbosity=Verbosity.quiet,
+        report_multiple_bugs=False,
+        phases=(Phase.generate, Phase.shrink),
+        suppress_health_check=list(HealthCheck),
+    )(hypothesis_seed(seed)(given(strategy)(attempt)))
+    with contextlib.suppress(_Failed):  # the failure itself is in `result`
+        run()
+    return result
+
+
+class _Failed(Exception):
+    pass
+
+
+# One exception class per kind of failure: hypothesis tells failures apart by type and
+# origin, so a wrong belief is never "shrunk" into a mere timeout of another scenario.
+class _Diverged(_Failed):
+    pass
+
+
+class _Crashed(_Failed):
+    pass
+
+
+class _TimedOut(_Failed):
+    pass
+
+
+class _GaveUp(_Failed):
+    pass
+
+
+class _NotBeliefs(_Failed):
+    pass
+
+
+_FAILURE_KINDS: Final[dict[str, type[_Failed]]] = {
+    "diverged": _Diverged,
+    "crashed": _Crashed,
+    "timed-out": _TimedOut,
+    "gave-up": _GaveUp,
+    "not-beliefs": _NotBeliefs,
+}
+
+
+REPRO_FILES: Final = (
+    "match.jsonl.zst",
+    "scenario.json",
+    "faults.txt",
+    "serve.sh",
+    "consumer.txt",
+    "verdict.txt",
+    "consumer-stdout.jsonl",
+    "consumer-stderr.txt",
+)
+
+
+def write_repro(out: Path, scenario: Scenario, outcome: Outcome, consumer: str) -> list[Path]:
+    """A folder that replays the failure: the capture, the faults, the serve command, the
+    verdict. An existing folder is reused only when it holds nothing but an earlier repro."""
+    if out.exists():
+        if not out.is_dir():
+            raise FuzzConfigError(f"--out {out}: exists and is not a directory")
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in REPRO_FILES)
+        if foreign:
+            raise FuzzConfigError(f"--out {out}: holds {foreign[0]!r}, which is not a ttrec repro file")
+    out.mkdir(parents=True, exist_ok=True)
+    match = simulate_match(scenario.match_seed, best_of=scenario.best_of, doubles=scenario.doubles)
+    (out / "match.jsonl.zst").unlink(missing_ok=True)  # an earlier repro's: the writer never replaces
+    written = [write_capture(match, out / "match.jsonl.zst")]
+    verdict = outcome.divergence.describe() if outcome.divergence is not None else [outcome.problem or ""]
+    texts = {
+        "scenario.json": json.dumps(asdict(scenario), indent=2) + "\n",
+        "faults.txt": "".join(f"{spec}\n" for spec in scenario.faults),
+        "serve.sh": scenario.serve_command("match.jsonl.zst") + "\n",
+        "consumer.txt": consumer + "\n",
+        "verdict.txt": "\n".join(verdict) + "\n",
+        "consumer-stdout.jsonl": outcome.stdout,
+        "consumer-stderr.txt": outcome.stderr,
+    }
+    for name, text in texts.items():
+        path = out / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def describe(scenario: Scenario) -> Sequence[str]:
+    faults = ", ".join(scenario.faults) or "no faults"
+    joined = f", joining at startPosition {scenario.start_position}" if scenario.start_position else ""
+    kind = "doubles" if scenario.doubles else "singles"
+    return [f"match seed {scenario.match_seed}, best of {scenario.best_of} {kind}{joined}; {faults}"]
