@@ -22,6 +22,16 @@ from ttrec.testing.fuzz import describe, fuzz, write_repro
 @click.option("--examples", type=click.IntRange(1, 100_000), default=100, show_default=True)
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
 @click.option(
+    "--best-of", type=click.Choice(["3", "5", "7"]), help="Only matches of this length (default: any)."
+)
+@click.option(
+    "--max-faults",
+    type=click.IntRange(0, 10),
+    default=3,
+    show_default=True,
+    help="Faults per scenario, at most.",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("ttrec-repro"),
@@ -45,7 +55,14 @@ from ttrec.testing.fuzz import describe, fuzz, write_repro
     help="Seconds for the whole run, shrinking included.",
 )
 def fuzz_command(
-    consumer: str, examples: int, seed: int, out: Path, timeout_s: float, budget_s: float
+    consumer: str,
+    examples: int,
+    seed: int,
+    best_of: str | None,
+    max_faults: int,
+    out: Path,
+    timeout_s: float,
+    budget_s: float,
 ) -> None:
     """Run a consumer against simulated matches with faults; shrink the first failure.
 
@@ -68,6 +85,8 @@ def fuzz_command(
             workdir=Path(workdir),
             timeout_s=timeout_s,
             budget_s=budget_s,
+            best_of=int(best_of) if best_of else None,
+            max_faults=max_faults,
             progress=lambda line: click.echo(line, err=True),
         )
     if result.stopped_by_budget:

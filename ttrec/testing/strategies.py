@@ -141,8 +141,8 @@ def fault_specs() -> st.SearchStrategy[str]:
 
 def scenarios(*, max_faults: int = 3, best_of: int | None = None) -> st.SearchStrategy[Scenario]:
     """A `ttrec.testing.fuzz.Scenario`: a simulated match, up to `max_faults` faults with a
-    seed, and the startPosition of the consumer's first connection. Shrinks towards best of
-    3, no faults and joining at the start."""
+    seed, and how far into the match the consumer's first connection joins (its
+    startPosition). Shrinks towards best of 3, no faults and joining at the start."""
     from ttrec.testing.fuzz import Scenario  # the fuzz runner imports trio: only when asked
 
     return st.builds(
@@ -152,5 +152,5 @@ def scenarios(*, max_faults: int = 3, best_of: int | None = None) -> st.SearchSt
         doubles=st.booleans(),
         faults=st.lists(fault_specs(), max_size=max_faults).map(tuple),
         fault_seed=st.integers(min_value=0, max_value=MAX_SEED),
-        start_position=st.one_of(st.just(0), st.integers(min_value=1, max_value=60)),
+        join_permille=st.one_of(st.just(0), st.integers(min_value=1, max_value=950)),
     )
