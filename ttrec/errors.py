@@ -3,6 +3,8 @@
 TtrecError
  ├── CaptureFormatError(path, line)   a capture that cannot be read as ttrec/1
  ├── CaptureWriteError(path)          the disk refused a write (full, read-only, ...)
+ ├── OutputRefused(path)              an output path ttrec must not write (exit 2; ttrec.outputs)
+ ├── OutputWriteError(path)           the disk refused a ready file, report or CA file
  ├── InvalidFixtureId(value)
  └── UpstreamRejected(status, body)   the feed refused the handshake or the token
 """
@@ -36,6 +38,28 @@ class CaptureWriteError(TtrecError):
 
     def __repr__(self) -> str:
         return f"CaptureWriteError(path={str(self.path)!r}, problem={self.problem!r})"
+
+
+class OutputRefused(TtrecError):
+    """An output path that exists and is not ttrec's to replace: a usage error (exit 2)."""
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+    def __repr__(self) -> str:
+        return f"OutputRefused(path={str(self.path)!r}, problem={self.problem!r})"
+
+
+class OutputWriteError(TtrecError):
+    def __init__(self, path: Path | str, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+    def __repr__(self) -> str:
+        return f"OutputWriteError(path={str(self.path)!r}, problem={self.problem!r})"
 
 
 class InvalidFixtureId(TtrecError):
