@@ -259,9 +259,7 @@ def test_dash_on_a_terminal_is_refused(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_input_name_that_is_not_utf8_slices_and_leaves_no_empty_file(
-    tmp_path: Path, capture: Path
-) -> None:
+def test_an_input_name_that_is_not_utf8_is_sliced(tmp_path: Path, capture: Path) -> None:
     strange = Path(os.fsdecode(bytes(tmp_path) + b"/in\xff.jsonl.zst"))
     capture.rename(strange)
     out = tmp_path / "out.jsonl.zst"
@@ -324,7 +322,7 @@ def test_a_write_that_fails_leaves_the_old_file_and_no_temporary(
     assert report.read_bytes() == old and [p.name for p in tmp_path.iterdir()] == ["report.json"]
 
 
-def test_cli_runner_dash_writes_the_capture_to_stdout(
+def test_dash_in_process_writes_the_capture_to_stdout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
