@@ -11,7 +11,7 @@ from typing import Final
 import trustme
 
 from ttrec.errors import TtrecError
-from ttrec.outputs import CA_FILE, CA_HEADER, write_replacing
+from ttrec.outputs import CA_FILE, CA_TRAILER, write_replacing
 
 LOOPBACK_NAMES: Final = ("localhost", "127.0.0.1", "::1")
 
@@ -30,7 +30,7 @@ class SelfSigned:
     def write_ca(self, path: Path) -> Path:
         """Write the CA where a client can be told to trust it (atomically; marked as
         ttrec's, so only a CA file ttrec wrote is ever replaced: ttrec.outputs)."""
-        write_replacing(path, CA_HEADER.encode() + self.ca_pem, CA_FILE)
+        write_replacing(path, self.ca_pem + CA_TRAILER.encode(), CA_FILE)
         return path
 
     def client_context(self) -> ssl.SSLContext:

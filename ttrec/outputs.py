@@ -56,13 +56,17 @@ def _json_marker(written_by: str) -> re.Pattern[str]:
 # The values of MARKER_KEY: the first key ttrec writes in each of its JSON files.
 READY_WRITTEN_BY: Final = "ttrec serve --ready-file"
 REPORT_WRITTEN_BY: Final = "ttrec serve --report"
-# PEM readers (OpenSSL, so Python's ssl, Node, curl) skip text before "-----BEGIN", as
-# certifi's bundle relies on: a comment line marks the CA as ttrec's.
-CA_HEADER: Final = "# ttrec: a throwaway CA for `ttrec serve --tls`; a later run may replace this file\n"
+# PEM readers (OpenSSL, so Python's ssl, Node, curl; Go's pem) skip text outside the
+# BEGIN/END lines, as certifi's bundle relies on: a comment line after the certificate marks
+# the CA as ttrec's, and the file still starts with "-----BEGIN CERTIFICATE-----".
+CA_TRAILER: Final = "# ttrec: a throwaway CA for `ttrec serve --tls`; a later run may replace this file\n"
+_ONE_PEM_CERTIFICATE: Final = (
+    r"-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\r?\n"
+)
 
 READY_FILE: Final = Purpose("the ready file", _json_marker(READY_WRITTEN_BY))
 REPORT: Final = Purpose("the report", _json_marker(REPORT_WRITTEN_BY))
-CA_FILE: Final = Purpose("the CA certificate", re.compile(re.escape(CA_HEADER)))
+CA_FILE: Final = Purpose("the CA certificate", re.compile(_ONE_PEM_CERTIFICATE + re.escape(CA_TRAILER)))
 CAPTURE: Final = Purpose("a capture")
 
 
