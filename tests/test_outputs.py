@@ -240,6 +240,19 @@ def test_dash_is_stdout_and_never_a_file(tmp_path: Path, capture: Path, command:
     assert b"stdout" in done.stderr  # the summary goes to stderr, the capture alone to stdout
 
 
+def test_dash_sends_nothing_when_the_capture_cannot_be_built(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ttrec", "simulate", "--seed", "1", "-o", "-"],
+        capture_output=True,
+        timeout=TIMEOUT_S,
+        cwd=tmp_path,
+        preexec_fn=lambda: _limit_file_size(2000),  # the temporary file meets the limit
+        check=False,
+    )
+    assert done.returncode == 1 and done.stdout == b"", done.stderr
+    assert done.stderr.decode().strip().splitlines() == ["Error: stdout: File too large"]
+
+
 def test_dash_on_a_terminal_is_refused(tmp_path: Path) -> None:
     controller, terminal = pty.openpty()
     try:

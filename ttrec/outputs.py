@@ -179,7 +179,8 @@ def new_capture(out: Path | str, stdout: IO[bytes]) -> Iterator[Path]:
     if is_stdout(out):
         with tempfile.TemporaryDirectory(prefix="ttrec-out-") as scratch:
             tmp = Path(scratch) / "capture.jsonl.zst"
-            yield tmp
+            with _named_as(out):
+                yield tmp
             with tmp.open("rb") as built:
                 shutil.copyfileobj(built, stdout)
             stdout.flush()
@@ -187,13 +188,20 @@ def new_capture(out: Path | str, stdout: IO[bytes]) -> Iterator[Path]:
     path = Path(out)
     tmp = _temp_name(path)
     try:
-        yield tmp
+        with _named_as(out):
+            yield tmp
         _publish(tmp, path)
-    except CaptureWriteError as exc:
-        # The temporary name means nothing to the user: name the output they asked for.
-        raise CaptureWriteError(path, exc.problem) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _named_as(out: Path | str) -> Iterator[None]:
+    """The temporary name means nothing to the user: errors name the output they asked for."""
+    try:
+        yield
+    except CaptureWriteError as exc:
+        raise CaptureWriteError(out_label(out), exc.problem) from None
 
 
 def _publish(tmp: Path, path: Path) -> None:
