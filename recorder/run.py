@@ -28,6 +28,7 @@ from recorder.stop import Stop
 from ttrec.capture import CaptureWriter
 from ttrec.errors import CaptureWriteError, TtrecError
 from ttrec.feed import Feed, feed_url, rfc3339, validate_fixture_id
+from ttrec.outputs import check_capture_destination
 from ttrec.records import Header
 
 STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
@@ -66,6 +67,7 @@ def open_captures(
     fixture_ids: Sequence[str], out: Path, options: RecordOptions, started: datetime
 ) -> list[CaptureWriter]:
     """A new capture per fixture, or none at all (those already opened are closed)."""
+    check_capture_destination(out, SUFFIX)
     if not out.name.endswith(SUFFIX):
         try:
             out.mkdir(parents=True, exist_ok=True)

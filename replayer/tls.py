@@ -11,6 +11,7 @@ from typing import Final
 import trustme
 
 from ttrec.errors import TtrecError
+from ttrec.outputs import CA_FILE, CA_TRAILER, write_replacing
 
 LOOPBACK_NAMES: Final = ("localhost", "127.0.0.1", "::1")
 
@@ -27,13 +28,9 @@ class SelfSigned:
     ca_pem: bytes
 
     def write_ca(self, path: Path) -> Path:
-        """Write the CA where a client can be told to trust it (atomically)."""
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            tmp.write_bytes(self.ca_pem)
-            tmp.replace(path)
-        except OSError as exc:
-            raise TlsSetupError(f"{path}: cannot write the CA certificate: {exc.strerror}") from None
+        """Write the CA where a client can be told to trust it (atomically; marked as
+        ttrec's, so only a CA file ttrec wrote is ever replaced: ttrec.outputs)."""
+        write_replacing(path, self.ca_pem + CA_TRAILER.encode(), CA_FILE)
         return path
 
     def client_context(self) -> ssl.SSLContext:

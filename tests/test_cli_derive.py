@@ -91,7 +91,7 @@ def test_warp_then_splice_keeps_the_history(source: Path, tmp_path: Path) -> Non
         (["slice", "{src}", "-o", "{out}", "--seq", "x"], 1, "expected N..M"),
         (["slice", "{src}", "-o", "{out}", "--from", "deuce"], 1, "unknown moment"),
         (["slice", "{src}", "-o", "{out}", "--seq", "9000.."], 1, "no data frame"),
-        (["slice", "{src}", "-o", "{src}", "--seq", "1.."], 1, "never overwrites"),
+        (["slice", "{src}", "-o", "{src}", "--seq", "1.."], 2, "never overwrites"),
         (["splice", "{src}", "-o", "{out}"], 2, "two captures"),
         (["warp", "{src}", "-o", "{out}"], 2, "--scale"),
     ],

@@ -83,7 +83,7 @@ def test_never_overwrites(tmp_path: Path) -> None:
     out = tmp_path / "m.jsonl.zst"
     out.write_bytes(b"precious")
     result = CliRunner().invoke(cli, ["simulate", "--seed", "1", "-o", str(out)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # the path given is refused: a usage error (docs/outputs.md)
     assert "already exists" in result.output and len(result.output.strip().splitlines()) == 1
     assert out.read_bytes() == b"precious"
 

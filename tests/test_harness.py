@@ -184,6 +184,7 @@ async def test_serve_report_and_exit_after(tmp_path: Path) -> None:
             )
             info = await wait_ready(process, ready)
             assert json.loads(report.read_text()) == {
+                "written_by": "ttrec serve --report",  # how a later run knows it may replace it
                 "url": info["url"],
                 "fixtures": [FIXTURE],
                 "running": True,

@@ -119,7 +119,7 @@ def test_out_names_a_file_and_never_overwrites_it(served: ServerHandle, tmp_path
     assert len(frames_of(read(target)[1])) == 15
     before = target.read_bytes()
     second = run(*args)
-    assert second.exit_code == 1
+    assert second.exit_code == 2  # the path given is refused: a usage error (docs/outputs.md)
     assert "already exists" in one_line_error(second)
     assert target.read_bytes() == before
     assert TOKEN.encode() not in decompressed(target)

@@ -7,11 +7,15 @@ imports neither (tests/test_errors.py checks that this tree names every subclass
 TtrecError
  ├── CaptureFormatError(path, line)   a capture that cannot be read as ttrec/1
  ├── CaptureWriteError(path)          the disk refused a write (full, read-only, ...)
+ ├── OutputRefused(path)              an output path ttrec must not write (exit 2; ttrec.outputs)
+ ├── OutputWriteError(path)           the disk refused a ready file, report or CA file
  ├── InvalidFixtureId(value)          not a UUID
  ├── UpstreamRejected(status, body)   the feed refused the handshake or the token
  ├── DeriveError                      ttrec.derive: a slice/splice/warp that cannot be made
  ├── FaultSpecError(spec)             ttrec.faults: a --fault that does not parse or apply
  ├── StartAtError(start_at)           ttrec.schedule: a --start-at the capture cannot meet
+ ├── BeliefError(line)                ttrec.verdict: a consumer's beliefs line that is no belief
+ ├── FuzzConfigError                  ttrec.testing.fuzz: a --consumer command that cannot run
  ├── OutputError                      recorder.run: --out cannot be used as asked
  ├── WatchError                       recorder.watch: no connection, or lost before the end
  ├── TlsSetupError                    replayer.tls: a certificate or key that cannot be used
@@ -54,6 +58,28 @@ class CaptureWriteError(TtrecError):
 
     def __repr__(self) -> str:
         return f"CaptureWriteError(path={str(self.path)!r}, problem={self.problem!r})"
+
+
+class OutputRefused(TtrecError):
+    """An output path that exists and is not ttrec's to replace: a usage error (exit 2)."""
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+    def __repr__(self) -> str:
+        return f"OutputRefused(path={str(self.path)!r}, problem={self.problem!r})"
+
+
+class OutputWriteError(TtrecError):
+    def __init__(self, path: Path | str, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+    def __repr__(self) -> str:
+        return f"OutputWriteError(path={str(self.path)!r}, problem={self.problem!r})"
 
 
 class InvalidFixtureId(TtrecError):

@@ -10,7 +10,6 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 ttrec=${TTREC:-ttrec}
-capture=${CAPTURE:-$repo/captures/sample-singles-bo5.jsonl.zst}
 # In this repository the ws package is installed once for the interop tests.
 export NODE_PATH="${NODE_PATH:-$here/node_modules:$repo/tests/interop/node/node_modules}"
 
@@ -21,6 +20,14 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+
+# The match: CAPTURE, else a simulated one (the bundled sample-singles-bo5, made afresh), so
+# the example needs an installed ttrec and nothing from a checkout.
+capture=${CAPTURE:-}
+if [ -z "$capture" ]; then
+    capture="$work/match.jsonl.zst"
+    $ttrec simulate --seed 6 --best-of 5 --singles -o "$capture" >/dev/null
+fi
 
 $ttrec serve "$capture" --speed max --token ci-token \
     --ready-file "$work/ready.json" --report "$work/report.json" --exit-after 1 \

@@ -1,6 +1,7 @@
 """The `ttrec` command line: thin commands over the library (one module per command group).
 
-Every TtrecError becomes one line on stderr and exit status 1; click's usage errors exit 2.
+Every TtrecError becomes one line on stderr and exit status 1 (an output path refused by
+ttrec.outputs: 2, like click's usage errors).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Final, TypeVar
 import click
 
 from ttrec import __version__
-from ttrec.errors import TtrecError
+from ttrec.errors import OutputRefused, TtrecError
 
 # Command name -> the module that defines it. Modules load only when their command runs,
 # so `ttrec cat` does not pay for importing trio and the websocket stack.
@@ -48,12 +49,20 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except OutputRefused as exc:
+            raise UsageProblem(str(exc)) from None
         except TtrecError as exc:
             raise click.ClickException(str(exc)) from None
         except BrokenPipeError:
             # `ttrec cat x | head`: the reader left; that is not an error worth a traceback.
             sys.stderr.close()
             ctx.exit(0)
+
+
+class UsageProblem(click.ClickException):
+    """A usage error shown as one line (click's own usage errors add the usage text)."""
+
+    exit_code = 2
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

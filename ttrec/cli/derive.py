@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +24,7 @@ from ttrec.derive import (
     warp,
 )
 from ttrec.feed import rfc3339, seq_num, validate_fixture_id
+from ttrec.outputs import check_capture_output, is_stdout, new_capture, out_label
 from ttrec.records import Frame, Header, Record
 from ttrec.schedule import NS_PER_S
 
@@ -31,7 +34,7 @@ _OUT = click.option(
     "--out",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The new capture (*.jsonl.zst); never overwritten.",
+    help="The new capture (*.jsonl.zst; - for stdout); never overwritten.",
 )
 
 
@@ -41,18 +44,21 @@ def _read(path: Path) -> tuple[Origin, list[Record]]:
         header = reader.header
         if reader.torn_tail:
             click.echo(f"ttrec: {path}: torn tail, using the {len(records)} records before it", err=True)
-    return Origin(str(path), header), records
+    # The header names its sources in JSON, which has no room for a file name that is not
+    # UTF-8: such bytes become U+FFFD there (the file itself is read by its real name).
+    return Origin(os.fsencode(path).decode("utf-8", errors="replace"), header), records
 
 
 def _write(path: Path, header: Header, records: Sequence[Record]) -> None:
-    with CaptureWriter(path, header) as writer:
+    stdout = sys.stdout.buffer
+    with new_capture(path, stdout) as unfinished, CaptureWriter(unfinished, header) as writer:
         for record in records:
             writer.write(record)
     seqs = [s for r in records if isinstance(r, Frame) and (s := seq_num(r.data)) is not None]
     frames = sum(isinstance(r, Frame) for r in records)
     span = f", seqNum {seqs[0]}..{seqs[-1]}" if seqs else ""
     duration = (records[-1].t - records[0].t) / NS_PER_S if records else 0.0
-    click.echo(f"wrote {path}: {frames} data frames{span}, {duration:.1f} s")
+    click.echo(f"wrote {out_label(path)}: {frames} data frames{span}, {duration:.1f} s", err=is_stdout(path))
 
 
 def _now() -> str:
@@ -96,6 +102,7 @@ def slice_command(
         cuts.append(moment_cut(from_moment, to_moment))
     if len(cuts) != 1:
         raise click.UsageError("say where to cut: one of --seq, --time, --set, or --from/--to")
+    check_capture_output(out, sys.stdout.buffer)
     origin, records = _read(capture)
     sliced = slice_records(records, cuts[0])
     _write(out, derived_header([origin], f"slice {cuts[0]}", created=_now()), sliced)
@@ -128,6 +135,7 @@ def splice_command(captures: tuple[Path, ...], out: Path, gap: float, fixture_id
     """
     if len(captures) < 2:
         raise click.UsageError("splice needs two captures or more")
+    check_capture_output(out, sys.stdout.buffer)
     inputs = [_read(path) for path in captures]
     fixture = validate_fixture_id(fixture_id) if fixture_id else inputs[0][0].header.fixture_id
     joined = splice([records for _, records in inputs], fixture_id=fixture, gap_s=gap)
@@ -155,6 +163,7 @@ def warp_command(capture: Path, out: Path, scale: float, cap: float | None) -> N
     """
     if scale == 1.0 and cap is None:
         raise click.UsageError("say how to warp: --scale and/or --cap")
+    check_capture_output(out, sys.stdout.buffer)
     origin, records = _read(capture)
     try:
         warped = warp(records, scale=scale, cap_s=cap)

@@ -13,18 +13,12 @@ import trio
 from recorder.run import OutputError, record
 from recorder.secret import Token, hide_from_process_title
 from recorder.session import UNTIL, FixtureResult, RecordOptions
-from ttrec.cli import command
+from ttrec.cli import UsageProblem, command
 from ttrec.errors import InvalidFixtureId
 from ttrec.feed import DEFAULT_BASE_URL, FEEDS, HEARTBEAT_INTERVAL_S, feed_url, validate_fixture_id
 
 TOKEN_ENV: Final = "TTREC_TOKEN"  # noqa: S105 (the variable name, not a secret)
 _PROBE_FIXTURE: Final = "00000000-0000-0000-0000-000000000000"  # only to validate --base-url
-
-
-class UsageProblem(click.ClickException):
-    """A usage error shown as one line (click's own usage errors add the usage text)."""
-
-    exit_code = 2
 
 
 @command("record")

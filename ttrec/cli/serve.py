@@ -24,9 +24,20 @@ from replayer.control import CONTROL_PATH, StepControl
 from replayer.options import AUTH_TIMEOUT_S, SEND_TIMEOUT_S, OnEnd
 from replayer.tls import from_files, self_signed
 from ttrec.cli import command
-from ttrec.errors import TtrecError
+from ttrec.errors import OutputRefused, TtrecError
 from ttrec.faults import Fault, FaultSpecError, parse_fault
 from ttrec.feed import HEARTBEAT_INTERVAL_S
+from ttrec.outputs import (
+    CA_FILE,
+    MARKER_KEY,
+    READY_FILE,
+    READY_WRITTEN_BY,
+    REPORT,
+    REPORT_WRITTEN_BY,
+    check_replaceable,
+    remove_own,
+    write_replacing,
+)
 from ttrec.schedule import StartAt, StartAtError, parse_start_at
 
 _positive = click.FloatRange(min=0, min_open=True)
@@ -68,27 +79,28 @@ def _is_loopback(host: str) -> bool:
         return False  # a name: it may resolve to anything
 
 
-def _write_atomically(path: Path, text: str, what: str = "the ready file") -> None:
-    """A reader polling for `path` sees nothing or all of it, never a half-written file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise click.ClickException(f"{path}: cannot write {what}: {exc.strerror}") from None
+def _check_outputs(ready_file: Path | None, report_file: Path | None, ca_file: Path | None) -> None:
+    """Refuse, before serving, a path ttrec must not write (ttrec.outputs) or one named twice."""
+    given = ((ready_file, READY_FILE), (report_file, REPORT), (ca_file, CA_FILE))
+    named = [(path, purpose) for path, purpose in given if path is not None]
+    for path, purpose in named:
+        check_replaceable(path, purpose)
+    paths = [os.path.abspath(path) for path, _ in named]
+    if len(set(paths)) < len(paths):
+        raise OutputRefused(paths[0], "--ready-file, --report and --ca-file must name different files")
 
 
 def _write_report(path: Path, handle: ServerHandle, *, running: bool) -> None:
     """The --report file: every ended connection so far (`running` until the server stopped)."""
     report = {
+        MARKER_KEY: REPORT_WRITTEN_BY,
         "url": handle.url,
         "fixtures": handle.fixtures,
         "running": running,
         "connections_ended": handle.ended,  # `connections` keeps the latest 10,000
         "connections": [asdict(c) for c in handle.connections],
     }
-    _write_atomically(path, json.dumps(report, indent=1) + "\n", "the report")
+    write_replacing(path, (json.dumps(report, indent=1) + "\n").encode(), REPORT)
 
 
 async def _watch_connections(
@@ -145,12 +157,17 @@ async def _run(
             if report_file is not None or exit_after is not None:
                 nursery.start_soon(_watch_connections, handle, report_file, exit_after, nursery.cancel_scope)
             if ready_file is not None:
-                ready: dict[str, Any] = {"url": handle.url, "port": handle.port, "fixtures": handle.fixtures}
+                ready: dict[str, Any] = {
+                    MARKER_KEY: READY_WRITTEN_BY,
+                    "url": handle.url,
+                    "port": handle.port,
+                    "fixtures": handle.fixtures,
+                }
                 if ca_file is not None:
                     ready["ca_file"] = str(ca_file)
                 if options.control is not None:
                     ready["control_url"] = handle.url + CONTROL_PATH
-                _write_atomically(ready_file, json.dumps(ready) + "\n")
+                write_replacing(ready_file, (json.dumps(ready) + "\n").encode(), READY_FILE)
             async for signum in signals:
                 click.echo(f"ttrec serve: {signal.Signals(signum).name}, stopping", err=True)
                 break
@@ -316,6 +333,7 @@ def serve_command(
         raise click.UsageError("--keyfile needs --certfile")
     if ca_file is not None and not tls:
         raise click.UsageError("--ca-file is only for --tls")
+    _check_outputs(ready_file, report_file, ca_file)
     if not captures:
         from ttrec.bundled import sample_paths
 
@@ -347,7 +365,7 @@ def serve_command(
             ssl_context = from_files(certfile, keyfile)
         if ready_file is not None:
             # A file left by an earlier run would tell a waiting script we are ready too soon.
-            ready_file.unlink(missing_ok=True)
+            remove_own(ready_file, READY_FILE)
         try:
             handle = trio.run(
                 _run,
@@ -368,7 +386,7 @@ def serve_command(
             raise
         finally:
             if ready_file is not None:
-                ready_file.unlink(missing_ok=True)
+                remove_own(ready_file, READY_FILE)
     if report_file is not None:
         _write_report(report_file, handle, running=False)
     click.echo(f"ttrec serve: stopped after {handle.ended} connection(s)", err=True)

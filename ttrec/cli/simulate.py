@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Final
@@ -12,6 +13,7 @@ import click
 from ttrec.cli import command
 from ttrec.errors import InvalidFixtureId
 from ttrec.feed import DEFAULT_BASE_URL, rfc3339, validate_fixture_id
+from ttrec.outputs import is_stdout, new_capture, out_label
 from ttrec.simulator import BEST_OF_CHOICES, DEFAULT_START, simulate_match, write_capture
 
 MAX_SEED: Final = 2**63 - 1
@@ -76,7 +78,7 @@ def _base_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
     "-o",
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Capture file to write (never overwritten). Default: sim-SEED-boN-singles.jsonl.zst.",
+    help="Capture file to write (never overwritten; - for stdout). Default: sim-SEED-boN-singles.jsonl.zst.",
 )
 def simulate(
     seed: int | None,
@@ -103,13 +105,15 @@ def simulate(
     kind = "singles" if singles else "doubles"
     if out is None:
         out = Path(f"sim-{seed}-bo{games}-{kind}.jsonl.zst")
-    match = simulate_match(
-        seed, best_of=games, doubles=not singles, fixture_id=fixture_id, start=start, base_url=base_url
-    )
-    write_capture(match, out)
+    with new_capture(out, sys.stdout.buffer) as unfinished:
+        match = simulate_match(
+            seed, best_of=games, doubles=not singles, fixture_id=fixture_id, start=start, base_url=base_url
+        )
+        write_capture(match, unfinished)
     home_sets, away_sets = match.sets_won
     scores = " ".join(f"{home}-{away}" for home, away in match.sets)
     click.echo(
-        f"{out}: seed {seed}, best of {games} {kind}, {match.home.name} {home_sets}-{away_sets}"
-        f" {match.away.name} ({scores}), {len(match.actions)} frames"
+        f"{out_label(out)}: seed {seed}, best of {games} {kind}, {match.home.name} {home_sets}-{away_sets}"
+        f" {match.away.name} ({scores}), {len(match.actions)} frames",
+        err=is_stdout(out),
     )

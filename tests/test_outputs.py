@@ -1,0 +1,345 @@
+"""No command destroys a file ttrec did not write (ttrec.outputs, docs/outputs.md).
+
+Over the real command line (subprocesses, where the old behaviour would have served
+forever, or click's CliRunner) on real files: a capture, a file of the user's, a FIFO, a
+directory, a symlink and (as root) a character device given as an output are refused with
+one line, exit 2, and left as they were; ttrec's own ready file, report and CA file are
+replaced by a later run; a derived capture that fails half-way (the kernel's file size
+limit) leaves nothing behind, and the retry succeeds; `-o -` is stdout; `record --out`
+never turns a mistyped file name into a directory.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import pty
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+import pytest
+from click.testing import CliRunner
+from test_disk_errors import _limit_file_size
+
+from ttrec import outputs
+from ttrec.capture import CaptureReader
+from ttrec.cli import cli
+from ttrec.errors import OutputRefused, OutputWriteError
+from ttrec.records import Frame
+from ttrec.simulator import simulate_match, write_capture
+
+TIMEOUT_S: Final = 30
+FIXTURE_ID: Final = "00000000-0000-4000-8000-00000000abcd"
+
+
+@pytest.fixture
+def capture(tmp_path: Path) -> Path:
+    return write_capture(simulate_match(3, fixture_id=FIXTURE_ID), tmp_path / "match.jsonl.zst")
+
+
+def ttrec(
+    *args: str | Path, cwd: Path | None = None, limit: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ttrec", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        preexec_fn=None if limit is None else (lambda: _limit_file_size(limit)),
+        check=False,
+    )
+
+
+def invoke(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """In-process (click's CliRunner), for commands that cannot hang: the same result shape."""
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
+
+
+def refused(done: subprocess.CompletedProcess[str], kind: str) -> str:
+    """A directory is refused by click's own path check (its usage format); the rest by ttrec."""
+    if kind == "dir":
+        assert done.returncode == 2 and "is a directory" in done.stderr, done.stderr
+        return ""
+    return one_line_exit_2(done)
+
+
+def one_line_exit_2(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), done.stderr
+    return lines[0]
+
+
+def snapshot(path: Path) -> tuple[int, bytes | None]:
+    """What a path is: its file type and, for a regular file, its bytes."""
+    mode = path.lstat().st_mode
+    return stat.S_IFMT(mode), path.read_bytes() if stat.S_ISREG(mode) else None
+
+
+def foreign_paths(tmp_path: Path, capture: Path) -> dict[str, Path]:
+    """Paths a user may pass by mistake, none of them ttrec's to replace."""
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"url": "mine", "port": 1}\n')  # JSON, but not written by ttrec
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    directory = tmp_path / "dir"
+    directory.mkdir()
+    link = tmp_path / "link.json"
+    link.symlink_to(notes)
+    found = {"capture": capture, "notes": notes, "fifo": fifo, "dir": directory, "symlink": link}
+    if os.geteuid() == 0:
+        device = tmp_path / "null"
+        os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # a /dev/null of our own
+        found["device"] = device
+    return found
+
+
+# A subprocess each (the old code went on serving): the issue's cases and one of each kind.
+# Every kind against every option is the same check (ttrec.outputs), run in-process below.
+@pytest.mark.parametrize(
+    ("option", "kind"),
+    [
+        ("--ready-file", "capture"),
+        ("--ready-file", "notes"),
+        ("--report", "capture"),
+        ("--report", "device"),
+        ("--report", "symlink"),
+        ("--ca-file", "capture"),
+        ("--ca-file", "fifo"),
+    ],
+)
+def test_serve_refuses_an_output_it_did_not_write(
+    tmp_path: Path, capture: Path, option: str, kind: str
+) -> None:
+    found = foreign_paths(tmp_path, capture)
+    path = found.get(kind, found["fifo"])  # no device node without root
+    before = snapshot(path)
+    tls = ["--tls"] if option == "--ca-file" else []
+    line = one_line_exit_2(ttrec("serve", capture, "--port", "0", *tls, option, path))
+    assert str(path) in line and snapshot(path) == before
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("purpose", [outputs.READY_FILE, outputs.REPORT, outputs.CA_FILE])
+def test_every_kind_of_foreign_path_is_refused(
+    tmp_path: Path, capture: Path, purpose: outputs.Purpose
+) -> None:
+    for kind, path in foreign_paths(tmp_path, capture).items():
+        before = snapshot(path)
+        with pytest.raises(OutputRefused):
+            outputs.write_replacing(path, b"x", purpose)
+        outputs.remove_own(path, purpose)
+        assert snapshot(path) == before, kind
+
+
+def test_serve_refuses_one_file_for_two_outputs(tmp_path: Path, capture: Path) -> None:
+    same = tmp_path / "out.json"
+    line = one_line_exit_2(ttrec("serve", capture, "--ready-file", same, "--report", same))
+    assert "different files" in line and not same.exists()
+
+
+def _serve_until_ready(args: list[str | Path], ready: Path) -> subprocess.Popen[bytes]:
+    """A `ttrec serve` process, once its ready file names its URL (not a stale one)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ttrec", "serve", *map(str, args)], stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + TIMEOUT_S
+    while not (ready.exists() and json.loads(ready.read_text())["url"].startswith("wss://")):
+        assert process.poll() is None, "ttrec serve exited before it was ready"
+        assert time.monotonic() < deadline, "ttrec serve never became ready"
+        time.sleep(0.02)
+    return process
+
+
+def test_serve_replaces_its_own_files_from_an_earlier_run(tmp_path: Path, capture: Path) -> None:
+    ready, report, ca = tmp_path / "ready.json", tmp_path / "report.json", tmp_path / "ca.pem"
+    args: list[str | Path] = [capture, "--tls", "--ca-file", ca, "--ready-file", ready, "--report", report]
+    cas = []
+    for _ in range(2):
+        process = _serve_until_ready(args, ready)
+        try:
+            first_key = next(iter(json.loads(ready.read_text())))
+            assert first_key == "written_by"
+            cas.append(ca.read_bytes())
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=TIMEOUT_S) == 0
+        assert not ready.exists()  # removed at exit: it was ours
+        assert json.loads(report.read_text())["running"] is False
+    assert cas[0] != cas[1]  # a new throwaway CA, written over the old one
+    # A stale ready file of ours (a killed server) is removed before the next run is ready.
+    ready.write_text(json.dumps({"written_by": "ttrec serve --ready-file", "url": "stale"}))
+    process = _serve_until_ready(args, ready)
+    try:
+        assert json.loads(ready.read_text())["port"] > 0
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=TIMEOUT_S) == 0
+
+
+DERIVED: Final[dict[str, Callable[[Path, Path], list[str | Path]]]] = {
+    "simulate": lambda src, out: ["simulate", "--seed", "5", "-o", out],
+    "slice": lambda src, out: ["slice", src, "-o", out, "--seq", "2.."],
+    "splice": lambda src, out: ["splice", src, src, "-o", out],
+    "warp": lambda src, out: ["warp", src, "-o", out, "--scale", "0.5"],
+}
+
+
+@pytest.mark.parametrize("command", DERIVED)
+def test_a_failed_write_leaves_nothing_and_the_retry_succeeds(
+    tmp_path: Path, capture: Path, command: str
+) -> None:
+    out = tmp_path / "derived" / "out.jsonl.zst"
+    out.parent.mkdir()
+    failed = ttrec(*DERIVED[command](capture, out), limit=2000)  # the kernel: EFBIG past 2000 bytes
+    assert failed.returncode == 1, failed.stderr
+    assert "Traceback" not in failed.stderr and str(out) in failed.stderr
+    assert list(out.parent.iterdir()) == []  # no partial capture, no temporary file
+    retried = ttrec(*DERIVED[command](capture, out))
+    assert retried.returncode == 0, retried.stderr
+    with CaptureReader(out) as reader:
+        assert any(isinstance(r, Frame) for r in reader) and not reader.torn_tail
+
+
+@pytest.mark.parametrize("command", DERIVED)
+def test_derived_outputs_never_replace_anything(tmp_path: Path, capture: Path, command: str) -> None:
+    for kind, path in foreign_paths(tmp_path, capture).items():
+        before = snapshot(path)
+        if kind == "capture" and command != "simulate":
+            continue  # the input itself: its own case in test_cli_derive
+        line = refused(invoke(*DERIVED[command](capture, path)), kind)
+        assert kind == "dir" or str(path) in line, line
+        assert snapshot(path) == before, kind
+
+
+@pytest.mark.parametrize("command", DERIVED)
+def test_dash_is_stdout_and_never_a_file(tmp_path: Path, capture: Path, command: str) -> None:
+    to_file = tmp_path / "file.jsonl.zst"
+    assert ttrec(*DERIVED[command](capture, to_file)).returncode == 0
+    done = subprocess.run(
+        [sys.executable, "-m", "ttrec", *map(str, DERIVED[command](capture, Path("-")))],
+        capture_output=True,
+        timeout=TIMEOUT_S,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "-").exists()
+    piped = tmp_path / "piped.jsonl.zst"
+    piped.write_bytes(done.stdout)
+    with CaptureReader(to_file) as a, CaptureReader(piped) as b:
+        assert list(b) == list(a) and b.header.fixture_id == a.header.fixture_id
+    assert b"stdout" in done.stderr  # the summary goes to stderr, the capture alone to stdout
+
+
+def test_dash_sends_nothing_when_the_capture_cannot_be_built(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ttrec", "simulate", "--seed", "1", "-o", "-"],
+        capture_output=True,
+        timeout=TIMEOUT_S,
+        cwd=tmp_path,
+        preexec_fn=lambda: _limit_file_size(2000),  # the temporary file meets the limit
+        check=False,
+    )
+    assert done.returncode == 1 and done.stdout == b"", done.stderr
+    assert done.stderr.decode().strip().splitlines() == ["Error: stdout: File too large"]
+
+
+def test_dash_on_a_terminal_is_refused(tmp_path: Path) -> None:
+    controller, terminal = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "ttrec", "simulate", "--seed", "1", "-o", "-"],
+            stdout=terminal,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=TIMEOUT_S,
+            cwd=tmp_path,
+            check=False,
+        )
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert done.returncode == 2 and "terminal" in done.stderr, done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_input_name_that_is_not_utf8_is_sliced(tmp_path: Path, capture: Path) -> None:
+    strange = Path(os.fsdecode(bytes(tmp_path) + b"/in\xff.jsonl.zst"))
+    capture.rename(strange)
+    out = tmp_path / "out.jsonl.zst"
+    done = ttrec("slice", strange, "-o", out, "--seq", "2..")
+    assert done.returncode == 0, done.stderr
+    with CaptureReader(out) as reader:
+        assert reader.header.extra["derived_from"][0]["path"].endswith("in\ufffd.jsonl.zst")
+
+
+@pytest.mark.parametrize("name", ["match.zst", "match.jsonl", "out.d"])
+def test_record_never_turns_a_file_name_into_a_directory(tmp_path: Path, name: str) -> None:
+    out = tmp_path / name
+    done = ttrec("record", FIXTURE_ID, "--token", "t", "--base-url", "ws://127.0.0.1:9", "--out", out)
+    line = one_line_exit_2(done)
+    assert ".jsonl.zst" in line and not out.exists()
+
+
+def test_record_refuses_an_out_that_is_a_file(tmp_path: Path) -> None:
+    notes = tmp_path / "notes"
+    notes.write_text("mine")
+    done = ttrec("record", FIXTURE_ID, "--token", "t", "--base-url", "ws://127.0.0.1:9", "--out", notes)
+    one_line_exit_2(done)
+    assert notes.read_text() == "mine"
+
+
+# --- the module itself ------------------------------------------------------------------
+
+
+def test_only_ttrec_s_own_files_are_replaceable(tmp_path: Path) -> None:
+    ready = tmp_path / "ready.json"
+    outputs.write_replacing(
+        ready, b'{"written_by": "ttrec serve --ready-file", "port": 1}', outputs.READY_FILE
+    )
+    outputs.write_replacing(
+        ready, b'{"written_by": "ttrec serve --ready-file", "port": 2}', outputs.READY_FILE
+    )
+    assert json.loads(ready.read_text())["port"] == 2
+    with pytest.raises(OutputRefused, match="not the report"):
+        outputs.write_replacing(ready, b"{}", outputs.REPORT)  # ttrec's, but for another purpose
+    outputs.remove_own(ready, outputs.REPORT)
+    assert ready.exists()
+    outputs.remove_own(ready, outputs.READY_FILE)
+    assert not ready.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_write_that_fails_leaves_the_old_file_and_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = tmp_path / "report.json"
+    old = b'{"written_by": "ttrec serve --report", "running": true}'
+    outputs.write_replacing(report, old, outputs.REPORT)
+
+    def full_disk(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(OutputWriteError, match="cannot write the report: No space left"):
+        outputs.write_replacing(report, b'{"written_by": "ttrec serve --report"}', outputs.REPORT)
+    assert report.read_bytes() == old and [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_dash_in_process_writes_the_capture_to_stdout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["simulate", "--seed", "9", "-o", "-"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout_bytes.startswith(b"\x28\xb5\x2f\xfd")  # zstd, the capture itself
+    assert list(tmp_path.iterdir()) == []

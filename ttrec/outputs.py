@@ -1,0 +1,246 @@
+"""The one policy for every file a ttrec command writes (docs/outputs.md).
+
+- A path that exists is replaced only when it is a regular file that ttrec itself wrote
+  for the same purpose, recognised by the marker ttrec puts at its start (a ready file, a
+  report, a throwaway CA). Anything else that exists — a capture, a file of the user's, a
+  device, a FIFO, a directory, a symlink — is refused (`OutputRefused`) and left untouched.
+- A capture that `simulate`, `slice`, `splice` or `warp` makes is written under a hidden
+  temporary name in the same directory and linked to its name only once complete (never
+  replacing anything), so a failure leaves nothing behind that would block a retry.
+- `-` as a capture output means stdout: the capture is built in a temporary file and
+  copied out once complete; never a file named `-`, never binary on a terminal.
+- Every replacing write goes through a temporary file and `os.replace`, so a reader sees
+  the old content or the new, never half of it.
+
+Recording (`ttrec record`) is the exception by design: a capture there is written in place
+as it grows, so a killed recorder still leaves every frame it flushed (SPEC §2).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Final
+
+from ttrec.errors import CaptureWriteError, OutputRefused, OutputWriteError
+
+STDOUT: Final = "-"
+MARKER_KEY: Final = "written_by"  # the first key of every JSON file ttrec may replace later
+_PROBE_BYTES: Final = 4096  # a marker is at the very start; never read a big file to find it
+
+
+@dataclass(frozen=True, slots=True)
+class Purpose:
+    """What a file is for. `marker` is how ttrec recognises a file it wrote for this purpose
+    (a regex matched at the start of the file); None: such a file is never replaced."""
+
+    what: str
+    marker: re.Pattern[str] | None = None
+
+    def recognises(self, head: str) -> bool:
+        return self.marker is not None and self.marker.match(head) is not None
+
+
+def _json_marker(written_by: str) -> re.Pattern[str]:
+    return re.compile(r'\{\s*"' + MARKER_KEY + r'"\s*:\s*"' + re.escape(written_by) + '"')
+
+
+# The values of MARKER_KEY: the first key ttrec writes in each of its JSON files.
+READY_WRITTEN_BY: Final = "ttrec serve --ready-file"
+REPORT_WRITTEN_BY: Final = "ttrec serve --report"
+# PEM readers (OpenSSL, so Python's ssl, Node, curl; Go's pem) skip text outside the
+# BEGIN/END lines, as certifi's bundle relies on: a comment line after the certificate marks
+# the CA as ttrec's, and the file still starts with "-----BEGIN CERTIFICATE-----".
+CA_TRAILER: Final = "# ttrec: a throwaway CA for `ttrec serve --tls`; a later run may replace this file\n"
+_ONE_PEM_CERTIFICATE: Final = (
+    r"-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\r?\n"
+)
+
+READY_FILE: Final = Purpose("the ready file", _json_marker(READY_WRITTEN_BY))
+REPORT: Final = Purpose("the report", _json_marker(REPORT_WRITTEN_BY))
+CA_FILE: Final = Purpose("the CA certificate", re.compile(_ONE_PEM_CERTIFICATE + re.escape(CA_TRAILER)))
+CAPTURE: Final = Purpose("a capture")
+
+
+def check_replaceable(path: Path, purpose: Purpose) -> None:
+    """Raise OutputRefused unless `path` is free, or a regular file ttrec wrote for `purpose`."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise OutputRefused(path, f"cannot write {purpose.what} here: {exc.strerror}") from None
+    if stat.S_ISREG(mode) and purpose.recognises(_head(path)):
+        return
+    raise OutputRefused(path, _refusal(mode, purpose))
+
+
+def check_new(path: Path, purpose: Purpose = CAPTURE) -> None:
+    """Raise OutputRefused if `path` exists in any form (a new capture never replaces one)."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise OutputRefused(path, f"cannot write {purpose.what} here: {exc.strerror}") from None
+    raise OutputRefused(path, _refusal(mode, purpose))
+
+
+def check_capture_destination(out: Path, file_suffix: str) -> None:
+    """`out` for a recording: a new capture file (its name ends in `file_suffix`), or a
+    directory — an existing one, or a new one whose name has no suffix, so that a mistyped
+    file name (`match.zst`) is refused instead of silently becoming a directory."""
+    if out.name.endswith(file_suffix):
+        check_new(out)
+    elif out.is_symlink() or out.exists():
+        if not out.is_dir():
+            raise OutputRefused(out, f"exists and is not a directory (capture names end in {file_suffix})")
+    elif out.suffix:
+        raise OutputRefused(
+            out,
+            f"not a capture file name (those end in {file_suffix}) nor a new directory's (no suffix); "
+            "create the directory first to use this name",
+        )
+
+
+def _refusal(mode: int, purpose: Purpose) -> str:
+    if stat.S_ISDIR(mode):
+        return f"is a directory; give a file name for {purpose.what}"
+    if stat.S_ISLNK(mode):
+        return f"is a symbolic link; ttrec writes {purpose.what} to a new file or one it wrote itself"
+    if not stat.S_ISREG(mode):
+        return f"exists and is not a regular file; ttrec writes {purpose.what} to a new file or one it wrote"
+    if purpose.marker is None:
+        return "already exists; ttrec never overwrites a capture (or any file it did not write)"
+    return f"already exists and is not {purpose.what} ttrec wrote; refusing to replace it"
+
+
+def _head(path: Path) -> str:
+    try:
+        with path.open("rb") as file:
+            return file.read(_PROBE_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def write_replacing(path: Path, data: bytes, purpose: Purpose) -> None:
+    """Write `data` to `path` atomically, replacing only a file ttrec wrote for `purpose`."""
+    check_replaceable(path, purpose)
+    with _temporary(path) as (tmp, file):
+        try:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+            file.close()
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise OutputWriteError(path, f"cannot write {purpose.what}: {exc.strerror or exc}") from None
+
+
+def remove_own(path: Path, purpose: Purpose) -> None:
+    """Remove `path` if it is a file ttrec wrote for `purpose`; leave anything else alone."""
+    with contextlib.suppress(OSError):
+        if stat.S_ISREG(path.lstat().st_mode) and purpose.recognises(_head(path)):
+            path.unlink()
+
+
+def is_stdout(out: Path | str) -> bool:
+    return str(out) == STDOUT
+
+
+def out_label(out: Path | str) -> str:
+    """How a message names the output."""
+    return "stdout" if is_stdout(out) else str(out)
+
+
+def check_capture_output(out: Path | str, stdout: IO[bytes]) -> None:
+    """Refuse, before any work, an output `new_capture` would refuse."""
+    if is_stdout(out):
+        if stdout.isatty():
+            raise OutputRefused(Path(STDOUT), "will not write a binary capture to a terminal; redirect it")
+    else:
+        check_new(Path(out))
+
+
+@contextlib.contextmanager
+def new_capture(out: Path | str, stdout: IO[bytes]) -> Iterator[Path]:
+    """A path to write a new capture to (it does not exist yet). When the block ends
+    normally the capture appears at `out` (or is copied to `stdout` for `-`); when it
+    raises, nothing is left anywhere."""
+    check_capture_output(out, stdout)
+    if is_stdout(out):
+        with tempfile.TemporaryDirectory(prefix="ttrec-out-") as scratch:
+            tmp = Path(scratch) / "capture.jsonl.zst"
+            with _named_as(out):
+                yield tmp
+            with tmp.open("rb") as built:
+                shutil.copyfileobj(built, stdout)
+            stdout.flush()
+        return
+    path = Path(out)
+    tmp = _temp_name(path)
+    try:
+        with _named_as(out):
+            yield tmp
+        _publish(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _named_as(out: Path | str) -> Iterator[None]:
+    """The temporary name means nothing to the user: errors name the output they asked for."""
+    try:
+        yield
+    except CaptureWriteError as exc:
+        raise CaptureWriteError(out_label(out), exc.problem) from None
+
+
+def _publish(tmp: Path, path: Path) -> None:
+    """Give the complete file `tmp` its name `path`, unless something took the name meanwhile."""
+    try:
+        os.link(tmp, path)  # fails if `path` exists: never replaces, unlike rename
+    except FileExistsError:
+        raise OutputRefused(path, _refusal(path.lstat().st_mode, CAPTURE)) from None
+    except OSError:
+        # A filesystem without hard links: rename, after checking the name is still free.
+        check_new(path)
+        os.rename(tmp, path)
+    _sync_directory(path.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the new name durable (a rename lives in the directory)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _temp_name(path: Path) -> Path:
+    # Hidden, in the same directory (so the final link/rename is atomic), and unique.
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
+@contextlib.contextmanager
+def _temporary(path: Path) -> Iterator[tuple[Path, IO[bytes]]]:
+    tmp = _temp_name(path)
+    try:
+        file = tmp.open("xb")
+    except OSError as exc:
+        raise OutputWriteError(path, f"cannot write here: {exc.strerror or exc}") from None
+    try:
+        yield tmp, file
+    finally:
+        file.close()
+        tmp.unlink(missing_ok=True)
