@@ -42,6 +42,12 @@ class Token:
             return text
         return text.replace(self._value, REDACTED)
 
+    def scrub_bytes(self, data: bytes) -> bytes:
+        """`scrub` for a binary message (the token's UTF-8 bytes)."""
+        if len(self._value) < MIN_SCRUB_LENGTH:
+            return data
+        return data.replace(self._value.encode(), REDACTED.encode())
+
     def __repr__(self) -> str:
         return f"Token({REDACTED})"
 

@@ -248,11 +248,15 @@ async def test_a_connection_ending_at_any_moment_loses_and_duplicates_nothing(
 async def test_k_frames_then_a_cut_every_time_still_gets_the_whole_match(
     tmp_path: Path, autojump_clock: object
 ) -> None:
-    # Each connection delivers one frame and dies mid-frame: COUNT connections in all.
-    upstream = Upstream([frames_then(1, "cut")] * COUNT)
+    # Each connection delivers two frames and dies mid-frame. A resume asks for one frame
+    # of overlap (startPosition = frames held - 1), so each connection after the first
+    # repeats one frame (dropped as a resend) and adds one: COUNT - 1 connections in all.
+    upstream = Upstream([frames_then(2, "cut")] * COUNT)
     result, _ = await _record(tmp_path, upstream)
     _assert_every_frame_once(result)
-    assert upstream.start_positions[:COUNT] == list(range(COUNT))
+    assert result.connections == COUNT - 1
+    assert upstream.start_positions[: COUNT - 1] == list(range(COUNT - 1))
+    assert result.duplicates == COUNT - 2
 
 
 # --- garbage and oversized messages -------------------------------------------------------
@@ -469,4 +473,5 @@ async def test_an_auth_error_frame_stops_and_other_error_frames_retry(
     assert upstream.connections == 2
     assert result.outcome == "failed" and "401" in result.detail
     _, records = read(result.path)
-    assert [f.data for f in frames_of(records)] == FRAMES[:4]  # every good frame kept
+    # Every good frame kept: 1, 2, then 2 again (the resume's one frame of overlap, dropped) and 3.
+    assert [f.data for f in frames_of(records)] == FRAMES[:3]

@@ -112,6 +112,8 @@ def record_command(
         raise UsageProblem(str(exc)) from None
     for result in results:
         click.echo(_summary(result))
+        for gap in result.possible_gaps:
+            click.echo(f"{result.fixture_id}: frames may be missing: {gap}", err=True)
     if not all(result.complete for result in results):
         sys.exit(1)
 
