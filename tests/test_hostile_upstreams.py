@@ -20,6 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import trio
+import zstandard
+from click.testing import CliRunner
 from hostile_support import reset
 from recorder_support import FIXTURE, TOKEN, frames_of, match_frames, read
 from wsproto import ConnectionType, WSConnection
@@ -33,6 +35,8 @@ from recorder.run import record
 from recorder.secret import Token
 from recorder.session import FixtureResult, RecordOptions
 from recorder.status import PlainReporter
+from ttrec.cli import cli
+from ttrec.feed import REDACTED
 from ttrec.records import Close, Error, Heartbeat, Open
 
 COUNT: Final = 6
@@ -475,3 +479,144 @@ async def test_an_auth_error_frame_stops_and_other_error_frames_retry(
     _, records = read(result.path)
     # Every good frame kept: 1, 2, then 2 again (the resume's one frame of overlap, dropped) and 3.
     assert [f.data for f in frames_of(records)] == FRAMES[:3]
+
+
+# --- what counts as a data frame, what advances startPosition, what is a resend -------------
+
+STATUS_FRAME: Final = json.dumps({"seqNum": None, "fixtureId": FIXTURE, "type": "status"})
+JUNK_3: Final = json.dumps({"seqNum": 3, "fixtureId": FIXTURE})
+
+
+def frames_junk_then_cut(k: int, junk: Sequence[str], after: int = 0) -> Behaviour:
+    """Frames 1..k with `junk` texts sent after frame `after` (0: before the first), then FIN."""
+
+    async def behaviour(peer: Peer) -> None:
+        await peer.accept()
+        await peer.read_auth()
+        for i in range(peer.start_position, k):
+            if i == after:
+                for text in junk:
+                    await peer.text(text)
+            await trio.sleep(peer.gap_s)
+            await peer.text(FRAMES[i])
+        if after == k:
+            for text in junk:
+                await peer.text(text)
+
+    return behaviour
+
+
+async def test_a_frame_with_a_null_seqnum_is_not_a_data_frame_and_no_frame_is_skipped(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    # Two frames, three status messages shaped almost like data frames, a drop. Counted as
+    # data frames they would put startPosition 3 ahead: frames 3..5 never asked for.
+    upstream = Upstream([frames_junk_then_cut(2, [STATUS_FRAME] * 3, after=1)])
+    result, _ = await _record(tmp_path, upstream)
+    _assert_every_frame_once(result)
+    assert upstream.start_positions[1] == 1  # two frames held, one of overlap
+    _, records = read(result.path)
+    assert [r.data for r in records if isinstance(r, Heartbeat)] == [STATUS_FRAME] * 3
+
+
+async def test_junk_under_a_seqnum_does_not_make_the_real_frame_a_duplicate(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    # {"seqNum": 3, "fixtureId": ID} is a data frame by the rule and is kept; the real frame
+    # 3 after it differs, so it is not provably a resend and is kept too. The position
+    # counts seqNums, so the resume after the drop still asks for frame 4 (overlap).
+    upstream = Upstream([frames_junk_then_cut(4, [JUNK_3], after=2)])
+    result, _ = await _record(tmp_path, upstream)
+    assert result.complete and result.duplicates == 1  # frame 4, the resume's overlap
+    _, records = read(result.path)
+    assert [f.data for f in frames_of(records)] == [*FRAMES[:2], JUNK_3, *FRAMES[2:]]
+    assert upstream.start_positions[:2] == [0, 3]
+
+
+async def test_a_server_resuming_past_our_position_is_caught_and_refilled_from_the_start(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    # A junk frame with a seqNum the match never has counts as a position the server never
+    # had: the resume (startPosition 2, expecting frame 2 again) gets frame 3, a new one,
+    # which proves the server resumed past us. The recorder starts over from 0 and the
+    # resends fill whatever may have been skipped.
+    junk = json.dumps({"seqNum": 99, "fixtureId": FIXTURE})
+    upstream = Upstream([frames_junk_then_cut(2, [junk], after=2)])
+    result, log = await _record(tmp_path, upstream)
+    assert result.complete and not result.possible_gaps
+    assert upstream.start_positions[:3] == [0, 2, 0]
+    _, records = read(result.path)
+    assert [f.data for f in frames_of(records)] == [*FRAMES[:2], junk, *FRAMES[2:]]
+    assert "resumed past our position" in log
+
+
+async def test_a_skip_that_cannot_be_refilled_fails_the_fixture_and_says_so(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    # The server resumes past us, then refuses the resend from the start for good.
+    async def refuse(peer: Peer) -> None:
+        await peer.read_request()
+        await peer.stream.send_all(peer.ws.send(RejectConnection(status_code=403)))
+
+    junk = json.dumps({"seqNum": 99, "fixtureId": FIXTURE})
+    upstream = Upstream([frames_junk_then_cut(2, [junk], after=2), frames_junk_then_cut(3, []), refuse])
+    result, log = await _record(tmp_path, upstream)
+    assert not result.complete
+    assert result.possible_gaps and "startPosition 2" in result.possible_gaps[0]
+    assert "frames may be missing" in log
+
+
+# --- the token never reaches a capture ------------------------------------------------------
+
+
+async def test_a_server_echoing_the_token_leaves_no_trace_of_it_in_the_capture(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    echoes = [
+        json.dumps({"error": f"token {TOKEN} has expired"}),
+        f"hello {TOKEN}",
+        FRAMES[0].replace('"version"', f'"echo":"{TOKEN}","version"'),  # a data frame with it
+    ]
+
+    async def echoing(peer: Peer) -> None:
+        await peer.accept()
+        await peer.read_auth()
+        for text in echoes:
+            await peer.text(text)
+        await peer.stream.send_all(peer.ws.send(WsBytes(data=f"bin {TOKEN}".encode())))
+        await peer.stream.send_all(peer.ws.send(CloseConnection(code=1011, reason=f"bye {TOKEN}")))
+        await peer.until_client_leaves()
+
+    async def rejecting(peer: Peer) -> None:
+        await peer.read_request()
+        body = RejectData(data=f"bad token {TOKEN}".encode())
+        await peer.stream.send_all(
+            peer.ws.send(RejectConnection(status_code=503, has_body=True)) + peer.ws.send(body)
+        )
+
+    upstream = Upstream([echoing, rejecting])
+    result, log = await _record(tmp_path, upstream)
+    assert result.complete
+    raw = zstandard.ZstdDecompressor().stream_reader(Path(result.path).read_bytes()).read()
+    assert TOKEN.encode() not in raw and TOKEN not in log
+    _, records = read(result.path)
+    redacted = [r for r in records if getattr(r, "redacted", False)]
+    # 2 heartbeats, the data frame, the binary message, the close, the rejected handshake.
+    assert [type(r).__name__ for r in redacted] == [
+        "Heartbeat",
+        "Heartbeat",
+        "Frame",
+        "Binary",
+        "Close",
+        "Error",
+    ]
+    assert [r.data for r in redacted[:2]] == [e.replace(TOKEN, REDACTED) for e in echoes[:2]]
+    # Nothing else is marked: the record says exactly which texts are not byte-exact.
+    assert all(TOKEN not in str(r) for r in records)
+    for args in (["info", "--json", result.path], ["info", result.path]):
+        out = CliRunner().invoke(cli, args)
+        assert out.exit_code == 0, out.output
+        if "--json" in args:
+            assert json.loads(out.output)["redacted"] == 6
+        else:
+            assert "redacted    6 records" in out.output
