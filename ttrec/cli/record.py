@@ -11,20 +11,14 @@ import click
 import trio
 
 from recorder.run import OutputError, record
-from recorder.secret import Token, hide_from_process_title
+from recorder.secret import TOKEN_ENV
 from recorder.session import UNTIL, FixtureResult, RecordOptions
 from ttrec.cli import command
+from ttrec.cli.token import UsageProblem, resolve_token, token_options
 from ttrec.errors import InvalidFixtureId
 from ttrec.feed import DEFAULT_BASE_URL, FEEDS, HEARTBEAT_INTERVAL_S, feed_url, validate_fixture_id
 
-TOKEN_ENV: Final = "TTREC_TOKEN"  # noqa: S105 (the variable name, not a secret)
 _PROBE_FIXTURE: Final = "00000000-0000-0000-0000-000000000000"  # only to validate --base-url
-
-
-class UsageProblem(click.ClickException):
-    """A usage error shown as one line (click's own usage errors add the usage text)."""
-
-    exit_code = 2
 
 
 @command("record")
@@ -34,17 +28,7 @@ class UsageProblem(click.ClickException):
     type=click.File("r"),
     help="Read more fixture ids from this file, one per line (# starts a comment).",
 )
-@click.option(
-    "--token",
-    envvar=TOKEN_ENV,
-    metavar="TOKEN",
-    help=f"Access token (or env {TOKEN_ENV}, or --token-file; both keep it out of `ps`).",
-)
-@click.option(
-    "--token-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Read the access token from this file.",
-)
+@token_options
 @click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True, help="ws:// or wss:// server.")
 @click.option("--feed", type=click.Choice(FEEDS), default="statistics", show_default=True)
 @click.option(
@@ -93,9 +77,10 @@ def record_command(
       ttrec record 1bd00469-86fa-4f0b-abcc-30cbef80dacc --out captures/
       ttrec record --base-url ws://127.0.0.1:8765 --fixtures-file today.txt
     """
-    ctx = click.get_current_context()
     ids = _fixture_ids(fixture_ids, fixtures_file)
-    secret = _token(ctx, token, token_file)
+    secret = resolve_token(token, token_file)
+    if secret is None:
+        raise UsageProblem(f"no token: pass --token, set {TOKEN_ENV} or use --token-file")
     try:
         feed_url(base_url, _PROBE_FIXTURE)
     except ValueError as exc:
@@ -131,27 +116,6 @@ def _fixture_ids(args: tuple[str, ...], fixtures_file: TextIO | None) -> list[st
         return list(dict.fromkeys(validate_fixture_id(value) for value in raw))
     except InvalidFixtureId as exc:
         raise UsageProblem(str(exc)) from None
-
-
-def _token(ctx: click.Context, token: str | None, token_file: Path | None) -> Token:
-    source = ctx.get_parameter_source("token")
-    if token is not None and source == click.core.ParameterSource.COMMANDLINE:
-        # Visible to every user through `ps` until now; hide it as early as possible.
-        hide_from_process_title(token)
-        if token_file is not None:
-            raise UsageProblem("give --token or --token-file, not both")
-    if token_file is not None:
-        try:
-            token = token_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            problem = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise UsageProblem(f"--token-file {token_file}: {problem}") from None
-    if token is None:
-        raise UsageProblem(f"no token: pass --token, set {TOKEN_ENV} or use --token-file")
-    try:
-        return Token(token)
-    except ValueError:
-        raise UsageProblem("the token is empty") from None
 
 
 def _summary(result: FixtureResult) -> str:

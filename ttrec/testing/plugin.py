@@ -37,7 +37,6 @@ if TYPE_CHECKING:  # imported when used: the plugin loads in every pytest run on
     from ttrec.testing.harness import TrioServer
 
 RECORD_MODES: Final = ("none", "once", "rewrite")
-TOKEN_ENV: Final = "TTREC_TOKEN"  # noqa: S105 (the variable name, not a secret)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -138,11 +137,14 @@ async def _record(fixture_id: str, path: Path, base_url: str | None) -> None:
     """Record `fixture_id` until its finished frame into `path` (replaced only once complete:
     an interrupted recording never leaves a half capture where a test would replay it)."""
     from recorder.run import record
-    from recorder.secret import Token
+    from recorder.secret import TOKEN_ENV, TokenProblem, token_from
     from recorder.session import RecordOptions
 
-    token = os.environ.get(TOKEN_ENV)
-    if not token:
+    try:
+        token = token_from(os.environ.get(TOKEN_ENV), None, on_command_line=False)
+    except TokenProblem as exc:
+        pytest.fail(f"ttrec: recording {path.name}: {exc}", pytrace=False)
+    if token is None:
         pytest.fail(f"ttrec: recording {path.name} needs the feed token in ${TOKEN_ENV}", pytrace=False)
     options = RecordOptions() if base_url is None else RecordOptions(base_url=base_url)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -150,7 +152,7 @@ async def _record(fixture_id: str, path: Path, base_url: str | None) -> None:
     partial.unlink(missing_ok=True)
     log = io.StringIO()
     try:
-        results = await record([fixture_id], Token(token), out=partial, options=options, log=log)
+        results = await record([fixture_id], token, out=partial, options=options, log=log)
         result = results[0]
         if not result.complete:
             pytest.fail(
