@@ -14,7 +14,7 @@ from recorder.run import OutputError, record
 from recorder.secret import TOKEN_ENV
 from recorder.session import UNTIL, FixtureResult, RecordOptions
 from ttrec.cli import command
-from ttrec.cli.token import UsageProblem, resolve_token, token_options
+from ttrec.cli.token import UsageProblem, ca_file_option, resolve_connect, resolve_token, token_options
 from ttrec.errors import InvalidFixtureId
 from ttrec.feed import DEFAULT_BASE_URL, FEEDS, HEARTBEAT_INTERVAL_S, feed_url, validate_fixture_id
 
@@ -29,6 +29,7 @@ _PROBE_FIXTURE: Final = "00000000-0000-0000-0000-000000000000"  # only to valida
     help="Read more fixture ids from this file, one per line (# starts a comment).",
 )
 @token_options
+@ca_file_option
 @click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True, help="ws:// or wss:// server.")
 @click.option("--feed", type=click.Choice(FEEDS), default="statistics", show_default=True)
 @click.option(
@@ -58,6 +59,7 @@ def record_command(
     fixtures_file: TextIO | None,
     token: str | None,
     token_file: Path | None,
+    ca_file: Path | None,
     base_url: str,
     feed: str,
     out: Path,
@@ -85,6 +87,7 @@ def record_command(
         feed_url(base_url, _PROBE_FIXTURE)
     except ValueError as exc:
         raise UsageProblem(f"--base-url: {exc}") from None
+    connect = resolve_connect(ca_file)
     options = RecordOptions(
         base_url=base_url,
         feed="actions" if feed == "actions" else "statistics",
@@ -92,7 +95,8 @@ def record_command(
         heartbeat_interval_s=heartbeat_interval,
     )
     try:
-        results = trio.run(partial(record, ids, secret, out=out, options=options, handle_signals=True))
+        run = partial(record, ids, secret, out=out, options=options, connect=connect, handle_signals=True)
+        results = trio.run(run)
     except OutputError as exc:
         raise UsageProblem(str(exc)) from None
     for result in results:

@@ -17,7 +17,7 @@ import trio
 from recorder.secret import TOKEN_ENV, Token
 from recorder.watch import REFRESH_S, WatchResult, watch
 from ttrec.cli import command
-from ttrec.cli.token import UsageProblem, resolve_token, token_options
+from ttrec.cli.token import UsageProblem, ca_file_option, resolve_connect, resolve_token, token_options
 from ttrec.errors import InvalidFixtureId
 from ttrec.feed import DEFAULT_BASE_URL, feed_url, validate_fixture_id
 from ttrec.scoreboard import Scoreboard
@@ -80,6 +80,7 @@ def _finish(result: WatchResult) -> None:
 @command("watch")
 @click.argument("target", metavar="URL_OR_FIXTURE")
 @token_options
+@ca_file_option
 @click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True, help="Server for a fixture id.")
 @click.option(
     "--plain/--live",
@@ -87,7 +88,12 @@ def _finish(result: WatchResult) -> None:
     help="One line per frame, or a board redrawn in place (default: live on a terminal).",
 )
 def watch_command(
-    target: str, token: str | None, token_file: Path | None, base_url: str, plain: bool | None
+    target: str,
+    token: str | None,
+    token_file: Path | None,
+    ca_file: Path | None,
+    base_url: str,
+    plain: bool | None,
 ) -> None:
     """Connect as a consumer and show a live scoreboard: sets, points, who serves, game
     and match points, and the time since the last frame and heartbeat.
@@ -103,13 +109,14 @@ def watch_command(
     """
     secret = resolve_token(token, token_file)
     url = _resolve_url(target, base_url)
+    connect = resolve_connect(ca_file)
     if secret is None:
         if not _is_loopback(url):
             raise UsageProblem(f"the provider needs a token: --token, --token-file or {TOKEN_ENV}")
         secret = Token(LOCAL_TOKEN)
     screen = Screen(sys.stdout, sys.stdout.isatty() if plain is None else not plain)
     refresh = REFRESH_S if screen.live else None
-    result = trio.run(partial(watch, url, secret, screen.show, refresh_s=refresh))
+    result = trio.run(partial(watch, url, secret, screen.show, connect=connect, refresh_s=refresh))
     _finish(result)
 
 
