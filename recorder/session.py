@@ -70,15 +70,30 @@ class FixtureResult:
 
 
 class AttemptLimiter:
-    """The process-wide cap on connection attempts, shared by every session."""
+    """The process-wide cap on connection attempts, shared by every session: at most
+    `max_per_s` in any second as the server sees them (`recorder.policy.AttemptWindow`)."""
 
     def __init__(self, max_per_s: int = MAX_REQUESTS_PER_S) -> None:
         self._window = AttemptWindow(max_per_s, 1.0)
+        self._changed = trio.Event()
 
-    async def acquire(self) -> None:
-        # The slot is booked before the wait, so a cancelled wait wastes a slot rather
-        # than ever letting a burst through.
-        await trio.sleep_until(self._window.slot(trio.current_time()))
+    async def acquire(self) -> int:
+        """Wait for a slot; the caller must `release` it once the handshake is answered or
+        has failed. A cancelled wait releases its slot itself."""
+        index = self._window.book()
+        try:
+            while (at := self._window.earliest_start(index)) is None:
+                await self._changed.wait()
+            await trio.sleep_until(at)
+        except BaseException:
+            self.release(index)
+            raise
+        return index
+
+    def release(self, index: int) -> None:
+        self._window.ended(index, trio.current_time())
+        self._changed.set()
+        self._changed = trio.Event()
 
 
 class FixtureSession:
@@ -106,6 +121,7 @@ class FixtureSession:
         self._connect = connect
         self._rng = rng or random.Random(options.seed)
         self._start_position = 0  # of the connection being made
+        self._slot: int | None = None  # the attempt slot held until the handshake is answered
 
     def _event(self, message: str) -> None:
         self.status.detail = message
@@ -144,8 +160,9 @@ class FixtureSession:
         while True:
             self.status.state = "waiting"
             with self._stop.interruptible():
-                await self._limiter.acquire()
+                self._slot = await self._limiter.acquire()
             if self._stop.requested:
+                self._release_slot()
                 return "stopped", "stopped before connecting"
             start = self.recording.resume_position()
             attempt = Attempt(
@@ -159,7 +176,10 @@ class FixtureSession:
             self.status.state = "connecting"
             self.status.detail = f"startPosition {start}" if start else ""
             self._start_position = start
-            ending = await run_connection(attempt, self.recording, self._connect, self._stop)
+            try:
+                ending = await run_connection(attempt, self.recording, self._connect, self._stop)
+            finally:
+                self._release_slot()  # a failed attempt never reached _opened
             if ending.kind == "finished":
                 return "finished", f"finished: {self.status.frames} frames"
             if ending.kind == "stopped":
@@ -175,7 +195,13 @@ class FixtureSession:
             if self._stop.requested:
                 return "stopped", f"stopped: {self.status.frames} frames"
 
+    def _release_slot(self) -> None:
+        if self._slot is not None:
+            self._limiter.release(self._slot)
+            self._slot = None
+
     def _opened(self) -> None:
+        self._release_slot()  # the server has answered: its count of this attempt is done
         self.status.state = "recording"
         start = self._start_position
         where = f" at startPosition {start}" if start else ""

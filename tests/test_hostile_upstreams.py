@@ -35,6 +35,7 @@ from recorder.run import record
 from recorder.secret import Token
 from recorder.session import FixtureResult, RecordOptions
 from recorder.status import PlainReporter
+from recorder.stop import Stop
 from ttrec.cli import cli
 from ttrec.feed import REDACTED
 from ttrec.records import Close, Error, Heartbeat, Open
@@ -620,3 +621,55 @@ async def test_a_server_echoing_the_token_leaves_no_trace_of_it_in_the_capture(
             assert json.loads(out.output)["redacted"] == 6
         else:
             assert "redacted    6 records" in out.output
+
+
+# --- the connection-rate limit, counted where it matters: at the server -----------------------
+
+
+async def test_no_second_holds_more_than_five_handshakes_as_the_server_sees_them(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    # A busy server: the first requests wait 0.6 s in its queue before it reads them, then
+    # every handshake is refused with 503 (worth a retry). Ten fixtures hammer it. Spaced on
+    # the recorder's clock alone, the retries at 1.0 s land next to the queued five.
+    seen: list[float] = []
+
+    async def queued_then_503(stream: trio.SocketStream) -> None:
+        peer = Peer(stream)
+        try:
+            if len(seen) < 5:
+                await trio.sleep(0.6)
+            await peer.read_request()
+            seen.append(trio.current_time())
+            await stream.send_all(peer.ws.send(RejectConnection(status_code=503)))
+        except trio.BrokenResourceError:
+            pass
+        finally:
+            await trio.aclose_forcefully(stream)
+
+    fixtures = [f"{i:08d}-86fa-4f0b-abcc-30cbef80dacc" for i in range(10)]
+    stop = Stop()
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            [listener] = await nursery.start(partial(trio.serve_tcp, queued_then_503, 0, host="127.0.0.1"))
+            port = listener.socket.getsockname()[1]
+            start = trio.current_time()
+
+            async def stop_later() -> None:
+                await trio.sleep(6)
+                stop.request()
+
+            nursery.start_soon(stop_later)
+            await record(
+                fixtures,
+                Token(TOKEN),
+                out=tmp_path / "out",
+                options=RecordOptions(base_url=f"ws://127.0.0.1:{port}", seed=1),
+                stop=stop,
+                reporter=PlainReporter(io.StringIO()),
+            )
+            nursery.cancel_scope.cancel()
+    assert len(seen) >= 15  # the limit slowed the recorder down, it did not stall it
+    times = sorted(t - start for t in seen)
+    crowded = [(a, b) for a, b in zip(times, times[5:], strict=False) if b - a <= 1.0]
+    assert not crowded, f"6 handshakes within a second at the server: {crowded[:3]}"
