@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -673,3 +674,42 @@ async def test_no_second_holds_more_than_five_handshakes_as_the_server_sees_them
     times = sorted(t - start for t in seen)
     crowded = [(a, b) for a, b in zip(times, times[5:], strict=False) if b - a <= 1.0]
     assert not crowded, f"6 handshakes within a second at the server: {crowded[:3]}"
+
+
+async def test_the_record_command_says_frames_may_be_missing_and_exits_1(tmp_path: Path) -> None:
+    # The same unrepaired skip through `ttrec record` itself (real clock: short backoffs).
+    async def refuse(peer: Peer) -> None:
+        await peer.read_request()
+        await peer.stream.send_all(peer.ws.send(RejectConnection(status_code=403)))
+
+    junk = json.dumps({"seqNum": 99, "fixtureId": FIXTURE})
+    behaviours = [frames_junk_then_cut(2, [junk], after=2), frames_junk_then_cut(3, []), refuse]
+    upstream = Upstream(behaviours, gap_s=0.01)
+    out = tmp_path / "m.jsonl.zst"
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            [listener] = await nursery.start(partial(trio.serve_tcp, upstream.handler, 0, host="127.0.0.1"))
+            port = listener.socket.getsockname()[1]
+            base = f"ws://127.0.0.1:{port}"
+            done = await trio.run_process(
+                [
+                    sys.executable,
+                    "-m",
+                    "ttrec",
+                    "record",
+                    FIXTURE,
+                    "--base-url",
+                    base,
+                    "--out",
+                    str(out),
+                    "--token",
+                    TOKEN,
+                ],
+                capture_stdout=True,
+                capture_stderr=True,
+                check=False,
+            )
+            nursery.cancel_scope.cancel()
+    assert done.returncode == 1
+    last = done.stderr.decode().splitlines()[-1]
+    assert last.startswith(f"{FIXTURE}: frames may be missing: connection 1 resumed at startPosition 2")
