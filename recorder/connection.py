@@ -9,10 +9,13 @@ a fake; `websocket_connect` opens the real thing.
 from __future__ import annotations
 
 import math
+import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final, Literal, Protocol
+from urllib.parse import urlsplit
 
 import h11
 import trio
@@ -44,6 +47,7 @@ CLOSE_FINISHED: Final = (1000, "match finished")
 CLOSE_STOPPING: Final = (1001, "recorder stopping")
 CLOSE_WATCHDOG: Final = (1000, "no message within the watchdog interval")
 CLOSE_REFUSED: Final = (1000, "refused by the server")
+CLOSE_RESYNC: Final = (1000, "resuming from the start")
 
 
 class Socket(Protocol):
@@ -62,9 +66,44 @@ Connect = Callable[[str], AbstractAsyncContextManager[Socket]]
 GUARD_GRACE_S: Final = 1.0
 
 
+class UntrustedCertificate(HandshakeError):
+    """The server's TLS certificate failed verification: another attempt cannot help."""
+
+    def __init__(self, host: str, problem: str) -> None:
+        super().__init__(f"the TLS certificate of {host} is not trusted: {problem} (see --ca-file)")
+
+
+def client_tls_context(ca_file: Path | None = None) -> ssl.SSLContext:
+    """The system's trusted CAs, or only those in `ca_file` (PEM) when given."""
+    return ssl.create_default_context(cafile=None if ca_file is None else str(ca_file))
+
+
+def _reporting_failures(
+    context: ssl.SSLContext, failed: Callable[[ssl.SSLCertVerificationError], None]
+) -> None:
+    """Make `context` call `failed` the moment a certificate check fails.
+
+    trio-websocket meets the failed TLS handshake in its reader task, drops the error and
+    waits for the upgrade answer until its connect timeout: "TooSlowError" after 10 s,
+    then a retry. Seeing the failure where the handshake runs lets us stop at once.
+    """
+
+    class Watched(ssl.SSLObject):
+        def do_handshake(self) -> None:
+            try:
+                super().do_handshake()
+            except ssl.SSLCertVerificationError as exc:
+                failed(exc)
+                raise
+
+    context.sslobject_class = Watched
+
+
 @asynccontextmanager
-async def websocket_connect(url: str) -> AsyncIterator[Socket]:
-    """trio-websocket's `open_websocket_url`, with its timeouts made to hold.
+async def websocket_connect(url: str, *, ca_file: Path | None = None) -> AsyncIterator[Socket]:
+    """trio-websocket's `open_websocket_url`, with its timeouts made to hold and a TLS
+    certificate failure reported at once (`UntrustedCertificate`); `ca_file` replaces the
+    system's trusted CAs for wss://.
 
     Its connect and disconnect timeouts stop waiting, but leave its reader task running in
     its nursery, and the nursery then waits for it: a server that reads the upgrade
@@ -74,10 +113,21 @@ async def websocket_connect(url: str) -> AsyncIterator[Socket]:
     """
     opened = False
     garbled = False
+    untrusted: list[ssl.SSLCertVerificationError] = []
+    context: ssl.SSLContext | None = None
     try:
         with trio.CancelScope(deadline=trio.current_time() + HANDSHAKE_TIMEOUT_S + GUARD_GRACE_S) as guard:
+            if url.startswith("wss://"):
+                context = client_tls_context(ca_file)
+
+                def failed(exc: ssl.SSLCertVerificationError) -> None:
+                    untrusted.append(exc)
+                    guard.cancel()  # stop waiting for the upgrade answer now
+
+                _reporting_failures(context, failed)
             async with open_websocket_url(
                 url,
+                ssl_context=context,
                 extra_headers=[(b"Accept", ACCEPT_HEADER.encode())],
                 max_message_size=MAX_MESSAGE_BYTES,
                 connect_timeout=HANDSHAKE_TIMEOUT_S,
@@ -95,7 +145,9 @@ async def websocket_connect(url: str) -> AsyncIterator[Socket]:
         # may send). After it: its reader sending a 1009 close while our own close frame
         # (the watchdog's) is already out. Either way the connection is over, not the recorder.
         garbled = True
-    # Raised here, outside the handler, so that no h11 internals become their context.
+    # Raised here, outside the handlers, so that no h11 or ssl internals become their context.
+    if untrusted and not opened:
+        raise UntrustedCertificate(urlsplit(url).hostname or url, untrusted[0].verify_message)
     if garbled and not opened:
         raise HandshakeError("the server's answer is not a websocket handshake")
     if garbled:
@@ -111,6 +163,7 @@ EndKind = Literal[
     "watchdog",  # nothing arrived for too long: we closed
     "rejected",  # a handshake refusal or an error frame
     "failed",  # could not connect at all
+    "resync",  # the server resumed past our position: we closed, to start over from 0
 ]
 
 
@@ -144,18 +197,17 @@ async def run_connection(attempt: Attempt, recording: Recording, connect: Connec
             ending = await _converse(ws, conn, attempt, recording, stop)
     except ConnectionRejected as exc:
         body = _text(exc.body)
-        body = attempt.token.scrub(body)
-        recording.error(recording.stamp(), conn, status=exc.status_code, body=body)
-        detail = _one_line(f"HTTP {exc.status_code} {body}")
+        recording.error(recording.stamp(), conn, status=exc.status_code, body=body)  # scrubs it
+        detail = _one_line(f"HTTP {exc.status_code} {attempt.token.scrub(body)}")
         return Ending("rejected", classify_status(exc.status_code), detail, status=exc.status_code)
     except (HandshakeError, OSError, trio.BrokenResourceError) as exc:
         if ending is not None:
             # The conversation ended and was recorded; only the closing handshake failed
             # (DisconnectionTimeout). Nothing was lost.
             return _with_frames(ending, recording.frames - frames_before)
-        message = attempt.token.scrub(_describe(exc))
+        message = _describe(exc)
         recording.error(recording.stamp(), conn, message=message)
-        return Ending("failed", "transient", message)
+        return Ending("failed", _failure_verdict(exc), attempt.token.scrub(message))
     assert ending is not None
     return _with_frames(ending, recording.frames - frames_before)
 
@@ -188,6 +240,10 @@ async def _converse(ws: Socket, conn: int, attempt: Attempt, recording: Recordin
                 ending = Ending("rejected", verdict, _one_line(detail), status=arrival.error_status)
                 code, reason = CLOSE_REFUSED
                 break
+            if arrival.resync:
+                ending = Ending("resync", "transient", "resumed past our position")
+                code, reason = CLOSE_RESYNC
+                break
             if arrival.finished and attempt.stop_at_finished and not arrival.duplicate:
                 ending = Ending("finished", None, "finished: true received")
                 code, reason = CLOSE_FINISHED
@@ -209,11 +265,12 @@ async def _converse(ws: Socket, conn: int, attempt: Attempt, recording: Recordin
 def _server_closed(exc: ConnectionClosed, conn: int, attempt: Attempt, recording: Recording) -> Ending:
     reason_obj = exc.reason
     code = reason_obj.code if reason_obj is not None else None
-    reason = attempt.token.scrub((reason_obj.reason if reason_obj is not None else None) or "")
+    raw_reason = (reason_obj.reason if reason_obj is not None else None) or ""
+    reason = attempt.token.scrub(raw_reason)
     by: ClosedBy = "network" if code in (None, ABNORMAL_CLOSURE) else "server"
     if code == MESSAGE_TOO_BIG and reason.startswith(_TOO_BIG_REASON):
         by = "client"  # trio-websocket refused an oversized message and closed for us
-    recording.closed(recording.stamp(), conn, code, reason, by)
+    recording.closed(recording.stamp(), conn, code, raw_reason, by)  # scrubs it
     if by == "network":
         return Ending("closed", "transient", "connection lost (no close frame)")
     if by == "client":
@@ -230,7 +287,13 @@ def _text(body: bytes | None) -> str:
     return (body or b"").decode("utf-8", "replace")
 
 
+def _failure_verdict(exc: BaseException) -> Verdict:
+    return "permanent" if isinstance(exc, UntrustedCertificate) else "transient"
+
+
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, UntrustedCertificate):
+        return str(exc)
     if isinstance(exc, ConnectionTimeout):
         return f"no handshake within {HANDSHAKE_TIMEOUT_S:g} s"
     cause = exc.__cause__ or exc.__context__

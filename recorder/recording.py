@@ -1,5 +1,6 @@
-"""One capture being recorded: time stamps, connection numbers, dedupe by seqNum, and the
-records handed to the capture writer.
+"""One capture being recorded: time stamps, connection numbers, the token scrubbed out of
+everything stored, dedupe of provable resends, the resume position, and the records handed
+to the capture writer.
 
 Synchronous on purpose: a message is stamped, classified and flushed to the file with no
 checkpoint in between, so a cancellation can never leave a message half-recorded, and the
@@ -9,7 +10,7 @@ tests run on a MockClock).
 
 from __future__ import annotations
 
-import json
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,9 +18,10 @@ from typing import Final
 
 import trio
 
+from recorder.secret import Token
 from recorder.status import FixtureStatus
 from ttrec.capture import CaptureWriter
-from ttrec.feed import FrameKind, rfc3339
+from ttrec.feed import FrameKind, TextMessage, inspect_text, rfc3339
 from ttrec.records import Binary, Close, ClosedBy, Error, Frame, Heartbeat, Open, Sent
 
 NS_PER_S: Final = 1_000_000_000
@@ -40,67 +42,96 @@ class Arrival:
     finished: bool = False
     # a control frame {"error": ..., "status": N}, e.g. the auth refusal
     error_status: int | None = None
-    duplicate: bool = False  # a data frame whose seqNum was already written: dropped
+    duplicate: bool = False  # a provable resend of a data frame already written: dropped
+    # the first frame of a resumed connection was new: the server resumed past our
+    # position, so reconnect from the start to fill what it may have skipped
+    resync: bool = False
 
 
-_HEARTBEAT: Final = Arrival("heartbeat")
+def _arrival(message: TextMessage, *, duplicate: bool = False, resync: bool = False) -> Arrival:
+    return Arrival(message.kind, message.seq, message.finished, message.error_status, duplicate, resync)
 
 
-def inspect_text(text: str) -> Arrival:
-    """Classify a text message as `ttrec.feed.classify` does, parsing it at most once.
+def _digest(text: str) -> bytes:
+    # 128 bits: two different frames colliding is not a risk worth a thought.
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
-    The feed's rule (SPEC §1): a JSON object carrying `seqNum` and `fixtureId` is a data
-    frame, anything else a heartbeat or control message. One parse also yields the seqNum
-    (for dedupe) and `finished`; the recorder sees every frame, so parsing twice would
-    double its main cost. Tests check agreement with `classify` and `seq_num`.
-    """
-    has_seq = '"seqNum"' in text and '"fixtureId"' in text
-    has_error = '"error"' in text and '"status"' in text
-    if not (has_seq or has_error):
-        return _HEARTBEAT  # the cheap path: heartbeats are not parsed at all
-    try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError):  # nesting too deep for the parser: still kept, verbatim
-        return _HEARTBEAT
-    if not isinstance(obj, dict):
-        return _HEARTBEAT
-    if has_seq and "seqNum" in obj and "fixtureId" in obj:
-        seq = obj["seqNum"]
-        return Arrival(
-            "frame",
-            seq=seq if isinstance(seq, int) and not isinstance(seq, bool) else None,
-            finished=obj.get("finished") is True,
+
+@dataclass(frozen=True, slots=True)
+class ResumeMismatch:
+    """A resumed connection whose first data frame was not the one it was asked to repeat:
+    the server skipped past where we believed we were, so frames may be missing between
+    `expected` and `got` (docs/record.md, "Reconnecting without gaps or duplicates")."""
+
+    conn: int
+    start_position: int
+    expected: int  # the seqNum startPosition pointed at (our newest new frame)
+    got: int  # the seqNum the server sent first
+
+    def describe(self) -> str:
+        return (
+            f"connection {self.conn} resumed at startPosition {self.start_position} but began at "
+            f"seqNum {self.got}, not {self.expected}: frames after {self.expected} may be missing"
         )
-    status = obj.get("status")
-    if "error" in obj and isinstance(status, int) and not isinstance(status, bool):
-        return Arrival("heartbeat", error_status=status)
-    return _HEARTBEAT
 
 
 class Recording:
-    """Writes the records of one fixture's capture; counts what it wrote in `status`."""
+    """Writes the records of one fixture's capture; counts what it wrote in `status`.
+
+    Every text stored (frames, heartbeats, close reasons, error bodies) and every binary
+    message has the token cut out first (`Token.scrub`); such a record is marked
+    `redacted`. A data frame is dropped only as a provable resend: the same seqNum with
+    the same (scrubbed) text is already in the capture.
+    """
 
     def __init__(
         self,
         writer: CaptureWriter,
         status: FixtureStatus,
         *,
+        token: Token | None = None,
         clock: Callable[[], float] = trio.current_time,
         wall_clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.writer = writer
         self.status = status
+        self._token = token
         self._clock = clock
         self._wall = wall_clock or (lambda: datetime.now(UTC))
         self._start = clock()
         self._last_t = 0
         self._next_conn = 0
-        self._seen: set[int] = set()
+        # seqNum -> digests of the texts written with it (several only if the server sent
+        # different frames under one seqNum; all are kept, none is provably a resend).
+        self._seen: dict[int, set[bytes]] = {}
+        self._newest: int | None = None  # seqNum of the last frame that advanced the position
+        self._check: tuple[int, int] | None = None  # (conn, startPosition) until its first frame
+        self._from_start: int | None = None  # a connection opened at startPosition 0
+        self._opened_at: tuple[int, int] | None = None  # (startPosition, position) of the last open
+        self.mismatches: list[ResumeMismatch] = []  # not yet repaired by a resend from the start
 
     @property
     def frames(self) -> int:
-        """Data frames written: the startPosition of the next connection."""
+        """Data frames written."""
         return self.status.frames
+
+    @property
+    def position(self) -> int:
+        """Distinct seqNums written: how many of the server's events the capture holds."""
+        return len(self._seen)
+
+    def resume_position(self) -> int:
+        """The startPosition of the next connection: one frame of overlap, so that the
+        server's first frame proves where it resumed (it must be one we have); after an
+        unrepaired mismatch, 0 (everything again; the resends are dropped)."""
+        if self.mismatches:
+            return 0
+        overlap = max(self.position - 1, 0)
+        if self._opened_at == (overlap, self.position):
+            # The last connection asked for the same overlap and brought nothing new (a
+            # server that drops us right after that frame): do not ask for it again.
+            return self.position
+        return overlap
 
     def stamp(self) -> Stamp:
         # max(): a clock is monotonic, but float rounding must not make `t` go backwards.
@@ -114,39 +145,78 @@ class Recording:
         self.status.connections = self._next_conn
         return conn
 
+    def scrub(self, text: str) -> tuple[str, bool]:
+        """`text` without the token, and whether anything was cut."""
+        if self._token is None:
+            return text, False
+        clean = self._token.scrub(text)
+        return clean, clean != text
+
     def opened(self, stamp: Stamp, conn: int, url: str, start_position: int) -> None:
         self.writer.write(Open(stamp.t, stamp.wall, conn, url, start_position))
+        # Only an overlapping resume can be checked; startPosition 0 is "everything".
+        self._check = (conn, start_position) if 0 < start_position < self.position else None
+        self._from_start = conn if start_position == 0 else None
+        self._opened_at = (start_position, self.position)
 
     def sent(self, stamp: Stamp, conn: int, data: str) -> None:
         self.writer.write(Sent(stamp.t, stamp.wall, conn, data))
 
     def text(self, stamp: Stamp, conn: int, text: str) -> Arrival:
-        arrival = inspect_text(text)
-        if arrival.kind == "heartbeat":
-            self.writer.write(Heartbeat(stamp.t, stamp.wall, conn, text))
+        stored, redacted = self.scrub(text)
+        message = inspect_text(stored)
+        seq = message.seq
+        if message.kind == "heartbeat" or seq is None:
+            self.writer.write(Heartbeat(stamp.t, stamp.wall, conn, stored, redacted))
             self.status.heartbeats += 1
-            return arrival
-        if arrival.seq is not None:
-            if arrival.seq in self._seen:
-                self.status.duplicates += 1
-                return Arrival("frame", arrival.seq, arrival.finished, duplicate=True)
-            self._seen.add(arrival.seq)
-        self.writer.write(Frame(stamp.t, stamp.wall, conn, text))
+            return _arrival(message)
+        known = self._seen.get(seq)
+        mismatch = self._resume_check(conn, seq, known is not None)
+        self._repair(conn, seq)
+        digest = _digest(stored)
+        if known is not None and digest in known:
+            self.status.duplicates += 1
+            return _arrival(message, duplicate=True)
+        if known is None:
+            self._seen[seq] = {digest}
+            self._newest = seq
+        else:
+            known.add(digest)
+        self.writer.write(Frame(stamp.t, stamp.wall, conn, stored, redacted))
         status = self.status
         status.frames += 1
-        status.last_frame = text
-        if arrival.seq is not None:
-            status.last_seq = arrival.seq
-        if arrival.finished:
+        status.last_frame = stored
+        status.last_seq = seq
+        if message.finished:
             status.finished_seen = True
-        return arrival
+        return _arrival(message, resync=mismatch)
+
+    def _resume_check(self, conn: int, seq: int, known: bool) -> bool:
+        """On a resumed connection the first data frame must be one the capture has (the
+        overlap asked for); a new one means the server resumed past our position."""
+        check, self._check = self._check, None
+        if check is None or check[0] != conn or known:
+            return False
+        assert self._newest is not None
+        self.mismatches.append(ResumeMismatch(conn, check[1], self._newest, seq))
+        return True
+
+    def _repair(self, conn: int, seq: int) -> None:
+        # A connection from startPosition 0 has been sent everything up to `seq`: the
+        # frames a mismatch may have skipped (all below its `got`) have now arrived.
+        if conn == self._from_start and self.mismatches:
+            self.mismatches = [m for m in self.mismatches if m.got > seq]
 
     def binary(self, stamp: Stamp, conn: int, data: bytes) -> None:
-        self.writer.write(Binary(stamp.t, stamp.wall, conn, data))
+        clean = data
+        if self._token is not None:
+            clean = self._token.scrub_bytes(data)
+        self.writer.write(Binary(stamp.t, stamp.wall, conn, clean, clean != data))
         self.status.binaries += 1
 
     def closed(self, stamp: Stamp, conn: int, code: int | None, reason: str, by: ClosedBy) -> None:
-        self.writer.write(Close(stamp.t, stamp.wall, conn, code, reason, by))
+        clean, redacted = self.scrub(reason)
+        self.writer.write(Close(stamp.t, stamp.wall, conn, code, clean, by, redacted))
 
     def error(
         self,
@@ -157,4 +227,12 @@ class Recording:
         body: str | None = None,
         message: str | None = None,
     ) -> None:
-        self.writer.write(Error(stamp.t, stamp.wall, conn, status=status, body=body, message=message))
+        redacted = False
+        if body is not None:
+            body, redacted = self.scrub(body)
+        if message is not None:
+            message, cut = self.scrub(message)
+            redacted = redacted or cut
+        self.writer.write(
+            Error(stamp.t, stamp.wall, conn, status=status, body=body, message=message, redacted=redacted)
+        )

@@ -133,7 +133,8 @@ async def record(
         writers = open_captures(fixture_ids, out, options, datetime.now(UTC))
         for fixture_id, writer in zip(fixture_ids, writers, strict=True):
             files.callback(_close_quietly, writer)
-            recordings.append(Recording(writer, FixtureStatus(fixture_id, str(writer.path))))
+            status = FixtureStatus(fixture_id, str(writer.path))
+            recordings.append(Recording(writer, status, token=token))
         if reporter is None:
             reporter = make_reporter(log or sys.stderr, [r.status for r in recordings], live)
         sessions = [

@@ -15,7 +15,7 @@ from typing import Final
 import trio
 from trio_websocket import ConnectionClosed, ConnectionRejected, HandshakeError
 
-from recorder.connection import Connect, Socket, websocket_connect
+from recorder.connection import ABNORMAL_CLOSURE, Connect, Socket, websocket_connect
 from recorder.secret import Token
 from ttrec.errors import TtrecError, UpstreamRejected
 from ttrec.feed import auth_message, classify
@@ -32,7 +32,7 @@ class WatchError(TtrecError):
 @dataclass(frozen=True, slots=True)
 class WatchResult:
     board: Scoreboard
-    ended: str  # "finished", "closed by the server (1000 ...)", ...
+    ended: str  # "finished", "closed by the server (1000 ...)", "connection lost (no close frame)"
 
 
 Show = Callable[[Scoreboard, bool], None]  # (board, a new frame arrived?)
@@ -84,6 +84,8 @@ async def _receive(
             code = reason.code if reason is not None else None
             if board.frame is not None and board.frame.finished:
                 return "finished"
+            if code in (None, ABNORMAL_CLOSURE):
+                return "connection lost (no close frame)"  # 1006 is what trio-websocket fills in
             text = token.scrub((reason.reason if reason is not None else None) or "")
             return f"closed by the server ({code}{' ' + text if text else ''})"
         now = trio.current_time()

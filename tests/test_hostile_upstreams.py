@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -20,6 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import trio
+import zstandard
+from click.testing import CliRunner
 from hostile_support import reset
 from recorder_support import FIXTURE, TOKEN, frames_of, match_frames, read
 from wsproto import ConnectionType, WSConnection
@@ -33,6 +36,9 @@ from recorder.run import record
 from recorder.secret import Token
 from recorder.session import FixtureResult, RecordOptions
 from recorder.status import PlainReporter
+from recorder.stop import Stop
+from ttrec.cli import cli
+from ttrec.feed import REDACTED
 from ttrec.records import Close, Error, Heartbeat, Open
 
 COUNT: Final = 6
@@ -248,11 +254,15 @@ async def test_a_connection_ending_at_any_moment_loses_and_duplicates_nothing(
 async def test_k_frames_then_a_cut_every_time_still_gets_the_whole_match(
     tmp_path: Path, autojump_clock: object
 ) -> None:
-    # Each connection delivers one frame and dies mid-frame: COUNT connections in all.
-    upstream = Upstream([frames_then(1, "cut")] * COUNT)
+    # Each connection delivers two frames and dies mid-frame. A resume asks for one frame
+    # of overlap (startPosition = frames held - 1), so each connection after the first
+    # repeats one frame (dropped as a resend) and adds one: COUNT - 1 connections in all.
+    upstream = Upstream([frames_then(2, "cut")] * COUNT)
     result, _ = await _record(tmp_path, upstream)
     _assert_every_frame_once(result)
-    assert upstream.start_positions[:COUNT] == list(range(COUNT))
+    assert result.connections == COUNT - 1
+    assert upstream.start_positions[: COUNT - 1] == list(range(COUNT - 1))
+    assert result.duplicates == COUNT - 2
 
 
 # --- garbage and oversized messages -------------------------------------------------------
@@ -469,4 +479,237 @@ async def test_an_auth_error_frame_stops_and_other_error_frames_retry(
     assert upstream.connections == 2
     assert result.outcome == "failed" and "401" in result.detail
     _, records = read(result.path)
-    assert [f.data for f in frames_of(records)] == FRAMES[:4]  # every good frame kept
+    # Every good frame kept: 1, 2, then 2 again (the resume's one frame of overlap, dropped) and 3.
+    assert [f.data for f in frames_of(records)] == FRAMES[:3]
+
+
+# --- what counts as a data frame, what advances startPosition, what is a resend -------------
+
+STATUS_FRAME: Final = json.dumps({"seqNum": None, "fixtureId": FIXTURE, "type": "status"})
+JUNK_3: Final = json.dumps({"seqNum": 3, "fixtureId": FIXTURE})
+
+
+def frames_junk_then_cut(k: int, junk: Sequence[str], after: int = 0) -> Behaviour:
+    """Frames 1..k with `junk` texts sent after frame `after` (0: before the first), then FIN."""
+
+    async def behaviour(peer: Peer) -> None:
+        await peer.accept()
+        await peer.read_auth()
+        for i in range(peer.start_position, k):
+            if i == after:
+                for text in junk:
+                    await peer.text(text)
+            await trio.sleep(peer.gap_s)
+            await peer.text(FRAMES[i])
+        if after == k:
+            for text in junk:
+                await peer.text(text)
+
+    return behaviour
+
+
+async def test_a_frame_with_a_null_seqnum_is_not_a_data_frame_and_no_frame_is_skipped(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    # Two frames, three status messages shaped almost like data frames, a drop. Counted as
+    # data frames they would put startPosition 3 ahead: frames 3..5 never asked for.
+    upstream = Upstream([frames_junk_then_cut(2, [STATUS_FRAME] * 3, after=1)])
+    result, _ = await _record(tmp_path, upstream)
+    _assert_every_frame_once(result)
+    assert upstream.start_positions[1] == 1  # two frames held, one of overlap
+    _, records = read(result.path)
+    assert [r.data for r in records if isinstance(r, Heartbeat)] == [STATUS_FRAME] * 3
+
+
+async def test_junk_under_a_seqnum_does_not_make_the_real_frame_a_duplicate(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    # {"seqNum": 3, "fixtureId": ID} is a data frame by the rule and is kept; the real frame
+    # 3 after it differs, so it is not provably a resend and is kept too. The position
+    # counts seqNums, so the resume after the drop still asks for frame 4 (overlap).
+    upstream = Upstream([frames_junk_then_cut(4, [JUNK_3], after=2)])
+    result, _ = await _record(tmp_path, upstream)
+    assert result.complete and result.duplicates == 1  # frame 4, the resume's overlap
+    _, records = read(result.path)
+    assert [f.data for f in frames_of(records)] == [*FRAMES[:2], JUNK_3, *FRAMES[2:]]
+    assert upstream.start_positions[:2] == [0, 3]
+
+
+async def test_a_server_resuming_past_our_position_is_caught_and_refilled_from_the_start(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    # A junk frame with a seqNum the match never has counts as a position the server never
+    # had: the resume (startPosition 2, expecting frame 2 again) gets frame 3, a new one,
+    # which proves the server resumed past us. The recorder starts over from 0 and the
+    # resends fill whatever may have been skipped.
+    junk = json.dumps({"seqNum": 99, "fixtureId": FIXTURE})
+    upstream = Upstream([frames_junk_then_cut(2, [junk], after=2)])
+    result, log = await _record(tmp_path, upstream)
+    assert result.complete and not result.possible_gaps
+    assert upstream.start_positions[:3] == [0, 2, 0]
+    _, records = read(result.path)
+    assert [f.data for f in frames_of(records)] == [*FRAMES[:2], junk, *FRAMES[2:]]
+    assert "resumed past our position" in log
+
+
+async def test_a_skip_that_cannot_be_refilled_fails_the_fixture_and_says_so(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    # The server resumes past us, then refuses the resend from the start for good.
+    async def refuse(peer: Peer) -> None:
+        await peer.read_request()
+        await peer.stream.send_all(peer.ws.send(RejectConnection(status_code=403)))
+
+    junk = json.dumps({"seqNum": 99, "fixtureId": FIXTURE})
+    upstream = Upstream([frames_junk_then_cut(2, [junk], after=2), frames_junk_then_cut(3, []), refuse])
+    result, log = await _record(tmp_path, upstream)
+    assert not result.complete
+    assert result.possible_gaps and "startPosition 2" in result.possible_gaps[0]
+    assert "frames may be missing" in log
+
+
+# --- the token never reaches a capture ------------------------------------------------------
+
+
+async def test_a_server_echoing_the_token_leaves_no_trace_of_it_in_the_capture(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    echoes = [
+        json.dumps({"error": f"token {TOKEN} has expired"}),
+        f"hello {TOKEN}",
+        FRAMES[0].replace('"version"', f'"echo":"{TOKEN}","version"'),  # a data frame with it
+    ]
+
+    async def echoing(peer: Peer) -> None:
+        await peer.accept()
+        await peer.read_auth()
+        for text in echoes:
+            await peer.text(text)
+        await peer.stream.send_all(peer.ws.send(WsBytes(data=f"bin {TOKEN}".encode())))
+        await peer.stream.send_all(peer.ws.send(CloseConnection(code=1011, reason=f"bye {TOKEN}")))
+        await peer.until_client_leaves()
+
+    async def rejecting(peer: Peer) -> None:
+        await peer.read_request()
+        body = RejectData(data=f"bad token {TOKEN}".encode())
+        await peer.stream.send_all(
+            peer.ws.send(RejectConnection(status_code=503, has_body=True)) + peer.ws.send(body)
+        )
+
+    upstream = Upstream([echoing, rejecting])
+    result, log = await _record(tmp_path, upstream)
+    assert result.complete
+    raw = zstandard.ZstdDecompressor().stream_reader(Path(result.path).read_bytes()).read()
+    assert TOKEN.encode() not in raw and TOKEN not in log
+    _, records = read(result.path)
+    redacted = [r for r in records if getattr(r, "redacted", False)]
+    # 2 heartbeats, the data frame, the binary message, the close, the rejected handshake.
+    assert [type(r).__name__ for r in redacted] == [
+        "Heartbeat",
+        "Heartbeat",
+        "Frame",
+        "Binary",
+        "Close",
+        "Error",
+    ]
+    assert [r.data for r in redacted[:2]] == [e.replace(TOKEN, REDACTED) for e in echoes[:2]]
+    # Nothing else is marked: the record says exactly which texts are not byte-exact.
+    assert all(TOKEN not in str(r) for r in records)
+    for args in (["info", "--json", result.path], ["info", result.path]):
+        out = CliRunner().invoke(cli, args)
+        assert out.exit_code == 0, out.output
+        if "--json" in args:
+            assert json.loads(out.output)["redacted"] == 6
+        else:
+            assert "redacted    6 records" in out.output
+
+
+# --- the connection-rate limit, counted where it matters: at the server -----------------------
+
+
+async def test_no_second_holds_more_than_five_handshakes_as_the_server_sees_them(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    # A busy server: the first requests wait 0.6 s in its queue before it reads them, then
+    # every handshake is refused with 503 (worth a retry). Ten fixtures hammer it. Spaced on
+    # the recorder's clock alone, the retries at 1.0 s land next to the queued five.
+    seen: list[float] = []
+
+    async def queued_then_503(stream: trio.SocketStream) -> None:
+        peer = Peer(stream)
+        try:
+            if len(seen) < 5:
+                await trio.sleep(0.6)
+            await peer.read_request()
+            seen.append(trio.current_time())
+            await stream.send_all(peer.ws.send(RejectConnection(status_code=503)))
+        except trio.BrokenResourceError:
+            pass
+        finally:
+            await trio.aclose_forcefully(stream)
+
+    fixtures = [f"{i:08d}-86fa-4f0b-abcc-30cbef80dacc" for i in range(10)]
+    stop = Stop()
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            [listener] = await nursery.start(partial(trio.serve_tcp, queued_then_503, 0, host="127.0.0.1"))
+            port = listener.socket.getsockname()[1]
+            start = trio.current_time()
+
+            async def stop_later() -> None:
+                await trio.sleep(6)
+                stop.request()
+
+            nursery.start_soon(stop_later)
+            await record(
+                fixtures,
+                Token(TOKEN),
+                out=tmp_path / "out",
+                options=RecordOptions(base_url=f"ws://127.0.0.1:{port}", seed=1),
+                stop=stop,
+                reporter=PlainReporter(io.StringIO()),
+            )
+            nursery.cancel_scope.cancel()
+    assert len(seen) >= 15  # the limit slowed the recorder down, it did not stall it
+    times = sorted(t - start for t in seen)
+    crowded = [(a, b) for a, b in zip(times, times[5:], strict=False) if b - a <= 1.0]
+    assert not crowded, f"6 handshakes within a second at the server: {crowded[:3]}"
+
+
+async def test_the_record_command_says_frames_may_be_missing_and_exits_1(tmp_path: Path) -> None:
+    # The same unrepaired skip through `ttrec record` itself (real clock: short backoffs).
+    async def refuse(peer: Peer) -> None:
+        await peer.read_request()
+        await peer.stream.send_all(peer.ws.send(RejectConnection(status_code=403)))
+
+    junk = json.dumps({"seqNum": 99, "fixtureId": FIXTURE})
+    behaviours = [frames_junk_then_cut(2, [junk], after=2), frames_junk_then_cut(3, []), refuse]
+    upstream = Upstream(behaviours, gap_s=0.01)
+    out = tmp_path / "m.jsonl.zst"
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            [listener] = await nursery.start(partial(trio.serve_tcp, upstream.handler, 0, host="127.0.0.1"))
+            port = listener.socket.getsockname()[1]
+            base = f"ws://127.0.0.1:{port}"
+            done = await trio.run_process(
+                [
+                    sys.executable,
+                    "-m",
+                    "ttrec",
+                    "record",
+                    FIXTURE,
+                    "--base-url",
+                    base,
+                    "--out",
+                    str(out),
+                    "--token",
+                    TOKEN,
+                ],
+                capture_stdout=True,
+                capture_stderr=True,
+                check=False,
+            )
+            nursery.cancel_scope.cancel()
+    assert done.returncode == 1
+    last = done.stderr.decode().splitlines()[-1]
+    assert last.startswith(f"{FIXTURE}: frames may be missing: connection 1 resumed at startPosition 2")

@@ -9,6 +9,12 @@ thread (serve_in_thread): nothing here ever touches the real network.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Final
 
@@ -265,3 +271,57 @@ def test_the_plugin_is_registered_by_entry_point(pytester: pytest.Pytester) -> N
     result.stdout.fnmatch_lines(["*--ttrec-record-mode=*", "*--ttrec-base-url*"])
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.ttrec(*"])
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on: every connection is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_recording_from_an_unreachable_provider_fails_at_the_deadline(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    pytester.makepyfile(test_recorded=RECORDED.format(fixture=SAMPLE_FIXTURE))
+    base = f"--ttrec-base-url=ws://127.0.0.1:{_closed_port()}"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("TTREC_TOKEN", "provider-token")
+        # Bounded: before the deadline existed this run never ended.
+        result = pytester.runpytest_subprocess(
+            "--ttrec-record-mode=once", base, "--ttrec-record-timeout=2", timeout=60
+        )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*recording fixture * did not complete (it did not complete within 2 s (--ttrec-record-timeout);"
+            " last: cannot connect*"
+        ]
+    )
+    assert not list((pytester.path / "captures").iterdir())
+
+
+def test_sigterm_during_a_recording_removes_its_temporary_file(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    pytester.makepyfile(test_recorded=RECORDED.format(fixture=SAMPLE_FIXTURE))
+    captures = pytester.path / "captures"
+    env = {**os.environ, "TTREC_TOKEN": "provider-token"}
+    args = [sys.executable, "-m", "pytest", "--ttrec-record-mode=once"]
+    proc = subprocess.Popen(  # our own pytest run; ended by the pid we started
+        [*args, f"--ttrec-base-url=ws://127.0.0.1:{_closed_port()}", "--ttrec-record-timeout=0"],
+        cwd=pytester.path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (captures.exists() and list(captures.glob(".final.jsonl.zst.*"))):
+            assert proc.poll() is None and time.monotonic() < deadline, "no recording started"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == -signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=60)
+    assert list(captures.iterdir()) == []

@@ -4,6 +4,7 @@ hiding, message inspection and status lines. No sockets, no clock."""
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import random
 import subprocess
@@ -66,27 +67,45 @@ def test_backoff_doubles_with_jitter_within_half_and_full_and_is_capped() -> Non
         backoff.delay_s(-1, rng)
 
 
-@given(st.lists(st.floats(min_value=0, max_value=0.5), min_size=1, max_size=60), st.integers(1, 7))
-def test_attempt_window_never_allows_more_than_max_in_any_second(gaps: list[float], limit: int) -> None:
+@given(
+    st.lists(
+        st.tuples(st.floats(0, 0.5), st.floats(0, 2.0), st.floats(0, 1)),  # gap, latency, where seen
+        min_size=1,
+        max_size=60,
+    ),
+    st.integers(1, 7),
+)
+def test_attempt_window_never_lets_the_server_see_more_than_max_in_any_second(
+    attempts: list[tuple[float, float, float]], limit: int
+) -> None:
+    # Each attempt takes `latency` from its start to its end, and the server sees it at
+    # any moment in between: the count must hold on the server's clock, not ours.
     window = AttemptWindow(limit, 1.0)
     now = 0.0
-    slots = []
-    for gap in gaps:
+    seen = []
+    for gap, latency, where in attempts:
         now += gap
-        slot = window.slot(now)
-        assert slot >= now
-        slots.append(slot)
-    assert slots == sorted(slots)
-    for i, start in enumerate(slots):
-        in_window = [s for s in slots[i:] if s < start + 1.0]
-        assert len(in_window) <= limit
+        index = window.book()
+        at = window.earliest_start(index)
+        assert at is not None  # every earlier attempt has ended in this sequential replay
+        start = max(now, at)
+        seen.append(start + where * latency)
+        window.ended(index, start + latency)
+    seen.sort()
+    for i in range(len(seen) - limit):
+        assert seen[i + limit] - seen[i] > 1.0  # so no closed one-second window holds limit + 1
 
 
-def test_attempt_window_does_not_delay_a_calm_caller() -> None:
-    window = AttemptWindow(5, 1.0)
-    assert [window.slot(t) for t in (0.0, 0.3, 0.6, 0.9, 1.2, 1.5)] == [0.0, 0.3, 0.6, 0.9, 1.2, 1.5]
-    burst = AttemptWindow(5, 1.0)
-    assert [burst.slot(10.0) for _ in range(11)] == [10.0] * 5 + [11.0] * 5 + [12.0]
+def test_attempt_window_waits_for_attempts_in_flight_and_spares_a_calm_caller() -> None:
+    calm = AttemptWindow(5, 1.0, margin_s=0.0)
+    for _ in range(5):
+        assert calm.earliest_start(calm.book()) == -math.inf  # the first five: at once
+    sixth = calm.book()
+    assert calm.earliest_start(sixth) is None  # the first is still in flight
+    calm.ended(0, 0.3)
+    assert calm.earliest_start(sixth) == 1.3
+    calm.ended(0, 9.0)  # a second end changes nothing
+    assert calm.earliest_start(sixth) == 1.3
 
 
 # --- file names --------------------------------------------------------------------------

@@ -71,14 +71,16 @@ async def test_server_ending_the_connection_mid_match_loses_and_duplicates_nothi
             [result] = await record_from(handle, [FIXTURE], tmp_path / "out")
             reports = list(handle.connections)
     assert result.outcome == "finished" and result.complete
-    # 30 frames, 7 per connection: 5 connections, the last one ends with finished:true.
+    # 30 frames, 7 per connection, each resume repeating one (startPosition = held - 1):
+    # 7 + 6 + 6 + 6 + 5 new frames, 5 connections, the last one ends with finished:true.
     assert result.connections == 5 == len(reports)
-    assert [r.start_position for r in reports] == [0, 7, 14, 21, 28]
+    assert [r.start_position for r in reports] == [0, 6, 12, 18, 24]
+    assert result.duplicates == 4
 
     _, records = read(result.path)
     assert _seqs(frames_of(records)) == list(range(1, 31))  # every seqNum exactly once, in order
     opens = [r for r in records if isinstance(r, Open)]
-    assert [(o.conn, o.start_position) for o in opens] == [(0, 0), (1, 7), (2, 14), (3, 21), (4, 28)]
+    assert [(o.conn, o.start_position) for o in opens] == [(0, 0), (1, 6), (2, 12), (3, 18), (4, 24)]
     assert all(f"startPosition={o.start_position}" in o.url for o in opens[1:])
     closes = [r for r in records if isinstance(r, Close)]
     expected_by = "network" if fault.startswith("drop") else "server"
@@ -262,12 +264,13 @@ async def test_watchdog_reconnects_a_silent_connection_and_resumes(
 ) -> None:
     frames = match_frames(6)
     stalled = ScriptedSocket([(1.0, frames[0]), (1.0, frames[1])], then="hang")
-    rest = ScriptedSocket([(1.0, f) for f in frames[2:]])
+    # The reconnect asks for one frame of overlap (startPosition 1): frame 2 comes again.
+    rest = ScriptedSocket([(1.0, f) for f in frames[1:]])
     server = ScriptedServer([stalled, rest])
     [result] = await _record_scripted(tmp_path, server, heartbeat_interval_s=10.0)
     assert result.outcome == "finished"
     assert stalled.closed_with is not None and stalled.closed_with[0] == 1000
-    assert parse_qs(urlsplit(server.urls[1]).query) == {"startPosition": ["2"]}
+    assert parse_qs(urlsplit(server.urls[1]).query) == {"startPosition": ["1"]}
     # The watchdog fired 3 heartbeat intervals after the last message, and the reconnect
     # came after one short backoff.
     assert 32.0 <= server.times[1] <= 32.0 + Backoff().initial_s

@@ -62,8 +62,10 @@ def test_demo_shows_a_whole_match_in_plain_lines():
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert len(lines) == truth["frames"]
-    games = " ".join(f"{h}-{a}" for h, a in truth["sets"])
-    assert lines[-1].endswith(f"games {games}  FINISHED winner {truth['winner']}")
+    points = " ".join(f"{h}-{a}" for h, a in truth["sets"])
+    home, away = truth["sets_won"]
+    tail = f"sets {home}-{away}  points per set {points}  FINISHED winner {truth['winner']}"
+    assert lines[-1].endswith(tail)
     assert "finished: " in result.stderr
 
 
@@ -85,3 +87,12 @@ def test_watch_cli_exits_1_when_the_connection_ends_before_the_match():
     assert result.exit_code == 1
     assert [line.split()[1] for line in result.stdout.splitlines()] == ["1", "2", "3", "4", "5"]
     assert result.stderr.strip().startswith("closed by the server (1011): 5 frames, ")
+
+
+def test_watch_says_a_dropped_connection_was_lost_not_closed_by_the_server():
+    sample = sample_path(DEMO_SAMPLE)
+    with serve_in_thread([sample], faults=["drop:after=5"]) as server:
+        result = CliRunner().invoke(cli, ["watch", "--plain", server.fixture_url()])
+    assert result.exit_code == 1
+    assert result.stderr.strip().startswith("connection lost (no close frame): 5 frames, ")
+    assert "1006" not in result.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -110,29 +111,64 @@ def parse_auth_message(text: str) -> str | None:
     return token if isinstance(token, str) and token else None
 
 
-def classify(text: str) -> FrameKind:
-    """A data frame is a JSON object with `seqNum` and `fixtureId`; anything else is a
-    heartbeat or control message (SPEC §1). The cheap substring test skips parsing
-    heartbeats; data frames are parsed once to be sure."""
-    if '"seqNum"' not in text or '"fixtureId"' not in text:
-        return "heartbeat"
+@dataclass(frozen=True, slots=True)
+class TextMessage:
+    """What a text message from the server is, by the feed's rule (docs/record.md)."""
+
+    kind: FrameKind
+    seq: int | None = None  # a data frame's seqNum (always set for a data frame)
+    finished: bool = False  # a data frame with `"finished": true`
+    # a control frame {"error": ..., "status": N}, e.g. the auth refusal
+    error_status: int | None = None
+
+
+_HEARTBEAT: Final = TextMessage("heartbeat")
+
+
+def _positive_int(value: object) -> bool:
+    # bool is an int subclass: `"seqNum": true` is not a number.
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def inspect_text(text: str) -> TextMessage:
+    """The one place that decides what a text message is (recorder, watch, readers).
+
+    A data frame is a JSON object whose `seqNum` is a positive integer and whose
+    `fixtureId` is a non-empty string (SPEC §1 names the two keys; their types are what
+    the provider's frames carry). Everything else is a heartbeat or control message and is
+    kept as such: `{"seqNum": null, ...}` or `{"seqNum": "7", ...}` is not a position in the
+    feed and must never count towards startPosition. The rule looks at the text alone, so
+    every reader of a capture agrees with the recorder without knowing the fixture.
+    The cheap substring test skips parsing heartbeats; anything else is parsed once.
+    """
+    has_seq = '"seqNum"' in text and '"fixtureId"' in text
+    has_error = '"error"' in text and '"status"' in text
+    if not (has_seq or has_error):
+        return _HEARTBEAT
     try:
         obj = json.loads(text)
     except (ValueError, RecursionError):  # nesting deeper than the parser's recursion limit
-        return "heartbeat"
-    if isinstance(obj, dict) and "seqNum" in obj and "fixtureId" in obj:
-        return "frame"
-    return "heartbeat"
+        return _HEARTBEAT
+    if not isinstance(obj, dict):
+        return _HEARTBEAT
+    seq = obj.get("seqNum")
+    fixture = obj.get("fixtureId")
+    if _positive_int(seq) and isinstance(fixture, str) and fixture:
+        return TextMessage("frame", seq=seq, finished=obj.get("finished") is True)
+    status = obj.get("status")
+    if "error" in obj and isinstance(status, int) and not isinstance(status, bool):
+        return TextMessage("heartbeat", error_status=status)
+    return _HEARTBEAT
+
+
+def classify(text: str) -> FrameKind:
+    """ "frame" for a data frame, "heartbeat" for any other text (see `inspect_text`)."""
+    return inspect_text(text).kind
 
 
 def seq_num(text: str) -> int | None:
     """The `seqNum` of a data frame's text, or None."""
-    try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    value = obj.get("seqNum") if isinstance(obj, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return inspect_text(text).seq
 
 
 def rfc3339(moment: datetime, digits: int = 6) -> str:

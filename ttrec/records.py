@@ -18,6 +18,10 @@ Source = Literal["recorded", "simulated", "derived"]
 SOURCES: Final = ("recorded", "simulated", "derived")
 ClosedBy = Literal["server", "client", "network"]
 CLOSED_BY: Final = ("server", "client", "network")
+# A record marked `"redacted": true` held the access token (a server echoed it) and had it
+# replaced by "<redacted>": its text is no longer exactly what arrived. Written only when
+# true; readers that do not know the key ignore it, so this stays within ttrec/1.
+REDACTED_KEY: Final = "redacted"
 
 
 class RecordError(ValueError):
@@ -44,6 +48,7 @@ class Frame:
     wall: str
     conn: int
     data: str
+    redacted: bool = False  # the token was cut out of `data` (see REDACTED_KEY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,7 @@ class Heartbeat:
     wall: str
     conn: int
     data: str
+    redacted: bool = False  # the token was cut out of `data` (see REDACTED_KEY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +68,7 @@ class Binary:
     wall: str
     conn: int
     data: bytes
+    redacted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +98,7 @@ class Close:
     code: int | None
     reason: str
     by: ClosedBy
+    redacted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +111,7 @@ class Error:
     status: int | None = None
     body: str | None = None
     message: str | None = None
+    redacted: bool = False
 
 
 Record = Frame | Heartbeat | Binary | Sent | Open | Close | Error
@@ -152,6 +161,8 @@ def encode_record(record: Record) -> bytes:
             for key, value in (("status", status), ("body", body), ("message", message)):
                 if value is not None:
                     obj[key] = value
+    if getattr(record, "redacted", False):
+        obj[REDACTED_KEY] = True
     return _dumps(obj)
 
 
@@ -204,21 +215,25 @@ def decode_record(obj: Any) -> Record | None:
         raise RecordError("'t' must not be negative")
     wall = _get(obj, "wall", str)
     conn = _get(obj, "conn", int)
-    if cls is Frame or cls is Heartbeat or cls is Sent:
-        return cls(t, wall, conn, _get(obj, "data", str))
+    redacted = _get(obj, REDACTED_KEY, bool, optional=True) is True
+    if cls is Sent:
+        return Sent(t, wall, conn, _get(obj, "data", str))
+    if cls is Frame or cls is Heartbeat:
+        return cls(t, wall, conn, _get(obj, "data", str), redacted)
     if cls is Binary:
         try:
             raw = base64.b64decode(_get(obj, "data_b64", str), validate=True)
         except binascii.Error as exc:
             raise RecordError(f"'data_b64' is not base64: {exc}") from None
-        return Binary(t, wall, conn, raw)
+        return Binary(t, wall, conn, raw, redacted)
     if cls is Open:
         return Open(t, wall, conn, _get(obj, "url", str), _get(obj, "start_position", int))
     if cls is Close:
         by = _get(obj, "by", str)
         if by not in CLOSED_BY:
             raise RecordError(f"'by' must be one of {', '.join(CLOSED_BY)}, got {by!r}")
-        return Close(t, wall, conn, _get(obj, "code", int, optional=True), _get(obj, "reason", str), by)
+        code = _get(obj, "code", int, optional=True)
+        return Close(t, wall, conn, code, _get(obj, "reason", str), by, redacted)
     return Error(
         t,
         wall,
@@ -226,6 +241,7 @@ def decode_record(obj: Any) -> Record | None:
         status=_get(obj, "status", int, optional=True),
         body=_get(obj, "body", str, optional=True),
         message=_get(obj, "message", str, optional=True),
+        redacted=redacted,
     )
 
 

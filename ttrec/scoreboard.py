@@ -85,7 +85,8 @@ class Scoreboard:
             return f"waiting for the first frame (heartbeats {self.heartbeats})"
         home, away = frame.sets_won
         sets = " ".join(f"{h}-{a}" for h, a in frame.sets) or "-"
-        parts = [f"seq {frame.seq_num}", f"sets {home}-{away}", f"games {sets}"]
+        # The feed's "sets" are table tennis games; each pair is one set's points.
+        parts = [f"seq {frame.seq_num}", f"sets {home}-{away}", f"points per set {sets}"]
         if self.server and not frame.finished:
             parts.append(f"{self.server} serves")
         if self.moment:

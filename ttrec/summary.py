@@ -79,6 +79,7 @@ class CaptureSummary:
     heartbeats: int = 0
     binary: int = 0
     errors: int = 0
+    redacted: int = 0  # records the recorder cut the token out of (not byte-exact)
     bad_frames: int = 0  # data frames that are not statistics frames
     connections: set[int] = field(default_factory=set)
     first_t: int | None = None
@@ -97,6 +98,8 @@ class CaptureSummary:
             self.first_t = record.t
         self.last_t = record.t
         self.connections.add(record.conn)
+        if getattr(record, "redacted", False):
+            self.redacted += 1
         match record:
             case Frame(data=data):
                 self.frames += 1
@@ -150,6 +153,7 @@ class CaptureSummary:
             "heartbeats": self.heartbeats,
             "binary": self.binary,
             "errors": self.errors,
+            "redacted": self.redacted,
             "connections": len(self.connections),
             "duration_s": round(self.duration_s, 3),
             "first_seq": self.seq.first,

@@ -92,6 +92,10 @@ def _human(path: Path, summary: CaptureSummary) -> str:
         f"  connections {data['connections']}" + _closes(summary),
         f"  tail        {_tail(summary)}",
     ]
+    if summary.redacted:
+        lines.append(
+            f"  redacted    {summary.redacted} records had the access token cut out (not byte-exact)"
+        )
     return "\n".join(lines)
 
 

@@ -11,13 +11,13 @@ import click
 import trio
 
 from recorder.run import OutputError, record
-from recorder.secret import Token, hide_from_process_title
+from recorder.secret import TOKEN_ENV
 from recorder.session import UNTIL, FixtureResult, RecordOptions
 from ttrec.cli import UsageProblem, command
+from ttrec.cli.token import ca_file_option, resolve_connect, resolve_token, token_options
 from ttrec.errors import InvalidFixtureId
 from ttrec.feed import DEFAULT_BASE_URL, FEEDS, HEARTBEAT_INTERVAL_S, feed_url, validate_fixture_id
 
-TOKEN_ENV: Final = "TTREC_TOKEN"  # noqa: S105 (the variable name, not a secret)
 _PROBE_FIXTURE: Final = "00000000-0000-0000-0000-000000000000"  # only to validate --base-url
 
 
@@ -28,17 +28,8 @@ _PROBE_FIXTURE: Final = "00000000-0000-0000-0000-000000000000"  # only to valida
     type=click.File("r"),
     help="Read more fixture ids from this file, one per line (# starts a comment).",
 )
-@click.option(
-    "--token",
-    envvar=TOKEN_ENV,
-    metavar="TOKEN",
-    help=f"Access token (or env {TOKEN_ENV}, or --token-file; both keep it out of `ps`).",
-)
-@click.option(
-    "--token-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Read the access token from this file.",
-)
+@token_options
+@ca_file_option
 @click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True, help="ws:// or wss:// server.")
 @click.option("--feed", type=click.Choice(FEEDS), default="statistics", show_default=True)
 @click.option(
@@ -68,6 +59,7 @@ def record_command(
     fixtures_file: TextIO | None,
     token: str | None,
     token_file: Path | None,
+    ca_file: Path | None,
     base_url: str,
     feed: str,
     out: Path,
@@ -87,13 +79,15 @@ def record_command(
       ttrec record 1bd00469-86fa-4f0b-abcc-30cbef80dacc --out captures/
       ttrec record --base-url ws://127.0.0.1:8765 --fixtures-file today.txt
     """
-    ctx = click.get_current_context()
     ids = _fixture_ids(fixture_ids, fixtures_file)
-    secret = _token(ctx, token, token_file)
+    secret = resolve_token(token, token_file)
+    if secret is None:
+        raise UsageProblem(f"no token: pass --token, set {TOKEN_ENV} or use --token-file")
     try:
         feed_url(base_url, _PROBE_FIXTURE)
     except ValueError as exc:
         raise UsageProblem(f"--base-url: {exc}") from None
+    connect = resolve_connect(ca_file)
     options = RecordOptions(
         base_url=base_url,
         feed="actions" if feed == "actions" else "statistics",
@@ -101,11 +95,14 @@ def record_command(
         heartbeat_interval_s=heartbeat_interval,
     )
     try:
-        results = trio.run(partial(record, ids, secret, out=out, options=options, handle_signals=True))
+        run = partial(record, ids, secret, out=out, options=options, connect=connect, handle_signals=True)
+        results = trio.run(run)
     except OutputError as exc:
         raise UsageProblem(str(exc)) from None
     for result in results:
         click.echo(_summary(result))
+        for gap in result.possible_gaps:
+            click.echo(f"{result.fixture_id}: frames may be missing: {gap}", err=True)
     if not all(result.complete for result in results):
         sys.exit(1)
 
@@ -123,27 +120,6 @@ def _fixture_ids(args: tuple[str, ...], fixtures_file: TextIO | None) -> list[st
         return list(dict.fromkeys(validate_fixture_id(value) for value in raw))
     except InvalidFixtureId as exc:
         raise UsageProblem(str(exc)) from None
-
-
-def _token(ctx: click.Context, token: str | None, token_file: Path | None) -> Token:
-    source = ctx.get_parameter_source("token")
-    if token is not None and source == click.core.ParameterSource.COMMANDLINE:
-        # Visible to every user through `ps` until now; hide it as early as possible.
-        hide_from_process_title(token)
-        if token_file is not None:
-            raise UsageProblem("give --token or --token-file, not both")
-    if token_file is not None:
-        try:
-            token = token_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            problem = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise UsageProblem(f"--token-file {token_file}: {problem}") from None
-    if token is None:
-        raise UsageProblem(f"no token: pass --token, set {TOKEN_ENV} or use --token-file")
-    try:
-        return Token(token)
-    except ValueError:
-        raise UsageProblem("the token is empty") from None
 
 
 def _summary(result: FixtureResult) -> str:

@@ -14,9 +14,10 @@ from urllib.parse import urlsplit
 import click
 import trio
 
-from recorder.secret import Token
+from recorder.secret import TOKEN_ENV, Token
 from recorder.watch import REFRESH_S, WatchResult, watch
-from ttrec.cli import command
+from ttrec.cli import UsageProblem, command
+from ttrec.cli.token import ca_file_option, resolve_connect, resolve_token, token_options
 from ttrec.errors import InvalidFixtureId
 from ttrec.feed import DEFAULT_BASE_URL, feed_url, validate_fixture_id
 from ttrec.scoreboard import Scoreboard
@@ -78,10 +79,8 @@ def _finish(result: WatchResult) -> None:
 
 @command("watch")
 @click.argument("target", metavar="URL_OR_FIXTURE")
-@click.option("--token", envvar="TTREC_TOKEN", metavar="TOKEN", help="Access token (or env TTREC_TOKEN).")
-@click.option(
-    "--token-file", type=click.Path(dir_okay=False, path_type=Path), help="Read the token from a file."
-)
+@token_options
+@ca_file_option
 @click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True, help="Server for a fixture id.")
 @click.option(
     "--plain/--live",
@@ -89,7 +88,12 @@ def _finish(result: WatchResult) -> None:
     help="One line per frame, or a board redrawn in place (default: live on a terminal).",
 )
 def watch_command(
-    target: str, token: str | None, token_file: Path | None, base_url: str, plain: bool | None
+    target: str,
+    token: str | None,
+    token_file: Path | None,
+    ca_file: Path | None,
+    base_url: str,
+    plain: bool | None,
 ) -> None:
     """Connect as a consumer and show a live scoreboard: sets, points, who serves, game
     and match points, and the time since the last frame and heartbeat.
@@ -103,19 +107,16 @@ def watch_command(
       ttrec watch ws://127.0.0.1:PORT/v2/tabletennis/fixtures/FIXTURE_ID/statistics
       TTREC_TOKEN=... ttrec watch FIXTURE_ID
     """
+    secret = resolve_token(token, token_file)
     url = _resolve_url(target, base_url)
-    if token_file is not None:
-        try:
-            token = token_file.read_text()
-        except OSError as exc:
-            raise click.BadParameter(f"{token_file}: {exc.strerror}", param_hint="--token-file") from None
-    if not token:
+    connect = resolve_connect(ca_file)
+    if secret is None:
         if not _is_loopback(url):
-            raise click.UsageError("the provider needs a token: --token, --token-file or TTREC_TOKEN")
-        token = LOCAL_TOKEN
+            raise UsageProblem(f"the provider needs a token: --token, --token-file or {TOKEN_ENV}")
+        secret = Token(LOCAL_TOKEN)
     screen = Screen(sys.stdout, sys.stdout.isatty() if plain is None else not plain)
     refresh = REFRESH_S if screen.live else None
-    result = trio.run(partial(watch, url, Token(token), screen.show, refresh_s=refresh))
+    result = trio.run(partial(watch, url, secret, screen.show, connect=connect, refresh_s=refresh))
     _finish(result)
 
 

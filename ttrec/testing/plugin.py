@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import io
 import os
+import signal
+import threading
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -37,7 +39,9 @@ if TYPE_CHECKING:  # imported when used: the plugin loads in every pytest run on
     from ttrec.testing.harness import TrioServer
 
 RECORD_MODES: Final = ("none", "once", "rewrite")
-TOKEN_ENV: Final = "TTREC_TOKEN"  # noqa: S105 (the variable name, not a secret)
+# Long enough for a recorded match served at speed or a short live one, short enough that
+# an unreachable provider (retried with backoff, never given up) fails a CI run quickly.
+DEFAULT_RECORD_TIMEOUT_S: Final = 600.0
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,6 +52,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="none",
         help="none (default): only replay, never touch the network; once: record missing "
         "captures; rewrite: record captures again. Recording needs TTREC_TOKEN.",
+    )
+    group.addoption(
+        "--ttrec-record-timeout",
+        type=float,
+        default=DEFAULT_RECORD_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"A recording (record modes once/rewrite) that has not reached the match's finished "
+        f"frame after this long fails the test (default {DEFAULT_RECORD_TIMEOUT_S:g}; 0: no limit).",
     )
     group.addoption(
         "--ttrec-base-url",
@@ -119,7 +131,9 @@ async def ttrec_capture(request: pytest.FixtureRequest, tmp_path: Path) -> list[
     fixture = settings.get("fixture")
     for path in resolved:
         if fixture is not None and (mode == "rewrite" or (mode == "once" and not path.exists())):
-            await _record(fixture, path, request.config.getoption("--ttrec-base-url"))
+            config = request.config
+            timeout = config.getoption("--ttrec-record-timeout")
+            await _record(fixture, path, config.getoption("--ttrec-base-url"), timeout)
         elif not path.exists():
             hint = " (record it: --ttrec-record-mode=once, with TTREC_TOKEN set)" if fixture else ""
             pytest.fail(f"ttrec: capture {path} does not exist{hint}", pytrace=False)
@@ -134,32 +148,73 @@ def _simulated(simulate: Any, directory: Path) -> Path:
     return write_capture(match, directory / f"simulated-{match.fixture_id}.jsonl.zst")
 
 
-async def _record(fixture_id: str, path: Path, base_url: str | None) -> None:
+async def _record(fixture_id: str, path: Path, base_url: str | None, timeout_s: float) -> None:
     """Record `fixture_id` until its finished frame into `path` (replaced only once complete:
-    an interrupted recording never leaves a half capture where a test would replay it)."""
-    from recorder.run import record
-    from recorder.secret import Token
-    from recorder.session import RecordOptions
+    an interrupted recording never leaves a half capture where a test would replay it).
 
-    token = os.environ.get(TOKEN_ENV)
-    if not token:
+    Within `timeout_s` (0: no limit), else the recording is stopped and the test fails with
+    what the recorder was last doing. SIGTERM (a CI job cancelled) stops it too: the
+    temporary file is removed, then the process ends as SIGTERM asks."""
+    import trio
+
+    from recorder.run import record
+    from recorder.secret import TOKEN_ENV, TokenProblem, token_from
+    from recorder.session import RecordOptions
+    from recorder.stop import Stop
+
+    try:
+        token = token_from(os.environ.get(TOKEN_ENV), None, on_command_line=False)
+    except TokenProblem as exc:
+        pytest.fail(f"ttrec: recording {path.name}: {exc}", pytrace=False)
+    if token is None:
         pytest.fail(f"ttrec: recording {path.name} needs the feed token in ${TOKEN_ENV}", pytrace=False)
     options = RecordOptions() if base_url is None else RecordOptions(base_url=base_url)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.recording.jsonl.zst")
     partial.unlink(missing_ok=True)
     log = io.StringIO()
+    stop = Stop()
+    why: list[str] = []  # what stopped the recording, if anything did
+
+    async def stop_after(seconds: float) -> None:
+        await trio.sleep(seconds)
+        why.append(f"it did not complete within {seconds:g} s (--ttrec-record-timeout)")
+        stop.request()
+
+    async def stop_on_sigterm() -> None:
+        with trio.open_signal_receiver(signal.SIGTERM) as signals:
+            async for _ in signals:
+                why.append("SIGTERM")
+                stop.request()
+                return
+
     try:
-        results = await record([fixture_id], Token(token), out=partial, options=options, log=log)
+        async with trio.open_nursery() as nursery:
+            if timeout_s > 0:
+                nursery.start_soon(stop_after, timeout_s)
+            if threading.current_thread() is threading.main_thread():
+                nursery.start_soon(stop_on_sigterm)
+            results = await record([fixture_id], token, out=partial, options=options, log=log, stop=stop)
+            nursery.cancel_scope.cancel()
         result = results[0]
-        if not result.complete:
+        if why or not result.complete:
+            last = _last_event(log.getvalue()) or result.detail
+            reason = why[0] if why else f"{result.outcome}: {result.detail}"
             pytest.fail(
-                f"ttrec: recording fixture {fixture_id} did not complete ({result.outcome}: {result.detail})",
+                f"ttrec: recording fixture {fixture_id} did not complete ({reason}; last: {last})",
                 pytrace=False,
             )
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
+        if why and why[0] == "SIGTERM":
+            signal.raise_signal(signal.SIGTERM)  # the default action again: end as asked
+
+
+def _last_event(log: str) -> str:
+    """The recorder's last status event before the stop, without its time and fixture."""
+    lines = [line for line in log.splitlines() if "stopped" not in line]
+    return lines[-1].split(" ", 2)[-1] if lines else ""
 
 
 @pytest.fixture
