@@ -18,6 +18,7 @@ TtrecError
  ├── FuzzConfigError                  ttrec.testing.fuzz: a --consumer command that cannot run
  ├── OutputError                      recorder.run: --out cannot be used as asked
  ├── WatchError                       recorder.watch: no connection, or lost before the end
+ ├── TokenProblem                     recorder.secret: no token, or an empty token file
  ├── TlsSetupError                    replayer.tls: a certificate or key that cannot be used
  ├── FixtureConflict(fixture, feed)   replayer.library: two captures offer the same feed
  ├── NoCaptures(where)                replayer.library: nothing to serve
