@@ -19,14 +19,21 @@ EVEN_PPM: Final = PPM // 2
 
 # The home side's point-win chance in a match is 50 % plus a strength difference drawn
 # per match: the sum of three uniform draws on [-w, w], whose standard deviation is w
-# and whose shape is close to normal. 8 % makes winners of game 1 win 76 % of best-of-7
-# matches and 4-0 the most common result (observed: 74.7 %, 4-0 first; docs/simulator.md).
-DEFAULT_STRENGTH_SPREAD_PPM: Final = 80_000
+# and whose shape is close to normal. 7.5 % makes winners of game 1 win about 75 % of
+# best-of-7 matches, 4-0 the most common result, in 31 % of them (2013 World
+# Championships men's singles: 74.7 % and 25 % of 123 matches); docs/simulator.md.
+DEFAULT_STRENGTH_SPREAD_PPM: Final = 75_000
 STRENGTH_DRAWS: Final = 3
 # The server's extra chance to win the point. Rio 2016 (FiveThirtyEight, 2016): servers
 # won 53 % of points in singles, 51 % in men's and 50 % in women's doubles.
 DEFAULT_SERVE_ADVANTAGE_PPM: Final = 30_000
 DEFAULT_DOUBLES_SERVE_ADVANTAGE_PPM: Final = 10_000
+# Bounds that keep every game finite in practice: from 10-10 a game ends once one side
+# wins both points of a pair, which never happens if each server wins for certain
+# (advantage 0.5 between equals). At these bounds a pair after 10-10 is split at most
+# 62.5 % of the time, and the weakest side still wins 5 % of points.
+MAX_STRENGTH_SPREAD_PPM: Final = 150_000  # three draws: at most 0.45 from even
+MAX_SERVE_ADVANTAGE_PPM: Final = 250_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +48,10 @@ class PointModel:
     def __post_init__(self) -> None:
         if self.point_ppm is not None and not 0 <= self.point_ppm <= PPM:
             raise ValueError(f"point_ppm must be within 0..{PPM}, got {self.point_ppm}")
-        if not 0 <= self.strength_spread_ppm <= EVEN_PPM:
-            raise ValueError(f"strength_spread_ppm must be within 0..{EVEN_PPM}")
-        if not 0 <= self.serve_advantage_ppm <= EVEN_PPM:
-            raise ValueError(f"serve_advantage_ppm must be within 0..{EVEN_PPM}")
+        if not 0 <= self.strength_spread_ppm <= MAX_STRENGTH_SPREAD_PPM:
+            raise ValueError(f"strength_spread_ppm must be within 0..{MAX_STRENGTH_SPREAD_PPM}")
+        if not 0 <= self.serve_advantage_ppm <= MAX_SERVE_ADVANTAGE_PPM:
+            raise ValueError(f"serve_advantage_ppm must be within 0..{MAX_SERVE_ADVANTAGE_PPM}")
 
     @classmethod
     def fixed(cls, point_ppm: int) -> PointModel:

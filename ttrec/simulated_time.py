@@ -40,8 +40,9 @@ class Duration:
 # range 1.1-31.2 s. This gives median 3.4 s, quartiles 2.6-4.3 s, at most 20 s.
 RALLY: Final = Duration(1800 * MS, 4600 * MS, tail_high=20 * S, tail_permille=150)
 # Rest (Point Scored -> next Point Started), the same study: median 18.6 s, quartiles
-# 14.5-23.4 s. This gives median 19.4 s, quartiles 14.7-24.2 s, at most 45 s.
-REST: Final = Duration(10 * S, 27 * S, tail_high=45 * S, tail_permille=100)
+# 14.5-23.4 s, range 1.8-93 s. Drawn here: median 17.9 s, quartiles 13.4-22.3 s, at most
+# 40 s; towelling and time-outs below come on top (benchmarks/realism.py shows the sum).
+REST: Final = Duration(9 * S, 25 * S, tail_high=40 * S, tail_permille=100)
 # Towelling: ITTF Handbook 3.04.04 allows it after every 6 points of a game; how long it
 # takes is our assumption.
 TOWEL_EVERY_POINTS: Final = 6

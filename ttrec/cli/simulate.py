@@ -16,6 +16,8 @@ from ttrec.simulated_points import (
     DEFAULT_DOUBLES_SERVE_ADVANTAGE_PPM,
     DEFAULT_SERVE_ADVANTAGE_PPM,
     DEFAULT_STRENGTH_SPREAD_PPM,
+    MAX_SERVE_ADVANTAGE_PPM,
+    MAX_STRENGTH_SPREAD_PPM,
     PPM,
     PointModel,
     to_ppm,
@@ -110,14 +112,14 @@ def _model(
 )
 @click.option(
     "--strength-spread",
-    type=click.FloatRange(0, 0.5),
+    type=click.FloatRange(0, MAX_STRENGTH_SPREAD_PPM / PPM),
     metavar="SD",
     help="Standard deviation of the home side's point-win chance across matches (around 0.5)."
     f" Default: {DEFAULT_STRENGTH_SPREAD_PPM / PPM}.",
 )
 @click.option(
     "--serve-advantage",
-    type=click.FloatRange(0, 0.5),
+    type=click.FloatRange(0, MAX_SERVE_ADVANTAGE_PPM / PPM),
     metavar="A",
     help="How much more often the server wins a point (0.03: 53 % against an equal opponent)."
     f" Default: {DEFAULT_SERVE_ADVANTAGE_PPM / PPM} singles,"
