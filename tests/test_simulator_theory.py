@@ -92,3 +92,30 @@ def test_simulate_match_plays_what_play_plays() -> None:
         "strength_spread_ppm": 0,
         "serve_advantage_ppm": 0,
     }
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"point_ppm": -1},
+        {"point_ppm": 1_000_001},
+        {"strength_spread_ppm": 150_001},
+        {"serve_advantage_ppm": 250_001},
+        {"serve_advantage_ppm": -1},
+    ],
+)
+def test_a_model_outside_its_bounds_is_refused(kwargs: dict[str, int]) -> None:
+    with pytest.raises(ValueError):
+        PointModel(**kwargs)
+
+
+def test_at_the_bounds_every_game_still_ends() -> None:
+    """Equal players and the largest serve advantage: from 10-10 each server wins 75 % of
+    points, so a game is still decided; the strongest spread still leaves 5 % to the weaker."""
+    model = PointModel(strength_spread_ppm=0, serve_advantage_ppm=250_000)
+    for seed in range(20):
+        assert len(play(random.Random(seed), 7, model).sets) >= 4
+    widest = PointModel(strength_spread_ppm=150_000, serve_advantage_ppm=250_000)
+    for seed in range(50):
+        strength = play(random.Random(seed), 3, widest).strength
+        assert 0 <= strength.away_serving_ppm <= strength.home_serving_ppm <= 1_000_000
