@@ -15,6 +15,7 @@ from ttrec import __version__
 from ttrec.capture import read_capture
 from ttrec.cli import cli
 from ttrec.records import Frame
+from ttrec.simulated_points import PointModel
 from ttrec.simulator import simulate_match
 from ttrec.testing.strategies import seeds
 
@@ -98,12 +99,61 @@ def test_never_overwrites(tmp_path: Path) -> None:
         (["--start", "2026-01-01T00:00:00"], "time zone"),
         (["--start", "yesterday"], "--start"),
         (["--base-url", "https://example.com"], "ws://"),
+        (["--point-prob", "1.5"], "--point-prob"),
+        (["--point-prob", "0.5", "--serve-advantage", "0.02"], "cannot be combined"),
+        (["--point-prob", "0.5", "--strength-spread", "0.1"], "cannot be combined"),
+        (["--strength-spread", "-0.1"], "--strength-spread"),
+        (["--serve-advantage", "0.26"], "--serve-advantage"),
+        (["--strength-spread", "0.16"], "--strength-spread"),
     ],
 )
 def test_bad_options_are_usage_errors(tmp_path: Path, args: list[str], complaint: str) -> None:
     result = CliRunner().invoke(cli, ["simulate", *args, "-o", str(tmp_path / "m.jsonl.zst")])
     assert result.exit_code == 2 and complaint in result.output
     assert not (tmp_path / "m.jsonl.zst").exists()
+
+
+@pytest.mark.parametrize(("chance", "game"), [("1", (11, 0)), ("0", (0, 11))])
+def test_a_certain_point_prob_decides_every_point(tmp_path: Path, chance: str, game: tuple[int, int]) -> None:
+    """P = 1: home wins every point, so every game 11-0 and the fewest games possible."""
+    out = tmp_path / "m.jsonl.zst"
+    assert run("simulate", "--seed", "4", "--best-of", "7", "--point-prob", chance, "-o", out).exit_code == 0
+    summary = json.loads(run("info", "--json", out).output)
+    assert summary["sets"] == [list(game)] * 4
+    header, _ = read_capture(out)
+    assert header.extra["point_model"] == {
+        "point_ppm": int(chance) * 1_000_000,
+        "strength_spread_ppm": 0,
+        "serve_advantage_ppm": 0,
+    }
+
+
+def test_strength_and_serve_options_reach_the_model(tmp_path: Path) -> None:
+    out = tmp_path / "m.jsonl.zst"
+    args = ["--seed", "4", "--strength-spread", "0", "--serve-advantage", "0.25", "--doubles"]
+    assert run("simulate", *args, "-o", out).exit_code == 0
+    header, records = read_capture(out)
+    assert header.extra["point_model"] == {
+        "point_ppm": None,
+        "strength_spread_ppm": 0,
+        "serve_advantage_ppm": 250_000,
+    }
+    model = PointModel(strength_spread_ppm=0, serve_advantage_ppm=250_000)
+    assert tuple(records) == simulate_match(4, doubles=True, model=model).records
+    # Even players, each winning 75 % on serve: the server wins far more than half.
+    points = [p for seed in range(20) for p in simulate_match(seed, model=model).points]
+    assert sum(p.winner == p.server for p in points) / len(points) > 0.7
+
+
+def test_defaults_are_the_documented_model(tmp_path: Path) -> None:
+    out = tmp_path / "m.jsonl.zst"
+    assert run("simulate", "--seed", "4", "-o", out).exit_code == 0
+    # docs/simulator.md: strength spread 0.075, serve advantage 0.03 in singles
+    assert read_capture(out)[0].extra["point_model"] == {
+        "point_ppm": None,
+        "strength_spread_ppm": 75_000,
+        "serve_advantage_ppm": 30_000,
+    }
 
 
 def test_help_and_version() -> None:

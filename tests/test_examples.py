@@ -15,6 +15,9 @@ import sys
 from pathlib import Path
 from typing import Final
 
+from ttrec.bundled import SAMPLES
+from ttrec.simulator import simulate_match
+
 ROOT: Final = Path(__file__).resolve().parent.parent
 EXAMPLES: Final = ROOT / "examples"
 TIMEOUT_S: Final = 120
@@ -59,4 +62,7 @@ def test_the_node_example_script() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "node consumer ok: 220 frames" in result.stdout
+    # run.sh serves the bundled singles sample: the simulator's match for its seed.
+    spec = SAMPLES["sample-singles-bo5"]
+    frames = len(simulate_match(spec.seed, best_of=spec.best_of, doubles=spec.doubles).frames)
+    assert f"node consumer ok: {frames} frames" in result.stdout

@@ -157,7 +157,7 @@ def test_corrupt_frame_is_the_first_half_of_the_last_frame() -> None:
 
 # --- --start-at -----------------------------------------------------------------------------
 
-MATCH = simulate_match(seed=3, best_of=5)
+MATCH = simulate_match(seed=5, best_of=5)  # 4 games, 5 game points, 203 frames: every start-at kind
 TIMELINE = build_timeline(MATCH.records)
 MOMENTS = list(moments_of_texts(MATCH.frames))
 

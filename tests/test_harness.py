@@ -24,10 +24,18 @@ from trio_websocket import ConnectionClosed, open_websocket_url
 from websockets.asyncio.client import connect
 
 from replayer.control import CONTROL_PATH
+from ttrec.bundled import SAMPLES
 from ttrec.feed import ACCEPT_HEADER, auth_message, classify, seq_num
+from ttrec.records import Heartbeat
+from ttrec.simulator import simulate_match
 from ttrec.testing import DEFAULT_TOKEN, serve_in_thread
 
-SAMPLE_FIXTURE: Final = "14a03569-d26b-4496-92e5-dfe8cb1855fe"  # the default capture's
+# The default capture is the bundled singles sample: the simulator's match for its seed.
+_SPEC = SAMPLES["sample-singles-bo5"]
+SAMPLE: Final = simulate_match(_SPEC.seed, best_of=_SPEC.best_of, doubles=_SPEC.doubles)
+SAMPLE_FIXTURE: Final = SAMPLE.fixture_id
+SAMPLE_FRAMES: Final = len(SAMPLE.frames)
+SAMPLE_HEARTBEATS: Final = sum(isinstance(r, Heartbeat) for r in SAMPLE.records)
 
 
 async def consume(url: str, token: str, *, ssl: Any = None, limit: int | None = None) -> dict[str, Any]:
@@ -56,12 +64,13 @@ def test_serve_in_thread_for_an_asyncio_consumer() -> None:
         assert server.fixture_id == SAMPLE_FIXTURE
         got = asyncio.run(asyncio.wait_for(consume(server.fixture_url(), server.token), 20))
         reports = server.wait_connections(1, timeout=20)
-    assert got["frames"] == list(range(1, 221)) and got["heartbeats"] == 57 and got["code"] == 1000
+    assert got["frames"] == list(range(1, SAMPLE_FRAMES + 1)) and got["code"] == 1000
+    assert got["heartbeats"] == SAMPLE_HEARTBEATS
     (report,) = reports
     assert (report.frames_sent, report.heartbeats_sent, report.last_seq, report.ended) == (
-        220,
-        57,
-        220,
+        SAMPLE_FRAMES,
+        SAMPLE_HEARTBEATS,
+        SAMPLE_FRAMES,
         "end-of-capture",
     )
 

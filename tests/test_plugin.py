@@ -23,17 +23,27 @@ import trio
 import trio.testing
 from trio_websocket import ConnectionClosed
 
-from ttrec.bundled import sample_path
+from ttrec.bundled import SAMPLES, sample_path
 from ttrec.capture import CaptureReader
 from ttrec.feed import classify, seq_num
 from ttrec.match import parse_frame
-from ttrec.records import Frame
+from ttrec.records import Frame, Heartbeat
+from ttrec.simulator import SimulatedMatch, simulate_match
 from ttrec.testing import TrioServer, serve_in_thread
 
 pytest_plugins = ["pytester"]
 
-SAMPLE_FIXTURE: Final = "14a03569-d26b-4496-92e5-dfe8cb1855fe"  # sample-singles-bo5
-DOUBLES_FIXTURE: Final = "db5b5fab-8f4d-4e27-9da1-494c73cf256d"  # sample-doubles-bo5-decider
+
+def sample_truth(name: str) -> SimulatedMatch:
+    """A bundled sample's match as the simulator played it (the samples are its output)."""
+    spec = SAMPLES[name]
+    return simulate_match(spec.seed, best_of=spec.best_of, doubles=spec.doubles)
+
+
+SINGLES: Final = sample_truth("sample-singles-bo5")
+SAMPLE_FIXTURE: Final = SINGLES.fixture_id
+SAMPLE_FRAMES: Final = len(SINGLES.frames)
+DOUBLES_FIXTURE: Final = sample_truth("sample-doubles-bo5-decider").fixture_id
 INI: Final = "[pytest]\ntrio_mode = true\naddopts = -p no:cacheprovider\n"
 
 
@@ -44,14 +54,14 @@ async def test_the_default_server_plays_the_bundled_sample(ttrec_server: TrioSer
     seqs: list[int | None] = []
     with trio.fail_after(20):
         async with ttrec_server.connect() as ws:
-            while len(seqs) < 220:
+            while len(seqs) < SAMPLE_FRAMES:
                 message = await ws.get_message()
                 assert isinstance(message, str)
                 if classify(message) == "frame":
                     seqs.append(seq_num(message))
         (report,) = await ttrec_server.wait_connections(1)
-    assert seqs == list(range(1, 221))
-    assert report.frames_sent == 220 and report.ended == "client-closed"
+    assert seqs == list(range(1, SAMPLE_FRAMES + 1))
+    assert report.frames_sent == SAMPLE_FRAMES and report.ended == "client-closed"
 
 
 @pytest.mark.ttrec(start_at="set=3")
@@ -62,7 +72,7 @@ async def test_marker_start_at_joins_mid_match(ttrec_server: TrioServer) -> None
                 pass
     first = parse_frame(message)
     # Every frame is a full snapshot: the first one received already shows sets 1 and 2 won.
-    assert len(first.sets) >= 2 and first.sets[:2] == [(8, 11), (11, 13)]
+    assert len(first.sets) >= 2 and first.sets[:2] == list(SINGLES.sets[:2])
     assert sum(first.sets_won) == 2 and first.seq_num > 1
 
 
@@ -131,7 +141,7 @@ from ttrec.match import parse_frame
 async def test_whole_match(ttrec_server, autojump_clock, run):
     real_start, start = time.perf_counter(), trio.current_time()
     log = []
-    with trio.fail_after(10_000):  # virtual seconds: the match lasts 25 minutes
+    with trio.fail_after(10_000):  # virtual seconds: the match lasts about half an hour
         async with ttrec_server.connect() as ws:
             try:
                 while True:
@@ -157,12 +167,14 @@ def test_a_whole_match_replays_in_virtual_time_identically_every_run(pytester: p
     first = json.loads((pytester.path / "run-1.json").read_text())
     second = json.loads((pytester.path / "run-2.json").read_text())
     assert first["log"] == second["log"]  # same messages, same order, same virtual times
-    assert first["frames"] == 220 and first["ended"] == "end-of-capture"
+    assert first["frames"] == SAMPLE_FRAMES and first["ended"] == "end-of-capture"
     assert first["synthetic"] > 0  # made-up heartbeats (5 s interval) are in the same places too
-    assert first["heartbeats"] == 57 + first["synthetic"]
+    recorded_beats = sum(isinstance(r, Heartbeat) for r in SINGLES.records)
+    assert first["heartbeats"] == recorded_beats + first["synthetic"]
     kinds = [kind for _, kind, _ in first["log"]]
-    assert kinds.count("frame") == 220 and kinds.count("heartbeat") == first["heartbeats"]
-    assert first["log"][-1][0] > 1400  # the match's 25 minutes, in virtual time
+    assert kinds.count("frame") == SAMPLE_FRAMES and kinds.count("heartbeat") == first["heartbeats"]
+    first_to_last_frame_s = (SINGLES.actions[-1].t - SINGLES.actions[0].t) / 1e9
+    assert first["log"][-1][0] >= first_to_last_frame_s  # the whole match, in virtual time
     assert first["real_s"] < 10 and second["real_s"] < 10
 
 
@@ -175,7 +187,7 @@ from ttrec.feed import classify
 async def test_consumer(ttrec_server):
     frames = 0
     async with ttrec_server.connect() as ws:
-        while frames < 220:
+        while frames < {frames}:
             if classify(await ws.get_message()) == "frame":
                 frames += 1
     assert ttrec_server.fixture_id == "{fixture}"
@@ -189,7 +201,7 @@ def sample_frames(path: Path) -> list[str]:
 
 def test_record_mode_none_never_records(pytester: pytest.Pytester) -> None:
     pytester.makeini(INI)
-    pytester.makepyfile(test_recorded=RECORDED.format(fixture=SAMPLE_FIXTURE))
+    pytester.makepyfile(test_recorded=RECORDED.format(fixture=SAMPLE_FIXTURE, frames=SAMPLE_FRAMES))
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
@@ -202,7 +214,7 @@ def test_record_mode_once_records_a_missing_capture_then_replays_it(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytester.makeini(INI)
-    pytester.makepyfile(test_recorded=RECORDED.format(fixture=SAMPLE_FIXTURE))
+    pytester.makepyfile(test_recorded=RECORDED.format(fixture=SAMPLE_FIXTURE, frames=SAMPLE_FRAMES))
     capture = pytester.path / "captures" / "final.jsonl.zst"
     monkeypatch.delenv("TTREC_TOKEN", raising=False)
     with serve_in_thread(tokens=["provider-token"]) as provider:
@@ -240,7 +252,7 @@ def test_a_recording_that_does_not_finish_fails_and_leaves_nothing(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytester.makeini(INI)
-    pytester.makepyfile(test_recorded=RECORDED.format(fixture=SAMPLE_FIXTURE))
+    pytester.makepyfile(test_recorded=RECORDED.format(fixture=SAMPLE_FIXTURE, frames=SAMPLE_FRAMES))
     monkeypatch.setenv("TTREC_TOKEN", "wrong")
     with serve_in_thread(tokens=["provider-token"]) as provider:
         result = pytester.runpytest("--ttrec-record-mode=once", f"--ttrec-base-url={provider.url}")
@@ -282,7 +294,7 @@ def _closed_port() -> int:
 
 def test_recording_from_an_unreachable_provider_fails_at_the_deadline(pytester: pytest.Pytester) -> None:
     pytester.makeini(INI)
-    pytester.makepyfile(test_recorded=RECORDED.format(fixture=SAMPLE_FIXTURE))
+    pytester.makepyfile(test_recorded=RECORDED.format(fixture=SAMPLE_FIXTURE, frames=SAMPLE_FRAMES))
     base = f"--ttrec-base-url=ws://127.0.0.1:{_closed_port()}"
     with pytest.MonkeyPatch.context() as env:
         env.setenv("TTREC_TOKEN", "provider-token")
@@ -302,7 +314,7 @@ def test_recording_from_an_unreachable_provider_fails_at_the_deadline(pytester: 
 
 def test_sigterm_during_a_recording_removes_its_temporary_file(pytester: pytest.Pytester) -> None:
     pytester.makeini(INI)
-    pytester.makepyfile(test_recorded=RECORDED.format(fixture=SAMPLE_FIXTURE))
+    pytester.makepyfile(test_recorded=RECORDED.format(fixture=SAMPLE_FIXTURE, frames=SAMPLE_FRAMES))
     captures = pytester.path / "captures"
     env = {**os.environ, "TTREC_TOKEN": "provider-token"}
     args = [sys.executable, "-m", "pytest", "--ttrec-record-mode=once"]

@@ -9,6 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ttrec.bundled import SAMPLES
+from ttrec.simulator import simulate_match
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 BIN = Path(sys.executable).parent  # where `pip install -e .` put the `ttrec` script
@@ -45,8 +48,11 @@ def test_the_two_commands_install_demo_and_test():
     assert demo == ".venv/bin/ttrec demo"
     result = run(demo.replace(".venv/bin/", ""), ROOT, timeout=90)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1].endswith("FINISHED winner away")
-    assert "finished: 220 frames" in result.stderr
+    # The demo plays the bundled singles sample: what the simulator played for its seed.
+    spec = SAMPLES["sample-singles-bo5"]
+    truth = simulate_match(spec.seed, best_of=spec.best_of, doubles=spec.doubles)
+    assert result.stdout.splitlines()[-1].endswith(f"FINISHED winner {truth.winner}")
+    assert f"finished: {len(truth.frames)} frames" in result.stderr
 
 
 def test_simulate_and_read_commands_work_as_written(tmp_path):

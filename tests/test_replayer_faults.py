@@ -317,7 +317,7 @@ async def test_reject_refuses_the_next_attempts_at_the_handshake(
 
 # --- match moments, seeds, --start-at, on a simulated match ---------------------------------
 
-SIMULATED = simulate_match(seed=3, best_of=3)
+SIMULATED = simulate_match(seed=5, best_of=3)  # 3 games and 3 game points: game-point#2 exists
 SIM_FIXTURE = SIMULATED.header.fixture_id
 SIM_MOMENTS = list(moments_of_texts(SIMULATED.frames))
 

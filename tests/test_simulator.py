@@ -28,7 +28,7 @@ from ttrec.match import (
     parse_frame,
 )
 from ttrec.records import Close, Heartbeat, Open
-from ttrec.simulator import DEFAULT_START, SimulatedMatch, simulate_match
+from ttrec.simulator import DEFAULT_START, Action, SimulatedMatch, simulate_match
 from ttrec.testing.strategies import matches
 
 PROPERTY = settings(max_examples=25, deadline=None)
@@ -355,12 +355,56 @@ def test_records_timing_and_heartbeats(match: SimulatedMatch) -> None:
             continue
         assert beats == list(range(last_data + interval, record.t, interval))
         last_data, beats = record.t, []
-    # Realistic pace: each point takes seconds, a game break about a minute.
+    # Realistic pace (docs/simulator.md): a rally takes 1.8-20 s, a game break about a
+    # minute (ITTF allows one), and the rest between points 9-40 s, with towelling (up to
+    # 12 s) after every 6th point and no more than one time-out (up to 60 s) per side.
+    long_pauses = 0
     for start, end in zip(match.actions, match.actions[1:], strict=False):
         if start.action_id == POINT_STARTED and end.action_id == POINT_SCORED:
-            assert 2 * S <= end.t - start.t <= 11 * S
+            assert 1.8 * S <= end.t - start.t <= 20 * S
         if end.period != start.period:
             assert 50 * S <= end.t - start.t <= 75 * S
+    for scored, serve in rests(match):
+        pause = serve.t - scored.t
+        assert 9 * S <= pause <= (40 + 12 + 60) * S
+        long_pauses += pause > (40 + 12) * S
+    assert long_pauses <= 2
+
+
+def rests(match: SimulatedMatch) -> list[tuple[Action, Action]]:
+    """(Point Scored, the next serve) within each game."""
+    found = []
+    scored = None
+    for action in match.actions:
+        if action.action_id == POINT_SCORED:
+            scored = action
+        elif action.action_id == POINT_STARTED and scored is not None:
+            if scored.period == action.period:
+                found.append((scored, action))
+            scored = None
+    return found
+
+
+def test_time_outs_come_when_a_side_trails_and_each_side_has_one() -> None:
+    """ITTF: one time-out of up to a minute per side and match. A pause longer than any
+    rest plus towelling is a time-out; it follows a point that left a side 3 or more
+    behind, and each side calls at most one."""
+    taken = 0
+    for seed in range(40):
+        match = simulate_match(seed, best_of=7)
+        score_after = {}  # the time of each Point Scored -> the game's score after it
+        scored_times = [a.t for a in match.actions if a.action_id == POINT_SCORED]
+        for t, point in zip(scored_times, match.points, strict=True):
+            score_after[t] = point.score
+        callers = []
+        for scored, serve in rests(match):
+            if serve.t - scored.t > (40 + 12) * S:
+                home, away = score_after[scored.t]
+                assert abs(home - away) >= 3
+                callers.append("home" if home < away else "away")
+        assert len(callers) == len(set(callers))
+        taken += len(callers)
+    assert taken > 0
 
 
 def test_a_match_has_heartbeats_in_its_game_breaks() -> None:

@@ -34,12 +34,12 @@ class SampleSpec:
 # Seeds found by searching (docs/simulator.md): each shows what its name promises, and
 # no two share a fixture or a player, so `ttrec serve` can serve all three at once.
 SAMPLES: Final[Mapping[str, SampleSpec]] = {
-    # men's singles, 1-3 in games, two of them past 10-10 (11-13, 11-13)
+    # men's singles, 3-1 in games, one of them past 10-10 (13-11)
     "sample-singles-bo5": SampleSpec(seed=6, best_of=5, doubles=False),
-    # men's doubles, 2-3 in games, with an 18-20 third game
-    "sample-doubles-bo5-decider": SampleSpec(seed=11, best_of=5, doubles=True),
-    # women's singles, 4-2 in games, with an 18-16 third game
-    "sample-bo7-long-deuce": SampleSpec(seed=83, best_of=7, doubles=False),
+    # women's doubles, 3-2 in games after losing the first two, with a 14-12 third game
+    "sample-doubles-bo5-decider": SampleSpec(seed=22, best_of=5, doubles=True),
+    # women's singles, 4-0 (the most common best-of-7 result) with a 16-14 fourth game
+    "sample-bo7-long-deuce": SampleSpec(seed=7, best_of=7, doubles=False),
 }
 
 

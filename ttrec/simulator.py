@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
+from ttrec import simulated_time as timing
 from ttrec.capture import CaptureWriter
 from ttrec.feed import (
     DEFAULT_BASE_URL,
@@ -48,7 +49,9 @@ from ttrec.match import (
 )
 from ttrec.records import Close, Frame, Header, Heartbeat, Open, Record
 from ttrec.simulated_frames import SIDES, AggregateBook, FrameMeta
+from ttrec.simulated_points import MatchStrength, PointModel, draw_strength
 from ttrec.simulated_teams import draw_teams, random_uuid
+from ttrec.simulated_time import S
 
 BEST_OF_CHOICES: Final = (3, 5, 7)
 # A fixed start keeps `created` and every `wall` reproducible; `start=` moves it.
@@ -56,25 +59,8 @@ DEFAULT_START: Final = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 # Play. Integer per-mille chances: only integer draws from the generator, so the output
 # is identical on every platform and Python version.
-LET_PERMILLE: Final = 25  # serves that touch the net and are replayed
-SERVE_EDGE_PERMILLE: Final = 40  # the server wins 4 points in 100 more than on the other's serve
-STRENGTH_SPREAD_PERMILLE: Final = 100  # home wins a neutral rally 40%..60% of the time
+LET_PERMILLE: Final = 25  # serves that touch the net and are replayed (assumption)
 DEUCE_AT: Final = POINTS_TO_WIN_GAME - 1  # from 10-10 the serve changes after every point
-TOWEL_EVERY_POINTS: Final = 6  # ITTF allows towelling after every 6 points of a game
-
-# Timing, in integer nanoseconds of the capture's clock; each is a (low, high) range.
-S: Final = 1_000_000_000
-MS: Final = 1_000_000
-PRE_MATCH_NS: Final = (3 * S, 8 * S)  # connection open -> serve assigned
-FIRST_SERVE_NS: Final = (5 * S, 12 * S)  # serve assigned -> first point started
-RALLY_NS: Final = (2 * S, 11 * S)  # Point Started -> Point Scored
-BETWEEN_POINTS_NS: Final = (4 * S, 13 * S)  # Point Scored -> next Point Started
-LET_NS: Final = (1 * S, 4 * S)  # a let -> the serve is taken again
-TOWEL_NS: Final = (4 * S, 12 * S)
-ANNOUNCE_NS: Final = (300 * MS, 1500 * MS)  # Point Scored -> Game Point, Swap Serve...
-BETWEEN_GAMES_NS: Final = (50 * S, 70 * S)  # ITTF: at most 1 minute between games
-LATENCY_NS: Final = (20 * MS, 150 * MS)  # provider's event timestamp -> frame received
-CLOSE_AFTER_NS: Final = (1 * S, 3 * S)  # last frame -> the server closes
 HEARTBEAT_NS: Final = HEARTBEAT_INTERVAL_S * S
 TIMESTAMP_RESOLUTION_NS: Final = 100  # the sample's timestamps end in "00": 100 ns ticks
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -157,30 +143,51 @@ class _Event:
 
 
 @dataclass(frozen=True, slots=True)
-class _Play:
+class Play:
+    """A match as played: every point, the set scores and the feed's actions, timed."""
+
     first_server: Side
+    strength: MatchStrength
     events: list[_Event]
     points: list[PlayedPoint]
     sets: list[tuple[int, int]]
     winner: Side
 
 
-def _between(rng: random.Random, bounds: tuple[int, int]) -> int:
-    return rng.randrange(bounds[0], bounds[1] + 1)
+class _Timeouts:
+    """Each side's one time-out of the match (ITTF), kept or not (simulated_time)."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.kept: dict[Side, bool] = {
+            side: rng.randrange(1000) < timing.TIMEOUT_USED_PERMILLE for side in SIDES
+        }
+
+    def pause_after(self, rng: random.Random, score: tuple[int, int], sets_won: dict[Side, int]) -> int:
+        """The time-out taken after a point with this score, in ns (0 for none)."""
+        home, away = score
+        deficits: tuple[tuple[Side, int], ...] = (("home", away - home), ("away", home - away))
+        for side, behind in deficits:
+            ahead_in_games = sets_won[side] > sets_won[other(side)]
+            if self.kept[side] and behind >= timing.TIMEOUT_DEFICIT_POINTS and not ahead_in_games:
+                self.kept[side] = False
+                return timing.TIMEOUT.draw(rng)
+        return 0
 
 
-def _play(rng: random.Random, best_of: int) -> _Play:
+def play(rng: random.Random, best_of: int, model: PointModel) -> Play:
+    """Play a match point by point: the simulator's ground truth, before any frame exists."""
     sets_to_win = best_of // 2 + 1
-    home_permille = 500 + rng.randrange(-STRENGTH_SPREAD_PERMILLE, STRENGTH_SPREAD_PERMILLE + 1)
+    strength = draw_strength(rng, model)
     first_server: Side = rng.choice(SIDES)
+    timeouts = _Timeouts(rng)
     events: list[_Event] = []
     points: list[PlayedPoint] = []
     sets: list[tuple[int, int]] = []
     sets_won: dict[Side, int] = {"home": 0, "away": 0}
     period, game_server = 1, first_server
-    t = _between(rng, PRE_MATCH_NS)
+    t = timing.PRE_MATCH.draw(rng)
     events.append(_Event(SWAP_SERVE, first_server, period, t))
-    t += _between(rng, FIRST_SERVE_NS)
+    t += timing.FIRST_SERVE.draw(rng)
     while True:
         score: dict[Side, int] = {"home": 0, "away": 0}
         while True:
@@ -190,38 +197,40 @@ def _play(rng: random.Random, best_of: int) -> _Play:
             while rng.randrange(1000) < LET_PERMILLE:
                 events.append(_Event(POINT_STARTED, server, period, t))
                 lets += 1
-                t += _between(rng, LET_NS)
+                t += timing.LET.draw(rng)
             events.append(_Event(POINT_STARTED, server, period, t))
-            t += _between(rng, RALLY_NS)
-            edge = SERVE_EDGE_PERMILLE if server == "home" else -SERVE_EDGE_PERMILLE
-            winner: Side = "home" if rng.randrange(1000) < home_permille + edge else "away"
+            t += timing.RALLY.draw(rng)
+            winner = strength.point_winner(rng, server)
             score[winner] += 1
             now = (score["home"], score["away"])
             events.append(_Event(POINT_SCORED, winner, period, t))
             points.append(PlayedPoint(period, server, winner, lets, now))
             if set_winner(now) is not None:
                 break
+            # Announcements come within the rest before the next serve.
+            announced = t
             at_point = game_point_for(now)
             if at_point is not None:
-                t += _between(rng, ANNOUNCE_NS)
+                announced += timing.ANNOUNCE.draw(rng)
                 decisive = sets_won[at_point] == sets_to_win - 1
-                events.append(_Event(MATCH_POINT if decisive else GAME_POINT, at_point, period, t))
+                events.append(_Event(MATCH_POINT if decisive else GAME_POINT, at_point, period, announced))
             next_server = server_after(game_server, played + 1)
             if next_server != server:
-                t += _between(rng, ANNOUNCE_NS)
-                events.append(_Event(SWAP_SERVE, next_server, period, t))
-            t += _between(rng, BETWEEN_POINTS_NS)
-            if (played + 1) % TOWEL_EVERY_POINTS == 0:
-                t += _between(rng, TOWEL_NS)
+                announced += timing.ANNOUNCE.draw(rng)
+                events.append(_Event(SWAP_SERVE, next_server, period, announced))
+            t += timing.REST.draw(rng)
+            if (played + 1) % timing.TOWEL_EVERY_POINTS == 0:
+                t += timing.TOWEL.draw(rng)
+            t += timeouts.pause_after(rng, now, sets_won)
         sets.append(now)
         sets_won[winner] += 1
         if sets_won[winner] == sets_to_win:
-            return _Play(first_server, events, points, sets, winner)
+            return Play(first_server, strength, events, points, sets, winner)
         # The side that served first in this game receives first in the next.
         game_server = other(game_server)
-        t += _between(rng, ANNOUNCE_NS)
+        t += timing.ANNOUNCE.draw(rng)
         events.append(_Event(SWAP_SERVE, game_server, period, t))
-        t += _between(rng, BETWEEN_GAMES_NS)
+        t += timing.BETWEEN_GAMES.draw(rng)
         period += 1
 
 
@@ -232,8 +241,10 @@ def simulate_match(
     fixture_id: str | None = None,
     start: datetime = DEFAULT_START,
     base_url: str = DEFAULT_BASE_URL,
+    model: PointModel | None = None,
 ) -> SimulatedMatch:
-    """Play one match; the same arguments always give the same result, record for record."""
+    """Play one match; the same arguments always give the same result, record for record.
+    `model` says how points are won; the default is `PointModel.default(doubles=...)`."""
     if best_of not in BEST_OF_CHOICES:
         raise ValueError(f"best_of must be one of {BEST_OF_CHOICES}, got {best_of}")
     if seed < 0:
@@ -245,7 +256,8 @@ def simulate_match(
     drawn_fixture = random_uuid(rng)
     fixture = validate_fixture_id(fixture_id) if fixture_id is not None else drawn_fixture
     home, away = draw_teams(rng, doubles=doubles)
-    play = _play(rng, best_of)
+    model = model if model is not None else PointModel.default(doubles=doubles)
+    played = play(rng, best_of, model)
     url = feed_url(base_url, fixture)
     header = Header(
         fixture_id=fixture,
@@ -256,10 +268,11 @@ def simulate_match(
             "seed": seed,
             "best_of": best_of,
             "doubles": doubles,
+            "point_model": _model_json(model),
             "teams": [_team_json(home), _team_json(away)],
         },
     )
-    actions, records = _records(rng, play.events, home, away, fixture, start, url)
+    actions, records = _records(rng, played.events, home, away, fixture, start, url)
     return SimulatedMatch(
         seed=seed,
         best_of=best_of,
@@ -268,14 +281,22 @@ def simulate_match(
         start=start,
         home=home,
         away=away,
-        first_server=play.first_server,
-        points=tuple(play.points),
-        sets=tuple(play.sets),
-        winner=play.winner,
+        first_server=played.first_server,
+        points=tuple(played.points),
+        sets=tuple(played.sets),
+        winner=played.winner,
         actions=actions,
         header=header,
         records=records,
     )
+
+
+def _model_json(model: PointModel) -> dict[str, int | None]:
+    return {
+        "point_ppm": model.point_ppm,
+        "strength_spread_ppm": model.strength_spread_ppm,
+        "serve_advantage_ppm": model.serve_advantage_ppm,
+    }
 
 
 def _team_json(team: Team) -> dict[str, Any]:
@@ -306,7 +327,7 @@ def _records(
             records.append(Heartbeat(beat, wall(beat), 0, default_heartbeat(moment)))
             beat += HEARTBEAT_NS
         book.add(event.side, event.period, event.action_id)
-        sent_ns = start_ns + event.t - _between(rng, LATENCY_NS)
+        sent_ns = start_ns + event.t - timing.LATENCY.draw(rng)
         meta = FrameMeta(
             seq_num=seq_num,
             trace_id=f"{rng.getrandbits(128):032x}",
@@ -317,7 +338,7 @@ def _records(
         records.append(Frame(event.t, wall(event.t), 0, book.render(meta, rng)))
         actions.append(Action(seq_num, event.action_id, event.side, event.period, event.t))
         last_t = event.t
-    close_t = last_t + _between(rng, CLOSE_AFTER_NS)
+    close_t = last_t + timing.CLOSE_AFTER.draw(rng)
     records.append(Close(close_t, wall(close_t), 0, 1000, "", "server"))
     return tuple(actions), tuple(records)
 

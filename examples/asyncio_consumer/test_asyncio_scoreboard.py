@@ -12,7 +12,14 @@ import threading
 
 from asyncio_scoreboard import Board, follow
 
+from ttrec.bundled import SAMPLES
+from ttrec.simulator import simulate_match
 from ttrec.testing import serve_in_thread
+
+# The bundled sample is `ttrec simulate` output: its match, as the simulator played it.
+SAMPLE = SAMPLES["sample-singles-bo5"]
+TRUTH = simulate_match(SAMPLE.seed, best_of=SAMPLE.best_of, doubles=SAMPLE.doubles)
+FRAMES = len(TRUTH.frames)
 
 BOUND_S = 20.0  # every wait is bounded: a broken consumer fails, it never hangs CI
 
@@ -21,9 +28,9 @@ def test_the_whole_match() -> None:
     with serve_in_thread(on_end="close") as server:  # the bundled best-of-5 sample
         board = asyncio.run(asyncio.wait_for(follow(server.fixture_url(), server.token), BOUND_S))
         (report,) = server.wait_connections(1, timeout=BOUND_S)
-    assert board.finished and board.last_seq == 220 and board.close_code == 1000
-    assert board.sets == [(8, 11), (11, 13), (11, 3), (11, 13)]
-    assert report.frames_sent == 220 and report.last_seq == 220
+    assert board.finished and board.last_seq == FRAMES and board.close_code == 1000
+    assert board.sets == list(TRUTH.sets)
+    assert report.frames_sent == FRAMES and report.last_seq == FRAMES
 
 
 def test_resuming_with_start_position() -> None:
@@ -33,7 +40,7 @@ def test_resuming_with_start_position() -> None:
         )
         url = server.fixture_url(start_position=first.last_seq)
         rest = asyncio.run(asyncio.wait_for(follow(url, server.token), BOUND_S))
-    assert first.last_seq == 100 and rest.frames == 120 and rest.finished
+    assert first.last_seq == 100 and rest.frames == FRAMES - 100 and rest.finished
 
 
 def test_step_control_from_a_synchronous_test() -> None:

@@ -12,7 +12,13 @@ import trio
 import trio.testing
 from trio_scoreboard import Scoreboard, follow
 
+from ttrec.bundled import SAMPLES
+from ttrec.simulator import simulate_match
 from ttrec.testing import TrioServer
+
+# The bundled sample is `ttrec simulate` output: its match, as the simulator played it.
+SAMPLE = SAMPLES["sample-singles-bo5"]
+TRUTH = simulate_match(SAMPLE.seed, best_of=SAMPLE.best_of, doubles=SAMPLE.doubles)
 
 
 @pytest.mark.ttrec(speed=1.0)  # the bundled best-of-5 sample, at its recorded pace
@@ -20,10 +26,10 @@ async def test_the_whole_match(ttrec_server: TrioServer, autojump_clock: trio.te
     board = Scoreboard()
     with trio.fail_after(3600):  # virtual seconds
         await follow(ttrec_server.fixture_url(), ttrec_server.token, board)
-    assert board.finished and board.last_seq == 220
-    assert board.sets == [(8, 11), (11, 13), (11, 3), (11, 13)]
-    assert board.sets_won == (1, 3)
-    assert trio.current_time() > 24 * 60  # 25 minutes of match, in a blink of real time
+    assert board.finished and board.last_seq == len(TRUTH.frames)
+    assert board.sets == list(TRUTH.sets)
+    assert board.sets_won == TRUTH.sets_won
+    assert trio.current_time() > 24 * 60  # half an hour of match, in a blink of real time
 
 
 @pytest.mark.ttrec(paused=True)
@@ -41,15 +47,23 @@ async def test_step_by_step(ttrec_server: TrioServer) -> None:
             position = await control.run_to("set-end")
             await trio.testing.wait_all_tasks_blocked()
             assert board.last_seq == position.seq
-            assert board.sets[0] == (8, 11) and board.sets_won == (0, 1)
+            first_home, first_away = TRUTH.sets[0]
+            assert board.sets[0] == TRUTH.sets[0] and board.sets_won == (
+                first_home > first_away,
+                first_home < first_away,
+            )
 
             await control.run_to("match-point")
             await trio.testing.wait_all_tasks_blocked()
-            assert board.sets_won == (1, 2) and not board.finished
+            # the match point comes in the last game: every game but that one is over
+            home_won, away_won = TRUTH.sets_won
+            last_home, last_away = TRUTH.sets[-1]
+            assert board.sets_won == (home_won - (last_home > last_away), away_won - (last_away > last_home))
+            assert not board.finished
 
             await control.run_to("final")
             await trio.testing.wait_all_tasks_blocked()
-            assert board.finished and board.sets_won == (1, 3)
+            assert board.finished and board.sets_won == TRUTH.sets_won
 
 
 @pytest.mark.ttrec(faults=["drop:after=50"])

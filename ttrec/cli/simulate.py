@@ -14,6 +14,16 @@ from ttrec.cli import command
 from ttrec.errors import InvalidFixtureId
 from ttrec.feed import DEFAULT_BASE_URL, rfc3339, validate_fixture_id
 from ttrec.outputs import is_stdout, new_capture, out_label
+from ttrec.simulated_points import (
+    DEFAULT_DOUBLES_SERVE_ADVANTAGE_PPM,
+    DEFAULT_SERVE_ADVANTAGE_PPM,
+    DEFAULT_STRENGTH_SPREAD_PPM,
+    MAX_SERVE_ADVANTAGE_PPM,
+    MAX_STRENGTH_SPREAD_PPM,
+    PPM,
+    PointModel,
+    to_ppm,
+)
 from ttrec.simulator import BEST_OF_CHOICES, DEFAULT_START, simulate_match, write_capture
 
 MAX_SEED: Final = 2**63 - 1
@@ -46,6 +56,27 @@ def _base_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return value
 
 
+def _model(
+    point_prob: float | None, strength_spread: float | None, serve_advantage: float | None, *, doubles: bool
+) -> PointModel:
+    if point_prob is not None:
+        if strength_spread is not None or serve_advantage is not None:
+            raise click.UsageError(
+                "--point-prob fixes every point's chance; it cannot be combined with"
+                " --strength-spread or --serve-advantage"
+            )
+        return PointModel.fixed(to_ppm(point_prob))
+    default = PointModel.default(doubles=doubles)
+    return PointModel(
+        strength_spread_ppm=default.strength_spread_ppm
+        if strength_spread is None
+        else to_ppm(strength_spread),
+        serve_advantage_ppm=default.serve_advantage_ppm
+        if serve_advantage is None
+        else to_ppm(serve_advantage),
+    )
+
+
 @command("simulate")
 @click.option(
     "--seed",
@@ -75,6 +106,28 @@ def _base_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
     help="Feed host written into the header URL.",
 )
 @click.option(
+    "--point-prob",
+    type=click.FloatRange(0, 1),
+    metavar="P",
+    help="The home side wins every point with chance P, independently: no strength draw, no"
+    " serve advantage (the model ttrec.theory computes exactly). Kept to 6 decimals.",
+)
+@click.option(
+    "--strength-spread",
+    type=click.FloatRange(0, MAX_STRENGTH_SPREAD_PPM / PPM),
+    metavar="SD",
+    help="Standard deviation of the home side's point-win chance across matches (around 0.5)."
+    f" Default: {DEFAULT_STRENGTH_SPREAD_PPM / PPM}.",
+)
+@click.option(
+    "--serve-advantage",
+    type=click.FloatRange(0, MAX_SERVE_ADVANTAGE_PPM / PPM),
+    metavar="A",
+    help="How much more often the server wins a point (0.03: 53 % against an equal opponent)."
+    f" Default: {DEFAULT_SERVE_ADVANTAGE_PPM / PPM} singles,"
+    f" {DEFAULT_DOUBLES_SERVE_ADVANTAGE_PPM / PPM} doubles.",
+)
+@click.option(
     "-o",
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -87,6 +140,9 @@ def simulate(
     fixture_id: str | None,
     start: datetime,
     base_url: str,
+    point_prob: float | None,
+    strength_spread: float | None,
+    serve_advantage: float | None,
     out: Path | None,
 ) -> None:
     """Simulate a table-tennis match and write it as a capture.
@@ -98,7 +154,9 @@ def simulate(
     Example:
       ttrec simulate --seed 7 --best-of 7 --doubles -o match.jsonl.zst
       ttrec serve match.jsonl.zst
+      ttrec simulate --seed 7 --point-prob 0.55 -o even.jsonl.zst
     """
+    model = _model(point_prob, strength_spread, serve_advantage, doubles=not singles)
     if seed is None:
         seed = secrets.randbelow(2**32)  # short enough to retype; printed below
     games = int(best_of)
@@ -107,7 +165,13 @@ def simulate(
         out = Path(f"sim-{seed}-bo{games}-{kind}.jsonl.zst")
     with new_capture(out, sys.stdout.buffer) as unfinished:
         match = simulate_match(
-            seed, best_of=games, doubles=not singles, fixture_id=fixture_id, start=start, base_url=base_url
+            seed,
+            best_of=games,
+            doubles=not singles,
+            fixture_id=fixture_id,
+            start=start,
+            base_url=base_url,
+            model=model,
         )
         write_capture(match, unfinished)
     home_sets, away_sets = match.sets_won
