@@ -26,6 +26,7 @@ from ttrec.faults import (
     DelayFault,
     DropFault,
     DuplicateFault,
+    FiringBudget,
     HeartbeatsOnlyFault,
     NoHeartbeatsFault,
     ReorderFault,
@@ -83,6 +84,7 @@ class Session:
         lateness: LatenessHistogram,
         pacer: Pacer,
         connection_index: int = 0,
+        fault_budget: FiringBudget | None = None,
     ) -> None:
         self.ws = ws
         self.stream = stream
@@ -90,9 +92,10 @@ class Session:
         self.options = options
         self.start_position = start_position
         self.speed = speed
-        # --start-at first, then startPosition counts from the capture's start, as the
-        # provider's does: the later of the two wins (see docs/faults.md).
-        self.start_frame = max(start_position, fixture.timeline.start_index(options.start_at))
+        # --start-at makes the served stream begin there: startPosition counts data frames
+        # of that stream, so a client resuming with the frames it received always moves on
+        # (see docs/faults.md).
+        self.start_frame = fixture.timeline.start_index(options.start_at) + start_position
         self.playback: Playback = fixture.timeline.playback(self.start_frame, speed)
         self.policy = HeartbeatPolicy.for_timeline(fixture.timeline, options.heartbeat_interval_s)
         self.lateness = lateness
@@ -109,7 +112,7 @@ class Session:
         self.last_seq: int | None = None
         self.faults: list[ConnectionFault] = []
         self.fault_frames: list[int] = []  # frames_sent when each fault fired
-        self.fault_state = FaultState.for_connection(fixture, options, connection_index)
+        self.fault_state = FaultState.for_connection(fixture, options, connection_index, fault_budget)
         self.ended: Ending | None = None  # None until something ended it; then final
         self.code: int | None = None
         self._last_sent = 0.0

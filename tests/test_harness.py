@@ -171,7 +171,7 @@ async def test_serve_report_and_exit_after(tmp_path: Path) -> None:
         "--exit-after",
         "2",
         "--fault",
-        "drop:after=15",
+        "drop:after=15,times=always",
     ]
     with trio.fail_after(30):
         async with trio.open_nursery() as nursery:
@@ -202,7 +202,7 @@ async def test_serve_report_and_exit_after(tmp_path: Path) -> None:
     assert written["running"] is False and written["connections_ended"] == 2
     first, second = written["connections"]
     assert first["frames_sent"] == 15 and first["last_seq"] == 15 and first["ended"] == "fault"
-    assert first["faults"] == ["drop:after=15"] and first["code"] == 1006
+    assert first["faults"] == ["drop:after=15,times=always"] and first["code"] == 1006
     assert second["start_position"] == 15 and second["last_seq"] == 30
     assert set(first) >= {"client", "fixture", "heartbeats_sent", "duration_s", "speed"}
     assert not ready.exists()

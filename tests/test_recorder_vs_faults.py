@@ -52,8 +52,9 @@ async def _record(
 @pytest.mark.parametrize(
     ("spec", "connections"),
     [
-        ("drop:at=match-point", len(MATCH_POINTS) + 1),  # each match point drops a connection
-        ("close:after=40,code=1011,reason=overloaded", 0),  # every 40 frames: computed below
+        ("drop:at=match-point", 2),  # once (the default): the resumed connection plays on
+        ("drop:at=match-point,times=always", len(MATCH_POINTS) + 1),  # each match point drops one
+        ("close:after=40,code=1011,reason=overloaded,times=always", 0),  # every 40: computed below
         ("stall:after=30,for=20", 1),  # shorter than the recorder's 30 s watchdog
         ("no-heartbeats:after=0", 1),
         ("heartbeats-only:at=set-end#1,for=25", 1),
@@ -69,7 +70,8 @@ async def test_every_seqnum_exactly_once_in_order(
     assert result.connections == expected  # type: ignore[attr-defined]
     if spec.startswith("drop"):
         opens = [r for r in records if isinstance(r, Open)]
-        assert [o.start_position for o in opens] == [0, *(i + 1 for i in MATCH_POINTS)]
+        resumes = [i + 1 for i in MATCH_POINTS][: connections - 1]
+        assert [o.start_position for o in opens] == [0, *resumes]
 
 
 async def test_reject_next_two_is_retried_and_loses_nothing(

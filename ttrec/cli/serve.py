@@ -294,9 +294,11 @@ def serve_command(
       # and send {"authToken": "anything"} first
 
     \b
-    Faults (a trigger: after=N data frames, p=PROBABILITY per frame, at=MOMENT[#K]):
+    Faults (a trigger: after=N data frames, p=PROBABILITY per frame, at=MOMENT[#K];
+    after= and at= fire once per fixture unless times=N or times=always):
       --fault drop:at=match-point            TCP gone, no close frame, at match point
       --fault close:after=40,code=1011,reason=overloaded
+      --fault drop:after=40,times=always     every connection dropped after 40 frames
       --fault stall:after=10,for=25          nothing at all for 25 s
       --fault no-heartbeats:after=0          data only   (for=S: for a while)
       --fault heartbeats-only:at=set-end#1,for=60   data held back for 60 s
