@@ -19,6 +19,7 @@ from replayer.library import Fixture
 from replayer.options import ServeOptions
 from replayer.pacer import Pacer
 from replayer.report import ConnectionReport, Ending, LatenessHistogram
+from replayer.sockets import unacknowledged_bytes
 from ttrec.faults import (
     CloseFault,
     ConnectionFault,
@@ -174,6 +175,11 @@ class Session:
             # Cancelled mid-write, the websocket framing is broken: only dropping is left.
             self._end("send-timeout", ABNORMAL_CLOSURE)
             await drop_connection(self.stream)
+
+    def unacknowledged_bytes(self) -> int | None:
+        """Bytes written to this connection's socket that the client has not acknowledged
+        yet (see replayer.sockets); None where the system does not say."""
+        return unacknowledged_bytes(self.stream)
 
     def give_up(self) -> None:
         """The client has not read for the send timeout: stop everything and drop it."""
