@@ -108,6 +108,7 @@ class Session:
         self._scope = trio.CancelScope()
         self._stuck = False
         self.frames_sent = 0
+        self.played_to_end = False  # the last data frame of the capture was sent
         self.heartbeats_sent = 0
         self.synthetic_heartbeats = 0
         self.last_seq: int | None = None
@@ -134,6 +135,7 @@ class Session:
             start_position=self.start_position,
             speed=self.speed,
             frames_sent=self.frames_sent,
+            played_to_end=self.played_to_end,
             heartbeats_sent=self.heartbeats_sent,
             synthetic_heartbeats=self.synthetic_heartbeats,
             last_seq=self.last_seq,
@@ -253,6 +255,7 @@ class Session:
                 await self._send(held[0].payload)
                 self._frame_sent(held[0])
                 await self._at_point(held[1])
+            self.played_to_end = True
             if self.gate is not None:
                 self.gate.done(self, ended=False)
             if self.options.on_end == "close":

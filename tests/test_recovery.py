@@ -13,6 +13,10 @@ spec does not parse and the test fails). Loopback, port 0, MockClock, every wait
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from functools import partial
 from pathlib import Path
 from typing import Final
 
@@ -20,7 +24,7 @@ import pytest
 import trio
 import trio.testing
 from recorder_support import TOKEN, frames_of, read, record_from, replayer
-from replayer_support import ACCEPT
+from replayer_support import ACCEPT, wait_ready
 from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
 
 from replayer import ServeOptions, ServerHandle
@@ -156,3 +160,41 @@ async def test_the_recorder_reaches_the_end(
 
 def _fired(handle: ServerHandle) -> list[str]:
     return [f for r in handle.connections for f in r.faults]
+
+
+# --- the commands, as the issue found them ------------------------------------------------
+
+
+async def test_ttrec_record_against_ttrec_serve_start_at_and_a_drop_finishes(tmp_path: Path) -> None:
+    """`ttrec serve --start-at set=3 --fault drop:at=match-point --exit-when played` with
+    `ttrec record` (resuming with the frames received): both exit 0, the capture holds every
+    served seqNum once, and the server stops by itself once the match was played to its end.
+    Real processes on the real clock at speed max; bounded."""
+    capture = write_capture(MATCH, tmp_path / "match.jsonl.zst")
+    ready, report = tmp_path / "ready.json", tmp_path / "report.json"
+    serve_args = [sys.executable, "-m", "ttrec", "serve", str(capture), "--speed", "max"]
+    serve_args += ["--start-at", START_AT, "--fault", "drop:at=match-point", "--exit-when", "played"]
+    serve_args += ["--ready-file", str(ready), "--report", str(report)]
+    out = tmp_path / "recorded.jsonl.zst"
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            server: trio.Process = await nursery.start(
+                partial(trio.run_process, serve_args, stderr=subprocess.PIPE, check=False)
+            )
+            info = await wait_ready(server, ready)
+            record_args = [sys.executable, "-m", "ttrec", "record", FIXTURE, "--base-url", info["url"]]
+            record_args += ["--out", str(out), "--token", TOKEN]
+            recorded = await trio.run_process(
+                record_args, capture_stdout=True, capture_stderr=True, check=False
+            )
+            await server.wait()
+    assert recorded.returncode == 0, recorded.stderr.decode()
+    assert server.returncode == 0
+    _, records = read(out)
+    assert [seq_num(f.data) for f in frames_of(records)] == SERVED  # type: ignore[arg-type]
+    connections = json.loads(report.read_text())["connections"]
+    assert [(c["ended"], c["faults"], c["played_to_end"]) for c in connections] == [
+        ("fault", ["drop:at=match-point"], False),
+        ("client-closed", [], True),
+    ]
+    assert connections[1]["start_position"] == connections[0]["frames_sent"]

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 import trio
@@ -31,6 +31,7 @@ from ttrec.schedule import StartAt, StartAtError, parse_start_at
 
 _positive = click.FloatRange(min=0, min_open=True)
 _FILE = click.Path(dir_okay=False, path_type=Path)
+ExitWhen = Literal["played"]
 
 
 def _speed(ctx: click.Context, param: click.Parameter, value: str) -> float | None:
@@ -92,10 +93,17 @@ def _write_report(path: Path, handle: ServerHandle, *, running: bool) -> None:
 
 
 async def _watch_connections(
-    handle: ServerHandle, report_file: Path | None, exit_after: int | None, stop: trio.CancelScope
+    handle: ServerHandle,
+    report_file: Path | None,
+    exit_after: int | None,
+    exit_when: ExitWhen | None,
+    stop: trio.CancelScope,
 ) -> None:
-    """Rewrite the report as each connection ends; stop once `exit_after` have ended."""
+    """Rewrite the report as each connection ends; stop once `exit_after` have ended, or
+    (`exit_when="played"`) once every fixture served was played to its end on a connection
+    that has ended."""
     ended = 0
+    played: set[tuple[str | None, str | None]] = set()
     while True:
         await handle.wait_connections(ended + 1)
         ended = handle.ended
@@ -104,6 +112,15 @@ async def _watch_connections(
         if exit_after is not None and ended >= exit_after:
             click.echo(
                 f"ttrec serve: {ended} connection(s) ended (--exit-after {exit_after}), stopping", err=True
+            )
+            stop.cancel()
+            return
+        played.update((c.fixture, c.feed) for c in handle.connections if c.played_to_end)
+        if exit_when == "played" and played >= set(handle.feeds):
+            click.echo(
+                f"ttrec serve: every fixture was played to its end (--exit-when played), "
+                f"stopping after {ended} connection(s)",
+                err=True,
             )
             stop.cancel()
             return
@@ -127,6 +144,7 @@ async def _run(
     ca_file: Path | None,
     report_file: Path | None = None,
     exit_after: int | None = None,
+    exit_when: ExitWhen | None = None,
 ) -> ServerHandle:
     # Opened first: a SIGTERM that arrives while loading must still end cleanly.
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -142,8 +160,10 @@ async def _run(
                 click.echo(f"ttrec serve: step control at {handle.url}{CONTROL_PATH}", err=True)
             if report_file is not None:
                 _write_report(report_file, handle, running=True)
-            if report_file is not None or exit_after is not None:
-                nursery.start_soon(_watch_connections, handle, report_file, exit_after, nursery.cancel_scope)
+            if report_file is not None or exit_after is not None or exit_when is not None:
+                nursery.start_soon(
+                    _watch_connections, handle, report_file, exit_after, exit_when, nursery.cancel_scope
+                )
             if ready_file is not None:
                 ready: dict[str, Any] = {"url": handle.url, "port": handle.port, "fixtures": handle.fixtures}
                 if ca_file is not None:
@@ -248,6 +268,12 @@ async def _run(
     help="Stop by itself (exit 0) once this many connections have ended.",
 )
 @click.option(
+    "--exit-when",
+    type=click.Choice(["played"]),
+    help="played: stop by itself (exit 0) once every fixture served was played to its last data "
+    "frame on some connection and that connection has ended (however many reconnects it took).",
+)
+@click.option(
     "--control",
     "control",
     is_flag=True,
@@ -278,6 +304,7 @@ def serve_command(
     ready_file: Path | None,
     report_file: Path | None,
     exit_after: int | None,
+    exit_when: ExitWhen | None,
     control: bool,
     paused: bool,
 ) -> None:
@@ -362,6 +389,7 @@ def serve_command(
                 ca_file,
                 report_file,
                 exit_after,
+                exit_when,
             )
         except BaseExceptionGroup as group:
             errors = [e for e in _leaves(group) if isinstance(e, TtrecError | click.ClickException)]
