@@ -242,3 +242,23 @@ def test_serve_help_names_the_ci_flags() -> None:
     )
     for flag in ("--report", "--exit-after", "--control", "--paused"):
         assert flag in result.stdout
+
+
+def test_blocking_control_called_inside_an_event_loop_says_to_use_serve_asyncio() -> None:
+    """The blocking call would stop the loop the consumer runs in: it says so at once rather
+    than timing out after 30 s."""
+    import asyncio
+
+    from ttrec.testing import serve_in_thread
+
+    async def inside_a_loop() -> None:
+        server.control.release(3)
+
+    with serve_in_thread(paused=True) as server:
+        with pytest.raises(RuntimeError, match=r"running asyncio event loop.*serve_asyncio"):
+            asyncio.run(inside_a_loop())
+        # From plain synchronous code, a wait nobody can satisfy says what the server saw.
+        with pytest.raises(TimeoutError, match=r"1 of 220 frames released, 0 connected"):
+            server.control.release(1, timeout=0.2)
+        with pytest.raises(TimeoutError, match=r"0 connected.*is the consumer connected"):
+            server.control.sent(timeout=0.2)
