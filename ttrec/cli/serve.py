@@ -311,7 +311,8 @@ def serve_command(
     """Serve captures (files or directories) as the provider's websocket, locally.
 
     Each capture's fixture is served at its feed path; every connection gets its own
-    playback. With no capture named, the bundled samples are served.
+    playback. With no capture named, the bundled samples are served; a sample's name
+    (sample-singles-bo5, sample-doubles-bo5-decider, sample-bo7-long-deuce) serves that one.
 
     \b
     Example:
@@ -337,7 +338,7 @@ def serve_command(
 
     \b
     Joining mid-match: --start-at seq=120 | set=3 | game-point#2 | match-point
-      (a client's startPosition still counts from the capture's start: the later wins)
+      (the start-at point is frame 0 of the served stream: startPosition counts from there)
     """
     if tls and certfile is not None:
         raise click.UsageError("use either --tls or --certfile, not both")
@@ -345,10 +346,10 @@ def serve_command(
         raise click.UsageError("--keyfile needs --certfile")
     if ca_file is not None and not tls:
         raise click.UsageError("--ca-file is only for --tls")
-    if not captures:
-        from ttrec.bundled import sample_paths
+    from ttrec.bundled import resolve, sample_paths
 
-        captures = tuple(sample_paths())
+    # No capture named: every bundled sample; a sample's name: that sample.
+    captures = tuple(map(resolve, captures)) if captures else tuple(sample_paths())
     if not _is_loopback(host):
         click.echo(
             f"ttrec serve: warning: binding {host} exposes the mock server beyond this machine", err=True
