@@ -53,9 +53,12 @@ class ControlError(TtrecError):
 
 
 class _Playing(Protocol):
-    """What the gate needs of a session: whether a send is under way (never interrupted)."""
+    """What the gate needs of a session: whether a send is under way (never interrupted),
+    and how many bytes it wrote that the client's TCP stack has not acknowledged yet."""
 
     sending_since: float | None
+
+    def unacknowledged_bytes(self) -> int | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +174,19 @@ class FixtureGate:
         is held at the release point (or has sent every frame), and none is behind it."""
         while not self._settled():
             await self._changed.wait()
+        return self.position()
+
+    async def delivered(self) -> Position:
+        """`sent()`, then wait until every playing connection's socket has no byte left that
+        the client's TCP stack has not acknowledged: what was released is in the client's
+        receive buffer, so its next read returns it without waiting. Whether the consumer
+        has read or applied it only the consumer can say. Where the system does not tell
+        (not Linux), this is `sent()`."""
+        await self.sent()
+        # The kernel sends no event when the peer acknowledges; over loopback it takes
+        # microseconds, so looking every millisecond costs nothing.
+        while any(session.unacknowledged_bytes() for session in self._at):  # noqa: ASYNC110
+            await trio.sleep(SEND_POLL_S)
         return self.position()
 
     # -- what sessions call ------------------------------------------------------------
@@ -316,7 +332,9 @@ async def _execute(control: StepControl, command: Any) -> tuple[FixtureGate, Pos
             return gate, await gate.run_to(command.get("moment"), seq=seq, wait=wait)
         if op == "sent":
             return gate, await gate.sent()
-    raise ControlError(f"unknown op {op!r} (known: status, pause, resume, release, run_to, sent)")
+        if op == "delivered":
+            return gate, await gate.delivered()
+    raise ControlError(f"unknown op {op!r} (known: status, pause, resume, release, run_to, sent, delivered)")
 
 
 def _number(command: dict[str, Any], key: str, default: float) -> float:

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from ttrec.faults import ConnectionFault, RejectFault, connection_rng, faults_due, needs_moments, rejection
+from ttrec.faults import (
+    ConnectionFault,
+    FiringBudget,
+    RejectFault,
+    connection_rng,
+    faults_due,
+    needs_moments,
+    rejection,
+)
 from ttrec.feed import Feed
 from ttrec.moments import Moment
 from ttrec.schedule import MomentIndex, Playback, StartAtError
@@ -34,20 +42,32 @@ async def drop_connection(stream: trio.abc.Stream) -> None:
 
 
 class FaultState:
-    def __init__(self, options: ServeOptions, rng: random.Random, moments: MomentIndex | None) -> None:
+    def __init__(
+        self,
+        options: ServeOptions,
+        rng: random.Random,
+        moments: MomentIndex | None,
+        budget: FiringBudget | None = None,
+    ) -> None:
         self.faults = options.faults
         self.rng = rng
         self.moments = moments
+        # Shared by every connection to the fixture (see FiringBudget); a lone connection
+        # without one gets its own.
+        self.budget = FiringBudget(options.faults) if budget is None else budget
         self.reorder_pending = False
         self.heartbeats_resume_at = -math.inf  # no heartbeat leaves before this (trio time)
         self._delay_s = 0.0
 
     @classmethod
-    def for_connection(cls, fixture: Fixture, options: ServeOptions, index: int) -> FaultState:
-        """The state of the `index`-th connection attempt on `fixture` (see connection_rng)."""
+    def for_connection(
+        cls, fixture: Fixture, options: ServeOptions, index: int, budget: FiringBudget | None = None
+    ) -> FaultState:
+        """The state of the `index`-th connection attempt on `fixture` (see connection_rng),
+        spending the fixture's `budget` of firings."""
         rng = connection_rng(options.seed, fixture.fixture_id, fixture.feed, index)
         moments = fixture.timeline.moment_index() if needs_moments(options.faults) else None
-        return cls(options, rng, moments)
+        return cls(options, rng, moments, budget)
 
     @staticmethod
     def first_index(playback: Playback) -> int:
@@ -64,6 +84,7 @@ class FaultState:
             after_frame=frame_index is not None,
             moments=moments,
             draw=self.rng.random,
+            budget=self.budget,
         )
 
     def withhold_heartbeats(self, now: float, duration_s: float | None) -> None:

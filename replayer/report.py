@@ -45,6 +45,7 @@ class ConnectionReport:
     start_position: int = 0
     speed: float | None = None
     frames_sent: int = 0
+    played_to_end: bool = False  # the capture's last data frame was sent on this connection
     heartbeats_sent: int = 0  # recorded and synthetic text frames that are not data
     synthetic_heartbeats: int = 0
     last_seq: int | None = None

@@ -26,7 +26,7 @@ from replayer.pacer import Pacer
 from replayer.report import ConnectionReport, LatenessHistogram
 from replayer.session import CLOSE_TIMEOUT_S, Session
 from ttrec.errors import TtrecError
-from ttrec.faults import RejectFault
+from ttrec.faults import FiringBudget, RejectFault
 from ttrec.feed import Feed, feed_path, parse_feed_path, validate_fixture_id
 
 logger = logging.getLogger("replayer")
@@ -127,6 +127,8 @@ class _Server:
         # Connection attempts per fixture and feed: numbers each connection for its fault
         # generator and for `reject` faults.
         self.attempts: dict[tuple[str, Feed], int] = {}
+        # How many more times each fault may fire, per fixture and feed (ttrec.faults.FiringBudget).
+        self.budgets = {key: FiringBudget(options.faults) for key in fixtures}
         prepare(fixtures, options)
         if options.control is not None:
             options.control.attach({key: fixture.timeline for key, fixture in fixtures.items()})
@@ -210,6 +212,7 @@ class _Server:
                 lateness=self.handle.lateness,
                 pacer=self.pacer,
                 connection_index=attempt,
+                fault_budget=self.budgets[(decision.fixture.fixture_id, decision.fixture.feed)],
             )
             self.sessions.add(session)
             try:

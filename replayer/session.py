@@ -19,6 +19,7 @@ from replayer.library import Fixture
 from replayer.options import ServeOptions
 from replayer.pacer import Pacer
 from replayer.report import ConnectionReport, Ending, LatenessHistogram
+from replayer.sockets import unacknowledged_bytes
 from ttrec.faults import (
     CloseFault,
     ConnectionFault,
@@ -26,6 +27,7 @@ from ttrec.faults import (
     DelayFault,
     DropFault,
     DuplicateFault,
+    FiringBudget,
     HeartbeatsOnlyFault,
     NoHeartbeatsFault,
     ReorderFault,
@@ -83,6 +85,7 @@ class Session:
         lateness: LatenessHistogram,
         pacer: Pacer,
         connection_index: int = 0,
+        fault_budget: FiringBudget | None = None,
     ) -> None:
         self.ws = ws
         self.stream = stream
@@ -90,9 +93,10 @@ class Session:
         self.options = options
         self.start_position = start_position
         self.speed = speed
-        # --start-at first, then startPosition counts from the capture's start, as the
-        # provider's does: the later of the two wins (see docs/faults.md).
-        self.start_frame = max(start_position, fixture.timeline.start_index(options.start_at))
+        # --start-at makes the served stream begin there: startPosition counts data frames
+        # of that stream, so a client resuming with the frames it received always moves on
+        # (see docs/faults.md).
+        self.start_frame = fixture.timeline.start_index(options.start_at) + start_position
         self.playback: Playback = fixture.timeline.playback(self.start_frame, speed)
         self.policy = HeartbeatPolicy.for_timeline(fixture.timeline, options.heartbeat_interval_s)
         self.lateness = lateness
@@ -104,12 +108,13 @@ class Session:
         self._scope = trio.CancelScope()
         self._stuck = False
         self.frames_sent = 0
+        self.played_to_end = False  # the last data frame of the capture was sent
         self.heartbeats_sent = 0
         self.synthetic_heartbeats = 0
         self.last_seq: int | None = None
         self.faults: list[ConnectionFault] = []
         self.fault_frames: list[int] = []  # frames_sent when each fault fired
-        self.fault_state = FaultState.for_connection(fixture, options, connection_index)
+        self.fault_state = FaultState.for_connection(fixture, options, connection_index, fault_budget)
         self.ended: Ending | None = None  # None until something ended it; then final
         self.code: int | None = None
         self._last_sent = 0.0
@@ -130,6 +135,7 @@ class Session:
             start_position=self.start_position,
             speed=self.speed,
             frames_sent=self.frames_sent,
+            played_to_end=self.played_to_end,
             heartbeats_sent=self.heartbeats_sent,
             synthetic_heartbeats=self.synthetic_heartbeats,
             last_seq=self.last_seq,
@@ -171,6 +177,11 @@ class Session:
             # Cancelled mid-write, the websocket framing is broken: only dropping is left.
             self._end("send-timeout", ABNORMAL_CLOSURE)
             await drop_connection(self.stream)
+
+    def unacknowledged_bytes(self) -> int | None:
+        """Bytes written to this connection's socket that the client has not acknowledged
+        yet (see replayer.sockets); None where the system does not say."""
+        return unacknowledged_bytes(self.stream)
 
     def give_up(self) -> None:
         """The client has not read for the send timeout: stop everything and drop it."""
@@ -244,6 +255,7 @@ class Session:
                 await self._send(held[0].payload)
                 self._frame_sent(held[0])
                 await self._at_point(held[1])
+            self.played_to_end = True
             if self.gate is not None:
                 self.gate.done(self, ended=False)
             if self.options.on_end == "close":

@@ -1,6 +1,7 @@
 """The examples under examples/ run as CI runs them: their pytest suites (trio and asyncio
 consumers) in a pytest of their own, and the Node consumer's shell script over
-`ttrec serve --ready-file --report --exit-after`.
+`ttrec serve --ready-file --report --fault drop:at=match-point --exit-when played`. Each
+folder has a reconnect-after-fault example that resumes by frames received.
 
 The Node example needs node and the `ws` package (`npm ci --prefix tests/interop/node`,
 done by .ci/run; run.sh finds it through NODE_PATH).
@@ -23,26 +24,38 @@ EXAMPLES: Final = ROOT / "examples"
 TIMEOUT_S: Final = 120
 
 
-def test_the_python_examples_pass_their_own_tests() -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "examples/trio_consumer",
-            "examples/asyncio_consumer",
-        ],
+def _pytest_in(folder: str) -> subprocess.CompletedProcess[str]:
+    """The example folder's own test suite, as its project would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"examples/{folder}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=TIMEOUT_S,
         check=False,
     )
+
+
+def test_the_trio_example_passes_its_own_tests() -> None:
+    """pytest-trio with the ttrec_server fixture (this repository's trio_mode settings)."""
+    result = _pytest_in("trio_consumer")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "9 passed" in result.stdout
+    assert "5 passed" in result.stdout
+    assert (
+        "test_reconnect_after_a_fault_resumes_by_frames_received"
+        in (EXAMPLES / "trio_consumer" / "test_trio_scoreboard.py").read_text()
+    )
+
+
+def test_the_asyncio_example_passes_its_own_tests() -> None:
+    """A project of its own (its pytest.ini): pytest-asyncio, strict warnings, ttrec's
+    asyncio API only (serve_asyncio, ttrec_asyncio_server), no thread of the test's own."""
+    result = _pytest_in("asyncio_consumer")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "6 passed" in result.stdout
+    source = (EXAMPLES / "asyncio_consumer" / "test_asyncio_scoreboard.py").read_text()
+    assert "test_reconnect_after_a_fault_resumes_by_frames_received" in source
+    assert "threading" not in source and "serve_in_thread" not in source
 
 
 def test_the_node_example_script() -> None:
@@ -65,4 +78,4 @@ def test_the_node_example_script() -> None:
     # run.sh serves the bundled singles sample: the simulator's match for its seed.
     spec = SAMPLES["sample-singles-bo5"]
     frames = len(simulate_match(spec.seed, best_of=spec.best_of, doubles=spec.doubles).frames)
-    assert f"node consumer ok: {frames} frames" in result.stdout
+    assert f"node consumer ok: {frames} frames over 2 connections" in result.stdout

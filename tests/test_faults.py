@@ -21,6 +21,7 @@ from ttrec.faults import (
     DuplicateFault,
     Fault,
     FaultSpecError,
+    FiringBudget,
     HeartbeatsOnlyFault,
     NoHeartbeatsFault,
     RejectFault,
@@ -54,6 +55,9 @@ from ttrec.simulator import simulate_match
         ("corrupt:at=final", CorruptFault(AtMoment("final"))),
         ("drop:at=match-point", DropFault(AtMoment("match-point"))),
         ("close:at=match-point#2,code=4001,reason=x", CloseFault(AtMoment("match-point", 2), 4001, "x")),
+        ("drop:after=3,times=2", DropFault(AfterFrames(3, 2))),
+        ("duplicate:at=game-point,times=always", DuplicateFault(AtMoment("game-point", None, None))),
+        ("duplicate:p=0.5,times=3", DuplicateFault(WithProbability(0.5, 3))),
         ("reject:next=2", RejectFault(2, 503, 0)),
         ("reject:next=1,status=429,from=3", RejectFault(1, 429, 3)),
     ],
@@ -82,6 +86,10 @@ def test_specs_parse_and_print_back(spec: str, fault: Fault) -> None:
         ("reject:next=0", "at least 1"),
         ("reject:next=1,status=200", "400-599"),
         ("corrupt:after=1,by=2", "unknown key 'by'"),
+        ("drop:after=1,times=0", "whole number from 1, or always"),
+        ("drop:after=1,times=often", "whole number from 1, or always"),
+        ("drop:times=2", "say when"),
+        ("reject:next=1,times=2", "not times"),
     ],
 )
 def test_bad_specs_say_what_is_wrong_in_one_line(spec: str, problem: str) -> None:
@@ -112,6 +120,29 @@ def test_moment_triggers_fire_at_every_occurrence_or_only_the_nth() -> None:
     assert _due([every, second], 5, {"game-point": 1}) == [every]
     assert _due([every, second], 9, {"game-point": 2, "set-end": 1}) == [every, second]
     assert _due([every, second], 10, {"set-end": 1}) == []
+
+
+def test_the_budget_limits_firings_over_every_connection_and_p_draws_regardless() -> None:
+    once, twice, always = (
+        parse_fault("drop:after=1"),
+        parse_fault("close:after=1,times=2"),
+        parse_fault("corrupt:after=1,times=always"),
+    )
+    chance = parse_fault("duplicate:p=0.5,times=1")
+    faults = [once, twice, always, chance]
+    budget = FiringBudget(faults)
+    draws: list[float] = []
+
+    def draw() -> float:
+        draws.append(0.1)
+        return 0.1
+
+    def due() -> list[object]:
+        return list(faults_due(faults, frames_sent=1, after_frame=True, moments={}, draw=draw, budget=budget))
+
+    # Each call is another connection reaching the same point.
+    assert [due() for _ in range(4)] == [faults, [twice, always], [always], [always]]
+    assert len(draws) == 4  # the spent p= fault still draws, so later draws line up
 
 
 def test_probability_draws_once_per_trigger_per_frame_whatever_fires() -> None:

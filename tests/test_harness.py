@@ -182,7 +182,7 @@ async def test_serve_report_and_exit_after(tmp_path: Path) -> None:
         "--exit-after",
         "2",
         "--fault",
-        "drop:after=15",
+        "drop:after=15,times=always",
     ]
     with trio.fail_after(30):
         async with trio.open_nursery() as nursery:
@@ -214,7 +214,7 @@ async def test_serve_report_and_exit_after(tmp_path: Path) -> None:
     assert written["running"] is False and written["connections_ended"] == 2
     first, second = written["connections"]
     assert first["frames_sent"] == 15 and first["last_seq"] == 15 and first["ended"] == "fault"
-    assert first["faults"] == ["drop:after=15"] and first["code"] == 1006
+    assert first["faults"] == ["drop:after=15,times=always"] and first["code"] == 1006
     assert second["start_position"] == 15 and second["last_seq"] == 30
     assert set(first) >= {"client", "fixture", "heartbeats_sent", "duration_s", "speed"}
     assert not ready.exists()
@@ -254,3 +254,23 @@ def test_serve_help_names_the_ci_flags() -> None:
     )
     for flag in ("--report", "--exit-after", "--control", "--paused"):
         assert flag in result.stdout
+
+
+def test_blocking_control_called_inside_an_event_loop_says_to_use_serve_asyncio() -> None:
+    """The blocking call would stop the loop the consumer runs in: it says so at once rather
+    than timing out after 30 s."""
+    import asyncio
+
+    from ttrec.testing import serve_in_thread
+
+    async def inside_a_loop() -> None:
+        server.control.release(3)
+
+    with serve_in_thread(paused=True) as server:
+        with pytest.raises(RuntimeError, match=r"running asyncio event loop.*serve_asyncio"):
+            asyncio.run(inside_a_loop())
+        # From plain synchronous code, a wait nobody can satisfy says what the server saw.
+        with pytest.raises(TimeoutError, match=rf"1 of {SAMPLE_FRAMES} frames released, 0 connected"):
+            server.control.release(1, timeout=0.2)
+        with pytest.raises(TimeoutError, match=r"0 connected.*is the consumer connected"):
+            server.control.sent(timeout=0.2)

@@ -337,3 +337,66 @@ def test_sigterm_during_a_recording_removes_its_temporary_file(pytester: pytest.
             proc.kill()
             proc.wait(timeout=60)
     assert list(captures.iterdir()) == []
+
+
+# --- the plugin in a strict consumer project -----------------------------------------------
+STRICT_PROJECT: Final = """
+[tool.pytest.ini_options]
+filterwarnings = ["error"]
+asyncio_default_fixture_loop_scope = "function"
+"""
+LIGHT_LOAD: Final = """
+import sys
+
+
+def test_the_plugin_is_loaded_and_imported_nothing_it_was_not_asked_for(pytestconfig):
+    assert pytestconfig.pluginmanager.has_plugin("ttrec")
+    loaded = [m for m in ("hypothesis", "trio", "ttrec.testing.harness", "replayer") if m in sys.modules]
+    assert loaded == []
+"""
+STRATEGIES_WHEN_USED: Final = """
+from hypothesis import given, settings
+
+from ttrec.testing.strategies import statistics_frames
+
+
+@settings(deadline=None, max_examples=3)
+@given(statistics_frames())
+def test_frames_are_json_objects(text):
+    assert text.startswith("{")
+"""
+
+
+def test_a_strict_consumer_project_passes_and_the_plugin_loads_nothing_heavy(
+    pytester: pytest.Pytester,
+) -> None:
+    """`filterwarnings = error` (warnings are failures) in a project that has ttrec installed
+    but does not use it: the plugin imports neither hypothesis nor trio. pytest-trio, when
+    installed, imports both itself, so it is left out of the first run."""
+    pytester.makepyprojecttoml(STRICT_PROJECT)
+    pytester.makepyfile(test_light=LIGHT_LOAD)
+    result = pytester.runpytest_subprocess("-p", "no:trio", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert result.ret == 0
+
+
+def test_a_strict_consumer_project_with_every_plugin_and_the_strategies_passes(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyprojecttoml(STRICT_PROJECT)
+    pytester.makepyfile(test_strategies=STRATEGIES_WHEN_USED)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert result.ret == 0
+
+
+def test_without_hypothesis_the_strategies_say_which_extra_to_install() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['hypothesis'] = None; import ttrec.testing.strategies"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1
+    assert "pip install 'ttrec[strategies]'" in result.stderr.splitlines()[-1]

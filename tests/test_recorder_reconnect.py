@@ -60,7 +60,14 @@ def _seqs(frames: Sequence[Frame]) -> list[int | None]:
 # --- against the replayer ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fault", ["drop:after=7", "close:after=7,code=1011", "close:after=7,code=1000"])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "drop:after=7,times=always",
+        "close:after=7,times=always,code=1011",
+        "close:after=7,times=always,code=1000",
+    ],
+)
 async def test_server_ending_the_connection_mid_match_loses_and_duplicates_nothing(
     tmp_path: Path, autojump_clock: trio.testing.MockClock, fault: str
 ) -> None:

@@ -52,10 +52,11 @@ async def _record(
 @pytest.mark.parametrize(
     ("spec", "connections"),
     [
-        # Each match point drops a connection, also when it is sent again as the resume's
-        # overlap: then the next resume asks for no overlap.
-        ("drop:at=match-point", 2 * len(MATCH_POINTS) + 1),
-        ("close:after=40,code=1011,reason=overloaded", 0),  # every 40 frames: computed below
+        ("drop:at=match-point", 2),  # once (the default): the resumed connection plays on
+        # With times=always each match point drops a connection, also when it is sent again as
+        # the resume's overlap: then the next resume asks for no overlap.
+        ("drop:at=match-point,times=always", 2 * len(MATCH_POINTS) + 1),
+        ("close:after=40,code=1011,reason=overloaded,times=always", 0),  # every 40: computed below
         ("stall:after=30,for=20", 1),  # shorter than the recorder's 30 s watchdog
         ("no-heartbeats:after=0", 1),
         ("heartbeats-only:at=set-end#1,for=25", 1),
@@ -71,7 +72,10 @@ async def test_every_seqnum_exactly_once_in_order(
     assert result.connections == expected  # type: ignore[attr-defined]
     if spec.startswith("drop"):
         opens = [r for r in records if isinstance(r, Open)]
-        assert [o.start_position for o in opens] == [0, *(p for i in MATCH_POINTS for p in (i, i + 1))]
+        # A resume asks for one frame of overlap (the position minus one), and none after a
+        # connection that brought only that overlap.
+        resumes = [p for i in MATCH_POINTS for p in (i, i + 1)][: connections - 1]
+        assert [o.start_position for o in opens] == [0, *resumes]
 
 
 async def test_reject_next_two_is_retried_and_loses_nothing(

@@ -114,8 +114,9 @@ async def test_close_fault_sends_the_chosen_code_and_reason(capture: Path, autoj
 async def test_each_connection_counts_again_so_a_resuming_client_gets_everything(
     capture: Path, autojump_clock: object
 ) -> None:
-    """What a recorder does: reconnect with startPosition = frames received so far."""
-    options = ServeOptions(speed=None, on_end="close", faults=(parse_fault("drop:after=4"),))
+    """What a recorder does: reconnect with startPosition = frames received so far (the
+    fault without a limit, so it fires on every connection)."""
+    options = ServeOptions(speed=None, on_end="close", faults=(parse_fault("drop:after=4,times=always"),))
     received: list[str] = []
     with trio.fail_after(30):
         async with running([capture], options) as handle:
@@ -135,6 +136,28 @@ async def test_each_connection_counts_again_so_a_resuming_client_gets_everything
         (4, 4, "fault"),
         (8, 2, "end-of-capture"),
     ]
+
+
+async def test_by_default_a_fault_fires_once_per_fixture_and_times_n_n_times(
+    capture: Path, autojump_clock: object
+) -> None:
+    """A client that resumes from 0 each time meets after=4 on every connection: the fault
+    fires on the first (default) or the first two (times=2) only, then playback runs through."""
+    for spec, drops in (("drop:after=4", 1), ("drop:after=4,times=2", 2)):
+        options = ServeOptions(speed=None, on_end="close", faults=(parse_fault(spec),))
+        with trio.fail_after(30):
+            async with running([capture], options) as handle:
+                codes = []
+                for _ in range(drops + 1):
+                    async with client(handle.fixture_url(FIXTURE)) as ws:
+                        try:
+                            while True:
+                                await ws.get_message()
+                        except ConnectionClosed as closed:
+                            codes.append(closed.reason.code)
+                reports = await handle.wait_connections(drops + 1)
+        assert codes == [1006] * drops + [1000], spec
+        assert [r.frames_sent for r in reports] == [4] * drops + [10], spec
 
 
 async def test_after_zero_fires_right_after_auth(capture: Path, autojump_clock: object) -> None:
@@ -382,7 +405,7 @@ async def test_each_connection_has_its_own_generator_and_a_new_server_repeats_th
     assert await two_connections() == first
 
 
-async def test_start_at_joins_mid_match_and_start_position_counts_from_the_capture_start(
+async def test_start_at_joins_mid_match_and_start_position_counts_from_the_start_at_point(
     simulated: Path, autojump_clock: object
 ) -> None:
     frames = SIMULATED.frames
@@ -390,11 +413,11 @@ async def test_start_at_joins_mid_match_and_start_position_counts_from_the_captu
     options = ServeOptions(speed=None, on_end="close", start_at=parse_start_at("set=2"))
     received, _ = await run_sim(simulated, options)
     assert data(received) == list(frames[set2:])
-    # startPosition before the start-at point changes nothing; past it, it wins.
+    # The start-at point is frame 0 of the served stream: startPosition skips from there.
     received, _ = await run_sim(simulated, options, "?startPosition=3")
-    assert data(received) == list(frames[set2:])
-    received, _ = await run_sim(simulated, options, f"?startPosition={set2 + 5}")
-    assert data(received) == list(frames[set2 + 5 :])
+    assert data(received) == list(frames[set2 + 3 :])
+    received, _ = await run_sim(simulated, options, f"?startPosition={len(frames) - set2}")
+    assert data(received) == []
     received, _ = await run_sim(simulated, replace(options, start_at=parse_start_at("game-point#2")))
     assert data(received)[0] == frames[_first("game-point", 2)]
     received, _ = await run_sim(simulated, replace(options, start_at=parse_start_at("seq=20")))

@@ -93,3 +93,24 @@ def test_sample_arguments_name_every_option() -> None:
     assert SampleSpec(seed=3, best_of=7, doubles=True).simulate_args() == [
         "--seed", "3", "--best-of", "7", "--doubles",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(SAMPLES))
+def test_info_takes_a_sample_by_name_from_any_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no captures/ here: the name alone must find the sample
+    by_name = CliRunner().invoke(cli, ["info", "--json", name])
+    by_path = CliRunner().invoke(cli, ["info", "--json", str(samples_dir() / f"{name}.jsonl.zst")])
+    assert by_name.exit_code == 0, by_name.output
+    assert json.loads(by_name.output)["fixture_id"] == json.loads(by_path.output)["fixture_id"]
+
+
+def test_a_file_of_a_sample_name_in_the_directory_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user's own file is never shadowed by a bundled sample's name."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sample-singles-bo5").write_text("not a capture")
+    result = CliRunner().invoke(cli, ["info", "sample-singles-bo5"])
+    assert result.exit_code == 1

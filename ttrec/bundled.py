@@ -74,3 +74,11 @@ def sample_path(name: str) -> Path:
     if name not in SAMPLES:
         raise KeyError(f"no bundled sample {name!r}; there are {', '.join(SAMPLES)}")
     return samples_dir() / _file_name(name)
+
+
+def resolve(path: Path) -> Path:
+    """A capture argument: the file itself when it exists, else the bundled sample of that
+    name (`ttrec info sample-singles-bo5` works from any directory, from a wheel too)."""
+    if not path.exists() and str(path) in SAMPLES:
+        return sample_path(str(path))
+    return path

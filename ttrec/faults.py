@@ -11,6 +11,13 @@ A spec is `KIND[:KEY=VALUE,...]`: what goes wrong, then when and how. Values can
                      final; see ttrec.moments): every one the connection sends, or only the
                      K-th of the capture
 
+and, with any trigger, how often the fault may fire on a fixture over the server's life:
+
+    times=N          at most N times in all, over every connection to the fixture and feed
+                     (default: 1 for after= and at=, so a client that recovers and is served
+                     the same frames again is not failed at the same point forever)
+    times=always     no limit (the default for p=, whose draws already vary per connection)
+
 A fault happens at that point, right after the triggering frame has left:
 
     drop                              the TCP connection ends with no close frame
@@ -70,35 +77,56 @@ class FaultSpecError(TtrecError):
 # --- triggers -------------------------------------------------------------------------------
 
 
+# How many times a fault may fire per fixture and feed (None: no limit), unless `times=` says.
+# Triggers keyed to a frame count or a match moment fire once: a consumer that reconnects and
+# is served those frames again must get past them (real networks do not fail at the same
+# frame forever). A probability is drawn afresh on every connection, so it has no limit.
+DEFAULT_TIMES_KEYED: Final = 1
+ALWAYS: Final = "always"
+
+
+def _times_text(times: int | None, default: int | None) -> str:
+    if times == default:
+        return ""
+    return f",times={ALWAYS if times is None else times}"
+
+
 @dataclass(frozen=True, slots=True)
 class AfterFrames:
-    """Fires once the connection has sent `frames` data frames (0: right after auth)."""
+    """Fires once the connection has sent `frames` data frames (0: right after auth); at
+    most `times` times per fixture (None: on every connection)."""
 
     frames: int
+    times: int | None = DEFAULT_TIMES_KEYED
 
     def __str__(self) -> str:
-        return f"after={self.frames}"
+        return f"after={self.frames}" + _times_text(self.times, DEFAULT_TIMES_KEYED)
 
 
 @dataclass(frozen=True, slots=True)
 class WithProbability:
-    """Fires after each data frame with probability `p`."""
+    """Fires after each data frame with probability `p`; at most `times` times per fixture
+    (None: no limit)."""
 
     p: float
+    times: int | None = None
 
     def __str__(self) -> str:
-        return f"p={self.p!r}"
+        return f"p={self.p!r}" + _times_text(self.times, None)
 
 
 @dataclass(frozen=True, slots=True)
 class AtMoment:
-    """Fires after the frame that shows `moment`: each one, or the `nth` of the capture."""
+    """Fires after the frame that shows `moment`: each one, or the `nth` of the capture; at
+    most `times` times per fixture (None: no limit)."""
 
     moment: Moment
     nth: int | None = None
+    times: int | None = DEFAULT_TIMES_KEYED
 
     def __str__(self) -> str:
-        return f"at={self.moment}" + ("" if self.nth is None else f"#{self.nth}")
+        nth = "" if self.nth is None else f"#{self.nth}"
+        return f"at={self.moment}{nth}" + _times_text(self.times, DEFAULT_TIMES_KEYED)
 
 
 Trigger = AfterFrames | WithProbability | AtMoment
@@ -256,6 +284,7 @@ KINDS: Final = (
     "reject",
 )
 _TRIGGER_KEYS: Final = ("after", "p", "at")
+TIMES_KEY: Final = "times"
 ENDING_FAULTS: Final = (DropFault, CloseFault)
 
 # --- parsing --------------------------------------------------------------------------------
@@ -337,8 +366,9 @@ def _trigger(spec: str, params: dict[str, str]) -> Trigger:
         raise FaultSpecError(spec, f"give one trigger, not {' and '.join(given)}")
     key = given[0]
     value = params.pop(key)
+    times = _times(spec, params.pop(TIMES_KEY, None), None if key == "p" else DEFAULT_TIMES_KEYED)
     if key == "after":
-        return AfterFrames(_int(spec, "after", value))
+        return AfterFrames(_int(spec, "after", value), times)
     if key == "p":
         try:
             p = float(value)
@@ -346,12 +376,22 @@ def _trigger(spec: str, params: dict[str, str]) -> Trigger:
             raise FaultSpecError(spec, f"p must be a probability, got {value!r}") from None
         if not 0 < p <= 1:
             raise FaultSpecError(spec, f"p must be more than 0 and at most 1, got {value}")
-        return WithProbability(p)
+        return WithProbability(p, times)
     try:
         moment, nth = parse_moment(value)
     except ValueError as exc:
         raise FaultSpecError(spec, str(exc)) from None
-    return AtMoment(moment, nth)
+    return AtMoment(moment, nth, times)
+
+
+def _times(spec: str, value: str | None, default: int | None) -> int | None:
+    if value is None:
+        return default
+    if value == ALWAYS:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise FaultSpecError(spec, f"times must be a whole number from 1, or {ALWAYS}, got {value!r}")
+    return int(value)
 
 
 def _duration(spec: str, params: dict[str, str], key: str, *, required: bool) -> float | None:
@@ -363,7 +403,7 @@ def _duration(spec: str, params: dict[str, str], key: str, *, required: bool) ->
 
 
 def _reject(spec: str, params: dict[str, str]) -> RejectFault:
-    for key in _TRIGGER_KEYS:
+    for key in (*_TRIGGER_KEYS, TIMES_KEY):
         if key in params:
             raise FaultSpecError(spec, f"reject acts on connection attempts: use next=N[,from=K], not {key}")
     if "next" not in params:
@@ -437,6 +477,26 @@ def connection_rng(seed: int, fixture_id: str, feed: str, index: int) -> random.
     return random.Random(f"ttrec-faults/{seed}/{fixture_id}/{feed}/{index}")
 
 
+class FiringBudget:
+    """How many more times each fault may fire on one fixture and feed (its trigger's
+    `times`), shared by every connection to it while the server runs."""
+
+    def __init__(self, faults: Sequence[Fault]) -> None:
+        self._left: list[int | None] = [
+            None if isinstance(f, RejectFault) else f.trigger.times for f in faults
+        ]
+
+    def take(self, index: int) -> bool:
+        """Spend one firing of fault `index`; False when it has none left."""
+        left = self._left[index]
+        if left is None:
+            return True
+        if left <= 0:
+            return False
+        self._left[index] = left - 1
+        return True
+
+
 def faults_due(
     faults: Sequence[Fault],
     *,
@@ -444,6 +504,7 @@ def faults_due(
     after_frame: bool,
     moments: Mapping[Moment, int],
     draw: Callable[[], float],
+    budget: FiringBudget | None = None,
 ) -> list[ConnectionFault]:
     """The faults that fire at one point of a connection, in the order given.
 
@@ -452,9 +513,10 @@ def faults_due(
     `moments` maps each moment the frame just sent shows to its occurrence (1 = the first
     of the capture). `draw` is called once for every probability trigger after every data
     frame, whether or not it or another fault fires, so the draws line up run after run.
+    A fault that would fire but has spent its `budget` (None: no limits) does not.
     """
     due: list[ConnectionFault] = []
-    for fault in faults:
+    for number, fault in enumerate(faults):
         if isinstance(fault, RejectFault):
             continue
         trigger = fault.trigger
@@ -466,7 +528,7 @@ def faults_due(
             case AtMoment(moment=moment, nth=nth):
                 occurrence = moments.get(moment)
                 fired = occurrence is not None and (nth is None or nth == occurrence)
-        if fired:
+        if fired and (budget is None or budget.take(number)):
             due.append(fault)
     return due
 

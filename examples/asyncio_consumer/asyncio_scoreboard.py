@@ -1,12 +1,14 @@
 """An example consumer written with asyncio and the `websockets` package: it follows a
 fixture and returns the final scoreboard (points per set, the last seqNum).
 
-test_asyncio_scoreboard.py tests it against ttrec's replayer running in a background thread
-(`ttrec.testing.serve_in_thread`). It does not use ttrec itself.
+test_asyncio_scoreboard.py tests it with pytest-asyncio against ttrec's replayer
+(`ttrec.testing.serve_asyncio` and the `ttrec_asyncio_server` fixture). It does not use
+ttrec itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import ssl
 from dataclasses import dataclass, field
@@ -14,6 +16,7 @@ from typing import Any, Final
 
 import websockets
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidHandshake
 
 ACCEPT: Final = "application/vnd.imggaming.dde.api+json;version=1"
 POINT_SCORED: Final = 1102
@@ -27,6 +30,8 @@ class Board:
     frames: int = 0
     heartbeats: int = 0
     close_code: int | None = None
+    seen: set[int] = field(default_factory=set)  # every seqNum received: how far to resume
+    connections: int = 0
 
     def apply(self, text: str) -> None:
         try:
@@ -36,6 +41,7 @@ class Board:
         if not isinstance(frame, dict) or "seqNum" not in frame or "fixtureId" not in frame:
             self.heartbeats += 1  # heartbeats and anything else that is not a data frame
             return
+        self.seen.add(frame["seqNum"])
         if self.last_seq is not None and frame["seqNum"] <= self.last_seq:
             return
         points: dict[int, list[int]] = {}
@@ -52,10 +58,16 @@ class Board:
 
 
 async def follow(
-    url: str, token: str, *, ssl_context: ssl.SSLContext | None = None, stop_after: int | None = None
+    url: str,
+    token: str,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    stop_after: int | None = None,
+    board: Board | None = None,
 ) -> Board:
-    """Follow a fixture until its finished frame, the server's close, or `stop_after` frames."""
-    board = Board()
+    """Follow a fixture until its finished frame, the server's close, or `stop_after` frames,
+    updating `board` (a new one if none is given) as frames arrive."""
+    board = Board() if board is None else board
     async with connect(url, additional_headers={"Accept": ACCEPT}, ssl=ssl_context, max_size=None) as ws:
         await ws.send(json.dumps({"authToken": token}))
         try:
@@ -67,4 +79,39 @@ async def follow(
         except websockets.ConnectionClosed:
             pass
     board.close_code = ws.close_code
+    return board
+
+
+async def follow_resuming(
+    url: str,
+    token: str,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    attempts: int = 10,
+    backoff_s: float = 0.05,
+) -> Board:
+    """Follow a fixture to its finished frame across connection failures: on a drop, a
+    close or a refused handshake, reconnect with `startPosition` = the number of distinct
+    data frames received so far (what the provider counts; not the last seqNum, which need
+    not be that number). A frame that comes twice is applied once."""
+    board = Board()
+    for attempt in range(attempts):
+        resume = f"{url}{'&' if '?' in url else '?'}startPosition={len(board.seen)}" if board.seen else url
+        board.connections += 1
+        try:
+            async with connect(
+                resume, additional_headers={"Accept": ACCEPT}, ssl=ssl_context, max_size=None
+            ) as ws:
+                await ws.send(json.dumps({"authToken": token}))
+                async for message in ws:
+                    if isinstance(message, str):
+                        board.apply(message)
+                    if board.finished:
+                        break
+            board.close_code = ws.close_code
+        except (websockets.ConnectionClosed, InvalidHandshake, OSError):
+            pass
+        if board.finished:
+            return board
+        await asyncio.sleep(backoff_s * 2**attempt)  # back off before trying again
     return board

@@ -1,8 +1,12 @@
 // An example consumer written for Node with the `ws` package: it follows one fixture of the
-// table-tennis statistics feed and prints the final scoreboard as one JSON line:
-//   {"sets": [[home, away], ...], "lastSeq": N, "finished": true, "frames": N, "heartbeats": N, "code": C}
+// table-tennis statistics feed to its finished frame, reconnecting after a dropped or closed
+// connection or a refused handshake, and prints the final scoreboard as one JSON line:
+//   {"sets": [[home, away], ...], "lastSeq": N, "finished": true, "frames": N, "heartbeats": N,
+//    "code": C, "connections": N}
+// A reconnect resumes with startPosition = the number of distinct data frames received so far
+// (what the provider counts; not the last seqNum, which need not be that number).
 // Usage: node consumer.js FEED_URL TOKEN [CA_FILE]
-// It does not use ttrec; run.sh tests it against `ttrec serve`.
+// It does not use ttrec; run.sh tests it against `ttrec serve` with a fault.
 "use strict";
 const fs = require("fs");
 const WebSocket = require("ws");
@@ -11,7 +15,9 @@ const ACCEPT = "application/vnd.imggaming.dde.api+json;version=1";
 const POINT_SCORED = 1102;
 const [url, token, caFile] = process.argv.slice(2);
 
-const board = { sets: [], lastSeq: null, finished: false, frames: 0, heartbeats: 0, code: null };
+const MAX_ATTEMPTS = 10;
+const board = { sets: [], lastSeq: null, finished: false, frames: 0, heartbeats: 0, code: null, connections: 0 };
+const seen = new Set(); // every seqNum received: how far to resume
 
 function apply(text) {
   let frame;
@@ -24,6 +30,7 @@ function apply(text) {
     board.heartbeats += 1; // heartbeats and anything else that is not a data frame
     return;
   }
+  seen.add(frame.seqNum);
   if (board.lastSeq !== null && frame.seqNum <= board.lastSeq) {
     return; // already seen (a duplicate, or a replay after a reconnect)
   }
@@ -47,19 +54,31 @@ function apply(text) {
 
 const options = { headers: { Accept: ACCEPT } };
 if (caFile) options.ca = fs.readFileSync(caFile);
-const ws = new WebSocket(url, options);
-ws.on("open", () => ws.send(JSON.stringify({ authToken: token })));
-ws.on("message", (data, isBinary) => {
-  if (isBinary) return;
-  apply(data.toString("utf8"));
-  if (board.finished) ws.close(1000, "match finished");
-});
-ws.on("close", (code) => {
-  board.code = code;
+
+function finish(status) {
   // exit only once written: a pipe is written asynchronously
-  process.stdout.write(JSON.stringify(board) + "\n", () => process.exit(0));
-});
-ws.on("error", (error) => {
-  process.stderr.write(`consumer: ${error.message}\n`);
-  process.exit(1);
-});
+  process.stdout.write(JSON.stringify(board) + "\n", () => process.exit(status));
+}
+
+function connect() {
+  board.connections += 1;
+  const target = seen.size ? `${url}${url.includes("?") ? "&" : "?"}startPosition=${seen.size}` : url;
+  const ws = new WebSocket(target, options);
+  ws.on("open", () => ws.send(JSON.stringify({ authToken: token })));
+  ws.on("message", (data, isBinary) => {
+    if (isBinary) return;
+    apply(data.toString("utf8"));
+    if (board.finished) ws.close(1000, "match finished");
+  });
+  ws.on("close", (code) => {
+    board.code = code;
+    if (board.finished) return finish(0);
+    if (code === 1008 || board.connections >= MAX_ATTEMPTS) return finish(1); // refused: give up
+    setTimeout(connect, 50 * 2 ** (board.connections - 1)); // back off, then resume
+  });
+  ws.on("error", (error) => {
+    process.stderr.write(`consumer: ${error.message}\n`); // a "close" follows
+  });
+}
+
+connect();

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The CI pattern for a consumer in any language, here Node:
-#   1. start `ttrec serve` in the background with a ready file, a report and --exit-after;
-#   2. wait for the ready file, point the consumer at the URL in it;
-#   3. the server exits by itself once the consumer's connection has ended;
+# The CI pattern for a consumer in any language, here Node, with the main use case: the
+# connection drops at match point and the consumer must reconnect and finish the match.
+#   1. start `ttrec serve` in the background with a ready file, a report, a fault and
+#      --exit-when played;
+#   2. wait for the ready file (checking the server is still alive), point the consumer at it;
+#   3. the server exits by itself once the match was played to its end and that connection ended;
 #   4. assert on what the consumer printed and on the server's report.
 # Needs node with the `ws` package (npm ci here, or NODE_PATH pointing at a node_modules),
 # and ttrec (TTREC overrides the command, e.g. TTREC=".venv/bin/ttrec").
@@ -29,8 +31,8 @@ if [ -z "$capture" ]; then
     $ttrec simulate --seed 6 --best-of 5 --singles -o "$capture" >/dev/null
 fi
 
-$ttrec serve "$capture" --speed max --token ci-token \
-    --ready-file "$work/ready.json" --report "$work/report.json" --exit-after 1 \
+$ttrec serve "$capture" --speed max --token ci-token --fault drop:at=match-point \
+    --ready-file "$work/ready.json" --report "$work/report.json" --exit-when played \
     2>"$work/serve.log" &
 server=$!
 
@@ -44,7 +46,7 @@ done
 feed_url="$(node -p 'const r = require(process.argv[1]); `${r.url}/v2/tabletennis/fixtures/${r.fixtures[0]}/statistics`' "$work/ready.json")"
 node "$here/consumer.js" "$feed_url" ci-token >"$work/board.json"
 
-wait "$server"  # --exit-after 1: it stops once the consumer's connection has ended
+wait "$server"  # --exit-when played: it stops once the match was played to its end
 server=""
 
 # What the consumer should have shown: the capture's own summary.
@@ -58,12 +60,17 @@ assert.deepStrictEqual(board.sets, info.sets, "the consumer's set scores");
 assert.strictEqual(board.finished, true);
 assert.strictEqual(board.lastSeq, info.last_seq);
 assert.strictEqual(board.code, 1000);
+assert.strictEqual(board.frames, info.frames, "every frame applied once");
+assert.strictEqual(board.connections, 2, "one reconnect after the drop");
 assert.strictEqual(report.running, false);
-assert.strictEqual(report.connections.length, 1);
-const [conn] = report.connections;
-assert.strictEqual(conn.frames_sent, info.frames);
-assert.strictEqual(conn.last_seq, info.last_seq);
-assert.strictEqual(conn.ended, "client-closed");
-assert.deepStrictEqual(conn.faults, []);
-console.log(`node consumer ok: ${board.frames} frames, sets ${JSON.stringify(board.sets)}, server report agrees`);
+const [dropped, resumed] = report.connections;
+assert.strictEqual(report.connections.length, 2);
+assert.strictEqual(dropped.ended, "fault");
+assert.deepStrictEqual(dropped.faults, ["drop:at=match-point"]);
+assert.strictEqual(resumed.start_position, dropped.frames_sent, "resumed by frames received");
+assert.strictEqual(dropped.frames_sent + resumed.frames_sent, info.frames, "nothing sent twice");
+assert.strictEqual(resumed.last_seq, info.last_seq);
+assert.strictEqual(resumed.played_to_end, true);
+assert.strictEqual(resumed.ended, "client-closed");
+console.log(`node consumer ok: ${board.frames} frames over ${board.connections} connections, sets ${JSON.stringify(board.sets)}, server report agrees`);
 JS

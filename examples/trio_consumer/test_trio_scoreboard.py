@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import trio
 import trio.testing
-from trio_scoreboard import Scoreboard, follow
+from trio_scoreboard import Scoreboard, follow, follow_resuming
 
 from ttrec.bundled import SAMPLES
 from ttrec.simulator import simulate_match
@@ -74,6 +74,22 @@ async def test_a_dropped_connection_ends_the_follow(ttrec_server: TrioServer) ->
         (report,) = await ttrec_server.wait_connections(1)
     assert board.last_seq == 50 and not board.finished
     assert report.ended == "fault" and report.faults == ("drop:after=50",)
+
+
+@pytest.mark.ttrec(faults=["drop:at=match-point"], start_at="set=3", speed=1.0)
+async def test_reconnect_after_a_fault_resumes_by_frames_received(
+    ttrec_server: TrioServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    """The main use case: the socket goes at match point, the consumer reconnects with
+    startPosition = the data frames it received and gets the rest, nothing twice."""
+    board = Scoreboard()
+    with trio.fail_after(3600):  # virtual seconds
+        await follow_resuming(ttrec_server.fixture_url(), ttrec_server.token, board)
+        first, second = await ttrec_server.wait_connections(2)
+    assert board.finished and board.sets_won == TRUTH.sets_won and board.connections == 2
+    assert first.ended == "fault" and first.faults == ("drop:at=match-point",)
+    assert second.start_position == first.frames_sent  # resumed where it was, by frames
+    assert first.frames_sent + second.frames_sent == len(board.seen)  # nothing sent twice
 
 
 @pytest.mark.ttrec(tls=True)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import ssl
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import trio
-from trio_websocket import ConnectionClosed, open_websocket_url
+from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
 
 ACCEPT: Final = "application/vnd.imggaming.dde.api+json;version=1"
 POINT_SCORED: Final = 1102
@@ -30,6 +31,8 @@ class Scoreboard:
     finished: bool = False
     frames: int = 0
     heartbeats: int = 0
+    seen: set[int] = field(default_factory=set)  # every seqNum received: how far to resume
+    connections: int = 0
     changed: trio.Event = field(default_factory=trio.Event)  # set at every data frame
 
     @property
@@ -49,6 +52,7 @@ class Scoreboard:
         if not isinstance(frame, dict) or "seqNum" not in frame or "fixtureId" not in frame:
             self.heartbeats += 1
             return
+        self.seen.add(frame["seqNum"])
         if self.last_seq is not None and frame["seqNum"] <= self.last_seq:
             return  # a duplicate or a replay after a reconnect: already counted
         points: dict[int, list[int]] = {}
@@ -81,3 +85,26 @@ async def follow(
                     board.apply(message)
         except ConnectionClosed:
             return
+
+
+async def follow_resuming(
+    url: str,
+    token: str,
+    board: Scoreboard,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    attempts: int = 10,
+    backoff_s: float = 0.5,
+) -> None:
+    """Follow a fixture to its finished frame across connection failures: after a drop, a
+    close or a refused handshake, reconnect with `startPosition` = the number of distinct
+    data frames received so far (what the provider counts; not the last seqNum, which need
+    not be that number). A frame that comes twice is applied once."""
+    for attempt in range(attempts):
+        resume = f"{url}{'&' if '?' in url else '?'}startPosition={len(board.seen)}" if board.seen else url
+        board.connections += 1
+        with suppress(HandshakeError, OSError):  # refused or unreachable: try again
+            await follow(resume, token, board, ssl_context=ssl_context)
+        if board.finished:
+            return
+        await trio.sleep(backoff_s * 2**attempt)  # back off before trying again

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from ttrec.bundled import resolve
 from ttrec.capture import CaptureReader
 from ttrec.cli import command
 from ttrec.errors import TtrecError
@@ -25,8 +26,9 @@ _captures = click.argument(
 
 
 def _each(paths: tuple[Path, ...]) -> Iterator[tuple[Path, CaptureReader | None]]:
-    """Open each capture in turn; a broken one is reported and yields None."""
-    for path in paths:
+    """Open each capture in turn (a bundled sample's name is that sample); a broken one is
+    reported and yields None."""
+    for path in map(resolve, paths):
         try:
             reader = CaptureReader(path)
         except TtrecError as exc:

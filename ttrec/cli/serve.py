@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 import trio
@@ -42,6 +42,7 @@ from ttrec.schedule import StartAt, StartAtError, parse_start_at
 
 _positive = click.FloatRange(min=0, min_open=True)
 _FILE = click.Path(dir_okay=False, path_type=Path)
+ExitWhen = Literal["played"]
 
 
 def _speed(ctx: click.Context, param: click.Parameter, value: str) -> float | None:
@@ -104,10 +105,17 @@ def _write_report(path: Path, handle: ServerHandle, *, running: bool) -> None:
 
 
 async def _watch_connections(
-    handle: ServerHandle, report_file: Path | None, exit_after: int | None, stop: trio.CancelScope
+    handle: ServerHandle,
+    report_file: Path | None,
+    exit_after: int | None,
+    exit_when: ExitWhen | None,
+    stop: trio.CancelScope,
 ) -> None:
-    """Rewrite the report as each connection ends; stop once `exit_after` have ended."""
+    """Rewrite the report as each connection ends; stop once `exit_after` have ended, or
+    (`exit_when="played"`) once every fixture served was played to its end on a connection
+    that has ended."""
     ended = 0
+    played: set[tuple[str | None, str | None]] = set()
     while True:
         await handle.wait_connections(ended + 1)
         ended = handle.ended
@@ -116,6 +124,15 @@ async def _watch_connections(
         if exit_after is not None and ended >= exit_after:
             click.echo(
                 f"ttrec serve: {ended} connection(s) ended (--exit-after {exit_after}), stopping", err=True
+            )
+            stop.cancel()
+            return
+        played.update((c.fixture, c.feed) for c in handle.connections if c.played_to_end)
+        if exit_when == "played" and played >= set(handle.feeds):
+            click.echo(
+                f"ttrec serve: every fixture was played to its end (--exit-when played), "
+                f"stopping after {ended} connection(s)",
+                err=True,
             )
             stop.cancel()
             return
@@ -139,6 +156,7 @@ async def _run(
     ca_file: Path | None,
     report_file: Path | None = None,
     exit_after: int | None = None,
+    exit_when: ExitWhen | None = None,
 ) -> ServerHandle:
     # Opened first: a SIGTERM that arrives while loading must still end cleanly.
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -154,8 +172,10 @@ async def _run(
                 click.echo(f"ttrec serve: step control at {handle.url}{CONTROL_PATH}", err=True)
             if report_file is not None:
                 _write_report(report_file, handle, running=True)
-            if report_file is not None or exit_after is not None:
-                nursery.start_soon(_watch_connections, handle, report_file, exit_after, nursery.cancel_scope)
+            if report_file is not None or exit_after is not None or exit_when is not None:
+                nursery.start_soon(
+                    _watch_connections, handle, report_file, exit_after, exit_when, nursery.cancel_scope
+                )
             if ready_file is not None:
                 ready: dict[str, Any] = {
                     MARKER_KEY: READY_WRITTEN_BY,
@@ -265,6 +285,12 @@ async def _run(
     help="Stop by itself (exit 0) once this many connections have ended.",
 )
 @click.option(
+    "--exit-when",
+    type=click.Choice(["played"]),
+    help="played: stop by itself (exit 0) once every fixture served was played to its last data "
+    "frame on some connection and that connection has ended (however many reconnects it took).",
+)
+@click.option(
     "--control",
     "control",
     is_flag=True,
@@ -295,13 +321,15 @@ def serve_command(
     ready_file: Path | None,
     report_file: Path | None,
     exit_after: int | None,
+    exit_when: ExitWhen | None,
     control: bool,
     paused: bool,
 ) -> None:
     """Serve captures (files or directories) as the provider's websocket, locally.
 
     Each capture's fixture is served at its feed path; every connection gets its own
-    playback. With no capture named, the bundled samples are served.
+    playback. With no capture named, the bundled samples are served; a sample's name
+    (sample-singles-bo5, sample-doubles-bo5-decider, sample-bo7-long-deuce) serves that one.
 
     \b
     Example:
@@ -311,9 +339,11 @@ def serve_command(
       # and send {"authToken": "anything"} first
 
     \b
-    Faults (a trigger: after=N data frames, p=PROBABILITY per frame, at=MOMENT[#K]):
+    Faults (a trigger: after=N data frames, p=PROBABILITY per frame, at=MOMENT[#K];
+    after= and at= fire once per fixture unless times=N or times=always):
       --fault drop:at=match-point            TCP gone, no close frame, at match point
       --fault close:after=40,code=1011,reason=overloaded
+      --fault drop:after=40,times=always     every connection dropped after 40 frames
       --fault stall:after=10,for=25          nothing at all for 25 s
       --fault no-heartbeats:after=0          data only   (for=S: for a while)
       --fault heartbeats-only:at=set-end#1,for=60   data held back for 60 s
@@ -325,7 +355,7 @@ def serve_command(
 
     \b
     Joining mid-match: --start-at seq=120 | set=3 | game-point#2 | match-point
-      (a client's startPosition still counts from the capture's start: the later wins)
+      (the start-at point is frame 0 of the served stream: startPosition counts from there)
     """
     if tls and certfile is not None:
         raise click.UsageError("use either --tls or --certfile, not both")
@@ -334,10 +364,10 @@ def serve_command(
     if ca_file is not None and not tls:
         raise click.UsageError("--ca-file is only for --tls")
     _check_outputs(ready_file, report_file, ca_file)
-    if not captures:
-        from ttrec.bundled import sample_paths
+    from ttrec.bundled import resolve, sample_paths
 
-        captures = tuple(sample_paths())
+    # No capture named: every bundled sample; a sample's name: that sample.
+    captures = tuple(map(resolve, captures)) if captures else tuple(sample_paths())
     if not _is_loopback(host):
         click.echo(
             f"ttrec serve: warning: binding {host} exposes the mock server beyond this machine", err=True
@@ -378,6 +408,7 @@ def serve_command(
                 ca_file,
                 report_file,
                 exit_after,
+                exit_when,
             )
         except BaseExceptionGroup as group:
             errors = [e for e in _leaves(group) if isinstance(e, TtrecError | click.ClickException)]

@@ -177,7 +177,7 @@ class TrioServer(_Common):
             yield ws
 
 
-def _tls(ca_dir: Path | None) -> tuple[ssl.SSLContext, ssl.SSLContext, Path]:
+def tls_contexts(ca_dir: Path | None) -> tuple[ssl.SSLContext, ssl.SSLContext, Path]:
     made = self_signed()
     directory = Path(tempfile.mkdtemp(prefix="ttrec-ca-")) if ca_dir is None else ca_dir
     return made.context, made.client_context(), made.write_ca(directory / "ttrec-ca.pem")
@@ -202,14 +202,14 @@ async def open_server(
         options = _with_control(options)
     server_context = client_context = ca_file = None
     if tls:
-        server_context, client_context, ca_file = _tls(ca_dir)
+        server_context, client_context, ca_file = tls_contexts(ca_dir)
     paths = list(captures) if captures else default_captures()
     async with trio.open_nursery() as nursery:
         handle: ServerHandle = await nursery.start(_serve, paths, options, server_context)
         if fixture is not None and fixture not in handle.fixtures:
             raise ValueError(f"fixture {fixture} is not in the captures served ({handle.fixtures})")
         yield TrioServer(
-            handle, options, _token_for(options), ca_file, client_context, default_fixture=fixture
+            handle, options, token_for(options), ca_file, client_context, default_fixture=fixture
         )
         nursery.cancel_scope.cancel()
 
@@ -230,7 +230,8 @@ def _with_control(options: ServeOptions) -> ServeOptions:
     return replace(options, control=StepControl())
 
 
-def _token_for(options: ServeOptions) -> str:
+def token_for(options: ServeOptions) -> str:
+    """The token the handles send: the first configured, else DEFAULT_TOKEN."""
     return min(options.tokens) if options.tokens else DEFAULT_TOKEN
 
 
@@ -269,6 +270,10 @@ class ThreadControl:
     def sent(self, *, timeout: float = WAIT_TIMEOUT_S) -> Position:
         return self._owner._call(self._gate.sent, timeout)
 
+    def delivered(self, *, timeout: float = WAIT_TIMEOUT_S) -> Position:
+        """Wait until what was released is in the client's receive buffer (FixtureGate.delivered)."""
+        return self._owner._call(self._gate.delivered, timeout)
+
 
 class ThreadServer(_Common):
     """A server in a background thread (`serve_in_thread`); every method is thread-safe."""
@@ -303,16 +308,59 @@ class ThreadServer(_Common):
             return fn()
 
     def _call(self, fn: Callable[[], Awaitable[T]], timeout: float) -> T:
+        refuse_in_event_loop()
+        outcome: list[str] = []
+
         async def bounded() -> T:
-            with trio.fail_after(timeout):
-                return await fn()
+            try:
+                with trio.fail_after(timeout):
+                    return await fn()
+            except trio.TooSlowError:
+                outcome.append(self.describe_wait(timeout))
+                raise
 
         try:
             return trio.from_thread.run(bounded, trio_token=self._trio_token)
         except trio.RunFinishedError:
             raise RuntimeError("the test server has stopped") from None
         except trio.TooSlowError:
-            raise TimeoutError(f"no answer from the test server within {timeout} s") from None
+            raise TimeoutError(outcome[0] if outcome else f"timed out after {timeout} s") from None
+
+    def describe_wait(self, timeout: float) -> str:
+        """What a wait that timed out was waiting for (called in the server's thread)."""
+        return describe_timeout(self.server, self.step_control, timeout)
+
+
+def refuse_in_event_loop() -> None:
+    """A blocking call made from a thread that runs an asyncio event loop stops the loop,
+    and with it the consumer the server is waiting for: say so at once, not after a timeout."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(
+        "this call blocks until the server has sent frames, but it was made inside a running "
+        "asyncio event loop, which it would stop (and the consumer in it could not read): "
+        "use `async with ttrec.testing.serve_asyncio(...)` and `await server.control.release(...)`"
+    )
+
+
+def describe_timeout(server: ServerHandle, control: StepControl, timeout: float) -> str:
+    """One line on why a wait for the server timed out, from what the server knows."""
+    gates = []
+    for gate in control.gates:
+        position = gate.position()
+        released = "all" if position.frames is None else f"{position.frames} of {gate.total_frames}"
+        gates.append(
+            f"fixture {gate.fixture_id}: {released} frames released, {position.connections} connected"
+        )
+    return (
+        f"the test server is running but what was asked did not happen within {timeout} s "
+        f"({'; '.join(gates) or 'no fixture'}; {server.ended} connection(s) ended): is the consumer "
+        "connected, past authentication and reading?"
+    )
 
 
 @contextmanager
@@ -333,19 +381,14 @@ def serve_in_thread(
     heartbeat_interval_s, paused, start_at) unless `options` is given. The server listens on
     127.0.0.1, port 0, on the real clock; the block's end stops it and joins the thread.
     """
-    if options is not None and option_kwargs:
-        raise TypeError("give either options or keyword options, not both")
-    options = options or serve_options(**option_kwargs)
-    if options.control is None:
-        options = _with_control(options)
-    paths = [Path(p) for p in captures] if captures else default_captures()
+    paths, options = thread_setup(captures, options, option_kwargs)
     with tempfile.TemporaryDirectory(prefix="ttrec-thread-") as scratch:
         server_context = client_context = ca_file = None
         if tls:
-            server_context, client_context, ca_file = _tls(Path(scratch))
-        runner = _Runner(paths, options, server_context)
+            server_context, client_context, ca_file = tls_contexts(Path(scratch))
+        runner = Runner(paths, options, server_context)
         handle = runner.start()
-        server = ThreadServer(handle, options, _token_for(options), runner.trio_token)
+        server = ThreadServer(handle, options, token_for(options), runner.trio_token)
         server.ca_file, server.ssl_context = ca_file, client_context
         try:
             yield server
@@ -353,7 +396,22 @@ def serve_in_thread(
             runner.stop()
 
 
-class _Runner:
+def thread_setup(
+    captures: Sequence[Path | str] | None, options: ServeOptions | None, option_kwargs: dict[str, Any]
+) -> tuple[list[Path], ServeOptions]:
+    """The captures and options of a server in a thread (serve_in_thread, serve_asyncio)."""
+    if options is not None and option_kwargs:
+        raise TypeError("give either options or keyword options, not both")
+    options = options or serve_options(**option_kwargs)
+    if options.control is None:
+        options = _with_control(options)
+    return ([Path(p) for p in captures] if captures else default_captures()), options
+
+
+class Runner:
+    """The replayer in a thread of its own with its own `trio.run` (serve_in_thread and
+    serve_asyncio); `start()` and `stop()` block, everything else is done in its thread."""
+
     def __init__(self, paths: list[Path], options: ServeOptions, context: ssl.SSLContext | None) -> None:
         self._paths = paths
         self._options = options
@@ -362,6 +420,7 @@ class _Runner:
         self._handle: ServerHandle | None = None
         self._scope: trio.CancelScope | None = None
         self._token: trio.lowlevel.TrioToken | None = None
+        self._nursery: trio.Nursery | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="ttrec-serve", daemon=True)
 
@@ -369,6 +428,11 @@ class _Runner:
     def trio_token(self) -> trio.lowlevel.TrioToken:
         assert self._token is not None
         return self._token
+
+    @property
+    def handle(self) -> ServerHandle:
+        assert self._handle is not None, "start() first"
+        return self._handle
 
     def _run(self) -> None:
         try:
@@ -382,9 +446,27 @@ class _Runner:
         self._token = trio.lowlevel.current_trio_token()
         with trio.CancelScope() as self._scope:
             async with trio.open_nursery() as nursery:
+                self._nursery = nursery
                 self._handle = await nursery.start(_serve, self._paths, self._options, self._context)
                 self._ready.set()
                 await trio.sleep_forever()
+
+    def spawn(self, task: Callable[[], Awaitable[None]], refused: Callable[[], None]) -> None:
+        """Start `task` in the server's trio run without waiting for it (thread-safe, never
+        blocks); `refused()` is called instead when the server is stopping, and
+        RuntimeError raised when it has stopped."""
+
+        def start() -> None:  # in the server's thread; must not raise (it would end the run)
+            try:
+                assert self._nursery is not None  # the token exists only once it does
+                self._nursery.start_soon(task)
+            except RuntimeError:  # the nursery closed: the server is stopping
+                refused()
+
+        try:
+            self.trio_token.run_sync_soon(start)
+        except trio.RunFinishedError:
+            raise RuntimeError("the test server has stopped") from None
 
     def start(self) -> ServerHandle:
         self._thread.start()

@@ -11,6 +11,11 @@ Fixtures (trio tests, pytest-trio):
   ttrec_server     a running server (ttrec.testing.TrioServer) configured by the marker
   ttrec_capture    the capture path the marker names, recorded first when the record mode
                    says so (None: the bundled sample)
+Fixture (asyncio tests, only when pytest-asyncio is installed; ttrec.testing.asyncio_plugin):
+  ttrec_asyncio_server   the same server in a thread (ttrec.testing.AsyncioServer), awaitable
+
+Importing this module imports pytest and nothing else of note: it is loaded in every test
+run of a project that has ttrec installed, including projects that never use it.
 
 Marker `ttrec` keywords: capture (path, relative to the rootdir, or a list), fixture (the
 fixture id to record, and the default one), simulate (a seed, or simulate_match keywords),
@@ -36,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pytest
 
 if TYPE_CHECKING:  # imported when used: the plugin loads in every pytest run once installed
+    from replayer import ServeOptions
     from ttrec.testing.harness import TrioServer
 
 RECORD_MODES: Final = ("none", "once", "rewrite")
@@ -69,6 +75,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.has_plugin("asyncio"):
+        # pytest-asyncio is loaded: offer ttrec_asyncio_server too (its module imports
+        # pytest_asyncio, so only then).
+        from ttrec.testing import asyncio_plugin
+
+        config.pluginmanager.register(asyncio_plugin, "ttrec-asyncio")
     config.addinivalue_line(
         "markers",
         "ttrec(capture=None, fixture=None, simulate=None, speed=None, tokens=(), faults=(), "
@@ -113,6 +125,11 @@ def _marker(request: pytest.FixtureRequest) -> dict[str, Any]:
 async def ttrec_capture(request: pytest.FixtureRequest, tmp_path: Path) -> list[Path] | None:
     """The captures the marker names (recorded first if the record mode says so); a
     simulated match with `simulate=`; None when neither is named (the bundled sample)."""
+    return await resolve_captures(request, tmp_path)
+
+
+async def resolve_captures(request: pytest.FixtureRequest, tmp_path: Path) -> list[Path] | None:
+    """What `ttrec_capture` gives (a trio function: recording runs in trio)."""
     settings = _marker(request)
     simulate = settings.get("simulate")
     capture = settings.get("capture")
@@ -224,9 +241,18 @@ async def ttrec_server(
     """A replayer on 127.0.0.1, port 0, in this test's trio run (ttrec.testing.TrioServer):
     `.fixture_url()`, `.token`, `.connect()`, `.ssl_context` / `.ca_file` (tls=True),
     `.connections`, `.wait_connections(n)`, `.control` (step control)."""
-    from ttrec.testing.harness import open_server, serve_options
+    from ttrec.testing.harness import open_server
 
     settings = _marker(request)
+    options, tls, fixture = marker_options(settings)
+    async with open_server(ttrec_capture, options, tls=tls, ca_dir=tmp_path, fixture=fixture) as server:
+        yield server
+
+
+def marker_options(settings: dict[str, Any]) -> tuple[ServeOptions, bool, str | None]:
+    """The server options, tls and default fixture the marker's keywords ask for."""
+    from ttrec.testing.harness import serve_options
+
     options = serve_options(
         speed=settings.get("speed"),
         tokens=_strings(settings.get("tokens", ())),
@@ -237,10 +263,7 @@ async def ttrec_server(
         paused=bool(settings.get("paused", False)),
         start_at=settings.get("start_at"),
     )
-    tls = bool(settings.get("tls", False))
-    fixture = settings.get("fixture")
-    async with open_server(ttrec_capture, options, tls=tls, ca_dir=tmp_path, fixture=fixture) as server:
-        yield server
+    return options, bool(settings.get("tls", False)), settings.get("fixture")
 
 
 def _strings(value: str | Sequence[str]) -> tuple[str, ...]:

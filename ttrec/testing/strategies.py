@@ -32,7 +32,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
-from hypothesis import strategies as st
+try:
+    from hypothesis import strategies as st
+except ImportError:  # an extra: a consumer that never asked for strategies has no hypothesis
+    raise ImportError("ttrec.testing.strategies needs hypothesis: pip install 'ttrec[strategies]'") from None
 
 from ttrec.feed import default_heartbeat
 from ttrec.records import Frame, Heartbeat
