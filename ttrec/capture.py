@@ -144,6 +144,7 @@ class CaptureReader(_Closing):
         self.lines = 0  # complete lines handed out so far, the header included
         self._complete_lines = 0  # complete lines decompressed so far
         self._pending: deque[bytes] = deque()  # lines of the current block not handed out yet
+        self._magic = b""  # read to recognise the file, then fed to the decompressor first
         try:
             self._file: IO[bytes] = open(self.path, "rb")  # noqa: SIM115 (closed in close())
         except OSError as exc:
@@ -157,8 +158,8 @@ class CaptureReader(_Closing):
             raise
 
     def _read_header(self) -> Header:
-        magic = self._file.read(4)
-        self._file.seek(0)
+        # No seek back: a capture may come through a pipe (`ttrec info /dev/stdin`).
+        magic = self._magic = self._file.read(4)
         if magic != ZSTD_MAGIC:
             raise CaptureFormatError(self.path, None, "not a zstd file (is it a ttrec capture?)")
         line = next(self._lines, None)
@@ -176,7 +177,9 @@ class CaptureReader(_Closing):
         dctx = zstandard.ZstdDecompressor()
         dobj = dctx.decompressobj()
         pending = False  # input fed to the current frame that has not ended it yet
-        while chunk := self._file.read(READ_CHUNK):
+        first, self._magic = self._magic, b""
+        while chunk := first + self._file.read(READ_CHUNK):
+            first = b""
             while chunk:
                 try:
                     out = dobj.decompress(chunk)

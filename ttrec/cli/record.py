@@ -14,6 +14,7 @@ from recorder.run import OutputError, record
 from recorder.secret import Token, hide_from_process_title
 from recorder.session import UNTIL, FixtureResult, RecordOptions
 from ttrec.cli import command
+from ttrec.cli.params import seconds
 from ttrec.errors import InvalidFixtureId
 from ttrec.feed import DEFAULT_BASE_URL, FEEDS, HEARTBEAT_INTERVAL_S, feed_url, validate_fixture_id
 
@@ -63,7 +64,7 @@ class UsageProblem(click.ClickException):
 )
 @click.option(
     "--heartbeat-interval",
-    type=click.FloatRange(min=0.1),
+    type=seconds(0.1),
     default=float(HEARTBEAT_INTERVAL_S),
     show_default=True,
     metavar="SECONDS",

@@ -24,12 +24,13 @@ from replayer.control import CONTROL_PATH, StepControl
 from replayer.options import AUTH_TIMEOUT_S, SEND_TIMEOUT_S, OnEnd
 from replayer.tls import from_files, self_signed
 from ttrec.cli import command
+from ttrec.cli.params import seconds
 from ttrec.errors import TtrecError
 from ttrec.faults import Fault, FaultSpecError, parse_fault
 from ttrec.feed import HEARTBEAT_INTERVAL_S
 from ttrec.schedule import StartAt, StartAtError, parse_start_at
 
-_positive = click.FloatRange(min=0, min_open=True)
+_positive = seconds(0, min_open=True)
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
 

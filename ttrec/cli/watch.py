@@ -16,7 +16,8 @@ import trio
 
 from recorder.secret import Token
 from recorder.watch import REFRESH_S, WatchResult, watch
-from ttrec.cli import command
+from ttrec.cli import command, plural
+from ttrec.cli.params import seconds
 from ttrec.errors import InvalidFixtureId
 from ttrec.feed import DEFAULT_BASE_URL, feed_url, validate_fixture_id
 from ttrec.scoreboard import Scoreboard
@@ -64,13 +65,14 @@ def _resolve_url(target: str, base_url: str) -> str:
     try:
         return feed_url(base_url, validate_fixture_id(target))
     except InvalidFixtureId:
-        raise click.BadParameter(f"{target!r} is neither a ws:// or wss:// URL nor a fixture id") from None
+        raise click.BadParameter(f"{target!r} is not a fixture id, nor a URL starting with ws:// or wss://") from None
 
 
 def _finish(result: WatchResult) -> None:
     """One closing line; exit status 1 when the connection ended before the match did."""
     click.echo(
-        f"{result.ended}: {result.board.frames} frames, {result.board.heartbeats} heartbeats", err=True
+        f"{result.ended}: {plural(result.board.frames, 'frame')}, {plural(result.board.heartbeats, 'heartbeat')}",
+        err=True,
     )
     if result.ended != "finished":
         sys.exit(1)
@@ -122,7 +124,7 @@ def watch_command(
 @command("demo")
 @click.option(
     "--seconds",
-    type=click.FloatRange(min=0.1),
+    type=seconds(0.1),
     default=DEMO_SECONDS,
     show_default=True,
     help="How long the whole match should take.",
