@@ -143,7 +143,9 @@ def test_bad_input_is_one_clear_line_and_exit_1(tmp_path, command, content, mess
     result = CliRunner().invoke(cli, [command, str(path)])
     assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+    # `check` reports problems on stdout (its result), the others on stderr.
+    said = result.stdout if command == "check" else result.stderr
+    assert len(said.strip().splitlines()) == 1 and message in said
 
 
 def test_missing_file_and_usage_errors(tmp_path):
@@ -183,3 +185,23 @@ def test_the_group_lists_every_command_and_loads_only_what_runs():
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip().endswith("False")
+
+
+def test_check_reads_on_past_a_bad_line_and_never_says_ok(tmp_path):
+    path = tmp_path / "m.jsonl.zst"
+    datas = write_match(path)
+    lines = zstandard.ZstdDecompressor().stream_reader(path.read_bytes(), read_across_frames=True).read()
+    text = lines.decode().splitlines()
+    # Line 5 (a data frame) is cut short; line 9 says "finished": null: both are reported.
+    text[4] = text[4][:-7]
+    bad = json.loads(text[8])
+    bad["data"] = json.dumps({**json.loads(bad["data"]), "finished": None})
+    text[8] = json.dumps(bad)
+    path.write_bytes(zstandard.compress(("\n".join(text) + "\n").encode()))
+    result = CliRunner().invoke(cli, ["check", str(path)])
+    assert result.exit_code == 1
+    problem_lines = result.stdout.splitlines()
+    assert problem_lines[0].startswith(f"{path}:5: line is not JSON")
+    assert problem_lines[1] == f"{path}:9: 'finished' must be true or false, got null"
+    assert len(problem_lines) == 2, result.stdout
+    assert "ok" not in result.stderr and len(datas) > 9

@@ -234,12 +234,27 @@ class CaptureReader(_Closing):
 
     def __iter__(self) -> Iterator[Record]:
         for line in self._lines:
-            try:
-                record = decode_record(json.loads(line.decode()))
-            except (ValueError, RecordError, RecursionError) as exc:
-                raise CaptureFormatError(self.path, self.lines, _describe(exc)) from None
+            record = self._decode(line)
             if record is not None:
                 yield record
+
+    def records_and_errors(self) -> Iterator[Record | CaptureFormatError]:
+        """Every record, and in place of each line that is not one its error: reads on
+        past bad lines, for a validator that wants every problem (`ttrec check`)."""
+        for line in self._lines:
+            try:
+                record = self._decode(line)
+            except CaptureFormatError as exc:
+                yield exc
+                continue
+            if record is not None:
+                yield record
+
+    def _decode(self, line: bytes) -> Record | None:
+        try:
+            return decode_record(json.loads(line.decode()))
+        except (ValueError, RecordError, RecursionError) as exc:
+            raise CaptureFormatError(self.path, self.lines, _describe(exc)) from None
 
     def close(self) -> None:
         self._file.close()

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
 from ttrec.capture import CaptureReader
-from ttrec.cli import command
-from ttrec.errors import TtrecError
-from ttrec.invariants import Checker
+from ttrec.cli import command, mark_failed
+from ttrec.errors import CaptureFormatError, TtrecError
+from ttrec.invariants import Checker, Problem
 from ttrec.records import Frame
 from ttrec.summary import Cadence, CaptureSummary
 
@@ -24,13 +24,20 @@ _captures = click.argument(
 )
 
 
-def _each(paths: tuple[Path, ...]) -> Iterator[tuple[Path, CaptureReader | None]]:
+def _on_stderr(exc: TtrecError) -> None:
+    click.echo(f"Error: {exc}", err=True)
+
+
+def _each(
+    paths: tuple[Path, ...], report: Callable[[TtrecError], None] = _on_stderr
+) -> Iterator[tuple[Path, CaptureReader | None]]:
     """Open each capture in turn; a broken one is reported and yields None."""
     for path in paths:
         try:
             reader = CaptureReader(path)
         except TtrecError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            mark_failed()
+            report(exc)
             yield path, None
             continue
         with reader:
@@ -64,6 +71,7 @@ def info(captures: tuple[Path, ...], as_json: bool) -> None:
         try:
             summary = summarize(reader)
         except TtrecError as exc:
+            mark_failed()
             click.echo(f"Error: {exc}", err=True)
             failed = True
             continue
@@ -163,36 +171,39 @@ def check(captures: tuple[Path, ...]) -> None:
 
     Checks that match totals equal the sums over sets, counts never decrease, seqNum
     increases within a connection, set scores are legal table-tennis scores, and only
-    the last frame is `finished`. Prints one line per problem, naming the line number;
-    exits 0 when every capture is valid, else 1. A torn tail is a note, not a problem.
+    the last frame is `finished`. Reads on past a bad line and prints every problem on
+    stdout, one line each, naming the line number; notes (a torn tail, "ok") go to stderr.
+    Exits 0 when every capture is valid, else 1. A torn tail is a note, not a problem.
 
     \b
     Example:
       ttrec check captures/*.jsonl.zst
     """
     failed = False
-    for path, reader in _each(captures):
+    for path, reader in _each(captures, lambda exc: click.echo(str(exc))):
         if reader is None:
             failed = True
             continue
         checker = Checker(reader.header)
-        try:
-            for record in reader:
-                checker.add(reader.lines, record)
-        except TtrecError as exc:
-            click.echo(f"{exc}", err=True)
+        unreadable: list[Problem] = []
+        for item in reader.records_and_errors():
+            if isinstance(item, CaptureFormatError):
+                unreadable.append(Problem(item.line or reader.lines, item.problem))
+            else:
+                checker.add(reader.lines, item)
+        problems = sorted([*unreadable, *checker.finish()], key=lambda problem: problem.line)
+        if reader.damage:
+            problems.append(Problem(reader.lines + 1, reader.damage))
+        if problems:
             failed = True
-        problems = checker.finish()
+            mark_failed()
         for problem in problems[:MAX_PROBLEMS_SHOWN]:
             click.echo(f"{path}:{problem.line}: {problem.message}")
         if len(problems) > MAX_PROBLEMS_SHOWN:
             click.echo(f"{path}: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more problems")
-        if reader.damage:
-            click.echo(f"{path}:{reader.lines + 1}: {reader.damage}")
-        elif reader.torn_tail:
+        if reader.torn_tail and not reader.damage:
             click.echo(f"{path}: note: torn tail after line {reader.lines}", err=True)
-        failed = failed or bool(problems) or reader.damage is not None
-        if not problems and not reader.damage:
+        if not problems:
             click.echo(f"{path}: ok ({reader.lines} lines)", err=True)
     if failed:
         sys.exit(1)

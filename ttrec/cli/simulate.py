@@ -39,7 +39,9 @@ def _start(ctx: click.Context, param: click.Parameter, value: str | None) -> dat
     try:  # every time in the match is the start plus an offset (a match lasts hours, not a week)
         moment.astimezone(UTC) + timedelta(seconds=MAX_SECONDS)
     except OverflowError:
-        raise click.BadParameter(f"{value!r} is out of range: the match must start and end within the years 1 to 9999 (UTC)") from None
+        raise click.BadParameter(
+            f"{value!r} is out of range: the match must start and end within the years 1 to 9999 (UTC)"
+        ) from None
     return moment
 
 

@@ -65,15 +65,16 @@ def _resolve_url(target: str, base_url: str) -> str:
     try:
         return feed_url(base_url, validate_fixture_id(target))
     except InvalidFixtureId:
-        raise click.BadParameter(f"{target!r} is not a fixture id, nor a URL starting with ws:// or wss://") from None
+        raise click.BadParameter(
+            f"{target!r} is not a fixture id, nor a URL starting with ws:// or wss://"
+        ) from None
 
 
 def _finish(result: WatchResult) -> None:
     """One closing line; exit status 1 when the connection ended before the match did."""
-    click.echo(
-        f"{result.ended}: {plural(result.board.frames, 'frame')}, {plural(result.board.heartbeats, 'heartbeat')}",
-        err=True,
-    )
+    board = result.board
+    counts = f"{plural(board.frames, 'frame')}, {plural(board.heartbeats, 'heartbeat')}"
+    click.echo(f"{result.ended}: {counts}", err=True)
     if result.ended != "finished":
         sys.exit(1)
 
