@@ -9,7 +9,18 @@ TtrecError
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+
+
+def leaves(exc: BaseException) -> Iterator[BaseException]:
+    """The errors inside (nested) exception groups, as trio's nurseries wrap them; the
+    error itself when it is not a group."""
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            yield from leaves(inner)
+    else:
+        yield exc
 
 
 class TtrecError(Exception):

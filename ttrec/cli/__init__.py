@@ -12,13 +12,13 @@ import errno
 import importlib
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import IO, Any, Final, NoReturn, TypeVar
 
 import click
 
 from ttrec import __version__
-from ttrec.errors import TtrecError
+from ttrec.errors import TtrecError, leaves
 
 # Command name -> the module that defines it. Modules load only when their command runs,
 # so `ttrec cat` does not pay for importing trio and the websocket stack.
@@ -75,14 +75,6 @@ class UsageLine(click.UsageError):
         where = self.ctx.command_path if self.ctx is not None else "ttrec"
         message = self.message.rstrip(".")
         click.echo(f"{where}: {message} (try '{where} --help')", file=file, err=True)
-
-
-def _leaves(exc: BaseException) -> Iterator[BaseException]:
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            yield from _leaves(inner)
-    else:
-        yield exc
 
 
 def _silence_stdout() -> None:
@@ -143,7 +135,7 @@ class _Group(click.Group):
         except (click.UsageError, TtrecError, OSError) as exc:
             _exit_for(ctx, exc)
         except BaseExceptionGroup as group:  # from inside trio.run (watch, demo, serve)
-            for leaf in _leaves(group):
+            for leaf in leaves(group):
                 if isinstance(leaf, click.ClickException | TtrecError | OSError):
                     _exit_for(ctx, leaf)
             raise
