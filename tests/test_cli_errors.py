@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import zstandard
@@ -55,8 +56,8 @@ def ttrec(*args: str, **kwargs) -> subprocess.CompletedProcess[bytes]:
 
 
 def assert_one_usage_line(result, command: str, *words: str) -> None:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
+    assert result.exit_code == 2, result.stderr
+    assert "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"ttrec {command}: ") and lines[0].endswith(f"(try 'ttrec {command} --help')")
@@ -83,14 +84,20 @@ def assert_one_usage_line(result, command: str, *words: str) -> None:
 )
 def test_non_finite_numbers_are_one_usage_line(tmp_path, command, option, value):
     capture = str(write_match(tmp_path / "m.jsonl.zst"))
+    # Arguments chosen so that, were the value let through, the command would fail fast
+    # instead of running (a fixture id that is no UUID, a capture that does not exist).
     positional = {
-        "record": [FIXTURE, "--token", "t", "--base-url", "ws://127.0.0.1:9"],
-        "serve": [capture],
+        "record": ["not-a-uuid", "--token", "t"],
+        "serve": [str(tmp_path / "missing.jsonl.zst")],
         "demo": [],
         "splice": [capture, capture, "-o", str(tmp_path / "o.jsonl.zst")],
         "warp": [capture, "-o", str(tmp_path / "o.jsonl.zst")],
     }[command]
-    result = invoke(command, *positional, f"{option}={value}")
+    if command == "demo":  # nothing to make it fail fast: a process with a deadline
+        proc = ttrec(command, f"{option}={value}")
+        result = SimpleNamespace(exit_code=proc.returncode, stderr=proc.stderr.decode(), output="")
+    else:
+        result = invoke(command, *positional, f"{option}={value}")
     assert_one_usage_line(result, command, option)
     assert not (tmp_path / "o.jsonl.zst").exists()
 

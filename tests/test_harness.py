@@ -24,6 +24,7 @@ from trio_websocket import ConnectionClosed, open_websocket_url
 from websockets.asyncio.client import connect
 
 from replayer.control import CONTROL_PATH
+from ttrec.errors import CaptureFormatError
 from ttrec.feed import ACCEPT_HEADER, auth_message, classify, seq_num
 from ttrec.testing import DEFAULT_TOKEN, serve_in_thread
 
@@ -242,3 +243,11 @@ def test_serve_help_names_the_ci_flags() -> None:
     )
     for flag in ("--report", "--exit-after", "--control", "--paused"):
         assert flag in result.stdout
+
+
+def test_serve_in_thread_raises_the_real_start_error(tmp_path: Path) -> None:
+    # Not RuntimeError("... ExceptionGroup ..."): the error a caller can catch and read.
+    missing = tmp_path / "missing.jsonl.zst"
+    with pytest.raises(CaptureFormatError) as caught, serve_in_thread([missing]):
+        pass
+    assert caught.value.path == missing and "no such file" in caught.value.problem

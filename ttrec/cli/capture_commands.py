@@ -18,6 +18,7 @@ from ttrec.records import Frame
 from ttrec.summary import Cadence, CaptureSummary
 
 MAX_PROBLEMS_SHOWN = 200  # per capture; a badly broken file would otherwise flood the terminal
+MAX_CLOSES_SHOWN = 5  # per capture in `info`; a capture of many reconnects says how many more
 
 _captures = click.argument(
     "captures", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)
@@ -87,7 +88,10 @@ def _human(path: Path, summary: CaptureSummary) -> str:
     data = summary.as_json()
     teams = data["teams"]
     won = data["sets_won"]
-    result = f"winner {data['winner']}" if data["winner"] else ("finished" if data["finished"] else "in play")
+    if data["winner"]:
+        result = f"winner {data['winner']}"
+    else:
+        result = "finished" if data["finished"] else ("in play" if data["frames"] else "no data frame yet")
     lines = [
         f"{path}",
         f"  fixture     {data['fixture_id']}  ({data['feed']}, {data['source']}, {data['tool']})",
@@ -96,6 +100,8 @@ def _human(path: Path, summary: CaptureSummary) -> str:
         f"  duration    {_duration(summary.duration_s)}",
         f"  frames      {data['frames']}  {_cadence(summary.frame_cadence)}",
         f"  heartbeats  {data['heartbeats']}  {_cadence(summary.heartbeat_cadence)}",
+        *([f"  binary      {data['binary']} binary message(s)"] if data["binary"] else []),
+        *([f"  errors      {data['errors']} failed connection attempt(s)"] if data["errors"] else []),
         f"  sequence    {_sequence(data)}",
         f"  connections {data['connections']}" + _closes(summary),
         f"  tail        {_tail(summary)}",
@@ -127,6 +133,8 @@ def _cadence(cadence: Cadence) -> str:
     mean = cadence.mean_gap_s
     if mean is None:
         return ""
+    if cadence.backwards:  # a mean over gaps that run backwards means nothing
+        return f"(time goes backwards {cadence.backwards} time(s): see `ttrec check`)"
     return f"(every {mean:.1f} s on average, longest gap {cadence.max_gap_ns / 1e9:.1f} s)"
 
 
@@ -141,8 +149,10 @@ def _sequence(data: dict[str, Any]) -> str:
 def _closes(summary: CaptureSummary) -> str:
     if not summary.closes:
         return ""
-    ends = ", ".join(f"{c.code if c.code is not None else '-'} by {c.by}" for c in summary.closes[:5])
-    return f"  (closes: {ends})"
+    shown = summary.closes[:MAX_CLOSES_SHOWN]
+    ends = ", ".join(f"{c.code if c.code is not None else '-'} by {c.by}" for c in shown)
+    more = len(summary.closes) - len(shown)
+    return f"  (closes: {ends}" + (f", … {more} more)" if more else ")")
 
 
 def _tail(summary: CaptureSummary) -> str:
