@@ -143,9 +143,7 @@ def test_bad_input_is_one_clear_line_and_exit_1(tmp_path, command, content, mess
     result = CliRunner().invoke(cli, [command, str(path)])
     assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
-    # `check` reports problems on stdout (its result), the others on stderr.
-    said = result.stdout if command == "check" else result.stderr
-    assert len(said.strip().splitlines()) == 1 and message in said
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
 
 
 def test_missing_file_and_usage_errors(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,20 +25,14 @@ _captures = click.argument(
 )
 
 
-def _on_stderr(exc: TtrecError) -> None:
-    click.echo(f"Error: {exc}", err=True)
-
-
-def _each(
-    paths: tuple[Path, ...], report: Callable[[TtrecError], None] = _on_stderr
-) -> Iterator[tuple[Path, CaptureReader | None]]:
+def _each(paths: tuple[Path, ...]) -> Iterator[tuple[Path, CaptureReader | None]]:
     """Open each capture in turn; a broken one is reported and yields None."""
     for path in paths:
         try:
             reader = CaptureReader(path)
         except TtrecError as exc:
             mark_failed()
-            report(exc)
+            click.echo(f"Error: {exc}", err=True)
             yield path, None
             continue
         with reader:
@@ -182,7 +176,8 @@ def check(captures: tuple[Path, ...]) -> None:
     Checks that match totals equal the sums over sets, counts never decrease, seqNum
     increases within a connection, set scores are legal table-tennis scores, and only
     the last frame is `finished`. Reads on past a bad line and prints every problem on
-    stdout, one line each, naming the line number; notes (a torn tail, "ok") go to stderr.
+    stdout, one line each, naming the line number; notes (a torn tail, "ok") and a file
+    that cannot be opened at all go to stderr.
     Exits 0 when every capture is valid, else 1. A torn tail is a note, not a problem.
 
     \b
@@ -190,7 +185,7 @@ def check(captures: tuple[Path, ...]) -> None:
       ttrec check captures/*.jsonl.zst
     """
     failed = False
-    for path, reader in _each(captures, lambda exc: click.echo(str(exc))):
+    for path, reader in _each(captures):  # a file that cannot be opened is an error (stderr)
         if reader is None:
             failed = True
             continue
