@@ -131,14 +131,6 @@ def test_serve_in_thread_stops_open_connections_with_1001(tmp_path: Path) -> Non
     assert server.connections[0].ended == "shutdown"
 
 
-def test_serve_in_thread_reports_a_server_that_cannot_start(tmp_path: Path) -> None:
-    with (
-        pytest.raises(RuntimeError, match="failed to start"),
-        serve_in_thread([tmp_path / "missing.jsonl.zst"]),
-    ):
-        pass
-
-
 def test_serve_in_thread_takes_options_or_keywords_not_both() -> None:
     from ttrec.testing import serve_options
 
