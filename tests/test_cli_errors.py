@@ -262,3 +262,9 @@ def test_info_reads_a_capture_from_a_pipe(tmp_path):
     got = json.loads(from_pipe.stdout)
     assert got.pop("path") == "/dev/stdin" and expected.pop("path") == str(capture)
     assert got == expected
+
+
+def test_ttrec_alone_still_shows_the_help():
+    result = invoke()
+    assert "Usage: ttrec [OPTIONS] COMMAND" in result.output and "Commands:" in result.output
+    assert "(try 'ttrec --help')" not in result.output

@@ -38,6 +38,10 @@ COMMAND_MODULES: Final = {
 
 
 _FAILED: Final = "ttrec.failed"
+# `ttrec` alone shows the help (click >= 8.2 raises this usage error for it): kept as it is.
+_HELP_NOT_ERROR: Final[tuple[type[Exception], ...]] = tuple(
+    kind for kind in [getattr(click.exceptions, "NoArgsIsHelpError", None)] if kind is not None
+)
 # Errors of the output itself (`> /dev/full`), as opposed to a file named in the error.
 _OUTPUT_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT})
 
@@ -89,7 +93,7 @@ def _silence_stdout() -> None:
 
 def _exit_for(ctx: click.Context, exc: BaseException) -> NoReturn:
     """Turn what escaped a command into one line and an exit status."""
-    if isinstance(exc, click.UsageError) and not isinstance(exc, UsageLine):
+    if isinstance(exc, click.UsageError) and not isinstance(exc, (UsageLine, *_HELP_NOT_ERROR)):
         raise UsageLine(exc) from None
     if isinstance(exc, TtrecError):
         raise click.ClickException(str(exc)) from None
@@ -124,6 +128,8 @@ class _Group(click.Group):
         try:
             return super().make_context(info_name, args, parent, **extra)
         except click.UsageError as exc:  # `ttrec --no-such-option`
+            if isinstance(exc, _HELP_NOT_ERROR):
+                raise
             raise UsageLine(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
