@@ -23,6 +23,7 @@ from replayer_support import (
     wait_ready,
     write_capture,
 )
+from test_disk_errors import unwritable_directory
 
 from replayer.faults import FaultNeverFires, prepare
 from replayer.library import load_fixtures
@@ -197,3 +198,14 @@ def test_a_torn_capture_is_served_with_one_warning_naming_it(tmp_path: Path) -> 
         result = serve_process(str(torn), "--port", str(taken.getsockname()[1]))
     warnings = [line for line in result.stderr.splitlines() if "warning" in line]
     assert len(warnings) == 1 and f"{torn}: torn tail after line" in warnings[0], result.stderr
+
+
+def test_a_report_on_a_read_only_file_system_is_one_line_before_listening(tmp_path: Path) -> None:
+    capture = str(write_capture(tmp_path / "a.jsonl.zst", frames_every(2, 1.0)))
+    with unwritable_directory(tmp_path / "ro") as unwritable:
+        if not unwritable:
+            pytest.skip("cannot make a directory this process cannot write to")
+        result = serve_process(capture, "--report", str(tmp_path / "ro" / "r.json"), "--exit-after", "1")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"Error: {tmp_path / 'ro' / 'r.json'}: cannot write the report: ")

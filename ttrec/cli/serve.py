@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
@@ -85,7 +86,8 @@ def _write_atomically(path: Path, text: str, what: str = "the ready file") -> No
         tmp.write_text(text)
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # on a read-only file system even this fails
+            tmp.unlink(missing_ok=True)
         raise click.ClickException(f"{path}: cannot write {what}: {exc.strerror}") from None
 
 
