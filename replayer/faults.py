@@ -15,7 +15,11 @@ from typing import TYPE_CHECKING, Final
 import trio
 
 from ttrec.faults import (
+    AfterFrames,
+    AtMoment,
     ConnectionFault,
+    Fault,
+    FaultSpecError,
     FiringBudget,
     RejectFault,
     connection_rng,
@@ -108,10 +112,23 @@ def rejected(options: ServeOptions, attempt: int) -> RejectFault | None:
     return rejection(options.faults, attempt)
 
 
+class FaultNeverFires(FaultSpecError):
+    """A fault no served capture can trigger (`at=game-point#999` on a match with 9): a
+    test relying on it would pass without the fault ever happening."""
+
+    def __init__(self, spec: str, problem: str) -> None:
+        super().__init__(spec, problem)
+        self.args = (f"{spec} can never fire: {problem}",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 def prepare(fixtures: Mapping[tuple[str, Feed], Fixture], options: ServeOptions) -> None:
     """At server start: find the match moments a fault or --start-at needs (once per capture,
     not per client), and refuse to start when a capture has no --start-at point
-    (StartAtError), rather than serve something else than asked."""
+    (StartAtError) or a fault can fire on none of them (FaultNeverFires), rather than serve
+    something else than asked."""
     for fixture in fixtures.values():
         if needs_moments(options.faults):
             fixture.timeline.moment_index()
@@ -119,3 +136,30 @@ def prepare(fixtures: Mapping[tuple[str, Feed], Fixture], options: ServeOptions)
             fixture.timeline.start_index(options.start_at)
         except StartAtError as exc:
             raise StartAtError(exc.start_at, f"{exc.problem} ({fixture.path})") from None
+    for fault in options.faults:
+        reasons = [_why_never(fault, fixture, options) for fixture in fixtures.values()]
+        if reasons and all(reasons):
+            raise FaultNeverFires(str(fault), "; ".join(r for r in reasons if r))
+
+
+def _why_never(fault: Fault, fixture: Fixture, options: ServeOptions) -> str | None:
+    """Why `fault` can never fire on a playback of `fixture`, or None when it can. A client's
+    startPosition only skips more, so what cannot fire from the --start-at point never does."""
+    if isinstance(fault, RejectFault):
+        return None
+    timeline = fixture.timeline
+    start = timeline.start_index(options.start_at)
+    trigger = fault.trigger
+    name = fixture.path.name
+    if isinstance(trigger, AfterFrames) and trigger.frames > timeline.frames - start:
+        return f"{name} plays {timeline.frames - start} data frame(s)"
+    if isinstance(trigger, AtMoment):
+        found = timeline.moment_index().occurrences.get(trigger.moment, ())
+        playable = [i for i in found if i >= start]
+        if trigger.nth is None and not playable:
+            return f"{name} has no {trigger.moment}" + (" from --start-at on" if found else "")
+        if trigger.nth is not None and (len(found) < trigger.nth or found[trigger.nth - 1] < start):
+            return f"{name} has {len(found)} {trigger.moment}(s)" + (
+                "" if len(found) < trigger.nth else f", the #{trigger.nth} before --start-at"
+            )
+    return None

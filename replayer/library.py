@@ -39,6 +39,7 @@ class Fixture:
     path: Path
     header: Header
     timeline: Timeline
+    problem: str | None = None  # a damaged or torn capture: served up to where it breaks
 
     @property
     def url_path(self) -> str:
@@ -75,7 +76,15 @@ def load_fixture(path: Path) -> Fixture:
         timeline = build_timeline(reader)
         header = reader.header
     fixture_id, feed = _route(header)
-    return Fixture(fixture_id, feed, path, header, timeline)
+    return Fixture(fixture_id, feed, path, header, timeline, _problem(reader))
+
+
+def _problem(reader: CaptureReader) -> str | None:
+    if reader.damage:
+        return f"damaged: {reader.damage}; serving the {reader.lines} lines before it"
+    if reader.torn_tail:
+        return f"torn tail after line {reader.lines} (cut mid-write); serving the lines before it"
+    return None
 
 
 def load_fixtures(paths: Sequence[Path]) -> dict[tuple[str, Feed], Fixture]:

@@ -23,6 +23,7 @@ from replayer.handshake import Accept, Reject, decide
 from replayer.library import Fixture, NoCaptures, load_fixtures
 from replayer.options import ServeOptions
 from replayer.pacer import Pacer
+from replayer.plain_http import PLAIN_HTTP_STATUS, Replayed, answer_plain, read_head
 from replayer.report import ConnectionReport, LatenessHistogram
 from replayer.session import CLOSE_TIMEOUT_S, Session
 from ttrec.errors import TtrecError
@@ -160,9 +161,25 @@ class _Server:
         async with trio.open_nursery() as nursery:
             request = None
             with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
+                head = await read_head(stream)
+                if head.plain_target is not None and head.conn is not None:
+                    await answer_plain(stream, head.conn)
+                    self.handle._record(
+                        ConnectionReport(
+                            client=client,
+                            path=head.plain_target,
+                            fixture=None,
+                            feed=None,
+                            ended="rejected",
+                            code=PLAIN_HTTP_STATUS,
+                            duration_s=trio.current_time() - started,
+                        )
+                    )
+                    nursery.cancel_scope.cancel()
+                    return
                 request = await wrap_server_stream(
                     nursery,
-                    stream,
+                    Replayed(stream, head.received),
                     message_queue_size=CLIENT_MESSAGE_QUEUE,
                     max_message_size=CLIENT_MAX_MESSAGE_BYTES,
                 )
@@ -289,6 +306,9 @@ async def serve(
     fixtures = load_fixtures([Path(p) for p in captures])
     if not fixtures:
         raise NoCaptures("the paths given")
+    for fixture in fixtures.values():
+        if fixture.problem is not None:  # served anyway (a torn tail is what a live recording has)
+            logger.warning("warning: %s: %s", fixture.path, fixture.problem)
     # The captures live as long as the server: moving them (and everything imported) out
     # of the collector's reach keeps each full collection short, and full collections are
     # pauses every connection feels as lateness.

@@ -55,7 +55,9 @@ def from_files(certfile: Path, keyfile: Path | None) -> ssl.SSLContext:
     try:
         context.load_cert_chain(certfile, keyfile)
     except FileNotFoundError as exc:
-        raise TlsSetupError(f"{exc.filename}: no such file") from None
+        # ssl leaves `filename` unset: name the file that is missing ourselves.
+        missing = exc.filename or next((p for p in (certfile, keyfile) if p and not p.exists()), certfile)
+        raise TlsSetupError(f"{missing}: no such file") from None
     except (ssl.SSLError, OSError) as exc:
         raise TlsSetupError(f"cannot load the certificate {certfile}: {exc}") from None
     return context

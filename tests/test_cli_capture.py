@@ -16,7 +16,7 @@ from frame_factory import FIXTURE, match_progression, stats_frame
 from ttrec import __version__
 from ttrec.capture import CaptureWriter
 from ttrec.cli import COMMAND_MODULES, cli
-from ttrec.records import Frame, Header, Heartbeat, Open
+from ttrec.records import Binary, Close, Error, Frame, Header, Heartbeat, Open, encode_header, encode_record
 
 SETS = [(11, 4), (8, 11), (13, 11)]
 HEADER = Header(
@@ -183,3 +183,66 @@ def test_the_group_lists_every_command_and_loads_only_what_runs():
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip().endswith("False")
+
+
+def test_check_reads_on_past_a_bad_line_and_never_says_ok(tmp_path):
+    path = tmp_path / "m.jsonl.zst"
+    datas = write_match(path)
+    lines = zstandard.ZstdDecompressor().stream_reader(path.read_bytes(), read_across_frames=True).read()
+    text = lines.decode().splitlines()
+    # Line 5 (a data frame) is cut short; line 9 says "finished": null: both are reported.
+    text[4] = text[4][:-7]
+    bad = json.loads(text[8])
+    bad["data"] = json.dumps({**json.loads(bad["data"]), "finished": None})
+    text[8] = json.dumps(bad)
+    path.write_bytes(zstandard.compress(("\n".join(text) + "\n").encode()))
+    result = CliRunner().invoke(cli, ["check", str(path)])
+    assert result.exit_code == 1
+    problem_lines = result.stdout.splitlines()
+    assert problem_lines[0].startswith(f"{path}:5: line is not JSON")
+    assert problem_lines[1] == f"{path}:9: 'finished' must be true or false, got null"
+    assert len(problem_lines) == 2, result.stdout
+    assert "ok" not in result.stderr and len(datas) > 9
+
+
+def _info(path) -> str:
+    result = CliRunner().invoke(cli, ["info", str(path)])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_info_shows_how_many_closes_it_leaves_out_and_errors_and_binary(tmp_path):
+    path = tmp_path / "m.jsonl.zst"
+    with CaptureWriter(path, HEADER) as writer:
+        for conn in range(7):
+            writer.write(Open(conn * 10, "w", conn, HEADER.url))
+            writer.write(Frame(conn * 10 + 1, "w", conn, stats_frame(conn + 1, [(conn, 0)])))
+            writer.write(Close(conn * 10 + 2, "w", conn, 1011, "", "server"))
+        writer.write(Error(80, "w", 7, status=503, body="busy"))
+        writer.write(Binary(81, "w", 7, b"\x00"))
+        writer.write(Binary(82, "w", 7, b"\x01"))
+    text = _info(path)
+    assert "(closes: " + ", ".join(["1011 by server"] * 5) + ", … 2 more)" in text
+    assert "  binary      2 binary message(s)" in text.splitlines()
+    assert "  errors      1 failed connection attempt(s)" in text.splitlines()
+
+
+def test_info_says_time_goes_backwards_instead_of_a_negative_cadence(tmp_path):
+    path = tmp_path / "m.jsonl.zst"
+    # The writer refuses such a capture; a hand-edited or foreign one has it.
+    frames = [Frame(t * 10**9, "w", 0, stats_frame(i + 1, [(i, 0)])) for i, t in enumerate([10, 7, 4, 1])]
+    path.write_bytes(zstandard.compress(encode_header(HEADER) + b"".join(map(encode_record, frames))))
+    frames_line = next(line for line in _info(path).splitlines() if line.startswith("  frames"))
+    assert "-" not in frames_line and "time goes backwards 3 time(s)" in frames_line
+
+
+def test_info_of_a_header_only_capture_names_the_teams_its_header_names(tmp_path):
+    teams = [
+        {"id": "h", "name": "HOME Ann", "homeTeam": True},
+        {"id": "a", "name": "AWAY Bo", "homeTeam": False},
+    ]
+    header = Header(FIXTURE, HEADER.url, "simulated", HEADER.created, extra={"teams": teams})
+    path = tmp_path / "m.jsonl.zst"
+    CaptureWriter(path, header).close()
+    result_line = next(line for line in _info(path).splitlines() if "result" in line)
+    assert result_line.split(None, 1)[1] == "HOME Ann 0-0 AWAY Bo  (no data frame yet)"

@@ -248,7 +248,7 @@ def test_start_at_points_in_a_simulated_match() -> None:
 def test_serve_refuses_bad_faults_and_start_points_in_one_line(args: list[str], message: str) -> None:
     result = CliRunner().invoke(cli, ["serve", *args])
     assert result.exit_code == 2 and message in result.stderr
-    assert len([line for line in result.stderr.splitlines() if line.startswith("Error")]) == 1
+    assert len(result.stderr.splitlines()) == 1, result.stderr
 
 
 def test_serve_help_shows_fault_examples() -> None:

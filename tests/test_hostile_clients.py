@@ -464,3 +464,25 @@ async def test_1000_connections_at_once(tmp_path: Path) -> None:
     # Generous: a 2-core CI machine doing 1,000 handshakes in the same process.
     assert max(lateness) < 2.0, lateness
     assert sum(x < 0.1 for x in lateness) >= count // 2, lateness
+
+
+async def test_a_plain_http_request_is_told_what_this_is_and_logged(
+    tmp_path: Path, autojump_clock: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A browser or curl (no Upgrade header) used to get an empty 400 and leave no trace.
+    caplog.set_level("INFO", logger="replayer")
+    async with running([_capture(tmp_path)]) as handle:
+        with trio.fail_after(5):
+            stream = await trio.open_tcp_stream("127.0.0.1", handle.port)
+            await stream.send_all(f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            answer = b""
+            while chunk := await stream.receive_some(4096):
+                answer += chunk
+            await stream.aclose()
+            [report] = await handle.wait_connections(1)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert b"websocket" in body and b"ttrec watch" in body
+    assert f"content-length: {len(body)}\r\n".encode() in head.lower() + b"\r\n"
+    assert (report.ended, report.code, report.path) == ("rejected", 400, PATH)
+    assert any("ended=rejected(400)" in r.getMessage() and PATH in r.getMessage() for r in caplog.records)

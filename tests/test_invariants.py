@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from frame_factory import FIXTURE, match_progression, stats_frame
 
 from ttrec.invariants import Checker
@@ -84,4 +86,22 @@ def test_foreign_fixture_time_travel_and_garbage_frames():
         "line 3: time went backwards (4 < 5 ns)",
         "line 3: connection number went backwards (0 < 1)",
         "line 4: data frame is not a statistics frame: 'seqNum' must be int, got str",
+    ]
+
+
+def _edited(frame: Frame, **changes: object) -> Frame:
+    obj = json.loads(frame.data)
+    obj.update(changes)
+    return Frame(frame.t, frame.wall, frame.conn, json.dumps(obj))
+
+
+def test_a_mid_match_frame_without_teams_or_with_null_finished_is_a_problem():
+    # Seen in the wild by issue 12: the lenient parser read [] as "no teams" and null as
+    # "not finished", so `check` said ok.
+    frames = valid_frames()
+    frames[10] = _edited(frames[10], teamActionAggregates=[], finished=None)
+    assert problems(frames) == [
+        "line 12: 'finished' must be true or false, got null",
+        "line 12: the home team's statistics are missing (present on an earlier frame)",
+        "line 12: the away team's statistics are missing (present on an earlier frame)",
     ]

@@ -15,6 +15,7 @@ import errno
 import json
 import os
 import pty
+import re
 import signal
 import stat
 import subprocess
@@ -74,7 +75,8 @@ def refused(done: subprocess.CompletedProcess[str], kind: str) -> str:
 def one_line_exit_2(done: subprocess.CompletedProcess[str]) -> str:
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), done.stderr
+    usage_line = r"(ttrec|cli) (\w+): .+ \(try '\1 \2 --help'\)"  # cli: click's test runner
+    assert len(lines) == 1 and re.fullmatch(usage_line, lines[0]), done.stderr
     return lines[0]
 
 

@@ -7,6 +7,7 @@ is joined with a timeout; the recorder exits at the finished frame or on refusal
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,7 +37,10 @@ def one_line_error(result: Result) -> str:
     assert "Traceback" not in result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
+    if result.exit_code == 2:  # a usage error, in the one-line form every command uses
+        assert re.fullmatch(r"cli record: .+ \(try 'cli record --help'\)", lines[0]), lines[0]
+    else:
+        assert lines[0].startswith("Error: ")
     return lines[0]
 
 

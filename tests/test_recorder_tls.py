@@ -118,4 +118,5 @@ async def test_watch_and_record_commands_name_the_certificate_failure_and_take_c
         with trio.fail_after(AT_ONCE_S):
             refused = await _ttrec("watch", "--plain", url, "--ca-file", str(not_pem))
         assert refused.returncode == 2
-        assert refused.stderr.decode() == f"Error: --ca-file {not_pem}: not a PEM certificate\n"
+        usage = "(try 'ttrec watch --help')"
+        assert refused.stderr.decode() == f"ttrec watch: --ca-file {not_pem}: not a PEM certificate {usage}\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import ssl
@@ -13,9 +14,23 @@ from pathlib import Path
 import pytest
 import trio
 from click.testing import CliRunner
-from replayer_support import FIXTURE, client, frames_every, receive, texts, wait_ready, write_capture
+from replayer_support import (
+    FIXTURE,
+    OTHER_FIXTURE,
+    client,
+    frames_every,
+    receive,
+    texts,
+    wait_ready,
+    write_capture,
+)
+from test_disk_errors import unwritable_directory
 
+from replayer.faults import FaultNeverFires, prepare
+from replayer.library import load_fixtures
+from replayer.options import ServeOptions
 from ttrec.cli import cli
+from ttrec.faults import parse_fault
 
 TOKEN = "cli-secret-token"
 
@@ -27,18 +42,21 @@ async def test_serve_process_ready_file_client_and_sigterm(tmp_path: Path, tls: 
     ready = tmp_path / "ready.json"
     stderr = tmp_path / "stderr.txt"
     args = [sys.executable, "-m", "ttrec", "serve", str(capture), "--ready-file", str(ready)]
-    args += ["--speed", "max", "--token", TOKEN] + (["--tls"] if tls else [])
+    # --ca-file relative to the server's directory: the ready file must still say where it is.
+    args += ["--speed", "max", "--token", TOKEN] + (["--tls", "--ca-file", "ca.pem"] if tls else [])
     with stderr.open("wb") as err, trio.fail_after(30):
         async with trio.open_nursery() as nursery:
             process: trio.Process = await nursery.start(
-                lambda task_status: trio.run_process(args, stderr=err, check=False, task_status=task_status)
+                lambda task_status: trio.run_process(
+                    args, stderr=err, check=False, cwd=tmp_path, task_status=task_status
+                )
             )
             info = await wait_ready(process, ready)
             assert info["fixtures"] == [FIXTURE]
             url = f"{info['url']}/v2/tabletennis/fixtures/{FIXTURE}/statistics"
             context = None
             if tls:
-                assert str(info["url"]).startswith("wss://") and Path(str(info["ca_file"])).is_file()
+                assert str(info["url"]).startswith("wss://") and info["ca_file"] == str(tmp_path / "ca.pem")
                 context = ssl.create_default_context(cafile=str(info["ca_file"]))
             async with client(url, token=TOKEN, ssl_context=context) as ws:
                 assert await receive(ws, 20) == texts(records)
@@ -49,7 +67,9 @@ async def test_serve_process_ready_file_client_and_sigterm(tmp_path: Path, tls: 
             assert await process.wait() == 0
     log = stderr.read_text()
     assert "ended=client-closed(1000)" in log and f"fixture={FIXTURE}" in log and "frames=20" in log
-    assert "SIGTERM, stopping" in log and "Traceback" not in log
+    # In the log format of every other server line: a timestamp first.
+    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ttrec serve: SIGTERM, stopping$", log, re.M), log
+    assert "Traceback" not in log
     assert TOKEN not in log
     assert not ready.exists()  # removed on a clean exit
 
@@ -123,3 +143,75 @@ def test_help_has_an_example() -> None:
         [sys.executable, "-m", "ttrec", "serve", "--version"], capture_output=True, text=True, timeout=60
     )
     assert version.returncode == 0 and version.stdout.split()[-1] == metadata.version("ttrec")
+
+
+def serve_process(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "ttrec", "serve", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_start_refusals_are_one_line_before_listening(tmp_path: Path) -> None:
+    capture = str(write_capture(tmp_path / "a.jsonl.zst", frames_every(2, 1.0)))
+    for args, code, message in [
+        (
+            ["--certfile", str(tmp_path / "nonexistent.pem")],
+            1,
+            f"{tmp_path / 'nonexistent.pem'}: no such file",
+        ),
+        (["--token", ""], 2, "--token: a token must not be empty"),
+        (["--token", "ok", "--token", "  "], 2, "--token: a token must not be empty"),
+        (["--report", str(tmp_path / "no-dir" / "r.json")], 1, "cannot write the report"),
+        (["--ready-file", str(tmp_path / "no-dir" / "r.json")], 1, "cannot write the ready file"),
+    ]:
+        result = serve_process(capture, *args, "--exit-after", "1")
+        assert result.returncode == code, (args, result.stderr)
+        assert result.stderr.count("\n") == 1 and message in result.stderr, (args, result.stderr)
+        assert "listening" not in result.stderr
+
+
+def test_a_fault_that_can_never_fire_is_refused(tmp_path: Path) -> None:
+    # frames_every(2, ...) has no game point at all; 12 frames give after=12 but not after=13.
+    short = write_capture(tmp_path / "a.jsonl.zst", frames_every(12, 1.0))
+    for fault, words in [
+        ("drop:at=game-point#999", "has 0 game-point(s)"),
+        ("drop:at=final", "has no final"),
+        ("close:after=13", "plays 12 data frame(s)"),
+    ]:
+        result = serve_process(str(short), "--fault", fault)  # a process: were it accepted, it would serve
+        assert result.returncode == 2, (fault, result.stderr)
+        output = result.stderr
+        assert output.count("\n") == 1 and f"--fault: {fault}" in output and words in output, output
+
+
+def test_a_fault_that_fires_on_one_capture_of_several_is_accepted(tmp_path: Path) -> None:
+    short = write_capture(tmp_path / "a.jsonl.zst", frames_every(5, 1.0))
+    long = write_capture(
+        tmp_path / "b.jsonl.zst", frames_every(20, 1.0, fixture=OTHER_FIXTURE), OTHER_FIXTURE
+    )
+    options = ServeOptions(faults=(parse_fault("close:after=13"),))
+    with pytest.raises(FaultNeverFires, match=r"a\.jsonl\.zst plays 5 data frame"):
+        prepare(load_fixtures([short]), options)
+    prepare(load_fixtures([short, long]), options)  # fires on b.jsonl.zst's playbacks: accepted
+
+
+def test_a_torn_capture_is_served_with_one_warning_naming_it(tmp_path: Path) -> None:
+    capture = write_capture(tmp_path / "a.jsonl.zst", frames_every(50, 1.0, pad="x" * 2000))
+    torn = tmp_path / "torn.jsonl.zst"
+    torn.write_bytes(capture.read_bytes()[:-200])
+    with socket.socket() as taken:  # the server loads, warns, then cannot listen: it stops at once
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = serve_process(str(torn), "--port", str(taken.getsockname()[1]))
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and f"{torn}: torn tail after line" in warnings[0], result.stderr
+
+
+def test_a_report_on_a_read_only_file_system_is_one_line_before_listening(tmp_path: Path) -> None:
+    capture = str(write_capture(tmp_path / "a.jsonl.zst", frames_every(2, 1.0)))
+    with unwritable_directory(tmp_path / "ro") as unwritable:
+        if not unwritable:
+            pytest.skip("cannot make a directory this process cannot write to")
+        result = serve_process(capture, "--report", str(tmp_path / "ro" / "r.json"), "--exit-after", "1")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"Error: {tmp_path / 'ro' / 'r.json'}: cannot write the report: ")

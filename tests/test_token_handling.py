@@ -111,9 +111,10 @@ def test_token_problems_are_the_same_one_line_for_record_and_watch(command: str,
     token_file = tmp_path / "token"
     token_file.write_text("secret-from-file\n")
     both = [command, FIXTURE, "--token", "x-token-x", "--token-file", str(token_file)]
-    assert _invoke(both) == (2, "Error: give --token or --token-file, not both\n")
+    usage = f"(try 'cli {command} --help')"  # the one-line usage error of every command
+    assert _invoke(both) == (2, f"cli {command}: give --token or --token-file, not both {usage}\n")
     missing = [command, FIXTURE, "--token-file", str(tmp_path / "absent")]
     code, output = _invoke(missing)
     assert code == 2 and output.count("\n") == 1 and "No such file" in output
     code, output = _invoke([command, FIXTURE], env={TOKEN_ENV: "   "})
-    assert (code, output) == (2, f"Error: ${TOKEN_ENV}: the token is empty\n")
+    assert (code, output) == (2, f"cli {command}: ${TOKEN_ENV}: the token is empty {usage}\n")

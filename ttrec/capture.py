@@ -144,6 +144,7 @@ class CaptureReader(_Closing):
         self.lines = 0  # complete lines handed out so far, the header included
         self._complete_lines = 0  # complete lines decompressed so far
         self._pending: deque[bytes] = deque()  # lines of the current block not handed out yet
+        self._magic = b""  # read to recognise the file, then fed to the decompressor first
         try:
             self._file: IO[bytes] = open(self.path, "rb")  # noqa: SIM115 (closed in close())
         except OSError as exc:
@@ -157,8 +158,8 @@ class CaptureReader(_Closing):
             raise
 
     def _read_header(self) -> Header:
-        magic = self._file.read(4)
-        self._file.seek(0)
+        # No seek back: a capture may come through a pipe (`ttrec info /dev/stdin`).
+        magic = self._magic = self._file.read(4)
         if magic != ZSTD_MAGIC:
             raise CaptureFormatError(self.path, None, "not a zstd file (is it a ttrec capture?)")
         line = next(self._lines, None)
@@ -176,7 +177,9 @@ class CaptureReader(_Closing):
         dctx = zstandard.ZstdDecompressor()
         dobj = dctx.decompressobj()
         pending = False  # input fed to the current frame that has not ended it yet
-        while chunk := self._file.read(READ_CHUNK):
+        first, self._magic = self._magic, b""
+        while chunk := first + self._file.read(READ_CHUNK):
+            first = b""
             while chunk:
                 try:
                     out = dobj.decompress(chunk)
@@ -231,12 +234,27 @@ class CaptureReader(_Closing):
 
     def __iter__(self) -> Iterator[Record]:
         for line in self._lines:
-            try:
-                record = decode_record(json.loads(line.decode()))
-            except (ValueError, RecordError, RecursionError) as exc:
-                raise CaptureFormatError(self.path, self.lines, _describe(exc)) from None
+            record = self._decode(line)
             if record is not None:
                 yield record
+
+    def records_and_errors(self) -> Iterator[Record | CaptureFormatError]:
+        """Every record, and in place of each line that is not one its error: reads on
+        past bad lines, for a validator that wants every problem (`ttrec check`)."""
+        for line in self._lines:
+            try:
+                record = self._decode(line)
+            except CaptureFormatError as exc:
+                yield exc
+                continue
+            if record is not None:
+                yield record
+
+    def _decode(self, line: bytes) -> Record | None:
+        try:
+            return decode_record(json.loads(line.decode()))
+        except (ValueError, RecordError, RecursionError) as exc:
+            raise CaptureFormatError(self.path, self.lines, _describe(exc)) from None
 
     def close(self) -> None:
         self._file.close()

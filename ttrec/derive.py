@@ -6,7 +6,8 @@
   full snapshot, so a slice is a match joined late; its first seqNum is usually not 1.
 - `splice`: the data frames of several captures one after the other, seqNums renumbered to
   run on, times moved so each part follows the previous after a gap, one fixture id.
-- `warp`: every gap between records scaled, and optionally capped.
+- `warp`: every gap between records scaled, and optionally capped; each record's `wall`
+  moves with its `t`, so the two clocks keep telling the same story.
 
 Output times start at 0 and connection numbers at 0; the header says `source: "derived"`
 and, in `derived_from`, where the records came from and what was done to them.
@@ -18,11 +19,12 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from ttrec.errors import TtrecError
 from ttrec.faults import parse_moment
-from ttrec.feed import seq_num
+from ttrec.feed import rfc3339, seq_num
 from ttrec.moments import Moment
 from ttrec.records import Frame, Header, Record
 from ttrec.schedule import NS_PER_S, MomentIndex
@@ -207,13 +209,27 @@ def warp(records: Sequence[Record], *, scale: float = 1.0, cap_s: float | None =
     out: list[Record] = []
     t = 0
     previous: int | None = None
-    for record in records:
-        if previous is not None:
-            gap = round((record.t - previous) * scale)
-            t += gap if cap_ns is None else min(gap, cap_ns)
-        previous = record.t
-        out.append(replace(record, t=t))
+    start = _wall_time(records[0].wall) if records else None
+    try:
+        for record in records:
+            if previous is not None:
+                gap = round((record.t - previous) * scale)
+                t += gap if cap_ns is None else min(gap, cap_ns)
+            previous = record.t
+            wall = record.wall if start is None else rfc3339(start + timedelta(microseconds=t // 1000))
+            out.append(replace(record, t=t, wall=wall))
+    except OverflowError:  # a gap or a date beyond what a float or a datetime holds
+        raise DeriveError("the retimed capture would run past the year 9999") from None
     return out
+
+
+def _wall_time(wall: str) -> datetime | None:
+    """The first record's wall clock, or None when it is not a time we can move (kept as is)."""
+    try:
+        moment = datetime.fromisoformat(wall)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def splice(parts: Sequence[Sequence[Record]], *, fixture_id: str, gap_s: float = 1.0) -> list[Record]:

@@ -13,6 +13,7 @@ TtrecError
  ├── UpstreamRejected(status, body)   the feed refused the handshake or the token
  ├── DeriveError                      ttrec.derive: a slice/splice/warp that cannot be made
  ├── FaultSpecError(spec)             ttrec.faults: a --fault that does not parse or apply
+ │    └── FaultNeverFires            replayer.faults: a fault no served capture can trigger
  ├── StartAtError(start_at)           ttrec.schedule: a --start-at the capture cannot meet
  ├── BeliefError(line)                ttrec.verdict: a consumer's beliefs line that is no belief
  ├── FuzzConfigError                  ttrec.testing.fuzz: a --consumer command that cannot run
@@ -32,7 +33,18 @@ data frame without the statistics shape, reported as a problem of that frame).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+
+
+def leaves(exc: BaseException) -> Iterator[BaseException]:
+    """The errors inside (nested) exception groups, as trio's nurseries wrap them; the
+    error itself when it is not a group."""
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            yield from leaves(inner)
+    else:
+        yield exc
 
 
 class TtrecError(Exception):

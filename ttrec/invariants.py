@@ -6,7 +6,9 @@ every problem names the line it was found on.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from ttrec.match import FrameError, StatsFrame, TeamStats, is_legal_set_score, parse_frame
 from ttrec.records import Frame, Header, Record
@@ -30,6 +32,7 @@ class Checker:
     _last_seq: dict[int, int] = field(default_factory=dict)  # conn -> last seqNum
     _previous: StatsFrame | None = None
     _finished_line: int | None = None
+    _sides_seen: set[str] = field(default_factory=set)  # a team once in the statistics stays
 
     def add(self, line: int, record: Record) -> None:
         if record.t < self._last_t:
@@ -43,10 +46,16 @@ class Checker:
 
     def _add_frame(self, line: int, record: Frame) -> None:
         try:
-            frame = parse_frame(record.data)
+            obj = json.loads(record.data)
+        except (ValueError, RecursionError):
+            self._problem(line, "data frame is not a statistics frame: not JSON")
+            return
+        try:
+            frame = parse_frame(obj)
         except FrameError as exc:
             self._problem(line, f"data frame is not a statistics frame: {exc}")
             return
+        self._check_strict(line, obj, frame)
         if self._finished_line is not None:
             self._problem(line, f"data frame after the finished frame on line {self._finished_line}")
         if frame.finished:
@@ -62,6 +71,17 @@ class Checker:
         if self._previous is not None:
             self._check_monotonic(line, self._previous, frame)
         self._previous = frame
+
+    def _check_strict(self, line: int, obj: Any, frame: StatsFrame) -> None:
+        """What the lenient parser (shared with playback) lets through but a valid capture
+        never has: a null `finished`, or a team that vanishes mid-match."""
+        if isinstance(obj, dict) and "finished" in obj and not isinstance(obj["finished"], bool):
+            self._problem(line, f"'finished' must be true or false, got {json.dumps(obj['finished'])}")
+        for side, stats in (("home", frame.home), ("away", frame.away)):
+            if stats is not None:
+                self._sides_seen.add(side)
+            elif side in self._sides_seen:
+                self._problem(line, f"the {side} team's statistics are missing (present on an earlier frame)")
 
     def _check_totals(self, line: int, frame: StatsFrame) -> None:
         for team in frame.teams:

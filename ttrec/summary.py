@@ -50,10 +50,12 @@ class Cadence:
     last_t: int | None = None
     total_gap_ns: int = 0
     max_gap_ns: int = 0
+    backwards: int = 0  # gaps below zero: a broken capture (`ttrec check` says where)
 
     def add(self, t: int) -> None:
         if self.last_t is not None:
             gap = t - self.last_t
+            self.backwards += gap < 0
             self.total_gap_ns += gap
             self.max_gap_ns = max(self.max_gap_ns, gap)
         self.last_t = t
@@ -132,6 +134,15 @@ class CaptureSummary:
             if times.decided_t is None and set_winner(score) is not None:
                 times.decided_t = t
 
+    def _header_team(self, *, home: bool) -> str | None:
+        """The team a header names (a simulated capture's `teams`), for a capture whose
+        frames do not (yet) name them."""
+        teams = self.header.extra.get("teams")
+        for team in teams if isinstance(teams, list) else []:
+            if isinstance(team, dict) and team.get("homeTeam") is home and isinstance(team.get("name"), str):
+                return str(team["name"])
+        return None
+
     @property
     def duration_s(self) -> float:
         return 0.0 if self.first_t is None else (self.last_t - self.first_t) / 1e9
@@ -139,8 +150,8 @@ class CaptureSummary:
     def as_json(self) -> dict[str, Any]:
         latest = self.latest
         teams = {
-            "home": latest.home.team.name if latest and latest.home else None,
-            "away": latest.away.team.name if latest and latest.away else None,
+            "home": latest.home.team.name if latest and latest.home else self._header_team(home=True),
+            "away": latest.away.team.name if latest and latest.away else self._header_team(home=False),
         }
         return {
             "fixture_id": self.header.fixture_id,

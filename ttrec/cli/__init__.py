@@ -1,20 +1,25 @@
 """The `ttrec` command line: thin commands over the library (one module per command group).
 
-Every TtrecError becomes one line on stderr and exit status 1 (an output path refused by
-ttrec.outputs: 2, like click's usage errors).
+Every TtrecError and every other OSError becomes one line on stderr and exit status 1;
+a usage error (click's, an output path refused by ttrec.outputs, a UsageProblem) becomes one
+line (not click's four) and exit status 2, for every command.
+When the reader of our output leaves (`ttrec cat x | head`), we stop quietly: exit status 1
+if the command had already found a failure (`ttrec check` problems), else 0.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
 import sys
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from typing import IO, Any, Final, NoReturn, TypeVar
 
 import click
 
 from ttrec import __version__
-from ttrec.errors import OutputRefused, TtrecError
+from ttrec.errors import OutputRefused, TtrecError, leaves
 
 # Command name -> the module that defines it. Modules load only when their command runs,
 # so `ttrec cat` does not pay for importing trio and the websocket stack.
@@ -36,6 +41,85 @@ COMMAND_MODULES: Final = {
 }
 
 
+_FAILED: Final = "ttrec.failed"
+# `ttrec` alone shows the help (click >= 8.2 raises this usage error for it): kept as it is.
+_HELP_NOT_ERROR: Final[tuple[type[Exception], ...]] = tuple(
+    kind for kind in [getattr(click.exceptions, "NoArgsIsHelpError", None)] if kind is not None
+)
+# Errors of the output itself (`> /dev/full`), as opposed to a file named in the error.
+_OUTPUT_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT})
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 data frame`, `2 data frames`."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def mark_failed() -> None:
+    """Record that the command's exit status will be 1, in case its reader leaves before then."""
+    click.get_current_context().find_root().meta[_FAILED] = True
+
+
+def _problem(error: click.UsageError) -> str:
+    """The usage error's message, prefixed by the option or argument it is about."""
+    if not isinstance(error, click.BadParameter) or isinstance(error, click.MissingParameter):
+        return error.format_message()
+    hint = error.param_hint
+    if hint is None and error.param is not None:
+        param = error.param
+        hint = param.opts if isinstance(param, click.Option) else param.human_readable_name
+    if hint is None:
+        return error.message
+    return f"{hint if isinstance(hint, str) else ' / '.join(hint)}: {error.message}"
+
+
+class UsageLine(click.UsageError):
+    """A usage error shown as one line: `ttrec slice: --seq: ... (try 'ttrec slice --help')`."""
+
+    def __init__(self, error: click.UsageError) -> None:
+        super().__init__(_problem(error), error.ctx or click.get_current_context(silent=True))
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        where = self.ctx.command_path if self.ctx is not None else "ttrec"
+        if self.ctx is not None and self.ctx.invoked_subcommand:  # raised after the command ran
+            where = f"{where} {self.ctx.invoked_subcommand}"
+        message = self.message.rstrip(".")
+        click.echo(f"{where}: {message} (try '{where} --help')", file=file, err=True)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that Python's final flush cannot fail again (the
+    Python documentation's recipe for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real descriptor (click's test runner)
+        pass
+
+
+def _exit_for(ctx: click.Context, exc: BaseException) -> NoReturn:
+    """Turn what escaped a command into one line and an exit status."""
+    if isinstance(exc, click.UsageError) and not isinstance(exc, (UsageLine, *_HELP_NOT_ERROR)):
+        raise UsageLine(exc) from None
+    if isinstance(exc, OutputRefused):
+        raise UsageLine(UsageProblem(str(exc), ctx)) from None
+    if isinstance(exc, TtrecError):
+        raise click.ClickException(str(exc)) from None
+    if isinstance(exc, BrokenPipeError):
+        _silence_stdout()
+        before = exc.__context__  # a sys.exit(1) whose final flush met the closed pipe
+        failed = isinstance(before, SystemExit) and before.code not in (0, None)
+        ctx.exit(1 if failed or ctx.find_root().meta.get(_FAILED) else 0)
+    if isinstance(exc, OSError):
+        if exc.filename is not None:
+            raise click.ClickException(f"{exc.filename}: {exc.strerror}") from None
+        if exc.errno in _OUTPUT_ERRNOS:
+            _silence_stdout()
+            raise click.ClickException(f"cannot write the output: {exc.strerror}") from None
+        raise click.ClickException(exc.strerror or str(exc)) from None
+    raise exc
+
+
 class _Group(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *COMMAND_MODULES})
@@ -46,23 +130,34 @@ class _Group(click.Group):
             importlib.import_module(module)  # its @command decorator registers it on `cli`
         return super().get_command(ctx, cmd_name)
 
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:  # `ttrec --no-such-option`
+            if isinstance(exc, _HELP_NOT_ERROR):
+                raise
+            raise UsageLine(exc) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
-        except OutputRefused as exc:
-            raise UsageProblem(str(exc)) from None
-        except TtrecError as exc:
-            raise click.ClickException(str(exc)) from None
-        except BrokenPipeError:
-            # `ttrec cat x | head`: the reader left; that is not an error worth a traceback.
-            sys.stderr.close()
-            ctx.exit(0)
+            try:
+                return super().invoke(ctx)
+            finally:
+                sys.stdout.flush()  # an output error surfaces here, not at interpreter exit
+        except (click.UsageError, TtrecError, OSError) as exc:
+            _exit_for(ctx, exc)
+        except BaseExceptionGroup as group:  # from inside trio.run (watch, demo, serve)
+            for leaf in leaves(group):
+                if isinstance(leaf, click.ClickException | TtrecError | OSError):
+                    _exit_for(ctx, leaf)
+            raise
 
 
-class UsageProblem(click.ClickException):
-    """A usage error shown as one line (click's own usage errors add the usage text)."""
-
-    exit_code = 2
+class UsageProblem(click.UsageError):
+    """A usage error a command finds itself (no token, a --base-url that is not ws://):
+    shown as one line like click's own, exit status 2."""
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -12,13 +12,14 @@ import click
 
 from ttrec.bundled import resolve
 from ttrec.capture import CaptureReader
-from ttrec.cli import command
-from ttrec.errors import TtrecError
-from ttrec.invariants import Checker
+from ttrec.cli import command, mark_failed
+from ttrec.errors import CaptureFormatError, TtrecError
+from ttrec.invariants import Checker, Problem
 from ttrec.records import Frame
 from ttrec.summary import Cadence, CaptureSummary
 
 MAX_PROBLEMS_SHOWN = 200  # per capture; a badly broken file would otherwise flood the terminal
+MAX_CLOSES_SHOWN = 5  # per capture in `info`; a capture of many reconnects says how many more
 
 _captures = click.argument(
     "captures", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)
@@ -32,6 +33,7 @@ def _each(paths: tuple[Path, ...]) -> Iterator[tuple[Path, CaptureReader | None]
         try:
             reader = CaptureReader(path)
         except TtrecError as exc:
+            mark_failed()
             click.echo(f"Error: {exc}", err=True)
             yield path, None
             continue
@@ -66,6 +68,7 @@ def info(captures: tuple[Path, ...], as_json: bool) -> None:
         try:
             summary = summarize(reader)
         except TtrecError as exc:
+            mark_failed()
             click.echo(f"Error: {exc}", err=True)
             failed = True
             continue
@@ -81,7 +84,10 @@ def _human(path: Path, summary: CaptureSummary) -> str:
     data = summary.as_json()
     teams = data["teams"]
     won = data["sets_won"]
-    result = f"winner {data['winner']}" if data["winner"] else ("finished" if data["finished"] else "in play")
+    if data["winner"]:
+        result = f"winner {data['winner']}"
+    else:
+        result = "finished" if data["finished"] else ("in play" if data["frames"] else "no data frame yet")
     lines = [
         f"{path}",
         f"  fixture     {data['fixture_id']}  ({data['feed']}, {data['source']}, {data['tool']})",
@@ -90,6 +96,8 @@ def _human(path: Path, summary: CaptureSummary) -> str:
         f"  duration    {_duration(summary.duration_s)}",
         f"  frames      {data['frames']}  {_cadence(summary.frame_cadence)}",
         f"  heartbeats  {data['heartbeats']}  {_cadence(summary.heartbeat_cadence)}",
+        *([f"  binary      {data['binary']} binary message(s)"] if data["binary"] else []),
+        *([f"  errors      {data['errors']} failed connection attempt(s)"] if data["errors"] else []),
         f"  sequence    {_sequence(data)}",
         f"  connections {data['connections']}" + _closes(summary),
         f"  tail        {_tail(summary)}",
@@ -125,6 +133,8 @@ def _cadence(cadence: Cadence) -> str:
     mean = cadence.mean_gap_s
     if mean is None:
         return ""
+    if cadence.backwards:  # a mean over gaps that run backwards means nothing
+        return f"(time goes backwards {cadence.backwards} time(s): see `ttrec check`)"
     return f"(every {mean:.1f} s on average, longest gap {cadence.max_gap_ns / 1e9:.1f} s)"
 
 
@@ -139,8 +149,10 @@ def _sequence(data: dict[str, Any]) -> str:
 def _closes(summary: CaptureSummary) -> str:
     if not summary.closes:
         return ""
-    ends = ", ".join(f"{c.code if c.code is not None else '-'} by {c.by}" for c in summary.closes[:5])
-    return f"  (closes: {ends})"
+    shown = summary.closes[:MAX_CLOSES_SHOWN]
+    ends = ", ".join(f"{c.code if c.code is not None else '-'} by {c.by}" for c in shown)
+    more = len(summary.closes) - len(shown)
+    return f"  (closes: {ends}" + (f", … {more} more)" if more else ")")
 
 
 def _tail(summary: CaptureSummary) -> str:
@@ -169,36 +181,40 @@ def check(captures: tuple[Path, ...]) -> None:
 
     Checks that match totals equal the sums over sets, counts never decrease, seqNum
     increases within a connection, set scores are legal table-tennis scores, and only
-    the last frame is `finished`. Prints one line per problem, naming the line number;
-    exits 0 when every capture is valid, else 1. A torn tail is a note, not a problem.
+    the last frame is `finished`. Reads on past a bad line and prints every problem on
+    stdout, one line each, naming the line number; notes (a torn tail, "ok") and a file
+    that cannot be opened at all go to stderr.
+    Exits 0 when every capture is valid, else 1. A torn tail is a note, not a problem.
 
     \b
     Example:
       ttrec check captures/*.jsonl.zst
     """
     failed = False
-    for path, reader in _each(captures):
+    for path, reader in _each(captures):  # a file that cannot be opened is an error (stderr)
         if reader is None:
             failed = True
             continue
         checker = Checker(reader.header)
-        try:
-            for record in reader:
-                checker.add(reader.lines, record)
-        except TtrecError as exc:
-            click.echo(f"{exc}", err=True)
+        unreadable: list[Problem] = []
+        for item in reader.records_and_errors():
+            if isinstance(item, CaptureFormatError):
+                unreadable.append(Problem(item.line or reader.lines, item.problem))
+            else:
+                checker.add(reader.lines, item)
+        problems = sorted([*unreadable, *checker.finish()], key=lambda problem: problem.line)
+        if reader.damage:
+            problems.append(Problem(reader.lines + 1, reader.damage))
+        if problems:
             failed = True
-        problems = checker.finish()
+            mark_failed()
         for problem in problems[:MAX_PROBLEMS_SHOWN]:
             click.echo(f"{path}:{problem.line}: {problem.message}")
         if len(problems) > MAX_PROBLEMS_SHOWN:
             click.echo(f"{path}: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more problems")
-        if reader.damage:
-            click.echo(f"{path}:{reader.lines + 1}: {reader.damage}")
-        elif reader.torn_tail:
+        if reader.torn_tail and not reader.damage:
             click.echo(f"{path}: note: torn tail after line {reader.lines}", err=True)
-        failed = failed or bool(problems) or reader.damage is not None
-        if not problems and not reader.damage:
+        if not problems:
             click.echo(f"{path}: ok ({reader.lines} lines)", err=True)
     if failed:
         sys.exit(1)

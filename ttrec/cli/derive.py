@@ -11,7 +11,8 @@ from pathlib import Path
 import click
 
 from ttrec.capture import CaptureReader, CaptureWriter
-from ttrec.cli import command
+from ttrec.cli import command, plural
+from ttrec.cli.params import MAX_SCALE, Finite, seconds
 from ttrec.derive import (
     Cut,
     DeriveError,
@@ -58,7 +59,10 @@ def _write(path: Path, header: Header, records: Sequence[Record]) -> None:
     frames = sum(isinstance(r, Frame) for r in records)
     span = f", seqNum {seqs[0]}..{seqs[-1]}" if seqs else ""
     duration = (records[-1].t - records[0].t) / NS_PER_S if records else 0.0
-    click.echo(f"wrote {out_label(path)}: {frames} data frames{span}, {duration:.1f} s", err=is_stdout(path))
+    click.echo(
+        f"wrote {out_label(path)}: {plural(frames, 'data frame')}{span}, {duration:.1f} s",
+        err=is_stdout(path),
+    )
 
 
 def _now() -> str:
@@ -95,11 +99,14 @@ def slice_command(
       ttrec slice match.jsonl.zst -o gp.jsonl.zst --from game-point#2 --to set-end#2
     """
     cuts: list[Cut] = []
-    for kind, text in (("seq", seq_range), ("time", time_range), ("set", set_range)):
-        if text is not None:
-            cuts.append(parse_cut(kind, text))  # type: ignore[arg-type]
-    if from_moment is not None or to_moment is not None:
-        cuts.append(moment_cut(from_moment, to_moment))
+    try:  # what was asked cannot be read: a usage error, as for every other option
+        for kind, text in (("seq", seq_range), ("time", time_range), ("set", set_range)):
+            if text is not None:
+                cuts.append(parse_cut(kind, text))  # type: ignore[arg-type]
+        if from_moment is not None or to_moment is not None:
+            cuts.append(moment_cut(from_moment, to_moment))
+    except DeriveError as exc:
+        raise click.UsageError(str(exc)) from None
     if len(cuts) != 1:
         raise click.UsageError("say where to cut: one of --seq, --time, --set, or --from/--to")
     check_capture_output(out, sys.stdout.buffer)
@@ -113,7 +120,7 @@ def slice_command(
 @_OUT
 @click.option(
     "--gap",
-    type=click.FloatRange(min=0),
+    type=seconds(),
     default=1.0,
     show_default=True,
     help="Seconds between the end of one part and the start of the next.",
@@ -148,12 +155,12 @@ def splice_command(captures: tuple[Path, ...], out: Path, gap: float, fixture_id
 @_OUT
 @click.option(
     "--scale",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Finite(min=0, min_open=True, max=MAX_SCALE),
     default=1.0,
     show_default=True,
     help="Multiply every gap (0.5 = twice as fast).",
 )
-@click.option("--cap", type=click.FloatRange(min=0), help="No gap longer than this many seconds.")
+@click.option("--cap", type=seconds(), help="No gap longer than this many seconds.")
 def warp_command(capture: Path, out: Path, scale: float, cap: float | None) -> None:
     """Retime a capture: scale every gap between records, and cap the long ones.
 
@@ -165,9 +172,6 @@ def warp_command(capture: Path, out: Path, scale: float, cap: float | None) -> N
         raise click.UsageError("say how to warp: --scale and/or --cap")
     check_capture_output(out, sys.stdout.buffer)
     origin, records = _read(capture)
-    try:
-        warped = warp(records, scale=scale, cap_s=cap)
-    except DeriveError as exc:
-        raise click.BadParameter(str(exc)) from None
+    warped = warp(records, scale=scale, cap_s=cap)
     operation = f"warp scale={scale:g}" + ("" if cap is None else f" cap={cap:g}s")
     _write(out, derived_header([origin], operation, created=_now()), warped)

@@ -14,6 +14,7 @@ from recorder.run import OutputError, record
 from recorder.secret import TOKEN_ENV
 from recorder.session import UNTIL, FixtureResult, RecordOptions
 from ttrec.cli import UsageProblem, command
+from ttrec.cli.params import seconds
 from ttrec.cli.token import ca_file_option, resolve_connect, resolve_token, token_options
 from ttrec.errors import InvalidFixtureId
 from ttrec.feed import DEFAULT_BASE_URL, FEEDS, HEARTBEAT_INTERVAL_S, feed_url, validate_fixture_id
@@ -48,7 +49,7 @@ _PROBE_FIXTURE: Final = "00000000-0000-0000-0000-000000000000"  # only to valida
 )
 @click.option(
     "--heartbeat-interval",
-    type=click.FloatRange(min=0.1),
+    type=seconds(0.1),
     default=float(HEARTBEAT_INTERVAL_S),
     show_default=True,
     metavar="SECONDS",

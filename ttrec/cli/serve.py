@@ -10,7 +10,7 @@ import signal
 import ssl
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -21,10 +21,12 @@ import trio
 
 from replayer import ServeOptions, ServerHandle, serve
 from replayer.control import CONTROL_PATH, StepControl
+from replayer.faults import FaultNeverFires
 from replayer.options import AUTH_TIMEOUT_S, SEND_TIMEOUT_S, OnEnd
 from replayer.tls import from_files, self_signed
 from ttrec.cli import command
-from ttrec.errors import OutputRefused, TtrecError
+from ttrec.cli.params import seconds
+from ttrec.errors import OutputRefused, TtrecError, leaves
 from ttrec.faults import Fault, FaultSpecError, parse_fault
 from ttrec.feed import HEARTBEAT_INTERVAL_S
 from ttrec.outputs import (
@@ -40,7 +42,7 @@ from ttrec.outputs import (
 )
 from ttrec.schedule import StartAt, StartAtError, parse_start_at
 
-_positive = click.FloatRange(min=0, min_open=True)
+_positive = seconds(0, min_open=True)
 _FILE = click.Path(dir_okay=False, path_type=Path)
 ExitWhen = Literal["played"]
 
@@ -62,6 +64,14 @@ def _faults(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) 
         return tuple(parse_fault(spec) for spec in value)
     except FaultSpecError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def _tokens(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    if any(not token.strip() for token in value):
+        # A client never sends an empty token (it is refused before the list is consulted),
+        # so such a server would turn everyone away.
+        raise click.BadParameter("a token must not be empty")
+    return value
 
 
 def _start_at(ctx: click.Context, param: click.Parameter, value: str | None) -> StartAt | None:
@@ -89,6 +99,16 @@ def _check_outputs(ready_file: Path | None, report_file: Path | None, ca_file: P
     paths = [os.path.abspath(path) for path, _ in named]
     if len(set(paths)) < len(paths):
         raise OutputRefused(paths[0], "--ready-file, --report and --ca-file must name different files")
+
+
+def _check_writable(path: Path, what: str) -> None:
+    """Before announcing anything: a file we could not write later fails the run at once."""
+    probe = path.with_name(f".{path.name}.{os.getpid()}.probe")
+    try:
+        probe.open("x").close()
+        probe.unlink()
+    except OSError as exc:
+        raise click.ClickException(f"{path}: cannot write {what}: {exc.strerror}") from None
 
 
 def _write_report(path: Path, handle: ServerHandle, *, running: bool) -> None:
@@ -122,8 +142,8 @@ async def _watch_connections(
         if report_file is not None:
             _write_report(report_file, handle, running=True)
         if exit_after is not None and ended >= exit_after:
-            click.echo(
-                f"ttrec serve: {ended} connection(s) ended (--exit-after {exit_after}), stopping", err=True
+            logging.getLogger("replayer").info(
+                "%d connection(s) ended (--exit-after %d), stopping", ended, exit_after
             )
             stop.cancel()
             return
@@ -136,14 +156,6 @@ async def _watch_connections(
             )
             stop.cancel()
             return
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            yield from _leaves(exc)
-        else:
-            yield exc
 
 
 async def _run(
@@ -189,7 +201,7 @@ async def _run(
                     ready["control_url"] = handle.url + CONTROL_PATH
                 write_replacing(ready_file, (json.dumps(ready) + "\n").encode(), READY_FILE)
             async for signum in signals:
-                click.echo(f"ttrec serve: {signal.Signals(signum).name}, stopping", err=True)
+                logging.getLogger("replayer").info("%s, stopping", signal.Signals(signum).name)
                 break
             nursery.cancel_scope.cancel()
     return handle
@@ -203,6 +215,7 @@ async def _run(
     "--token",
     "tokens",
     multiple=True,
+    callback=_tokens,
     help="A token clients may send (repeatable); none given: any non-empty token is accepted.",
 )
 @click.option(
@@ -385,12 +398,17 @@ def serve_command(
         control=StepControl(paused=paused) if control or paused else None,
     )
     _configure_logging()
+    if report_file is not None:
+        _check_writable(report_file, "the report")
+    if ready_file is not None:
+        _check_writable(ready_file, "the ready file")
     ssl_context: ssl.SSLContext | None = None
     with tempfile.TemporaryDirectory(prefix="ttrec-serve-") as scratch:
         if tls:
             made = self_signed([host])
             ssl_context = made.context
-            ca_file = made.write_ca(ca_file or Path(scratch) / "ca.pem")
+            # Absolute: a script reading the ready file may run in another directory.
+            ca_file = made.write_ca(ca_file or Path(scratch) / "ca.pem").absolute()
         elif certfile is not None:
             ssl_context = from_files(certfile, keyfile)
         if ready_file is not None:
@@ -411,7 +429,9 @@ def serve_command(
                 exit_when,
             )
         except BaseExceptionGroup as group:
-            errors = [e for e in _leaves(group) if isinstance(e, TtrecError | click.ClickException)]
+            errors = [e for e in leaves(group) if isinstance(e, TtrecError | click.ClickException)]
+            if errors and isinstance(errors[0], FaultNeverFires):  # the option asks the impossible
+                raise click.BadParameter(str(errors[0]), param_hint="--fault") from None
             if errors:
                 raise errors[0] from None
             raise

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import secrets
 import sys
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
 import click
 
 from ttrec.cli import command
+from ttrec.cli.params import MAX_SECONDS
 from ttrec.errors import InvalidFixtureId
 from ttrec.feed import DEFAULT_BASE_URL, rfc3339, validate_fixture_id
 from ttrec.outputs import is_stdout, new_capture, out_label
@@ -47,6 +48,12 @@ def _start(ctx: click.Context, param: click.Parameter, value: str | None) -> dat
         raise click.BadParameter(f"not an RFC 3339 time: {value!r}") from None
     if moment.tzinfo is None:
         raise click.BadParameter(f"give a time zone, e.g. {value}Z")
+    try:  # every time in the match is the start plus an offset (a match lasts hours, not a week)
+        moment.astimezone(UTC) + timedelta(seconds=MAX_SECONDS)
+    except OverflowError:
+        raise click.BadParameter(
+            f"{value!r} is out of range: the match must start and end within the years 1 to 9999 (UTC)"
+        ) from None
     return moment
 
 

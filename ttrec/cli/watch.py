@@ -16,7 +16,8 @@ import trio
 
 from recorder.secret import TOKEN_ENV, Token
 from recorder.watch import REFRESH_S, WatchResult, watch
-from ttrec.cli import UsageProblem, command
+from ttrec.cli import UsageProblem, command, plural
+from ttrec.cli.params import seconds
 from ttrec.cli.token import ca_file_option, resolve_connect, resolve_token, token_options
 from ttrec.errors import InvalidFixtureId
 from ttrec.feed import DEFAULT_BASE_URL, feed_url, validate_fixture_id
@@ -65,14 +66,16 @@ def _resolve_url(target: str, base_url: str) -> str:
     try:
         return feed_url(base_url, validate_fixture_id(target))
     except InvalidFixtureId:
-        raise click.BadParameter(f"{target!r} is neither a ws:// or wss:// URL nor a fixture id") from None
+        raise click.BadParameter(
+            f"{target!r} is not a fixture id, nor a URL starting with ws:// or wss://"
+        ) from None
 
 
 def _finish(result: WatchResult) -> None:
     """One closing line; exit status 1 when the connection ended before the match did."""
-    click.echo(
-        f"{result.ended}: {result.board.frames} frames, {result.board.heartbeats} heartbeats", err=True
-    )
+    board = result.board
+    counts = f"{plural(board.frames, 'frame')}, {plural(board.heartbeats, 'heartbeat')}"
+    click.echo(f"{result.ended}: {counts}", err=True)
     if result.ended != "finished":
         sys.exit(1)
 
@@ -123,7 +126,7 @@ def watch_command(
 @command("demo")
 @click.option(
     "--seconds",
-    type=click.FloatRange(min=0.1),
+    type=seconds(0.1),
     default=DEMO_SECONDS,
     show_default=True,
     help="How long the whole match should take.",

@@ -30,6 +30,7 @@ from replayer import ConnectionReport, ServeOptions, ServerHandle, serve
 from replayer.control import FixtureGate, Position, StepControl
 from replayer.options import OnEnd
 from replayer.tls import self_signed
+from ttrec.errors import leaves
 from ttrec.faults import Fault, parse_fault
 from ttrec.feed import ACCEPT_HEADER, HEARTBEAT_INTERVAL_S, Feed, auth_message
 from ttrec.moments import Moment
@@ -473,6 +474,9 @@ class Runner:
         if not self._ready.wait(START_TIMEOUT_S):
             raise TimeoutError(f"the test server did not start within {START_TIMEOUT_S} s")
         if self._handle is None:
+            found = list(leaves(self._error)) if self._error is not None else []
+            if len(found) == 1 and isinstance(found[0], Exception):
+                raise found[0]  # the real error (a bad capture, a port in use), not trio's group
             raise RuntimeError(f"the test server failed to start: {self._error!r}") from self._error
         return self._handle
 

@@ -1,0 +1,34 @@
+"""The click parameter types every command shares, so one rule holds for every option.
+
+`click.FloatRange` lets `nan` through (every comparison with nan is false) and, without an
+upper bound, numbers so large that the arithmetic they feed overflows: `Finite` refuses both.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Final
+
+import click
+
+# Generous bounds that keep every sum of seconds, nanoseconds and dates far from overflow:
+# nothing ttrec waits for, or puts between two records, is longer than a week.
+MAX_SECONDS: Final = 7 * 24 * 3600.0
+MAX_SCALE: Final = 1000.0  # warp: a gap made a thousand times longer is already absurd
+
+
+class Finite(click.FloatRange):
+    """A finite float within [min, max] (ends open or closed, as click.FloatRange)."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return super().convert(number, param, ctx)
+
+
+def seconds(min: float = 0.0, *, min_open: bool = False, max: float = MAX_SECONDS) -> Finite:
+    """A duration option: finite, at least `min` (or above it), at most a week by default."""
+    return Finite(min=min, max=max, min_open=min_open)
