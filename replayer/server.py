@@ -25,6 +25,7 @@ from replayer.options import ServeOptions
 from replayer.pacer import Pacer
 from replayer.report import ConnectionReport, LatenessHistogram
 from replayer.session import CLOSE_TIMEOUT_S, Session
+from replayer.wire import frames_of
 from ttrec.errors import TtrecError
 from ttrec.faults import RejectFault
 from ttrec.feed import Feed, feed_path, parse_feed_path, validate_fixture_id
@@ -128,6 +129,8 @@ class _Server:
         # generator and for `reject` faults.
         self.attempts: dict[tuple[str, Feed], int] = {}
         prepare(fixtures, options)
+        # Each capture's messages framed once, shared by every connection to it.
+        self.frames = {key: frames_of(m.payload for m in f.timeline.messages) for key, f in fixtures.items()}
         if options.control is not None:
             options.control.attach({key: fixture.timeline for key, fixture in fixtures.items()})
 
@@ -210,6 +213,7 @@ class _Server:
                 lateness=self.handle.lateness,
                 pacer=self.pacer,
                 connection_index=attempt,
+                frames=self.frames[(decision.fixture.fixture_id, decision.fixture.feed)],
             )
             self.sessions.add(session)
             try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Final, NoReturn
 
@@ -19,6 +20,7 @@ from replayer.library import Fixture
 from replayer.options import ServeOptions
 from replayer.pacer import Pacer
 from replayer.report import ConnectionReport, Ending, LatenessHistogram
+from replayer.wire import NO_FRAMES, send_framed
 from ttrec.faults import (
     CloseFault,
     ConnectionFault,
@@ -83,6 +85,7 @@ class Session:
         lateness: LatenessHistogram,
         pacer: Pacer,
         connection_index: int = 0,
+        frames: Mapping[str | bytes, bytes] = NO_FRAMES,
     ) -> None:
         self.ws = ws
         self.stream = stream
@@ -97,6 +100,7 @@ class Session:
         self.policy = HeartbeatPolicy.for_timeline(fixture.timeline, options.heartbeat_interval_s)
         self.lateness = lateness
         self.pacer = pacer
+        self.frames = frames  # the capture's messages, framed once for every client (replayer.wire)
         # Set while a send is under way; the server's watchdog gives up on a client whose
         # send has lasted the send timeout (one check a second instead of a cancel scope
         # and a deadline per message).
@@ -282,7 +286,7 @@ class Session:
 
     async def _send(self, payload: str | bytes) -> None:
         self.sending_since = trio.current_time()
-        await self.ws.send_message(payload)
+        await send_framed(self.ws, payload, self.frames)
         self._last_sent = trio.current_time()
         self.sending_since = None
 
