@@ -55,19 +55,20 @@ async def send_framed(ws: WebSocketConnection, payload: str | bytes, frames: Fra
     if type(stream) is trio.SocketStream and not lock.locked():
         # The common case, a plain TCP stream nobody is writing to: one non-blocking send
         # into the kernel's buffer and one checkpoint, instead of trio's lock and stream
-        # layers (two trips through the scheduler a message).
-        lock.acquire_nowait()
+        # layers (two trips through the scheduler a message). Nothing can write between
+        # the check and the send: no await comes between them.
         try:
+            sent = _raw(stream).send(frame)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            await _broken(ws)
+        if sent < len(frame):  # the client reads slower than we write: wait for it
+            lock.acquire_nowait()  # before any await: the rest of the frame goes next
             try:
-                sent = _raw(stream).send(frame)
-            except BlockingIOError:
-                sent = 0
-            except OSError:
-                await _broken(ws)
-            if sent < len(frame):  # the client reads slower than we write: wait for it
                 await _send_all(ws, memoryview(frame)[sent:])
-        finally:
-            lock.release()
+            finally:
+                lock.release()
         await trio.lowlevel.checkpoint()
         return
     async with lock:
