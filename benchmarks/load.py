@@ -42,6 +42,7 @@ from process_limits import raise_fd_limit, rss_kib  # benchmarks/ is on sys.path
 from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
 
 from replayer import ServeOptions, serve
+from replayer.collector import manage_collection
 from replayer.report import LatenessHistogram
 from ttrec.bundled import sample_paths
 from ttrec.capture import CaptureReader, CaptureWriter
@@ -110,6 +111,7 @@ async def server_main(capture: Path, speed: float, minutes: float) -> None:
         options = ServeOptions(speed=speed)
         handle = await nursery.start(lambda task_status: serve([capture], options, task_status=task_status))
         handle.lateness = lateness  # sessions take it when they start: before any client
+        await nursery.start(manage_collection, handle)  # as `ttrec serve` does
         print(json.dumps({"url": handle.fixture_url(FIXTURE)}), flush=True)
         started = trio.current_time()
         deadline = started + minutes * 60

@@ -43,6 +43,7 @@ from process_limits import raise_fd_limit, rss_kib  # benchmarks/ is on sys.path
 from trio_websocket import ConnectionClosed, WebSocketRequest, open_websocket_url, serve_websocket
 
 from replayer import ServeOptions, serve
+from replayer.collector import manage_collection
 from ttrec.bundled import sample_paths
 from ttrec.capture import CaptureReader, CaptureWriter
 from ttrec.feed import ACCEPT_HEADER, auth_message, feed_path
@@ -120,6 +121,7 @@ async def server_main(mode: str, capture: Path, speed: float | None) -> None:
             handle = await nursery.start(
                 lambda task_status: serve([capture], options, task_status=task_status)
             )
+            await nursery.start(manage_collection, handle)  # as `ttrec serve` does
             url = handle.fixture_url(FIXTURE)
         else:
             frames = [r.data for r in CaptureReader(capture) if isinstance(r, Frame)]

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import gc
 import ipaddress
 import logging
 import ssl
@@ -69,6 +68,7 @@ class ServerHandle:
         self.feeds: list[tuple[str, Feed]] = sorted(fixtures)  # (fixture id, feed) served
         self.connections: list[ConnectionReport] = []  # the latest `max_reports`, oldest first
         self.ended = 0  # connections ended so far, including reports no longer kept
+        self.accepted = 0  # websocket handshakes accepted so far
         self._max_reports = max_reports
         self.lateness = LatenessHistogram()
         self._changed = trio.Event()
@@ -216,6 +216,7 @@ class _Server:
                 frames=self.frames[(decision.fixture.fixture_id, decision.fixture.feed)],
             )
             self.sessions.add(session)
+            self.handle.accepted += 1
             try:
                 await session.run()
             finally:
@@ -290,10 +291,6 @@ async def serve(
     fixtures = load_fixtures([Path(p) for p in captures])
     if not fixtures:
         raise NoCaptures("the paths given")
-    # The captures live as long as the server: moving them (and everything imported) out
-    # of the collector's reach keeps each full collection short, and full collections are
-    # pauses every connection feels as lateness.
-    gc.freeze()
     listeners: list[trio.abc.Listener[trio.abc.Stream]]
     try:
         if ssl_context is None:

@@ -8,6 +8,7 @@ frame larger than the socket buffers leaves in several writes.
 
 from __future__ import annotations
 
+import contextlib
 import struct
 
 import pytest
@@ -71,7 +72,9 @@ async def test_framed_and_unframed_messages_arrive_in_order_even_to_a_slow_reade
     with trio.fail_after(30):
         async with trio.open_nursery() as nursery:
             port = await nursery.start(serve_messages, messages)
-            async with open_websocket("127.0.0.1", port, "/", use_ssl=False, max_message_size=8_000_000) as ws:
+            async with open_websocket(
+                "127.0.0.1", port, "/", use_ssl=False, max_message_size=8_000_000
+            ) as ws:
                 await trio.sleep(0.2)
                 got = [await ws.get_message() for _ in messages]
             nursery.cancel_scope.cancel()
@@ -84,10 +87,8 @@ async def test_a_closed_connection_raises_connection_closed_as_send_message_does
     async def handler(request: object) -> None:
         ws: WebSocketConnection = await request.accept()  # type: ignore[attr-defined]
         frames = frames_of(["hello"])
-        try:
+        with contextlib.suppress(ConnectionClosed):
             await ws.get_message()
-        except ConnectionClosed:
-            pass
         try:
             await send_framed(ws, "hello", frames)
         except ConnectionClosed as exc:
