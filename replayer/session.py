@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import math
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Final, NoReturn
 
@@ -20,7 +19,7 @@ from replayer.library import Fixture
 from replayer.options import ServeOptions
 from replayer.pacer import Pacer
 from replayer.report import ConnectionReport, Ending, LatenessHistogram
-from replayer.wire import NO_FRAMES, send_framed
+from replayer.wire import NO_FRAMES, Frames, send_framed
 from ttrec.faults import (
     CloseFault,
     ConnectionFault,
@@ -85,7 +84,7 @@ class Session:
         lateness: LatenessHistogram,
         pacer: Pacer,
         connection_index: int = 0,
-        frames: Mapping[str | bytes, bytes] = NO_FRAMES,
+        frames: Frames = NO_FRAMES,
     ) -> None:
         self.ws = ws
         self.stream = stream

@@ -2,9 +2,10 @@
 
 Server-to-client websocket frames are not masked (RFC 6455 §5.1), so the bytes on the
 wire for one message are the same on every connection. The frames are made by wsproto's
-own framing code (trio-websocket's), once per capture when the server starts, and written
-to each connection's stream under trio-websocket's send lock, so they interleave with the
-pings, pongs and close frames it sends exactly as its own `send_message` would.
+own framing code (trio-websocket's), once per capture when the server starts. A send is
+one non-blocking write into the socket when trio-websocket is not writing to it; a frame
+that does not leave at once is finished under trio-websocket's send lock, so pings, pongs
+and close frames interleave with the frames exactly as with its own `send_message`.
 
 trio-websocket negotiates no extension (no permessage-deflate), so a message's frame does
 not depend on the connection. Whenever the connection is not plainly open, or the
@@ -27,7 +28,8 @@ from wsproto.frame_protocol import FrameProtocol
 # A direct write uses trio-websocket's (0.12) send lock, stream and close bookkeeping, as
 # its own `_send` does; without them every message goes through `send_message`.
 _SUPPORTED: Final = hasattr(WebSocketConnection, "_abort_web_socket")
-NO_FRAMES: Final[Mapping[str | bytes, bytes]] = MappingProxyType({})
+Frames = Mapping[str | bytes, bytes]  # payload -> its frame
+NO_FRAMES: Final[Frames] = MappingProxyType({})
 
 
 def frame_of(payload: str | bytes) -> bytes:
@@ -39,9 +41,6 @@ def frames_of(payloads: Iterable[str | bytes]) -> dict[str | bytes, bytes]:
     """Each distinct payload's frame. Keyed by the payload itself: a str caches its hash,
     so looking a recorded message up costs no hashing of its text."""
     return {payload: frame_of(payload) for payload in payloads}
-
-
-Frames = Mapping[str | bytes, bytes]  # payload -> its frame
 
 
 async def send_framed(ws: WebSocketConnection, payload: str | bytes, frames: Frames) -> None:
