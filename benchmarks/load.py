@@ -38,10 +38,12 @@ from pathlib import Path
 from typing import Any, Final
 
 import trio
-from process_limits import raise_fd_limit, rss_kib  # benchmarks/ is on sys.path when run
+from conditions import conditions, print_conditions, write_results  # benchmarks/ is on sys.path
+from process_limits import raise_fd_limit, rss_kib
 from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
 
 from replayer import ServeOptions, serve
+from replayer.collector import manage_collection
 from replayer.report import LatenessHistogram
 from ttrec.bundled import sample_paths
 from ttrec.capture import CaptureReader, CaptureWriter
@@ -110,6 +112,7 @@ async def server_main(capture: Path, speed: float, minutes: float) -> None:
         options = ServeOptions(speed=speed)
         handle = await nursery.start(lambda task_status: serve([capture], options, task_status=task_status))
         handle.lateness = lateness  # sessions take it when they start: before any client
+        await nursery.start(manage_collection, handle)  # as `ttrec serve` does
         print(json.dumps({"url": handle.fixture_url(FIXTURE)}), flush=True)
         started = trio.current_time()
         deadline = started + minutes * 60
@@ -202,6 +205,7 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--minutes", type=float, default=3.0)
     parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--ramp", type=float, default=10.0, help="seconds over which the clients connect")
+    parser.add_argument("--json", help="also write the figures and conditions to this file")
     parser.add_argument("--server", nargs=3, metavar=("CAPTURE", "SPEED", "MINUTES"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.server:
@@ -211,6 +215,8 @@ def main(argv: Sequence[str]) -> None:
     if not (1 <= args.clients <= 5000 and 0 <= args.churn <= 500 and 0 < args.minutes <= 60):
         parser.error("bounded on purpose: 1-5000 clients, 0-500 churning, up to 60 minutes")
     raise_fd_limit()
+    found = conditions()
+    print_conditions("load", found)
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ttrec-load-") as scratch:
         capture = Path(scratch) / "load.jsonl.zst"
@@ -272,6 +278,21 @@ def main(argv: Sequence[str]) -> None:
         f"{len(tally.failures)} failures{': ' + tally.failures[0] if tally.failures else ''}"
     )
     print(f"done in {time.perf_counter() - began:.0f} s")
+    figures = {
+        "clients": args.clients,
+        "churn": args.churn,
+        "minutes": args.minutes,
+        "speed": args.speed,
+        "p50_ms": total.get("p50_ms"),
+        "p99_ms": total.get("p99_ms"),
+        "max_ms": total.get("max_ms"),
+        "rss_first_mib": steady[0],
+        "rss_last_mib": steady[-1],
+        "rss_max_mib": max(steady),
+        "churn_completed": tally.churned,
+        "failures": len(tally.failures),
+    }
+    write_results(args.json, "load", found, figures)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import re
 import resource
 import subprocess
@@ -33,8 +32,10 @@ import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import trio
+from conditions import conditions, print_conditions, write_results  # benchmarks/ is on sys.path
 
 from recorder.recording import Recording
 from recorder.run import record
@@ -115,7 +116,7 @@ def lost_frames(out: Path, fixtures: list[str], frames: int) -> tuple[int, int]:
     return lost, dupes
 
 
-def live_run(args: argparse.Namespace, work: Path) -> None:
+def live_run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     captures = work / "served"
     captures.mkdir()
     t0 = time.monotonic()
@@ -149,11 +150,21 @@ def live_run(args: argparse.Namespace, work: Path) -> None:
     print(f"frames recorded: {total}; frames lost: {lost}; duplicates: {dupes}")
     print(f"recorder CPU: {cpu:.1f} s = {cpu / total * 1000:.3f} CPU s per 1,000 frames")
     print(f"peak RSS: {rss_peak / 1024:.0f} MiB (before recording: {rss_before / 1024:.0f} MiB)")
+    figures = {
+        "fixtures": len(results),
+        "finished": finished,
+        "frames": total,
+        "lost": lost,
+        "duplicates": dupes,
+        "cpu_s_per_1000_frames": cpu / total * 1000,
+        "peak_rss_mib": rss_peak / 1024,
+    }
     if lost or dupes or finished != len(results):
         raise SystemExit("FAILED: frames lost or fixtures unfinished")
+    return figures
 
 
-def per_record_costs(n: int, work: Path) -> None:
+def per_record_costs(n: int, work: Path) -> dict[str, Any]:
     _, records = load_sample(220)
     texts = [r.data for r in records if isinstance(r, Frame)]
     # distinct seqNums, so that dedupe keeps every one (it would drop repeats)
@@ -180,6 +191,11 @@ def per_record_costs(n: int, work: Path) -> None:
     print(f"  receive-to-flushed (stamp, classify, dedupe, write, flush): {recorder_us:.1f} µs")
     print(f"  bare CaptureWriter.write (encode, write, flush):             {bare_us:.1f} µs")
     print(f"  ratio: {recorder_us / bare_us:.2f}")
+    return {
+        "receive_to_flushed_us": recorder_us,
+        "bare_write_us": bare_us,
+        "vs_bare_write": recorder_us / bare_us,
+    }
 
 
 def main() -> None:
@@ -191,15 +207,17 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=10.0)
     parser.add_argument("--attempts-per-s", type=int, default=50)
     parser.add_argument("--micro-records", type=int, default=20_000)
+    parser.add_argument("--json", help="also write the figures and conditions to this file")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     # one socket and one capture file per fixture, in each process
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * args.fixtures + 256)), hard))
-    print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    found = conditions()
+    print_conditions("record", found)
     with tempfile.TemporaryDirectory(prefix="ttrec-bench-") as tmp:
         work = Path(tmp)
-        per_record_costs(args.micro_records, work)
-        live_run(args, work)
+        figures = {"per_record": per_record_costs(args.micro_records, work), "live": live_run(args, work)}
+    write_results(args.json, "record", found, figures)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import gc
 import ipaddress
 import logging
 import ssl
@@ -26,6 +25,7 @@ from replayer.pacer import Pacer
 from replayer.plain_http import PLAIN_HTTP_STATUS, Replayed, answer_plain, read_head
 from replayer.report import ConnectionReport, LatenessHistogram
 from replayer.session import CLOSE_TIMEOUT_S, Session
+from replayer.wire import frames_of
 from ttrec.errors import TtrecError
 from ttrec.faults import FiringBudget, RejectFault
 from ttrec.feed import Feed, feed_path, parse_feed_path, validate_fixture_id
@@ -69,6 +69,7 @@ class ServerHandle:
         self.feeds: list[tuple[str, Feed]] = sorted(fixtures)  # (fixture id, feed) served
         self.connections: list[ConnectionReport] = []  # the latest `max_reports`, oldest first
         self.ended = 0  # connections ended so far, including reports no longer kept
+        self.accepted = 0  # websocket handshakes accepted so far
         self._max_reports = max_reports
         self.lateness = LatenessHistogram()
         self._changed = trio.Event()
@@ -131,6 +132,8 @@ class _Server:
         # How many more times each fault may fire, per fixture and feed (ttrec.faults.FiringBudget).
         self.budgets = {key: FiringBudget(options.faults) for key in fixtures}
         prepare(fixtures, options)
+        # Each capture's messages framed once, shared by every connection to it.
+        self.frames = {key: frames_of(m.payload for m in f.timeline.messages) for key, f in fixtures.items()}
         if options.control is not None:
             options.control.attach({key: fixture.timeline for key, fixture in fixtures.items()})
 
@@ -230,8 +233,10 @@ class _Server:
                 pacer=self.pacer,
                 connection_index=attempt,
                 fault_budget=self.budgets[(decision.fixture.fixture_id, decision.fixture.feed)],
+                frames=self.frames[(decision.fixture.fixture_id, decision.fixture.feed)],
             )
             self.sessions.add(session)
+            self.handle.accepted += 1
             try:
                 await session.run()
             finally:
@@ -309,10 +314,6 @@ async def serve(
     for fixture in fixtures.values():
         if fixture.problem is not None:  # served anyway (a torn tail is what a live recording has)
             logger.warning("warning: %s: %s", fixture.path, fixture.problem)
-    # The captures live as long as the server: moving them (and everything imported) out
-    # of the collector's reach keeps each full collection short, and full collections are
-    # pauses every connection feels as lateness.
-    gc.freeze()
     listeners: list[trio.abc.Listener[trio.abc.Stream]]
     try:
         if ssl_context is None:

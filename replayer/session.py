@@ -20,6 +20,7 @@ from replayer.options import ServeOptions
 from replayer.pacer import Pacer
 from replayer.report import ConnectionReport, Ending, LatenessHistogram
 from replayer.sockets import unacknowledged_bytes
+from replayer.wire import NO_FRAMES, Frames, send_framed
 from ttrec.faults import (
     CloseFault,
     ConnectionFault,
@@ -86,6 +87,7 @@ class Session:
         pacer: Pacer,
         connection_index: int = 0,
         fault_budget: FiringBudget | None = None,
+        frames: Frames = NO_FRAMES,
     ) -> None:
         self.ws = ws
         self.stream = stream
@@ -101,6 +103,7 @@ class Session:
         self.policy = HeartbeatPolicy.for_timeline(fixture.timeline, options.heartbeat_interval_s)
         self.lateness = lateness
         self.pacer = pacer
+        self.frames = frames  # the capture's messages, framed once for every client (replayer.wire)
         # Set while a send is under way; the server's watchdog gives up on a client whose
         # send has lasted the send timeout (one check a second instead of a cancel scope
         # and a deadline per message).
@@ -294,7 +297,7 @@ class Session:
 
     async def _send(self, payload: str | bytes) -> None:
         self.sending_since = trio.current_time()
-        await self.ws.send_message(payload)
+        await send_framed(self.ws, payload, self.frames)
         self._last_sent = trio.current_time()
         self.sending_since = None
 

@@ -45,7 +45,10 @@ SAMPLE_FIXTURE: Final = SINGLES.fixture_id
 SAMPLE_FRAMES: Final = len(SINGLES.frames)
 DOUBLES_FIXTURE: Final = sample_truth("sample-doubles-bo5-decider").fixture_id
 # pytest-asyncio (a test extra) warns in every project that leaves its loop scope unset.
-INI: Final = "[pytest]\ntrio_mode = true\naddopts = -p no:cacheprovider\nasyncio_default_fixture_loop_scope = function\n"
+INI: Final = (
+    "[pytest]\ntrio_mode = true\naddopts = -p no:cacheprovider\n"
+    "asyncio_default_fixture_loop_scope = function\n"
+)
 
 
 async def test_the_default_server_plays_the_bundled_sample(ttrec_server: TrioServer) -> None:

@@ -1,3 +1,3 @@
-from ttrec.cli import main
+from ttrec.cat import main
 
 main()

@@ -12,7 +12,7 @@ import json
 import os
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Final, Self
@@ -145,12 +145,14 @@ class CaptureReader(_Closing):
         self._complete_lines = 0  # complete lines decompressed so far
         self._pending: deque[bytes] = deque()  # lines of the current block not handed out yet
         self._magic = b""  # read to recognise the file, then fed to the decompressor first
+        self._rest = b""  # decompressed text after the last newline so far
+        self._counting = True  # False once copy_text() streams without splitting lines
         try:
             self._file: IO[bytes] = open(self.path, "rb")  # noqa: SIM115 (closed in close())
         except OSError as exc:
             raise CaptureFormatError(self.path, None, exc.strerror or str(exc)) from None
         try:
-            self._blocks = self._iter_blocks()
+            self._chunks = self._iter_chunks()
             self._lines = self._iter_lines()
             self.header = self._read_header()
         except BaseException:
@@ -184,7 +186,10 @@ class CaptureReader(_Closing):
                 try:
                     out = dobj.decompress(chunk)
                 except zstandard.ZstdError as exc:
-                    self.damage = f"corrupt zstd data after line {self._complete_lines} ({exc})"
+                    where = (
+                        f"after line {self._complete_lines}" if self._counting else "after the text copied"
+                    )
+                    self.damage = f"corrupt zstd data {where} ({exc})"
                     return
                 pending = not dobj.eof
                 if out:
@@ -197,22 +202,27 @@ class CaptureReader(_Closing):
 
     def _iter_blocks(self) -> Iterator[bytes]:
         """Runs of complete lines, each ending with a newline."""
-        rest = b""
-        for chunk in self._iter_chunks():
+        for chunk in self._chunks:
             cut = chunk.rfind(b"\n") + 1
             if not cut:
-                rest += chunk
+                self._rest += chunk
                 continue
-            block = rest + chunk[:cut] if rest else chunk[:cut]
-            rest = chunk[cut:]
-            self._complete_lines += block.count(b"\n")
+            block = self._rest + chunk[:cut] if self._rest else chunk[:cut]
+            self._rest = chunk[cut:]
             yield block
-        if rest:
+        self._end_of_text()
+
+    def _end_of_text(self) -> None:
+        if self._rest:
             self.torn_tail = True  # a last line without its newline was cut mid-write
+            self._rest = b""
 
     def _iter_lines(self) -> Iterator[bytes]:
-        for block in self._blocks:
-            self._pending.extend(block.split(b"\n")[:-1])
+        for block in self._iter_blocks():
+            lines = block.split(b"\n")
+            lines.pop()  # the empty piece after the block's last newline
+            self._complete_lines += len(lines)
+            self._pending.extend(lines)
             while self._pending:
                 self.lines += 1  # so errors name the line being decoded
                 yield self._pending.popleft()
@@ -221,16 +231,46 @@ class CaptureReader(_Closing):
         """The remaining complete lines (without newline), not decoded."""
         return self._lines
 
-    def raw_blocks(self) -> Iterator[bytes]:
-        """The remaining complete lines as large newline-terminated blocks: the fast way
-        to copy a capture's text (`ttrec cat`)."""
+    def copy_text(self, write: Callable[[bytes | memoryview], object]) -> None:
+        """Hand `write` the capture's text from the header on, in large pieces, up to the
+        last complete line: the fast way to copy a capture (`ttrec cat`). Call it right
+        after opening. Lines are not counted (`lines` stays at 1): on a large capture
+        counting newlines costs more than decompressing."""
+        if self.lines != 1:
+            raise RuntimeError("copy_text() copies a whole capture: call it right after opening")
+        self._counting = False
+        write(self.header_line + b"\n")
         if self._pending:
-            self.lines += len(self._pending)
-            yield b"\n".join(self._pending) + b"\n"
+            write(b"\n".join(self._pending) + b"\n")
             self._pending.clear()
-        for block in self._blocks:
-            self.lines += block.count(b"\n")
-            yield block
+        for chunk in self._chunks:
+            cut = chunk.rfind(b"\n") + 1
+            if not cut:
+                self._rest += chunk
+                continue
+            if self._rest:
+                write(self._rest)
+            write(memoryview(chunk)[:cut])  # no copy of the (megabytes of) text
+            self._rest = chunk[cut:]
+        self._end_of_text()
+
+    def frame_texts(self) -> Iterator[str]:
+        """The exact text of each remaining data frame (`ttrec cat --frames`).
+
+        One json.loads a line and nothing else for frames (building a Frame and checking
+        every field costs half again as much); any other line is decoded as a record, so
+        what is not JSON or not a record is still refused with its line number."""
+        for line in self._lines:
+            try:
+                obj = json.loads(line.decode())
+                if type(obj) is dict and obj.get("type") == "frame":
+                    data = obj.get("data")
+                    if type(data) is str:
+                        yield data
+                        continue
+                decode_record(obj)
+            except (ValueError, RecordError, RecursionError) as exc:
+                raise CaptureFormatError(self.path, self.lines, _describe(exc)) from None
 
     def __iter__(self) -> Iterator[Record]:
         for line in self._lines:

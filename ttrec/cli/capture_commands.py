@@ -12,10 +12,10 @@ import click
 
 from ttrec.bundled import resolve
 from ttrec.capture import CaptureReader
+from ttrec.cat import cat_to
 from ttrec.cli import command, mark_failed
 from ttrec.errors import CaptureFormatError, TtrecError
 from ttrec.invariants import Checker, Problem
-from ttrec.records import Frame
 from ttrec.summary import Cadence, CaptureSummary
 
 MAX_PROBLEMS_SHOWN = 200  # per capture; a badly broken file would otherwise flood the terminal
@@ -231,18 +231,7 @@ def cat(capture: Path, frames: bool) -> None:
       ttrec cat match.jsonl.zst | head -3
       ttrec cat --frames match.jsonl.zst | jq .seqNum
     """
-    out = sys.stdout.buffer
     with CaptureReader(capture) as reader:
-        if frames:
-            for record in reader:
-                if isinstance(record, Frame):
-                    out.write(record.data.encode() + b"\n")
-        else:
-            out.write(reader.header_line + b"\n")
-            for block in reader.raw_blocks():
-                out.write(block)
-        out.flush()
-        if reader.damage:
-            raise click.ClickException(f"{capture}: {reader.damage}")
-        if reader.torn_tail:
-            click.echo(f"note: {capture}: torn tail after line {reader.lines}", err=True)
+        note = cat_to(reader, sys.stdout.buffer, frames=frames)
+    if note:
+        click.echo(note, err=True)

@@ -20,6 +20,7 @@ import click
 import trio
 
 from replayer import ServeOptions, ServerHandle, serve
+from replayer.collector import manage_collection
 from replayer.control import CONTROL_PATH, StepControl
 from replayer.faults import FaultNeverFires
 from replayer.options import AUTH_TIMEOUT_S, SEND_TIMEOUT_S, OnEnd
@@ -175,6 +176,7 @@ async def _run(
         async with trio.open_nursery() as nursery:
             start = partial(serve, captures, options, host=host, port=port, ssl_context=ssl_context)
             handle: ServerHandle = await nursery.start(start)
+            await nursery.start(manage_collection, handle)  # process-wide: the CLI's choice
             click.echo(f"ttrec serve: listening on {handle.url}", err=True)
             for fixture_id, feed in handle.feeds:
                 click.echo(f"  {handle.fixture_url(fixture_id, feed)}", err=True)

@@ -1,0 +1,84 @@
+"""`ttrec cat`: print a capture's text, or its data frames' exact payloads.
+
+Shared by the click command and by `main`, the console entry point, which runs a plain
+`ttrec cat [--frames] FILE` without loading click and the other commands: on a large
+capture start-up was a third of the command's time (benchmarks/capture_io.py compares it
+with `zstd -dc`). Anything else, and any capture that does not open, goes to click, which
+reports it the usual way.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import BinaryIO
+
+from ttrec.capture import CaptureReader
+from ttrec.errors import CaptureFormatError, TtrecError
+
+
+def cat_to(reader: CaptureReader, out: BinaryIO, *, frames: bool) -> str | None:
+    """Write the capture to `out`; return a note for stderr about a torn tail, or raise
+    CaptureFormatError when damage stopped the copy (what came before it is written)."""
+    if frames:
+        for text in reader.frame_texts():
+            out.write(text.encode() + b"\n")
+    else:
+        reader.copy_text(out.write)
+    out.flush()
+    if reader.damage:
+        raise CaptureFormatError(reader.path, None, reader.damage)
+    if not reader.torn_tail:
+        return None
+    if frames:
+        return f"note: {reader.path}: torn tail after line {reader.lines}"
+    why = "the recorder was stopped mid-write or is still writing"
+    return f"note: {reader.path}: torn tail ({why}); every complete line was printed"
+
+
+def _plain_cat(args: list[str]) -> tuple[Path, bool] | None:
+    """The capture and --frames of `cat [--frames] FILE` naming an existing file, else None."""
+    if not args or args[0] != "cat":
+        return None
+    rest = args[1:]
+    frames = "--frames" in rest
+    names = [a for a in rest if a != "--frames"]
+    if len(names) != 1 or len(rest) - len(names) > 1 or names[0].startswith("-"):
+        return None
+    path = Path(names[0])
+    return (path, frames) if path.is_file() else None
+
+
+def main() -> None:
+    plain = _plain_cat(sys.argv[1:])
+    if plain is not None:
+        try:
+            reader = CaptureReader(plain[0])
+        except TtrecError:
+            reader = None  # click says what is wrong with it, as for any command
+        if reader is not None:
+            sys.exit(_fast_cat(reader, frames=plain[1]))
+    from ttrec.cli import main as cli_main
+
+    cli_main()
+
+
+def _fast_cat(reader: CaptureReader, *, frames: bool) -> int:
+    with reader:
+        try:
+            note = cat_to(reader, sys.stdout.buffer, frames=frames)
+        except TtrecError as exc:
+            print(f"Error: {exc}", file=sys.stderr)
+            return 1
+        except BrokenPipeError:
+            # `ttrec cat x | head`: the reader left, as in the click command. Point stdout
+            # at /dev/null so that flushing it at exit raises nothing either.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        except OSError as exc:
+            print(f"Error: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+    if note:
+        print(note, file=sys.stderr)
+    return 0
