@@ -1,0 +1,212 @@
+"""`ttrec fuzz` finds the scenario that breaks a consumer, and only then.
+
+Real consumers in real processes over loopback: the example consumers in
+examples/fuzz_consumers (Python with trio-websocket, Node with ws), correct and with each of
+their plantable bugs, and throwaway consumers that crash, print nothing or print noise. The
+correct consumers pass scenarios with every fault kind; each bug is found within a bounded
+number of examples and shrunk to a small scenario (best of 3, at most one fault); the same
+seed draws the same scenarios; the repro folder replays the failure.
+Every run is bounded: per example (--timeout) and per search (--budget).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Final
+
+import pytest
+import trio
+
+import ttrec.testing.fuzz as fuzz_module
+from ttrec.faults import parse_fault
+from ttrec.testing.fuzz import (
+    FuzzConfigError,
+    Outcome,
+    Scenario,
+    consumer_argv,
+    fuzz,
+    run_scenario,
+    write_repro,
+)
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+CONSUMERS: Final = ROOT / "examples" / "fuzz_consumers"
+PYTHON_CONSUMER: Final = f"{shlex.quote(sys.executable)} {CONSUMERS / 'consumer.py'} {{url}} {{token}}"
+NODE_CONSUMER: Final = f"node {CONSUMERS / 'consumer.js'} {{url}} {{token}}"
+NODE_MODULES: Final = ROOT / "tests" / "interop" / "node" / "node_modules"
+EXAMPLE_TIMEOUT_S: Final = 20.0
+# Scenarios that together use every fault kind the fuzzer draws (docs/fuzz.md).
+EVERY_KIND: Final = (
+    ("drop:after=5", "duplicate:p=0.1", "corrupt:at=game-point"),
+    ("close:after=9,code=1011", "reorder:at=set-end", "delay:p=0.05,by=0.05"),
+    ("stall:after=20,for=0.2", "no-heartbeats:after=1,for=0.2", "heartbeats-only:at=match-point,for=0.2"),
+)
+
+
+@pytest.fixture
+def node_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert shutil.which("node") is not None, "node is needed for the Node consumer"
+    assert NODE_MODULES.is_dir(), "run: npm ci --prefix tests/interop/node"
+    monkeypatch.setenv("NODE_PATH", str(NODE_MODULES))
+
+
+def _scenario(*faults: str, join_permille: int = 0, seed: int = 3) -> Scenario:
+    return Scenario(seed, 3, False, faults, 7, join_permille)
+
+
+def _run(scenario: Scenario, consumer: str, workdir: Path) -> Outcome:
+    return trio.run(run_scenario, scenario, consumer, workdir, EXAMPLE_TIMEOUT_S)
+
+
+def test_placeholders_are_filled_word_by_word() -> None:
+    values = {"url": "ws://h:1/p?startPosition=3&x=1", "base_url": "ws://h:1", "fixture": "f", "token": "t"}
+    values["ca_file"] = ""
+    argv = consumer_argv("node 'my consumer.js' {url} --token={token} {fixture}", values)
+    assert argv == ["node", "my consumer.js", "ws://h:1/p?startPosition=3&x=1", "--token=t", "f"]
+    with pytest.raises(FuzzConfigError, match=r"unknown placeholder 'uri'"):
+        consumer_argv("node c.js {uri}", values)
+    with pytest.raises(FuzzConfigError, match="empty command"):
+        consumer_argv("  ", values)
+
+
+def test_every_fault_the_fuzzer_draws_parses() -> None:
+    for faults in EVERY_KIND:
+        for spec in faults:
+            parse_fault(spec)
+
+
+def test_the_same_seed_draws_the_same_scenarios(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    drawn: list[Scenario] = []
+
+    async def record_only(scenario: Scenario, consumer: str, workdir: Path, timeout_s: float) -> Outcome:
+        drawn.append(scenario)
+        return Outcome(None)
+
+    monkeypatch.setattr(fuzz_module, "run_scenario", record_only)
+    fuzz("unused", examples=25, seed=4, workdir=tmp_path)
+    first = list(drawn)
+    drawn.clear()
+    fuzz("unused", examples=25, seed=4, workdir=tmp_path)
+    assert first == drawn and len(first) == 25
+    fuzz("unused", examples=25, seed=5, workdir=tmp_path)
+    assert drawn[25:] != first
+    assert any(s.faults for s in first) and any(s.join_permille for s in first)
+
+
+@pytest.mark.parametrize(
+    ("program", "kind", "words"),
+    [
+        ("import sys; sys.exit(3)", "crashed", "exited with status 3"),
+        ("pass", "gave-up", "never reported the final frame"),
+        ("print('connecting...')", "not-beliefs", "beliefs line 1: not a JSON object"),
+    ],
+)
+def test_what_fails_an_example(tmp_path: Path, program: str, kind: str, words: str) -> None:
+    consumer = f"{shlex.quote(sys.executable)} -c {shlex.quote(program)} {{url}}"
+    outcome = _run(_scenario(), consumer, tmp_path)
+    assert outcome.kind == kind and outcome.problem is not None and words in outcome.problem
+
+
+@pytest.mark.parametrize("faults", EVERY_KIND)
+def test_the_correct_python_consumer_survives_every_fault_kind(
+    tmp_path: Path, faults: tuple[str, ...]
+) -> None:
+    outcome = _run(_scenario(*faults, join_permille=300), PYTHON_CONSUMER, tmp_path)
+    assert outcome.problem is None, (outcome.problem, outcome.stderr)
+    beliefs = [json.loads(line) for line in outcome.stdout.splitlines()]
+    assert beliefs[-1]["finished"] is True and beliefs[-1]["winner"] in ("home", "away")
+
+
+@pytest.mark.parametrize("faults", EVERY_KIND)
+def test_the_correct_node_consumer_survives_every_fault_kind(
+    tmp_path: Path, node_path: None, faults: tuple[str, ...]
+) -> None:
+    outcome = _run(_scenario(*faults, join_permille=300), NODE_CONSUMER, tmp_path)
+    assert outcome.problem is None, (outcome.problem, outcome.stderr)
+
+
+# Each bug, the examples within which seed 1 finds it (measured: docs/fuzz.md), and the kind
+# of failure it is found as.
+BUGS: Final = [
+    ("period-order", 40, "diverged"),
+    ("forgets-position", 40, "diverged"),
+    ("gap-is-loss", 40, "crashed"),
+]
+
+
+@pytest.mark.parametrize(("bug", "within", "kind"), BUGS)
+def test_fuzz_finds_each_python_bug_and_shrinks_it(tmp_path: Path, bug: str, within: int, kind: str) -> None:
+    result = fuzz(
+        f"{PYTHON_CONSUMER} --bug {bug}",
+        examples=within,
+        seed=1,
+        workdir=tmp_path,
+        timeout_s=EXAMPLE_TIMEOUT_S,
+        budget_s=240,
+        best_of=3,
+        max_faults=1,
+    )
+    assert result.failure is not None, f"{bug} not found in {within} examples"
+    scenario, outcome = result.failure
+    assert outcome.kind == kind, outcome.problem
+    assert scenario.best_of == 3 and len(scenario.faults) <= 1 and scenario.match_seed == 0
+
+
+def test_ttrec_fuzz_on_the_node_consumers(tmp_path: Path, node_path: None) -> None:
+    def ttrec_fuzz(consumer: str, examples: int, out: Path) -> subprocess.CompletedProcess[str]:
+        args = ["fuzz", "--consumer", consumer, "--examples", str(examples), "--seed", "1"]
+        args += [
+            "--best-of",
+            "3",
+            "--max-faults",
+            "1",
+            "--out",
+            str(out),
+            "--timeout",
+            str(EXAMPLE_TIMEOUT_S),
+        ]
+        return subprocess.run(
+            [sys.executable, "-m", "ttrec", *args], capture_output=True, text=True, timeout=600, check=False
+        )
+
+    good = ttrec_fuzz(NODE_CONSUMER, 6, tmp_path / "good")
+    assert good.returncode == 0 and "6 examples, every belief held" in good.stderr, good.stderr
+    assert not (tmp_path / "good").exists()
+
+    repro = tmp_path / "repro"
+    bad = ttrec_fuzz(f"{NODE_CONSUMER} --bug forgets-position", 40, repro)
+    assert bad.returncode == 1, bad.stderr
+    assert bad.stdout.startswith("FAILED after ") and "Traceback" not in bad.stderr
+    scenario = json.loads((repro / "scenario.json").read_text())
+    assert scenario["best_of"] == 3 and len(scenario["faults"]) <= 1
+    assert (repro / "faults.txt").read_text().splitlines() == scenario["faults"]
+    serve = shlex.split((repro / "serve.sh").read_text())
+    assert serve[:3] == ["ttrec", "serve", "match.jsonl.zst"] and "--on-end" in serve
+    assert (repro / "verdict.txt").read_text().startswith("beliefs line ")
+    # The capture in the folder is the scenario's match: it replays the failure.
+    check = subprocess.run(
+        [sys.executable, "-m", "ttrec", "check", str(repro / "match.jsonl.zst")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_a_repro_folder_never_replaces_what_ttrec_did_not_write(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(FuzzConfigError, match=r"notes\.txt"):
+        write_repro(tmp_path, _scenario(), Outcome("x", "crashed"), "c")
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    again = tmp_path / "repro"
+    for _ in range(2):  # an earlier repro of ttrec's own is replaced
+        written = write_repro(again, _scenario("drop:after=3"), Outcome("x", "crashed"), "c")
+    assert sorted(p.name for p in again.iterdir()) == sorted(p.name for p in written)
+    assert os.path.getsize(again / "match.jsonl.zst") > 0
