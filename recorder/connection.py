@@ -37,6 +37,9 @@ from ttrec.records import ClosedBy
 
 HANDSHAKE_TIMEOUT_S: Final = 10.0  # TCP + TLS + HTTP upgrade; a healthy server needs well under 1 s
 CLOSE_TIMEOUT_S: Final = 5.0  # wait this long for the server's close frame, then drop the TCP
+# After the finished frame, wait at most this long for a frame sent out of order (or until
+# the first heartbeat or the server's close) before closing.
+FINISHED_LINGER_S: Final = 2.0
 # trio-websocket's default is 1 MiB; the final frame of a long doubles match is ~30 KB, but
 # a frame we refuse is a frame lost, so allow far more than the feed will ever send.
 MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024
@@ -176,6 +179,9 @@ class Ending:
     status: int | None = None
 
 
+_FINISHED: Final = Ending("finished", None, "finished: true received")
+
+
 @dataclass(frozen=True, slots=True)
 class Attempt:
     url: str  # never carries the token
@@ -220,16 +226,19 @@ async def _converse(ws: Socket, conn: int, attempt: Attempt, recording: Recordin
     recording.sent(recording.stamp(), conn, REDACTED_AUTH_MESSAGE)
 
     ending: Ending | None = None
+    finishing = False  # the finished frame is in: lingering for a frame sent out of order
     with stop.interruptible() as interrupt, trio.CancelScope() as watchdog:
         watchdog.deadline = trio.current_time() + attempt.watchdog_s
         while True:
             try:
                 message = await ws.get_message()
             except ConnectionClosed as exc:
-                return _server_closed(exc, conn, attempt, recording)
+                closed = _server_closed(exc, conn, attempt, recording)
+                return _FINISHED if finishing else closed
             # Stamp first: everything after this line is our own processing time.
             stamp = recording.stamp()
-            watchdog.deadline = trio.current_time() + attempt.watchdog_s
+            if not finishing:
+                watchdog.deadline = trio.current_time() + attempt.watchdog_s
             if isinstance(message, bytes):
                 recording.binary(stamp, conn, message)
                 continue
@@ -244,10 +253,16 @@ async def _converse(ws: Socket, conn: int, attempt: Attempt, recording: Recordin
                 ending = Ending("resync", "transient", "resumed past our position")
                 code, reason = CLOSE_RESYNC
                 break
+            if finishing and arrival.kind != "frame":
+                break  # the server has moved on to heartbeats: nothing more is coming
             if arrival.finished and attempt.stop_at_finished and not arrival.duplicate:
-                ending = Ending("finished", None, "finished: true received")
-                code, reason = CLOSE_FINISHED
-                break
+                # A frame the server sent out of order (a reordered match point) may still
+                # follow the finished frame: linger a moment for it before closing.
+                finishing = True
+                watchdog.deadline = trio.current_time() + FINISHED_LINGER_S
+    if finishing and ending is None and not interrupt.cancelled_caught:
+        ending = _FINISHED
+        code, reason = CLOSE_FINISHED
     if ending is None:
         if interrupt.cancelled_caught:
             ending = Ending("stopped", None, "stopped")

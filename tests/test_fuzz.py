@@ -210,3 +210,18 @@ def test_a_repro_folder_never_replaces_what_ttrec_did_not_write(tmp_path: Path) 
         written = write_repro(again, _scenario("drop:after=3"), Outcome("x", "crashed"), "c")
     assert sorted(p.name for p in again.iterdir()) == sorted(p.name for p in written)
     assert os.path.getsize(again / "match.jsonl.zst") > 0
+
+
+def test_without_hypothesis_ttrec_fuzz_says_which_extra_to_install() -> None:
+    code = "import sys; sys.modules['hypothesis'] = None; from ttrec.cli import main; main()"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "fuzz", "--consumer", "true", "--examples", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "Error: ttrec fuzz needs hypothesis: pip install 'ttrec[strategies]'"
+    ]

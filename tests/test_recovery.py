@@ -127,20 +127,7 @@ async def test_a_resume_from_zero_client_reaches_the_end(
 
 # Known: the recorder stops at the finished frame, so a frame that a reorder sends after it
 # (match point is the second-to-last frame here) is not recorded. Left to the recorder's owners.
-RECORDER_KNOWN: Final = {
-    "reorder:at=match-point": "the recorder stops at the finished frame; the frame swapped behind it is lost"
-}
-
-
-@pytest.mark.parametrize(
-    "spec",
-    [
-        pytest.param(s, marks=pytest.mark.xfail(reason=RECORDER_KNOWN[s], strict=True))
-        if s in RECORDER_KNOWN
-        else s
-        for s in _specs()
-    ],
-)
+@pytest.mark.parametrize("spec", _specs())
 async def test_the_recorder_reaches_the_end(
     tmp_path: Path, autojump_clock: trio.testing.MockClock, spec: str
 ) -> None:

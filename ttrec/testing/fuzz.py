@@ -193,9 +193,12 @@ def fuzz(
     max_faults: int = 3,
 ) -> FuzzResult:
     """Run up to `examples` scenarios drawn from `seed`; shrink the first failure."""
-    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-    from hypothesis import seed as hypothesis_seed
-    from hypothesis.errors import Flaky
+    try:
+        from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+        from hypothesis import seed as hypothesis_seed
+        from hypothesis.errors import Flaky
+    except ImportError:
+        raise FuzzConfigError("ttrec fuzz needs hypothesis: pip install 'ttrec[strategies]'") from None
 
     from ttrec.testing.strategies import scenarios
 
