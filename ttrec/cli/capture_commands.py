@@ -86,6 +86,8 @@ def _human(path: Path, summary: CaptureSummary) -> str:
     won = data["sets_won"]
     if data["winner"]:
         result = f"winner {data['winner']}"
+    elif data.get("collection") and data["collection"][-1][1] == "CollectionDropped":
+        result = "collection dropped: no result"
     else:
         result = "finished" if data["finished"] else ("in play" if data["frames"] else "no data frame yet")
     lines = [
@@ -99,6 +101,7 @@ def _human(path: Path, summary: CaptureSummary) -> str:
         *([f"  binary      {data['binary']} binary message(s)"] if data["binary"] else []),
         *([f"  errors      {data['errors']} failed connection attempt(s)"] if data["errors"] else []),
         f"  sequence    {_sequence(data)}",
+        *_action_lines(data),
         f"  connections {data['connections']}" + _closes(summary),
         f"  tail        {_tail(summary)}",
     ]
@@ -109,14 +112,36 @@ def _human(path: Path, summary: CaptureSummary) -> str:
     return "\n".join(lines)
 
 
+def _action_lines(data: dict[str, Any]) -> list[str]:
+    """What only an actions capture tells: its actions by type, corrections, collection."""
+    if "actions" not in data:
+        return []
+    counts = ", ".join(
+        f"{name} {n}" for name, n in sorted(data["actions"].items(), key=lambda kv: (-kv[1], kv[0]))
+    )
+    changes = ", ".join(f"{status} at {seq}" for seq, status in data["collection"])
+    return [
+        f"  actions     {counts or 'none'}",
+        f"  corrections {data['corrections']}",
+        f"  collection  {changes or 'no status'}",
+    ]
+
+
 def _set_table(summary: CaptureSummary) -> list[str]:
     """The score per set, and when each set was played: a compact timeline of the match."""
+    data = summary.as_json() if summary.actions is not None else None
     latest = summary.latest
-    if latest is None or not latest.sets:
+    if data is not None:
+        numbered = list(enumerate((tuple(s) for s in data["sets"]), start=1))
+    elif latest is not None:
+        numbered = list(zip(latest.period_numbers, latest.sets, strict=True))
+    else:
+        numbered = []
+    if not numbered:
         return ["  sets        none yet"]
     start = summary.first_t or 0
     rows = ["  set  home away  from     to       length"]
-    for period, (home, away) in zip(latest.period_numbers, latest.sets, strict=True):
+    for period, (home, away) in numbered:
         times = summary.set_times.get(period)
         if times is None:
             span = ""
