@@ -110,3 +110,7 @@ def trim(sets: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
 def games_won(sets: tuple[tuple[int, int], ...]) -> tuple[int, int]:
     winners = [set_winner(score) for score in sets]
     return winners.count("home"), winners.count("away")
+
+
+def show_sets(sets: tuple[tuple[int, int], ...]) -> str:
+    return " ".join(f"{h}-{a}" for h, a in sets) or "none"

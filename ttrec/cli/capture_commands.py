@@ -14,8 +14,11 @@ from ttrec.bundled import resolve
 from ttrec.capture import CaptureReader
 from ttrec.cat import cat_to
 from ttrec.cli import command, mark_failed
+from ttrec.cross_check import cross_check
 from ttrec.errors import CaptureFormatError, TtrecError
+from ttrec.feed import feed_named
 from ttrec.invariants import Checker, Problem
+from ttrec.records import Frame
 from ttrec.summary import Cadence, CaptureSummary
 
 MAX_PROBLEMS_SHOWN = 200  # per capture; a badly broken file would otherwise flood the terminal
@@ -211,22 +214,35 @@ def check(captures: tuple[Path, ...]) -> None:
     that cannot be opened at all go to stderr.
     Exits 0 when every capture is valid, else 1. A torn tail is a note, not a problem.
 
+    An actions capture is checked by the actions feed's rules (fixtureSeqNum increases,
+    the summary agrees with the counted Point Scored actions). Given a statistics and an
+    actions capture of one fixture, check also verifies that they agree: every seqNum is a
+    counted action's fixtureSeqNum, the score after it is the same, and no counted action
+    between the first and last seqNum lacks its statistics frame (docs/feeds-readers.md).
+
     \b
     Example:
       ttrec check captures/*.jsonl.zst
+      ttrec check match.statistics.jsonl.zst match.actions.jsonl.zst
     """
     failed = False
+    # (fixture, feed) -> (path, [(line, data frame text)]): for the cross-check of two feeds
+    seen: dict[tuple[str, str], tuple[Path, list[tuple[int, str]]]] = {}
     for path, reader in _each(captures):  # a file that cannot be opened is an error (stderr)
         if reader is None:
             failed = True
             continue
         checker = Checker(reader.header)
         unreadable: list[Problem] = []
+        texts: list[tuple[int, str]] = []
+        seen.setdefault((reader.header.fixture_id.lower(), feed_named(reader.header.feed)), (path, texts))
         for item in reader.records_and_errors():
             if isinstance(item, CaptureFormatError):
                 unreadable.append(Problem(item.line or reader.lines, item.problem))
             else:
                 checker.add(reader.lines, item)
+                if isinstance(item, Frame):
+                    texts.append((reader.lines, item.data))
         problems = sorted([*unreadable, *checker.finish()], key=lambda problem: problem.line)
         if reader.damage:
             problems.append(Problem(reader.lines + 1, reader.damage))
@@ -241,8 +257,29 @@ def check(captures: tuple[Path, ...]) -> None:
             click.echo(f"{path}: note: torn tail after line {reader.lines}", err=True)
         if not problems:
             click.echo(f"{path}: ok ({reader.lines} lines)", err=True)
+    if not _cross_check(seen):
+        failed = True
     if failed:
         sys.exit(1)
+
+
+def _cross_check(seen: dict[tuple[str, str], tuple[Path, list[tuple[int, str]]]]) -> bool:
+    """Cross-check each fixture given on both feeds; False when they disagree."""
+    agree = True
+    for (fixture, feed), (stats_path, frames) in seen.items():
+        other = seen.get((fixture, "actions")) if feed == "statistics" else None
+        if other is None:
+            continue
+        actions_path, packets = other
+        found = cross_check(frames, packets)
+        for problem in found[:MAX_PROBLEMS_SHOWN]:
+            click.echo(f"{stats_path}:{problem.line}: disagrees with {actions_path}: {problem.message}")
+        if found:
+            agree = False
+            mark_failed()
+        else:
+            click.echo(f"{stats_path}: agrees with {actions_path}", err=True)
+    return agree
 
 
 @command("cat")
