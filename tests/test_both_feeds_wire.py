@@ -21,11 +21,14 @@ from recorder_support import TOKEN, frames_of, read, record_from, replayer
 from replayer_support import client, wait_ready
 from trio_websocket import ConnectionClosed, open_websocket_url
 
+from recorder.secret import Token
 from recorder.session import RecordOptions
+from recorder.watch import watch
 from replayer import ServeOptions
 from ttrec.faults import parse_fault
-from ttrec.feed import ACCEPT_HEADER, FEEDS, Feed, auth_message, classify, seq_num
+from ttrec.feed import ACCEPT_HEADER, FEEDS, Feed, auth_message, classify, feed_of_url, seq_num
 from ttrec.schedule import parse_start_at
+from ttrec.scoreboard import Scoreboard
 from ttrec.testing import TrioServer, serve_in_thread
 
 MATCH = straight_match()
@@ -54,7 +57,7 @@ def both(tmp_path: Path) -> list[Path]:
 async def _frames(url: str, *, limit: int) -> list[str]:
     """The data frames a client reads from `url` until the server drops it or `limit`."""
     got: list[str] = []
-    feed: Feed = "actions" if url.split("?")[0].endswith("/actions") else "statistics"
+    feed = feed_of_url(url)
     try:
         async with client(url, token="token") as ws:
             while len(got) < limit:
@@ -212,3 +215,43 @@ def test_serve_in_thread_gives_the_url_of_either_feed(both: list[Path]) -> None:
         stats = list(_read_in_trio(server.fixture_url(), server.token, 5, "statistics"))
     assert actions == MATCH.packets[:5]
     assert stats == [text for _, text in MATCH.frames[:5]]
+
+
+async def test_watch_on_the_actions_feed_keeps_the_board_from_the_summary(
+    both: list[Path], autojump_clock: trio.testing.MockClock
+) -> None:
+    boards: list[str] = []
+
+    def show(board: Scoreboard, new_frame: bool) -> None:
+        if new_frame:
+            boards.append(board.line())
+
+    with trio.fail_after(600):
+        async with replayer(both, ServeOptions(speed=None)) as handle:
+            result = await watch(handle.fixture_url(FIXTURE, "actions"), Token("t"), show, refresh_s=None)
+    assert result.ended == "finished"
+    board = result.board
+    assert board.frames == _first_finished() + 1  # it stops at the first finished packet
+    frame = board.frame
+    assert frame is not None and frame.winner == "home"
+    assert [list(s) for s in frame.sets] == [[11, 5], [11, 5]]
+    assert board.team_names == {"home": "Home", "away": "Away"}
+    assert "MATCH POINT home" in boards[_seq_of_type(1108) - 1]
+    assert "FINISHED winner home" in boards[-1]
+
+
+async def test_watch_says_a_dropped_collection_has_no_result(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    match = ActionMatch()
+    match.point("home")
+    match.collection = "CollectionDropped"
+    match.action(22, finished=True)
+    path = match.write(tmp_path / "d.jsonl.zst", "actions")
+    with trio.fail_after(600):
+        async with replayer([path], ServeOptions(speed=None)) as handle:
+            result = await watch(
+                handle.fixture_url(FIXTURE, "actions"), Token("t"), lambda b, n: None, refresh_s=None
+            )
+    assert result.board.dropped and "COLLECTION DROPPED no result" in result.board.line()
+    assert "collection dropped: no result" in result.board.render(0.0)[3]

@@ -14,11 +14,12 @@ relatedFixtureActionIds) is a correction.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
 from ttrec.actions import WITHDRAWING, ActionPacket, Summary
-from ttrec.match import POINT_SCORED, Side, set_winner
+from ttrec.match import POINT_SCORED, Side, StatsFrame, Team, TeamStats, set_winner
 
 CORRECTING: Final = frozenset({"Cancelled", "Deleted", "Updated", "Restored"})
 
@@ -114,3 +115,26 @@ def games_won(sets: tuple[tuple[int, int], ...]) -> tuple[int, int]:
 
 def show_sets(sets: tuple[tuple[int, int], ...]) -> str:
     return " ".join(f"{h}-{a}" for h, a in sets) or "none"
+
+
+def frame_of_packet(packet: ActionPacket, names: Mapping[Side, str]) -> StatsFrame:
+    """The packet's fixtureSummary as the statistics frame that would show the same score
+    (Point Scored per period; no other count): what the scoreboard draws on either feed."""
+    periods = packet.summary.periods if packet.summary else ()
+
+    def team(side: Side) -> TeamStats:
+        index = 0 if side == "home" else 1
+        per = {p: {POINT_SCORED: score[index]} for p, score in enumerate(periods, start=1)}
+        total = sum(score[index] for score in periods)
+        return TeamStats(Team("", names.get(side, side), side == "home"), {POINT_SCORED: total}, per)
+
+    return StatsFrame(
+        seq_num=packet.seq,
+        trace_id="",
+        version=0,
+        finished=packet.finished,
+        fixture_id=packet.fixture_id,
+        timestamp=packet.timestamp,
+        home=team("home"),
+        away=team("away"),
+    )

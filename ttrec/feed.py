@@ -63,6 +63,16 @@ def parse_feed_path(path: str) -> tuple[str, Feed] | None:
     return fixture, feed
 
 
+def feed_of_url(url: str) -> Feed:
+    """The feed a websocket URL asks for: its path ends in /actions or /statistics (any
+    base path before it; `ttrec watch` is pointed at any feed URL)."""
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return "statistics"
+    return "actions" if path.rstrip("/").endswith("/actions") else "statistics"
+
+
 def feed_url(
     base_url: str,
     fixture_id: str,
