@@ -167,11 +167,12 @@ def _cadence(cadence: Cadence) -> str:
 
 
 def _sequence(data: dict[str, Any]) -> str:
+    key = "fixtureSeqNum" if data["feed"] == "actions" else "seqNum"
     if data["first_seq"] is None:
-        return "no seqNum"
+        return f"no {key}"
     gaps = data["seq_gaps"]
     where = f"{len(gaps)} gap(s): {', '.join(f'{a}-{b}' for a, b in gaps[:10])}" if gaps else "no gaps"
-    return f"seqNum {data['first_seq']}..{data['last_seq']}, {where}"
+    return f"{key} {data['first_seq']}..{data['last_seq']}, {where}"
 
 
 def _closes(summary: CaptureSummary) -> str:

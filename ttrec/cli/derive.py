@@ -55,13 +55,11 @@ def _write(path: Path, header: Header, records: Sequence[Record]) -> None:
     with new_capture(path, stdout) as unfinished, CaptureWriter(unfinished, header) as writer:
         for record in records:
             writer.write(record)
-    seqs = [
-        s
-        for r in records
-        if isinstance(r, Frame) and (s := seq_num(r.data, feed_named(header.feed))) is not None
-    ]
+    feed = feed_named(header.feed)
+    seqs = [s for r in records if isinstance(r, Frame) and (s := seq_num(r.data, feed)) is not None]
     frames = sum(isinstance(r, Frame) for r in records)
-    span = f", seqNum {seqs[0]}..{seqs[-1]}" if seqs else ""
+    key = "fixtureSeqNum" if feed == "actions" else "seqNum"
+    span = f", {key} {seqs[0]}..{seqs[-1]}" if seqs else ""
     duration = (records[-1].t - records[0].t) / NS_PER_S if records else 0.0
     click.echo(
         f"wrote {out_label(path)}: {plural(frames, 'data frame')}{span}, {duration:.1f} s",
