@@ -29,7 +29,7 @@ from ttrec.faults import parse_fault
 from ttrec.feed import ACCEPT_HEADER, FEEDS, Feed, auth_message, classify, feed_of_url, seq_num
 from ttrec.schedule import parse_start_at
 from ttrec.scoreboard import Scoreboard
-from ttrec.testing import TrioServer, serve_in_thread
+from ttrec.testing import TrioServer, serve_asyncio, serve_in_thread
 
 MATCH = straight_match()
 
@@ -255,3 +255,31 @@ async def test_watch_says_a_dropped_collection_has_no_result(
             )
     assert result.board.dropped and "COLLECTION DROPPED no result" in result.board.line()
     assert "collection dropped: no result" in result.board.render(0.0)[3]
+
+
+def test_serve_asyncio_gives_the_url_of_either_feed(both: list[Path]) -> None:
+    import asyncio
+
+    import websockets
+
+    async def read(url: str, token: str, count: int, feed: Feed) -> list[str]:
+        got: list[str] = []
+        async with websockets.connect(url, additional_headers={"Accept": ACCEPT_HEADER}) as ws:
+            await ws.send(auth_message(token))
+            while len(got) < count:
+                message = await ws.recv()
+                if isinstance(message, str) and classify(message, feed) == "frame":
+                    got.append(message)
+        return got
+
+    async def main() -> tuple[list[str], list[str]]:
+        async with serve_asyncio(both, speed=None) as server:
+            actions = await asyncio.wait_for(
+                read(server.fixture_url(feed="actions"), server.token, 4, "actions"), 60
+            )
+            stats = await asyncio.wait_for(read(server.fixture_url(), server.token, 4, "statistics"), 60)
+        return actions, stats
+
+    actions, stats = asyncio.run(main())
+    assert actions == MATCH.packets[:4]
+    assert stats == [text for _, text in MATCH.frames[:4]]
