@@ -264,7 +264,9 @@ def test_serve_asyncio_gives_the_url_of_either_feed(both: list[Path]) -> None:
 
     async def read(url: str, token: str, count: int, feed: Feed) -> list[str]:
         got: list[str] = []
-        async with websockets.connect(url, additional_headers={"Accept": ACCEPT_HEADER}) as ws:
+        async with websockets.connect(
+            url, additional_headers={"Accept": ACCEPT_HEADER}, close_timeout=1
+        ) as ws:
             await ws.send(auth_message(token))
             while len(got) < count:
                 message = await ws.recv()
