@@ -25,12 +25,15 @@ from recorder.secret import Token
 from recorder.session import RecordOptions
 from recorder.watch import watch
 from replayer import ServeOptions
+from ttrec.capture import CaptureReader
 from ttrec.faults import parse_fault
 from ttrec.feed import ACCEPT_HEADER, FEEDS, Feed, auth_message, classify, feed_of_url, seq_num
+from ttrec.records import Frame
 from ttrec.schedule import parse_start_at
 from ttrec.scoreboard import Scoreboard
 from ttrec.testing import TrioServer, serve_asyncio, serve_in_thread
 
+pytest_plugins = ["pytester"]
 MATCH = straight_match()
 
 
@@ -285,3 +288,41 @@ def test_serve_asyncio_gives_the_url_of_either_feed(both: list[Path]) -> None:
     actions, stats = asyncio.run(main())
     assert actions == MATCH.packets[:4]
     assert stats == [text for _, text in MATCH.frames[:4]]
+
+
+BOTH_RECORDED = """
+import pytest
+from ttrec.feed import classify
+
+
+@pytest.mark.ttrec(
+    fixture="{fixture}",
+    capture={{"statistics": "captures/s.jsonl.zst", "actions": "captures/a.jsonl.zst"}},
+    on_end="close",
+)
+async def test_consumer(ttrec_server):
+    packets = 0
+    async with ttrec_server.connect(feed="actions") as ws:
+        while packets < {packets}:
+            if classify(await ws.get_message(), "actions") == "frame":
+                packets += 1
+"""
+
+
+def test_the_marker_records_each_feed_into_its_capture(
+    both: list[Path], pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeini(
+        "[pytest]\ntrio_mode = true\naddopts = -p no:cacheprovider\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    pytester.makepyfile(test_both=BOTH_RECORDED.format(fixture=FIXTURE, packets=_first_finished() + 1))
+    monkeypatch.setenv("TTREC_TOKEN", "provider-token")
+    with serve_in_thread(both, tokens=["provider-token"]) as provider:
+        result = pytester.runpytest("--ttrec-record-mode=once", f"--ttrec-base-url={provider.url}")
+        result.assert_outcomes(passed=1)
+    recorded = {}
+    for name in ("s", "a"):
+        with CaptureReader(pytester.path / "captures" / f"{name}.jsonl.zst") as reader:
+            recorded[name] = (reader.header.feed, [r.data for r in reader if isinstance(r, Frame)])
+    assert recorded["a"] == ("actions", MATCH.packets[: _first_finished() + 1])
+    assert recorded["s"] == ("statistics", [text for _, text in MATCH.frames])
