@@ -313,7 +313,8 @@ def test_the_marker_records_each_feed_into_its_capture(
     both: list[Path], pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytester.makeini(
-        "[pytest]\ntrio_mode = true\naddopts = -p no:cacheprovider\nasyncio_default_fixture_loop_scope = function\n"
+        "[pytest]\ntrio_mode = true\naddopts = -p no:cacheprovider\n"
+        "asyncio_default_fixture_loop_scope = function\n"
     )
     pytester.makepyfile(test_both=BOTH_RECORDED.format(fixture=FIXTURE, packets=_first_finished() + 1))
     monkeypatch.setenv("TTREC_TOKEN", "provider-token")
