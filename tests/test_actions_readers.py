@@ -329,3 +329,57 @@ def test_warp_an_actions_capture_keeps_every_packet(tmp_path: Path) -> None:
     with CaptureReader(out) as reader:
         last = [r.t for r in reader][-1]
     assert last == round(match.seconds[-1] * 1e9 * 0.5)
+
+
+def test_a_sliced_actions_capture_still_passes_check(tmp_path: Path) -> None:
+    """A capture that starts mid-match cannot count the points from the actions: not a problem."""
+    path = straight_match().write(tmp_path / "a.jsonl.zst", "actions")
+    out = tmp_path / "s.jsonl.zst"
+    assert run("slice", str(path), "-o", str(out), "--seq", "30..")[0] == 0
+    code, stdout, _ = run("check", str(out))
+    assert (code, stdout) == (0, "")
+
+
+def _scored(
+    seq: int,
+    action_id: str,
+    side: str,
+    period: int,
+    send: str = "Confirmed",
+    related: list[str] | None = None,
+) -> str:
+    team = {"id": side, "name": side.title(), "homeTeam": side == "home"}
+    return json.dumps(
+        {
+            "fixtureAction": {
+                "fixtureId": FIXTURE,
+                "fixtureSeqNum": seq,
+                "actionId": action_id,
+                "fixtureActionTypeId": 1102,
+                "fixtureActionType": "Point Scored",
+                "sendType": send,
+                "team": team,
+                "period": period,
+                "relatedFixtureActionIds": related or [],
+            }
+        }
+    )
+
+
+def test_the_fold_applies_cancelled_updated_and_restored() -> None:
+    from ttrec.action_fold import ActionFold
+    from ttrec.actions import parse_packet
+
+    fold = ActionFold()
+    steps = [
+        (_scored(1, "a", "home", 1), ((1, 0),)),
+        (_scored(2, "b", "home", 1), ((2, 0),)),
+        (_scored(3, "c", "away", 1, "Cancelled", ["b"]), ((1, 0),)),  # b taken back
+        (_scored(4, "d", "away", 1, "Restored", ["b"]), ((2, 0),)),  # and given back
+        (_scored(5, "e", "away", 1, "Updated", ["a"]), ((1, 1),)),  # a goes to the away side
+        (_scored(6, "f", "away", 2), ((1, 1), (0, 1))),
+    ]
+    for text, expected in steps:
+        fold.add(parse_packet(text))
+        assert fold.counted_sets() == expected, text
+    assert fold.corrections == 3
