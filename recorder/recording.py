@@ -21,7 +21,7 @@ import trio
 from recorder.secret import Token
 from recorder.status import FixtureStatus
 from ttrec.capture import CaptureWriter
-from ttrec.feed import FrameKind, TextMessage, inspect_text, rfc3339
+from ttrec.feed import Feed, FrameKind, TextMessage, inspect_text, rfc3339
 from ttrec.records import Binary, Close, ClosedBy, Error, Frame, Heartbeat, Open, Sent
 
 NS_PER_S: Final = 1_000_000_000
@@ -90,11 +90,13 @@ class Recording:
         status: FixtureStatus,
         *,
         token: Token | None = None,
+        feed: Feed = "statistics",
         clock: Callable[[], float] = trio.current_time,
         wall_clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.writer = writer
         self.status = status
+        self.feed = feed  # which data-frame rule to read arrivals by (ttrec.feed.inspect_text)
         self._token = token
         self._clock = clock
         self._wall = wall_clock or (lambda: datetime.now(UTC))
@@ -164,7 +166,7 @@ class Recording:
 
     def text(self, stamp: Stamp, conn: int, text: str) -> Arrival:
         stored, redacted = self.scrub(text)
-        message = inspect_text(stored)
+        message = inspect_text(stored, self.feed)
         seq = message.seq
         if message.kind == "heartbeat" or seq is None:
             self.writer.write(Heartbeat(stamp.t, stamp.wall, conn, stored, redacted))

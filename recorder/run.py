@@ -134,7 +134,7 @@ async def record(
         for fixture_id, writer in zip(fixture_ids, writers, strict=True):
             files.callback(_close_quietly, writer)
             status = FixtureStatus(fixture_id, str(writer.path))
-            recordings.append(Recording(writer, status, token=token))
+            recordings.append(Recording(writer, status, token=token, feed=options.feed))
         if reporter is None:
             reporter = make_reporter(log or sys.stderr, [r.status for r in recordings], live)
         sessions = [

@@ -17,8 +17,9 @@ from trio_websocket import ConnectionClosed, ConnectionRejected, HandshakeError
 
 from recorder.connection import ABNORMAL_CLOSURE, Connect, Socket, websocket_connect
 from recorder.secret import Token
+from ttrec.actions import PacketError, parse_packet
 from ttrec.errors import TtrecError, UpstreamRejected
-from ttrec.feed import auth_message, classify
+from ttrec.feed import Feed, auth_message, classify, feed_of_url
 from ttrec.match import FrameError, parse_frame
 from ttrec.scoreboard import Scoreboard
 
@@ -56,7 +57,7 @@ async def watch(
             async with trio.open_nursery() as nursery:
                 if refresh_s is not None:
                     nursery.start_soon(_refresh, board, show, refresh_s)
-                ended = await _receive(ws, board, show, token, stop_at_finished)
+                ended = await _receive(ws, board, show, token, stop_at_finished, feed_of_url(url))
                 nursery.cancel_scope.cancel()  # stops the redraws, nothing else
             with trio.move_on_after(1):
                 await ws.aclose()
@@ -74,7 +75,7 @@ async def watch(
 
 
 async def _receive(
-    ws: Socket, board: Scoreboard, show: Show, token: Token, stop_at_finished: bool
+    ws: Socket, board: Scoreboard, show: Show, token: Token, stop_at_finished: bool, feed: Feed
 ) -> str | UpstreamRejected:
     while True:
         try:
@@ -91,7 +92,7 @@ async def _receive(
         now = trio.current_time()
         if isinstance(message, bytes):
             continue
-        if classify(message) == "heartbeat":
+        if classify(message, feed) == "heartbeat":
             refused = _refusal(message, token)
             if refused is not None:
                 return refused
@@ -99,9 +100,12 @@ async def _receive(
             show(board, False)
             continue
         try:
-            board.add_frame(parse_frame(message), now)
-        except FrameError:
-            continue  # not a statistics frame (the actions feed): nothing to score
+            if feed == "actions":
+                board.add_packet(parse_packet(message), now)
+            else:
+                board.add_frame(parse_frame(message), now)
+        except (FrameError, PacketError):
+            continue  # a data frame this board cannot read: nothing to score
         show(board, True)
         if stop_at_finished and board.frame is not None and board.frame.finished:
             return "finished"

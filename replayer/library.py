@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from ttrec.capture import CaptureReader
 from ttrec.errors import CaptureFormatError, TtrecError
-from ttrec.feed import Feed, feed_path, parse_feed_path, validate_fixture_id
+from ttrec.feed import Feed, feed_named, feed_path, parse_feed_path, validate_fixture_id
 from ttrec.records import Header
 from ttrec.schedule import Timeline, build_timeline
 
@@ -67,14 +67,13 @@ def _route(header: Header) -> tuple[str, Feed]:
     routed = parse_feed_path(urlsplit(header.url).path)
     if routed is not None:
         return routed
-    feed: Feed = "actions" if header.feed == "actions" else "statistics"
-    return validate_fixture_id(header.fixture_id), feed
+    return validate_fixture_id(header.fixture_id), feed_named(header.feed)
 
 
 def load_fixture(path: Path) -> Fixture:
     with CaptureReader(path) as reader:
-        timeline = build_timeline(reader)
         header = reader.header
+        timeline = build_timeline(reader, feed_named(header.feed))
     fixture_id, feed = _route(header)
     return Fixture(fixture_id, feed, path, header, timeline, _problem(reader))
 

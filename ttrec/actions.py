@@ -130,6 +130,7 @@ class ActionPacket:
     related: tuple[str, ...]  # relatedFixtureActionIds: the actions this one corrects
     finished: bool
     summary: Summary | None
+    team_name: str | None = None  # fixtureAction.team.name, when it has one
 
     @property
     def counted(self) -> bool:
@@ -147,6 +148,36 @@ def is_action_packet(obj: Any) -> bool:
     return isinstance(seq, int) and not isinstance(seq, bool)
 
 
+def packet_position(obj: Any) -> tuple[int, bool] | None:
+    """(fixtureSeqNum, finished) of a data frame on the actions feed, or None for anything
+    else (a heartbeat or control message). The rule mirrors the statistics feed's
+    (ttrec.feed.inspect_text): `fixtureAction.fixtureSeqNum` is a positive integer and
+    `fixtureAction.fixtureId` a non-empty string. The packet is finished when its own
+    `finished` or its `fixtureSummary.finished` is true.
+
+    A corrected action is re-sent (another sendType, relatedFixtureActionIds) as a packet of
+    its own with a new fixtureSeqNum (SPEC §6): fixtureSeqNums only grow on one connection.
+    Two different texts under one fixtureSeqNum are still both kept by the recorder; only an
+    identical text is provably a resend.
+    """
+    if not isinstance(obj, Mapping):
+        return None
+    action = obj.get("fixtureAction")
+    if not isinstance(action, Mapping):
+        return None
+    seq = action.get("fixtureSeqNum")
+    fixture = action.get("fixtureId")
+    if not (isinstance(seq, int) and not isinstance(seq, bool) and seq >= 1):
+        return None
+    if not (isinstance(fixture, str) and fixture):
+        return None
+    summary = obj.get("fixtureSummary")
+    finished = obj.get("finished") is True or (
+        isinstance(summary, Mapping) and summary.get("finished") is True
+    )
+    return seq, finished
+
+
 def parse_packet(data: str | Mapping[str, Any]) -> ActionPacket:
     """Parse an action packet (its exact text or its decoded JSON object)."""
     obj = _decode(data) if isinstance(data, str) else data
@@ -155,8 +186,10 @@ def parse_packet(data: str | Mapping[str, Any]) -> ActionPacket:
     action = obj["fixtureAction"]
     team = action.get("team")
     side: Side | None = None
+    team_name: str | None = None
     if isinstance(team, Mapping) and isinstance(team.get("homeTeam"), bool):
         side = "home" if team["homeTeam"] else "away"
+        team_name = team["name"] if isinstance(team.get("name"), str) else None
     related = action.get("relatedFixtureActionIds") or []
     summary = obj.get("fixtureSummary")
     return ActionPacket(
@@ -172,6 +205,7 @@ def parse_packet(data: str | Mapping[str, Any]) -> ActionPacket:
         related=tuple(str(r) for r in related) if isinstance(related, list) else (),
         finished=_get(obj, "finished", bool, False),
         summary=_summary(summary) if isinstance(summary, Mapping) else None,
+        team_name=team_name,
     )
 
 

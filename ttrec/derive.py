@@ -24,13 +24,14 @@ from typing import Any, Final, Literal
 
 from ttrec.errors import TtrecError
 from ttrec.faults import parse_moment
-from ttrec.feed import rfc3339, seq_num
+from ttrec.feed import Feed, rfc3339, seq_num
 from ttrec.moments import Moment
 from ttrec.records import Frame, Header, Record
 from ttrec.schedule import NS_PER_S, MomentIndex
 
 CutKind = Literal["seq", "time", "set", "moment"]
 _SEQ_RE: Final = re.compile(r'"seqNum"\s*:\s*-?\d+')
+_ACTION_SEQ_RE: Final = re.compile(r'"fixtureSeqNum"\s*:\s*-?\d+')
 _FIXTURE_RE: Final = re.compile(r'"fixtureId"\s*:\s*"(?:[^"\\]|\\.)*"')
 
 
@@ -126,14 +127,14 @@ def _frames(records: Sequence[Record]) -> list[int]:
     return [i for i, r in enumerate(records) if isinstance(r, Frame)]
 
 
-def select(records: Sequence[Record], cut: Cut) -> tuple[int, int]:
+def select(records: Sequence[Record], cut: Cut, feed: Feed = "statistics") -> tuple[int, int]:
     """The first and last data frame (0-based, among data frames) a cut keeps."""
     frames = [r for r in records if isinstance(r, Frame)]
     if not frames:
         raise DeriveError("the capture has no data frames")
     chosen: list[int]
     if cut.kind == "seq":
-        seqs = [seq_num(f.data) for f in frames]
+        seqs = [seq_num(f.data, feed) for f in frames]
         chosen = [
             i
             for i, s in enumerate(seqs)
@@ -146,7 +147,7 @@ def select(records: Sequence[Record], cut: Cut) -> tuple[int, int]:
             i for i, f in enumerate(frames) if (low is None or f.t >= low) and (high is None or f.t <= high)
         ]
     else:
-        index = MomentIndex.of(f.data for f in frames)
+        index = MomentIndex.of((f.data for f in frames), feed)
         first, last = (_set_range if cut.kind == "set" else _moment_range)(index, cut, len(frames))
         chosen = list(range(first, last + 1))
     if not chosen:
@@ -188,11 +189,11 @@ def _rebased(records: Sequence[Record], t0: int, conn0: int) -> list[Record]:
     return [replace(r, t=r.t - t0, conn=r.conn - conn0) for r in records]
 
 
-def slice_records(records: Sequence[Record], cut: Cut) -> list[Record]:
+def slice_records(records: Sequence[Record], cut: Cut, feed: Feed = "statistics") -> list[Record]:
     """The records from the cut's first data frame to its last, both included, with all
     records between them (heartbeats, closes, reopens); times and connections from 0.
     Heartbeats before the first frame belong to the part cut away, as in a startPosition skip."""
-    first, last = select(records, cut)
+    first, last = select(records, cut, feed)
     positions = _frames(records)
     kept = records[positions[first] : positions[last] + 1]
     return _rebased(kept, kept[0].t, kept[0].conn)
@@ -232,7 +233,9 @@ def _wall_time(wall: str) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
-def splice(parts: Sequence[Sequence[Record]], *, fixture_id: str, gap_s: float = 1.0) -> list[Record]:
+def splice(
+    parts: Sequence[Sequence[Record]], *, fixture_id: str, gap_s: float = 1.0, feed: Feed = "statistics"
+) -> list[Record]:
     """The parts one after the other: part k+1 starts `gap_s` after part k's last record,
     on the next connection number; seqNums renumbered to run on from the first part's
     (gaps inside a part kept), every frame's fixtureId set to `fixture_id`."""
@@ -250,34 +253,53 @@ def splice(parts: Sequence[Sequence[Record]], *, fixture_id: str, gap_s: float =
             conn = out[-1].conn + 1
         rebased = _rebased(part, part[0].t - t, part[0].conn - conn)
         first_seq = next(
-            (s for r in part if isinstance(r, Frame) and (s := seq_num(r.data)) is not None), None
+            (s for r in part if isinstance(r, Frame) and (s := seq_num(r.data, feed)) is not None), None
         )
         shift = 0 if next_seq is None or first_seq is None else next_seq - first_seq
         for record in rebased:
             if isinstance(record, Frame):
-                record = replace(record, data=rewrite_frame(record.data, fixture_id, shift))
-                seq = seq_num(record.data)
+                record = replace(record, data=rewrite_frame(record.data, fixture_id, shift, feed))
+                seq = seq_num(record.data, feed)
                 if seq is not None:
                     next_seq = seq + 1
             out.append(record)
     return out
 
 
-def rewrite_frame(text: str, fixture_id: str, seq_shift: int) -> str:
+def rewrite_frame(text: str, fixture_id: str, seq_shift: int, feed: Feed = "statistics") -> str:
     """The frame with its seqNum moved by `seq_shift` and its fixtureId set, the rest of
-    the text left byte for byte (a full re-encode only if the keys appear more than once)."""
+    the text left byte for byte (a full re-encode only if the keys appear more than once).
+    On the actions feed: `fixtureAction.fixtureSeqNum` moves and every `fixtureId` is set."""
     try:
         obj = json.loads(text)
     except ValueError:
         return text
     if not isinstance(obj, dict):
         return text
+    if feed == "actions":
+        return _rewrite_packet(text, obj, fixture_id, seq_shift)
     seq = obj.get("seqNum")
     new_seq = seq + seq_shift if isinstance(seq, int) and not isinstance(seq, bool) else seq
     if len(_SEQ_RE.findall(text)) == 1 and len(_FIXTURE_RE.findall(text)) == 1:
         out = _SEQ_RE.sub(f'"seqNum":{new_seq}', text) if new_seq != seq else text
         return _FIXTURE_RE.sub(lambda _: '"fixtureId":' + json.dumps(fixture_id), out)
     obj["seqNum"], obj["fixtureId"] = new_seq, fixture_id
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def _rewrite_packet(text: str, obj: dict[str, Any], fixture_id: str, seq_shift: int) -> str:
+    action = obj.get("fixtureAction")
+    if not isinstance(action, dict):
+        return text
+    seq = action.get("fixtureSeqNum")
+    new_seq = seq + seq_shift if isinstance(seq, int) and not isinstance(seq, bool) else seq
+    if len(_ACTION_SEQ_RE.findall(text)) == 1:
+        out = _ACTION_SEQ_RE.sub(f'"fixtureSeqNum":{new_seq}', text) if new_seq != seq else text
+        return _FIXTURE_RE.sub(lambda _: '"fixtureId":' + json.dumps(fixture_id), out)
+    action["fixtureSeqNum"] = new_seq
+    for part in (obj, action, obj.get("fixtureSummary")):
+        if isinstance(part, dict) and "fixtureId" in part:
+            part["fixtureId"] = fixture_id
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Final, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
+from ttrec.actions import packet_position
 from ttrec.errors import InvalidFixtureId
 
 # The legacy host dde-streams.data.imgarena.com was decommissioned on 30 Sept 2026.
@@ -60,6 +61,16 @@ def parse_feed_path(path: str) -> tuple[str, Feed] | None:
         return None
     feed: Feed = "statistics" if match["feed"] == "statistics" else "actions"
     return fixture, feed
+
+
+def feed_of_url(url: str) -> Feed:
+    """The feed a websocket URL asks for: its path ends in /actions or /statistics (any
+    base path before it; `ttrec watch` is pointed at any feed URL)."""
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return "statistics"
+    return "actions" if path.rstrip("/").endswith("/actions") else "statistics"
 
 
 def feed_url(
@@ -130,8 +141,18 @@ def _positive_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
-def inspect_text(text: str) -> TextMessage:
+def feed_named(name: str) -> Feed:
+    """A capture header's `feed` as a Feed; a header that names no known feed is statistics
+    (the only feed captures had before the actions feed)."""
+    return "actions" if name == "actions" else "statistics"
+
+
+def inspect_text(text: str, feed: Feed = "statistics") -> TextMessage:
     """The one place that decides what a text message is (recorder, watch, readers).
+
+    The rule depends on the feed being read. On the actions feed a data frame is an action
+    packet and its position is `fixtureAction.fixtureSeqNum` (ttrec.actions.packet_position
+    states that rule); what follows is the statistics feed's rule.
 
     A data frame is a JSON object whose `seqNum` is a positive integer and whose
     `fixtureId` is a non-empty string (SPEC §1 names the two keys; their types are what
@@ -141,7 +162,8 @@ def inspect_text(text: str) -> TextMessage:
     every reader of a capture agrees with the recorder without knowing the fixture.
     The cheap substring test skips parsing heartbeats; anything else is parsed once.
     """
-    has_seq = '"seqNum"' in text and '"fixtureId"' in text
+    seq_key = '"fixtureSeqNum"' if feed == "actions" else '"seqNum"'
+    has_seq = seq_key in text and '"fixtureId"' in text
     has_error = '"error"' in text and '"status"' in text
     if not (has_seq or has_error):
         return _HEARTBEAT
@@ -151,24 +173,30 @@ def inspect_text(text: str) -> TextMessage:
         return _HEARTBEAT
     if not isinstance(obj, dict):
         return _HEARTBEAT
-    seq = obj.get("seqNum")
-    fixture = obj.get("fixtureId")
-    if _positive_int(seq) and isinstance(fixture, str) and fixture:
-        return TextMessage("frame", seq=seq, finished=obj.get("finished") is True)
+    if feed == "actions":
+        position = packet_position(obj)
+        if position is not None:
+            return TextMessage("frame", seq=position[0], finished=position[1])
+    else:
+        seq = obj.get("seqNum")
+        fixture = obj.get("fixtureId")
+        if _positive_int(seq) and isinstance(fixture, str) and fixture:
+            return TextMessage("frame", seq=seq, finished=obj.get("finished") is True)
     status = obj.get("status")
     if "error" in obj and isinstance(status, int) and not isinstance(status, bool):
         return TextMessage("heartbeat", error_status=status)
     return _HEARTBEAT
 
 
-def classify(text: str) -> FrameKind:
+def classify(text: str, feed: Feed = "statistics") -> FrameKind:
     """ "frame" for a data frame, "heartbeat" for any other text (see `inspect_text`)."""
-    return inspect_text(text).kind
+    return inspect_text(text, feed).kind
 
 
-def seq_num(text: str) -> int | None:
-    """The `seqNum` of a data frame's text, or None."""
-    return inspect_text(text).seq
+def seq_num(text: str, feed: Feed = "statistics") -> int | None:
+    """The position of a data frame's text (`seqNum`, or `fixtureSeqNum` on the actions
+    feed), or None."""
+    return inspect_text(text, feed).seq
 
 
 def rfc3339(moment: datetime, digits: int = 6) -> str:

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ttrec.action_invariants import ActionChecker
 from ttrec.match import FrameError, StatsFrame, TeamStats, is_legal_set_score, parse_frame
 from ttrec.records import Frame, Header, Record
 
@@ -33,6 +34,11 @@ class Checker:
     _previous: StatsFrame | None = None
     _finished_line: int | None = None
     _sides_seen: set[str] = field(default_factory=set)  # a team once in the statistics stays
+    _actions: ActionChecker | None = None  # an actions capture's packets are checked there
+
+    def __post_init__(self) -> None:
+        if self.header.feed == "actions":
+            self._actions = ActionChecker(self.header.fixture_id)
 
     def add(self, line: int, record: Record) -> None:
         if record.t < self._last_t:
@@ -41,7 +47,9 @@ class Checker:
         if record.conn < self._last_conn:
             self._problem(line, f"connection number went backwards ({record.conn} < {self._last_conn})")
         self._last_conn = max(self._last_conn, record.conn)
-        if isinstance(record, Frame):
+        if isinstance(record, Frame) and self._actions is not None:
+            self._actions.add(line, record.conn, record.data)
+        elif isinstance(record, Frame):
             self._add_frame(line, record)
 
     def _add_frame(self, line: int, record: Frame) -> None:
@@ -131,6 +139,10 @@ class Checker:
         self.problems.append(Problem(line, message))
 
     def finish(self) -> list[Problem]:
+        if self._actions is not None:
+            return sorted(
+                [*self.problems, *(Problem(n, m) for n, m in self._actions.problems)], key=lambda p: p.line
+            )
         return self.problems
 
 

@@ -29,7 +29,7 @@ from typing import Final, Literal
 
 from ttrec.errors import TtrecError
 from ttrec.faults import parse_moment
-from ttrec.feed import seq_num
+from ttrec.feed import Feed, seq_num
 from ttrec.moments import Moment, moments_of_texts
 from ttrec.records import Binary, Frame, Heartbeat, Record
 
@@ -92,6 +92,7 @@ class Timeline:
     messages: tuple[Message, ...]
     frame_positions: tuple[int, ...]  # index in `messages` of each data frame
     heartbeat_template: str | None  # the last recorded heartbeat, shape for synthetic ones
+    feed: Feed = "statistics"  # whose data-frame rule and moments the frames follow
     # Computed on first use and kept (moments parse every frame: only when a fault or
     # --start-at needs them, once per capture, never per client).
     _cache: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
@@ -108,7 +109,9 @@ class Timeline:
         cached = self._cache.get("moments")
         if not isinstance(cached, MomentIndex):
             texts = (self.messages[i].payload for i in self.frame_positions)
-            cached = self._cache["moments"] = MomentIndex.of(t if isinstance(t, str) else "" for t in texts)
+            cached = self._cache["moments"] = MomentIndex.of(
+                (t if isinstance(t, str) else "" for t in texts), self.feed
+            )
         return cached
 
     def start_index(self, start_at: StartAt | None) -> int:
@@ -178,10 +181,10 @@ class MomentIndex:
     occurrences: Mapping[Moment, tuple[int, ...]]  # moment -> data frame indices, in order
 
     @classmethod
-    def of(cls, frame_texts: Iterable[str]) -> MomentIndex:
+    def of(cls, frame_texts: Iterable[str], feed: Feed = "statistics") -> MomentIndex:
         per_frame: list[Mapping[Moment, int]] = []
         found: dict[Moment, list[int]] = {}
-        for index, moments in enumerate(moments_of_texts(frame_texts)):
+        for index, moments in enumerate(moments_of_texts(frame_texts, feed)):
             if not moments:
                 per_frame.append(_NO_MOMENTS)
                 continue
@@ -239,8 +242,9 @@ def parse_start_at(text: str) -> StartAt:
     return StartAt("moment", nth or 1, moment)
 
 
-def build_timeline(records: Iterable[Record]) -> Timeline:
-    """The timeline of a capture's records; client messages and bookkeeping are left out."""
+def build_timeline(records: Iterable[Record], feed: Feed = "statistics") -> Timeline:
+    """The timeline of a capture's records (of `feed`, its header's); client messages and
+    bookkeeping are left out."""
     messages: list[Message] = []
     frame_positions: list[int] = []
     template: str | None = None
@@ -248,7 +252,7 @@ def build_timeline(records: Iterable[Record]) -> Timeline:
         match record:
             case Frame(t=t, data=data):
                 frame_positions.append(len(messages))
-                messages.append(Message(t, data, is_frame=True, seq=seq_num(data)))
+                messages.append(Message(t, data, is_frame=True, seq=seq_num(data, feed)))
             case Heartbeat(t=t, data=data):
                 template = data
                 messages.append(Message(t, data, is_frame=False))
@@ -256,7 +260,7 @@ def build_timeline(records: Iterable[Record]) -> Timeline:
                 messages.append(Message(t, raw, is_frame=False))
             case _:
                 pass
-    return Timeline(tuple(messages), tuple(frame_positions), template)
+    return Timeline(tuple(messages), tuple(frame_positions), template, feed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,10 @@
 """A live scoreboard folded from successive statistics frames (`ttrec watch`); pure.
 
+On the actions feed (`add_packet`) the board is the packet's fixtureSummary (points per
+period, shown as a statistics frame would show them), the server is the team of the last
+Point Started that names one, the moment the last fresh Game Point / Match Point until the
+next Point Scored, and a CollectionDropped summary shows "no result" instead of a winner.
+
 Who serves and which moment it is (game point, match point) are not fields of the feed:
 they are read from which counts rose between two frames. Point Started and Swap Serve are
 credited to the serving side (the assumption docs/simulator.md explains), so the side
@@ -10,10 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ttrec.action_fold import CORRECTING, frame_of_packet
+from ttrec.actions import ActionPacket
 from ttrec.match import (
     ACTION_NAMES,
     GAME_POINT,
     MATCH_POINT,
+    POINT_SCORED,
     POINT_STARTED,
     SWAP_SERVE,
     Side,
@@ -35,6 +43,34 @@ class Scoreboard:
     heartbeats: int = 0
     last_frame_at: float | None = None  # seconds on the caller's clock
     last_heartbeat_at: float | None = None
+    collection: str = ""  # the actions feed's collectionStatus ("" on the statistics feed)
+    team_names: dict[Side, str] = field(default_factory=dict)  # actions feed: last named
+
+    def add_packet(self, packet: ActionPacket, at: float) -> None:
+        """Fold one action packet (the actions feed's data frame)."""
+        self.frames += 1
+        self.last_frame_at = at
+        self.fixture_id = packet.fixture_id
+        if packet.side is not None and packet.team_name:
+            self.team_names[packet.side] = packet.team_name
+        correction = packet.send_type in CORRECTING or bool(packet.related)
+        label = packet.type_name or str(packet.type_id)
+        self.last_actions = [
+            f"{label} ({packet.side or '-'})" + (f" {packet.send_type}" if correction else "")
+        ]
+        if packet.type_id == POINT_STARTED and packet.side is not None:
+            self.server = packet.side
+        if packet.type_id == POINT_SCORED:
+            self.moment = ""
+        elif packet.type_id in (GAME_POINT, MATCH_POINT) and packet.side and not correction:
+            self.moment = f"{'MATCH' if packet.type_id == MATCH_POINT else 'GAME'} POINT {packet.side}"
+        if packet.summary is not None:
+            self.collection = packet.summary.collection_status
+            self.frame = frame_of_packet(packet, self.team_names)
+
+    @property
+    def dropped(self) -> bool:
+        return self.collection == "CollectionDropped"
 
     def add_frame(self, frame: StatsFrame, at: float) -> None:
         previous = self.frame
@@ -69,7 +105,11 @@ class Scoreboard:
         lines.append(self._team_line("home", frame.home, frame))
         lines.append(self._team_line("away", frame.away, frame))
         status = [self.moment] if self.moment else []
-        if frame.finished and frame.winner:
+        if self.collection:
+            status.append(self.collection)
+        if self.dropped:
+            status = ["collection dropped: no result"]
+        elif frame.finished and frame.winner:
             status = [f"winner {frame.winner}"]
         status.append(f"last frame {_ago(now, self.last_frame_at)}")
         status.append(f"last heartbeat {_ago(now, self.last_heartbeat_at)}")
@@ -91,7 +131,9 @@ class Scoreboard:
             parts.append(f"{self.server} serves")
         if self.moment:
             parts.append(self.moment)
-        if frame.finished:
+        if self.dropped:
+            parts.append("COLLECTION DROPPED no result")
+        elif frame.finished:
             parts.append(f"FINISHED winner {frame.winner or '?'}")
         return "  ".join(parts)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ttrec.action_fold import ActionFold, games_won
+from ttrec.actions import PacketError, parse_packet
 from ttrec.match import FrameError, StatsFrame, parse_frame, set_winner
 from ttrec.records import Binary, Close, Error, Frame, Header, Heartbeat, Record
 
@@ -94,6 +96,12 @@ class CaptureSummary:
     frame_cadence: Cadence = field(default_factory=Cadence)
     heartbeat_cadence: Cadence = field(default_factory=Cadence)
     set_times: dict[int, SetTimes] = field(default_factory=dict)  # period -> times
+    # an actions capture (header feed "actions"): its packets folded; None on statistics
+    actions: ActionFold | None = None
+
+    def __post_init__(self) -> None:
+        if self.header.feed == "actions" and self.actions is None:
+            self.actions = ActionFold()
 
     def add(self, record: Record) -> None:
         if self.first_t is None:
@@ -118,6 +126,9 @@ class CaptureSummary:
                 self.closes.append(record)
 
     def _add_frame(self, data: str, t: int) -> None:
+        if self.actions is not None:
+            self._add_packet(self.actions, data, t)
+            return
         try:
             frame = parse_frame(data)
         except FrameError:
@@ -128,6 +139,21 @@ class CaptureSummary:
             self.latest = frame
         for period in frame.period_numbers:
             score = frame.points(period)
+            if score == (0, 0):
+                continue
+            times = self.set_times.setdefault(period, SetTimes(first_t=t))
+            if times.decided_t is None and set_winner(score) is not None:
+                times.decided_t = t
+
+    def _add_packet(self, fold: ActionFold, data: str, t: int) -> None:
+        try:
+            packet = parse_packet(data)
+        except PacketError:
+            self.bad_frames += 1
+            return
+        self.seq.add(packet.seq)
+        fold.add(packet)
+        for period, score in enumerate(packet.summary.periods if packet.summary else (), start=1):
             if score == (0, 0):
                 continue
             times = self.set_times.setdefault(period, SetTimes(first_t=t))
@@ -148,6 +174,8 @@ class CaptureSummary:
         return 0.0 if self.first_t is None else (self.last_t - self.first_t) / 1e9
 
     def as_json(self) -> dict[str, Any]:
+        if self.actions is not None:
+            return self._as_json_actions(self.actions)
         latest = self.latest
         teams = {
             "home": latest.home.team.name if latest and latest.home else self._header_team(home=True),
@@ -177,4 +205,41 @@ class CaptureSummary:
             "winner": latest.winner if latest else None,
             "torn_tail": self.torn_tail,
             "damage": self.damage,
+        }
+
+    def _as_json_actions(self, fold: ActionFold) -> dict[str, Any]:
+        """The same keys as a statistics capture's, the score from the latest fixtureSummary,
+        and what only the actions feed tells: actions by type, corrections, collection."""
+        summary = fold.summary
+        sets = fold.summary_sets()
+        return {
+            "fixture_id": self.header.fixture_id,
+            "feed": self.header.feed,
+            "source": self.header.source,
+            "url": self.header.url,
+            "created": self.header.created,
+            "tool": self.header.tool,
+            "frames": self.frames,
+            "heartbeats": self.heartbeats,
+            "binary": self.binary,
+            "errors": self.errors,
+            "redacted": self.redacted,
+            "connections": len(self.connections),
+            "duration_s": round(self.duration_s, 3),
+            "first_seq": self.seq.first,
+            "last_seq": self.seq.highest,
+            "seq_gaps": [list(gap) for gap in self.seq.gaps],
+            "finished": fold.finished,
+            "teams": {
+                "home": fold.teams.get("home") or self._header_team(home=True),
+                "away": fold.teams.get("away") or self._header_team(home=False),
+            },
+            "sets": [list(score) for score in sets],
+            "sets_won": [summary.home_score, summary.away_score] if summary else list(games_won(sets)),
+            "winner": fold.winner(),
+            "torn_tail": self.torn_tail,
+            "damage": self.damage,
+            "actions": dict(sorted(fold.by_type.items())),
+            "corrections": fold.corrections,
+            "collection": [[seq, status] for seq, status in fold.collection],
         }

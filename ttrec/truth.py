@@ -15,9 +15,19 @@ board, so the two can never disagree). Its JSON form is the schema `ttrec truth`
   finished    the frame's `finished`
   winner      "home" | "away" | null (null until finished, and when it ended without a result)
   ended       null while live; "completed" with a winner, "no-result" when the collection
-              ended without one
-  corrections data frames so far in which a point count went down (a point taken back)
+              ended without one; on an actions capture "dropped" once collectionStatus is
+              CollectionDropped
+  corrections data frames so far in which a point count went down (a point taken back);
+              on an actions capture, the packets so far that correct an earlier action
+              (Cancelled, Deleted, Updated, Restored, or naming relatedFixtureActionIds)
   teams       {"home": name, "away": name}
+
+On an actions capture (`truths(texts, "actions")`) there is one line per packet, keyed by
+its fixtureSeqNum: sets from fixtureSummary.periods, sets_won from its homeTeamScore and
+awayTeamScore, the moment from the last fresh Game Point / Match Point packet until the next
+Point Scored, the server from the last Point Started packet that names a team (null when
+none does). The fields mean the same on both feeds, so one consumer's beliefs are judged
+alike whichever feed it reads.
 """
 
 from __future__ import annotations
@@ -27,11 +37,23 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from ttrec.match import POINT_SCORED, FrameError, Side, StatsFrame, parse_frame
+from ttrec.action_fold import CORRECTING, ActionFold
+from ttrec.actions import PacketError, parse_packet
+from ttrec.feed import Feed
+from ttrec.match import (
+    GAME_POINT,
+    MATCH_POINT,
+    POINT_SCORED,
+    POINT_STARTED,
+    FrameError,
+    Side,
+    StatsFrame,
+    parse_frame,
+)
 from ttrec.scoreboard import Scoreboard
 
 SCHEMA: Final = "ttrec.truth/1"
-Ended = Literal["completed", "no-result"]
+Ended = Literal["completed", "no-result", "dropped"]
 # The fields a belief may report; `seq` is its key, `schema`, `frame` and `teams` describe
 # the truth line itself.
 COMPARABLE: Final = (
@@ -83,9 +105,12 @@ class Truth:
         return json.dumps(self.to_json(), separators=(",", ":"))
 
 
-def truths(frame_texts: Iterable[str]) -> Iterator[Truth]:
-    """The state after each data frame; a frame that is not a statistics frame changes
+def truths(frame_texts: Iterable[str], feed: Feed = "statistics") -> Iterator[Truth]:
+    """The state after each data frame; a frame that is not a frame of `feed` changes
     nothing and gets no line (there is no seqNum to key it by)."""
+    if feed == "actions":
+        yield from _packet_truths(frame_texts)
+        return
     board = Scoreboard()
     corrections = 0
     for index, text in enumerate(frame_texts, start=1):
@@ -97,6 +122,47 @@ def truths(frame_texts: Iterable[str]) -> Iterator[Truth]:
             corrections += 1
         board.add_frame(frame, at=float(index))
         yield _truth(board, frame, index, corrections)
+
+
+def _packet_truths(texts: Iterable[str]) -> Iterator[Truth]:
+    fold = ActionFold()
+    moment: tuple[str, Side | None] | None = None
+    server: Side | None = None
+    for index, text in enumerate(texts, start=1):
+        try:
+            packet = parse_packet(text)
+        except PacketError:
+            continue
+        fold.add(packet)
+        fresh = packet.send_type not in CORRECTING and not packet.related
+        if packet.type_id == POINT_SCORED:
+            moment = None
+        elif fresh and packet.type_id in (GAME_POINT, MATCH_POINT):
+            moment = ("game-point" if packet.type_id == GAME_POINT else "match-point", packet.side)
+        elif packet.type_id == POINT_STARTED and packet.side is not None:
+            server = packet.side
+        summary = fold.summary
+        winner = fold.winner()
+        ended: Ended | None = None
+        if fold.dropped:
+            ended = "dropped"
+        elif fold.finished:
+            ended = "completed" if winner else "no-result"
+        live = not fold.finished and not fold.dropped
+        yield Truth(
+            seq=packet.seq,
+            frame=index,
+            sets=summary.periods if summary else (),
+            sets_won=(summary.home_score, summary.away_score) if summary else (0, 0),
+            server=server if live else None,
+            moment=moment[0] if live and moment else None,
+            moment_side=moment[1] if live and moment else None,
+            finished=fold.finished,
+            winner=winner,
+            ended=ended,
+            corrections=fold.corrections,
+            teams={str(side): name for side, name in fold.teams.items()},
+        )
 
 
 def _truth(board: Scoreboard, frame: StatsFrame, index: int, corrections: int) -> Truth:

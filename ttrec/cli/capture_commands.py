@@ -14,8 +14,11 @@ from ttrec.bundled import resolve
 from ttrec.capture import CaptureReader
 from ttrec.cat import cat_to
 from ttrec.cli import command, mark_failed
+from ttrec.cross_check import cross_check
 from ttrec.errors import CaptureFormatError, TtrecError
+from ttrec.feed import feed_named
 from ttrec.invariants import Checker, Problem
+from ttrec.records import Frame
 from ttrec.summary import Cadence, CaptureSummary
 
 MAX_PROBLEMS_SHOWN = 200  # per capture; a badly broken file would otherwise flood the terminal
@@ -86,6 +89,8 @@ def _human(path: Path, summary: CaptureSummary) -> str:
     won = data["sets_won"]
     if data["winner"]:
         result = f"winner {data['winner']}"
+    elif data.get("collection") and data["collection"][-1][1] == "CollectionDropped":
+        result = "collection dropped: no result"
     else:
         result = "finished" if data["finished"] else ("in play" if data["frames"] else "no data frame yet")
     lines = [
@@ -99,6 +104,7 @@ def _human(path: Path, summary: CaptureSummary) -> str:
         *([f"  binary      {data['binary']} binary message(s)"] if data["binary"] else []),
         *([f"  errors      {data['errors']} failed connection attempt(s)"] if data["errors"] else []),
         f"  sequence    {_sequence(data)}",
+        *_action_lines(data),
         f"  connections {data['connections']}" + _closes(summary),
         f"  tail        {_tail(summary)}",
     ]
@@ -109,14 +115,36 @@ def _human(path: Path, summary: CaptureSummary) -> str:
     return "\n".join(lines)
 
 
+def _action_lines(data: dict[str, Any]) -> list[str]:
+    """What only an actions capture tells: its actions by type, corrections, collection."""
+    if "actions" not in data:
+        return []
+    counts = ", ".join(
+        f"{name} {n}" for name, n in sorted(data["actions"].items(), key=lambda kv: (-kv[1], kv[0]))
+    )
+    changes = ", ".join(f"{status} at {seq}" for seq, status in data["collection"])
+    return [
+        f"  actions     {counts or 'none'}",
+        f"  corrections {data['corrections']}",
+        f"  collection  {changes or 'no status'}",
+    ]
+
+
 def _set_table(summary: CaptureSummary) -> list[str]:
     """The score per set, and when each set was played: a compact timeline of the match."""
+    data = summary.as_json() if summary.actions is not None else None
     latest = summary.latest
-    if latest is None or not latest.sets:
+    if data is not None:
+        numbered = list(enumerate((tuple(s) for s in data["sets"]), start=1))
+    elif latest is not None:
+        numbered = list(zip(latest.period_numbers, latest.sets, strict=True))
+    else:
+        numbered = []
+    if not numbered:
         return ["  sets        none yet"]
     start = summary.first_t or 0
     rows = ["  set  home away  from     to       length"]
-    for period, (home, away) in zip(latest.period_numbers, latest.sets, strict=True):
+    for period, (home, away) in numbered:
         times = summary.set_times.get(period)
         if times is None:
             span = ""
@@ -139,11 +167,12 @@ def _cadence(cadence: Cadence) -> str:
 
 
 def _sequence(data: dict[str, Any]) -> str:
+    key = "fixtureSeqNum" if data["feed"] == "actions" else "seqNum"
     if data["first_seq"] is None:
-        return "no seqNum"
+        return f"no {key}"
     gaps = data["seq_gaps"]
     where = f"{len(gaps)} gap(s): {', '.join(f'{a}-{b}' for a, b in gaps[:10])}" if gaps else "no gaps"
-    return f"seqNum {data['first_seq']}..{data['last_seq']}, {where}"
+    return f"{key} {data['first_seq']}..{data['last_seq']}, {where}"
 
 
 def _closes(summary: CaptureSummary) -> str:
@@ -186,22 +215,35 @@ def check(captures: tuple[Path, ...]) -> None:
     that cannot be opened at all go to stderr.
     Exits 0 when every capture is valid, else 1. A torn tail is a note, not a problem.
 
+    An actions capture is checked by the actions feed's rules (fixtureSeqNum increases,
+    the summary agrees with the counted Point Scored actions). Given a statistics and an
+    actions capture of one fixture, check also verifies that they agree: every seqNum is a
+    counted action's fixtureSeqNum, the score after it is the same, and no counted action
+    between the first and last seqNum lacks its statistics frame (docs/feeds-readers.md).
+
     \b
     Example:
       ttrec check captures/*.jsonl.zst
+      ttrec check match.statistics.jsonl.zst match.actions.jsonl.zst
     """
     failed = False
+    # (fixture, feed) -> (path, [(line, data frame text)]): for the cross-check of two feeds
+    seen: dict[tuple[str, str], tuple[Path, list[tuple[int, str]]]] = {}
     for path, reader in _each(captures):  # a file that cannot be opened is an error (stderr)
         if reader is None:
             failed = True
             continue
         checker = Checker(reader.header)
         unreadable: list[Problem] = []
+        texts: list[tuple[int, str]] = []
+        seen.setdefault((reader.header.fixture_id.lower(), feed_named(reader.header.feed)), (path, texts))
         for item in reader.records_and_errors():
             if isinstance(item, CaptureFormatError):
                 unreadable.append(Problem(item.line or reader.lines, item.problem))
             else:
                 checker.add(reader.lines, item)
+                if isinstance(item, Frame):
+                    texts.append((reader.lines, item.data))
         problems = sorted([*unreadable, *checker.finish()], key=lambda problem: problem.line)
         if reader.damage:
             problems.append(Problem(reader.lines + 1, reader.damage))
@@ -216,8 +258,29 @@ def check(captures: tuple[Path, ...]) -> None:
             click.echo(f"{path}: note: torn tail after line {reader.lines}", err=True)
         if not problems:
             click.echo(f"{path}: ok ({reader.lines} lines)", err=True)
+    if not _cross_check(seen):
+        failed = True
     if failed:
         sys.exit(1)
+
+
+def _cross_check(seen: dict[tuple[str, str], tuple[Path, list[tuple[int, str]]]]) -> bool:
+    """Cross-check each fixture given on both feeds; False when they disagree."""
+    agree = True
+    for (fixture, feed), (stats_path, frames) in seen.items():
+        other = seen.get((fixture, "actions")) if feed == "statistics" else None
+        if other is None:
+            continue
+        actions_path, packets = other
+        found = cross_check(frames, packets)
+        for problem in found[:MAX_PROBLEMS_SHOWN]:
+            click.echo(f"{stats_path}:{problem.line}: disagrees with {actions_path}: {problem.message}")
+        if found:
+            agree = False
+            mark_failed()
+        else:
+            click.echo(f"{stats_path}: agrees with {actions_path}", err=True)
+    return agree
 
 
 @command("cat")

@@ -24,7 +24,7 @@ from ttrec.derive import (
     splice,
     warp,
 )
-from ttrec.feed import rfc3339, seq_num, validate_fixture_id
+from ttrec.feed import feed_named, rfc3339, seq_num, validate_fixture_id
 from ttrec.outputs import check_capture_output, is_stdout, new_capture, out_label
 from ttrec.records import Frame, Header, Record
 from ttrec.schedule import NS_PER_S
@@ -55,9 +55,11 @@ def _write(path: Path, header: Header, records: Sequence[Record]) -> None:
     with new_capture(path, stdout) as unfinished, CaptureWriter(unfinished, header) as writer:
         for record in records:
             writer.write(record)
-    seqs = [s for r in records if isinstance(r, Frame) and (s := seq_num(r.data)) is not None]
+    feed = feed_named(header.feed)
+    seqs = [s for r in records if isinstance(r, Frame) and (s := seq_num(r.data, feed)) is not None]
     frames = sum(isinstance(r, Frame) for r in records)
-    span = f", seqNum {seqs[0]}..{seqs[-1]}" if seqs else ""
+    key = "fixtureSeqNum" if feed == "actions" else "seqNum"
+    span = f", {key} {seqs[0]}..{seqs[-1]}" if seqs else ""
     duration = (records[-1].t - records[0].t) / NS_PER_S if records else 0.0
     click.echo(
         f"wrote {out_label(path)}: {plural(frames, 'data frame')}{span}, {duration:.1f} s",
@@ -111,7 +113,7 @@ def slice_command(
         raise click.UsageError("say where to cut: one of --seq, --time, --set, or --from/--to")
     check_capture_output(out, sys.stdout.buffer)
     origin, records = _read(capture)
-    sliced = slice_records(records, cuts[0])
+    sliced = slice_records(records, cuts[0], feed_named(origin.header.feed))
     _write(out, derived_header([origin], f"slice {cuts[0]}", created=_now()), sliced)
 
 
@@ -145,7 +147,10 @@ def splice_command(captures: tuple[Path, ...], out: Path, gap: float, fixture_id
     check_capture_output(out, sys.stdout.buffer)
     inputs = [_read(path) for path in captures]
     fixture = validate_fixture_id(fixture_id) if fixture_id else inputs[0][0].header.fixture_id
-    joined = splice([records for _, records in inputs], fixture_id=fixture, gap_s=gap)
+    feeds = {feed_named(o.header.feed) for o, _ in inputs}
+    if len(feeds) > 1:  # a statistics frame and an action packet cannot share one capture
+        raise click.UsageError("splice joins captures of one feed; these mix statistics and actions")
+    joined = splice([records for _, records in inputs], fixture_id=fixture, gap_s=gap, feed=feeds.pop())
     operation = f"splice {len(inputs)} parts gap={gap:g}s"
     _write(out, derived_header([o for o, _ in inputs], operation, created=_now(), fixture_id=fixture), joined)
 

@@ -12,6 +12,7 @@ import click
 from ttrec.capture import ZSTD_MAGIC, CaptureReader
 from ttrec.cli import command
 from ttrec.errors import TtrecError
+from ttrec.feed import feed_named
 from ttrec.records import Frame
 from ttrec.truth import truths
 from ttrec.verdict import first_divergence, parse_beliefs
@@ -27,7 +28,7 @@ def _truth_lines(path: Path) -> list[dict[str, Any]]:
         is_capture = probe.read(len(ZSTD_MAGIC)) == ZSTD_MAGIC
     if is_capture:
         with CaptureReader(path) as reader:
-            return [t.to_json() for t in truths(_frame_texts(reader))]
+            return [t.to_json() for t in truths(_frame_texts(reader), feed_named(reader.header.feed))]
     lines = []
     with path.open(encoding="utf-8", errors="replace") as file:
         for number, text in enumerate(file, start=1):
@@ -56,7 +57,7 @@ def truth(capture: Path) -> None:
       ttrec truth match.jsonl.zst | tail -1
     """
     with CaptureReader(capture) as reader:
-        for state in truths(_frame_texts(reader)):
+        for state in truths(_frame_texts(reader), feed_named(reader.header.feed)):
             click.echo(state.line())
         if reader.torn_tail or reader.damage:
             click.echo(f"note: {capture}: {reader.damage or 'torn tail'}; truth up to there", err=True)

@@ -17,7 +17,8 @@ Fixture (asyncio tests, only when pytest-asyncio is installed; ttrec.testing.asy
 Importing this module imports pytest and nothing else of note: it is loaded in every test
 run of a project that has ttrec installed, including projects that never use it.
 
-Marker `ttrec` keywords: capture (path, relative to the rootdir, or a list), fixture (the
+Marker `ttrec` keywords: capture (path, relative to the rootdir, or a list, or
+{"statistics": path, "actions": path}: both feeds, each recorded from its own), fixture (the
 fixture id to record, and the default one), simulate (a seed, or simulate_match keywords),
 speed (default None: as fast as the client reads), tokens, faults (specs or Fault values),
 seed, on_end, heartbeat_interval_s, tls, paused, start_at (a `--start-at` spec).
@@ -141,20 +142,37 @@ async def resolve_captures(request: pytest.FixtureRequest, tmp_path: Path) -> li
         if settings.get("fixture") is not None and request.config.getoption("--ttrec-record-mode") != "none":
             raise pytest.UsageError("@pytest.mark.ttrec(fixture=...) needs capture=PATH to record into")
         return None
-    paths = [capture] if isinstance(capture, str | os.PathLike) else list(capture)
+    pairs = _capture_feeds(capture)
     root = request.config.rootpath
-    resolved = [Path(p) if Path(p).is_absolute() else root / p for p in paths]
+    resolved = [Path(p) if Path(p).is_absolute() else root / p for _, p in pairs]
     mode = request.config.getoption("--ttrec-record-mode")
     fixture = settings.get("fixture")
-    for path in resolved:
+    for (feed, _), path in zip(pairs, resolved, strict=True):
         if fixture is not None and (mode == "rewrite" or (mode == "once" and not path.exists())):
             config = request.config
             timeout = config.getoption("--ttrec-record-timeout")
-            await _record(fixture, path, config.getoption("--ttrec-base-url"), timeout)
+            await _record(fixture, path, config.getoption("--ttrec-base-url"), timeout, feed)
         elif not path.exists():
             hint = " (record it: --ttrec-record-mode=once, with TTREC_TOKEN set)" if fixture else ""
             pytest.fail(f"ttrec: capture {path} does not exist{hint}", pytrace=False)
     return resolved
+
+
+def _capture_feeds(capture: Any) -> list[tuple[str, Any]]:
+    """(feed, path) of each capture the marker names: a path or a list of paths (recorded
+    from the statistics feed), or {"statistics": path, "actions": path} for both feeds."""
+    from ttrec.feed import FEEDS
+
+    if isinstance(capture, dict):
+        unknown = sorted(str(feed) for feed in capture if feed not in FEEDS)
+        if unknown:
+            raise pytest.UsageError(
+                f"@pytest.mark.ttrec(capture={{...}}): unknown feed {unknown[0]!r}"
+                f" (known: {', '.join(FEEDS)})"
+            )
+        return [(str(feed), path) for feed, path in capture.items()]
+    paths = [capture] if isinstance(capture, str | os.PathLike) else list(capture)
+    return [("statistics", path) for path in paths]
 
 
 def _simulated(simulate: Any, directory: Path) -> Path:
@@ -165,13 +183,17 @@ def _simulated(simulate: Any, directory: Path) -> Path:
     return write_capture(match, directory / f"simulated-{match.fixture_id}.jsonl.zst")
 
 
-async def _record(fixture_id: str, path: Path, base_url: str | None, timeout_s: float) -> None:
-    """Record `fixture_id` until its finished frame into `path` (replaced only once complete:
+async def _record(
+    fixture_id: str, path: Path, base_url: str | None, timeout_s: float, feed: str = "statistics"
+) -> None:
+    """Record `fixture_id`'s `feed` until its finished frame into `path` (replaced only once complete:
     an interrupted recording never leaves a half capture where a test would replay it).
 
     Within `timeout_s` (0: no limit), else the recording is stopped and the test fails with
     what the recorder was last doing. SIGTERM (a CI job cancelled) stops it too: the
     temporary file is removed, then the process ends as SIGTERM asks."""
+    from dataclasses import replace
+
     import trio
 
     from recorder.run import record
@@ -185,7 +207,9 @@ async def _record(fixture_id: str, path: Path, base_url: str | None, timeout_s: 
         pytest.fail(f"ttrec: recording {path.name}: {exc}", pytrace=False)
     if token is None:
         pytest.fail(f"ttrec: recording {path.name} needs the feed token in ${TOKEN_ENV}", pytrace=False)
-    options = RecordOptions() if base_url is None else RecordOptions(base_url=base_url)
+    options = RecordOptions(feed="actions" if feed == "actions" else "statistics")
+    if base_url is not None:
+        options = replace(options, base_url=base_url)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.recording.jsonl.zst")
     partial.unlink(missing_ok=True)

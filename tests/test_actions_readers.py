@@ -1,0 +1,385 @@
+"""Every reader of a capture understands the actions feed (issue 14 §4): the data-frame rule
+per feed, info, check, cat --frames, truth, moments, slice/splice/warp, and the cross-check
+of a statistics and an actions capture of one match. Real files, the real CLI.
+
+Expected values come from the builder's own bookkeeping (tests/action_factory.py) or from
+the packets' JSON read here, never from the code under test.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from action_factory import FIXTURE, ActionMatch, straight_match
+from click.testing import CliRunner
+from frame_factory import stats_frame
+
+from ttrec.capture import CaptureReader
+from ttrec.cli import cli
+from ttrec.feed import classify, inspect_text, seq_num
+from ttrec.moments import moments_of_texts
+from ttrec.records import Frame
+from ttrec.truth import truths
+
+LINEUPS = (Path(__file__).parent / "data" / "provider-action-packet-lineups.json").read_text()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _packet(**action: object) -> str:
+    base: dict[str, object] = {"fixtureId": FIXTURE, "fixtureSeqNum": 3}
+    base.update(action)
+    return json.dumps({"fixtureAction": base, "fixtureSummary": {"finished": False}})
+
+
+# --- the data-frame rule, per feed ----------------------------------------------------------
+
+
+def test_the_providers_packet_is_a_data_frame_on_the_actions_feed_only() -> None:
+    assert inspect_text(LINEUPS, "actions").kind == "frame"
+    assert seq_num(LINEUPS, "actions") == 1  # its fixtureAction.fixtureSeqNum
+    assert classify(LINEUPS, "statistics") == "heartbeat"  # no top-level seqNum
+    statistics = stats_frame(7, [(3, 2)])
+    assert classify(statistics, "statistics") == "frame"
+    assert classify(statistics, "actions") == "heartbeat"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _packet(fixtureSeqNum=0),
+        _packet(fixtureSeqNum="7"),
+        _packet(fixtureSeqNum=True),
+        _packet(fixtureSeqNum=None),
+        _packet(fixtureId=""),
+        _packet(fixtureId=None),
+        json.dumps({"fixtureAction": [1], "fixtureSeqNum": 3, "fixtureId": FIXTURE}),
+        '{"message":"Heartbeat sent at 2025-02-20T14:47:00.517484Z","level":"INFO"}',
+    ],
+)
+def test_what_is_not_a_position_on_the_actions_feed(text: str) -> None:
+    assert inspect_text(text, "actions").kind == "heartbeat"
+
+
+def test_a_packet_is_finished_by_its_own_flag_or_its_summary() -> None:
+    own = json.dumps({"finished": True, "fixtureAction": {"fixtureId": FIXTURE, "fixtureSeqNum": 9}})
+    summary = json.dumps(
+        {"fixtureAction": {"fixtureId": FIXTURE, "fixtureSeqNum": 9}, "fixtureSummary": {"finished": True}}
+    )
+    assert inspect_text(own, "actions").finished
+    assert inspect_text(summary, "actions").finished
+    assert not inspect_text(_packet(), "actions").finished
+
+
+# --- info, check, cat, truth ----------------------------------------------------------------
+
+
+def _types(match: ActionMatch) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for text in match.packets:
+        name = json.loads(text)["fixtureAction"]["fixtureActionType"]
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def test_info_reads_the_score_actions_corrections_and_collection(tmp_path: Path) -> None:
+    match = straight_match()
+    path = match.write(tmp_path / "a.jsonl.zst", "actions")
+    code, out, _ = run("info", "--json", str(path))
+    assert code == 0
+    info = json.loads(out)
+    assert info["feed"] == "actions"
+    assert info["sets"] == [list(s) for s in match.sets if s != [0, 0]] == [[11, 5], [11, 5]]
+    assert info["sets_won"] == [2, 0] and info["winner"] == "home" and info["finished"] is True
+    assert info["actions"] == _types(match)
+    assert info["corrections"] == 1  # the one cancelled point
+    assert info["first_seq"] == 1 and info["last_seq"] == len(match.packets) and info["seq_gaps"] == []
+    assert info["collection"] == [[1, "CollectingLive"]]
+    code, human, _ = run("info", str(path))
+    assert "corrections 1" in human and "Timeout 1" in human and "winner home" in human
+
+
+def test_info_says_a_dropped_collection_has_no_result(tmp_path: Path) -> None:
+    match = ActionMatch()
+    match.action(4)
+    match.point("home")
+    match.collection = "CollectionSuspended"
+    match.action(22)
+    match.collection = "CollectingLive"
+    match.action(22)
+    match.point("away")
+    match.collection = "CollectionDropped"
+    match.finished = True
+    match.action(22)
+    path = match.write(tmp_path / "a.jsonl.zst", "actions")
+    info = json.loads(run("info", "--json", str(path))[1])
+    assert info["winner"] is None and info["finished"] is True
+    suspended_at = 1 + 2 + 1  # Start Fixture, Point Started + Point Scored, then the update
+    assert info["collection"] == [
+        [1, "CollectingLive"],
+        [suspended_at, "CollectionSuspended"],
+        [suspended_at + 1, "CollectingLive"],
+        [suspended_at + 4, "CollectionDropped"],
+    ]
+    assert "collection dropped: no result" in run("info", str(path))[1]
+    last = list(truths(match.packets, "actions"))[-1]
+    assert (last.ended, last.winner, last.finished) == ("dropped", None, True)
+
+
+def test_check_passes_a_good_actions_capture_and_names_each_broken_packet(tmp_path: Path) -> None:
+    match = straight_match()
+    good = match.write(tmp_path / "good.jsonl.zst", "actions")
+    code, out, err = run("check", str(good))
+    assert (code, out) == (0, "") and "ok" in err
+    records = match.records("actions")
+    frames = [i for i, r in enumerate(records) if isinstance(r, Frame)]
+    broken = list(records)
+    # 1. a summary that gives home a point no action scored (packet 10)
+    obj = json.loads(match.packets[9])
+    obj["fixtureSummary"]["periods"][0]["homeTeamScore"] += 1
+    broken[frames[9]] = Frame(records[frames[9]].t, "w", 0, json.dumps(obj))
+    # 2. fixtureSeqNum going back (packet 20 says 5)
+    obj = json.loads(match.packets[19])
+    obj["fixtureAction"]["fixtureSeqNum"] = 5
+    broken[frames[19]] = Frame(records[frames[19]].t, "w", 0, json.dumps(obj))
+    # 3. another fixture's packet (packet 30)
+    other = match.packets[29].replace(FIXTURE, "00000000-0000-4000-8000-000000000000")
+    broken[frames[29]] = Frame(records[frames[29]].t, "w", 0, other)
+    bad = match.write(tmp_path / "bad.jsonl.zst", "actions", broken)
+    code, out, _ = run("check", str(bad))
+    assert code == 1
+    lines = out.splitlines()
+    line_of = {n: frames[n - 1] + 2 for n in (10, 20, 30)}  # +1 header, +1 from 0-based
+    assert any(f":{line_of[10]}:" in x and "Point Scored" in x for x in lines), out
+    assert any(f":{line_of[20]}:" in x and "fixtureSeqNum 5 does not increase" in x for x in lines), out
+    assert any(f":{line_of[30]}:" in x and "is not the capture's" in x for x in lines), out
+
+
+def test_cat_frames_prints_the_packets_byte_for_byte(tmp_path: Path) -> None:
+    match = straight_match()
+    path = match.write(tmp_path / "a.jsonl.zst", "actions")
+    code, out, _ = run("cat", "--frames", str(path))
+    assert code == 0 and out.splitlines() == match.packets
+
+
+def test_truth_on_actions_is_keyed_by_fixture_seq_num_and_matches_the_builder(tmp_path: Path) -> None:
+    match = straight_match()
+    path = match.write(tmp_path / "a.jsonl.zst", "actions")
+    code, out, _ = run("truth", str(path))
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert code == 0 and [x["seq"] for x in lines] == list(range(1, len(match.packets) + 1))
+    for line, text in zip(lines, match.packets, strict=True):
+        summary = json.loads(text)["fixtureSummary"]
+        assert line["sets"] == [[p["homeTeamScore"], p["awayTeamScore"]] for p in summary["periods"]]
+        assert line["sets_won"] == [summary["homeTeamScore"], summary["awayTeamScore"]]
+    cancel_seq = next(
+        json.loads(t)["fixtureAction"]["fixtureSeqNum"]
+        for t in match.packets
+        if json.loads(t)["fixtureAction"]["sendType"] == "Cancelled"
+    )
+    assert [x["corrections"] for x in lines if x["seq"] in (cancel_seq - 1, cancel_seq)] == [0, 1]
+    game_point = next(x for x in lines if x["moment"] == "game-point")
+    assert game_point["moment_side"] == "home" and game_point["sets"][0] == [10, 5]
+    assert lines[-1]["winner"] == "home" and lines[-1]["ended"] == "completed"
+
+
+# --- moments and the cross-check --------------------------------------------------------------
+
+
+def _moment_seqs(texts: list[str], feed: str) -> list[tuple[int | None, list[str]]]:
+    return [
+        (seq_num(t, feed), sorted(m))  # type: ignore[arg-type]
+        for t, m in zip(texts, moments_of_texts(texts, feed), strict=True)  # type: ignore[arg-type]
+        if m
+    ]
+
+
+def test_moments_are_the_same_actions_on_both_feeds() -> None:
+    match = straight_match()
+    on_actions = _moment_seqs(match.packets, "actions")
+    on_statistics = _moment_seqs([t for _, t in match.frames], "statistics")
+    assert on_actions == on_statistics
+    # the builder's own record: where it sent Game Point and Match Point, and the last point
+    kinds = {
+        json.loads(t)["fixtureAction"]["fixtureActionTypeId"]: i + 1 for i, t in enumerate(match.packets)
+    }
+    assert (kinds[1105], ["game-point"]) in on_actions
+    assert (kinds[1108], ["match-point"]) in on_actions
+    last_point = max(
+        i + 1
+        for i, t in enumerate(match.packets)
+        if json.loads(t)["fixtureAction"]["fixtureActionTypeId"] == 1102
+    )
+    assert on_actions[-1] == (last_point, ["final", "set-end"])
+
+
+def test_check_of_both_feeds_agrees_and_finds_a_disagreement(tmp_path: Path) -> None:
+    match = ActionMatch()  # no correction: the statistics feed's own check passes too
+    match.action(3, "home")
+    match.action(4)
+    match.action(6)
+    match.action(52, "away")
+    match.play_set("home", 4)
+    match.play_set("away", 9)
+    match.play_set("home", 3)
+    stats = match.write(tmp_path / "m.statistics.jsonl.zst", "statistics")
+    actions = match.write(tmp_path / "m.actions.jsonl.zst", "actions")
+    code, out, err = run("check", str(stats), str(actions))
+    assert (code, out) == (0, ""), out
+    assert "agrees with" in err
+    # a statistics capture one point off at one frame, and one frame missing
+    records = match.records("statistics")
+    frames = [i for i, r in enumerate(records) if isinstance(r, Frame)]
+    wrong = list(records)
+    altered = json.loads(match.frames[20][1])
+    seq = altered["seqNum"]
+    for team in altered["teamActionAggregates"]:  # one more home point in set 1, consistently
+        if team["team"]["homeTeam"]:
+            for agg in team["gameActionAggregates"] + team["periodActionAggregates"][0]["aggregates"]:
+                if agg["actionId"] == 1102:
+                    agg["actionAggregate"] += 1
+    wrong[frames[20]] = Frame(records[frames[20]].t, "w", 0, json.dumps(altered))
+    missing_seq = json.loads(match.frames[30][1])["seqNum"]
+    del wrong[frames[30]]
+    bad = match.write(tmp_path / "bad.statistics.jsonl.zst", "statistics", wrong)
+    code, out, _ = run("check", str(bad), str(actions))
+    assert code == 1
+    assert f"seqNum {seq}: statistics score" in out, out
+    assert f"counted action fixtureSeqNum {missing_seq} " in out, out
+
+
+def test_a_statistics_seq_num_that_is_no_counted_action_is_a_disagreement(tmp_path: Path) -> None:
+    match = straight_match()
+    actions = match.write(tmp_path / "a.jsonl.zst", "actions")
+    records = match.records("statistics")
+    frames = [r for r in records if isinstance(r, Frame)]
+    # the Timeout's fixtureSeqNum (an uncounted action) used as a statistics seqNum
+    timeout_seq = next(
+        i + 1
+        for i, t in enumerate(match.packets)
+        if json.loads(t)["fixtureAction"]["fixtureActionTypeId"] == 52
+    )
+    before = next(f for f in frames if seq_num(f.data) > timeout_seq)  # type: ignore[operator]
+    obj = json.loads(before.data)
+    obj["seqNum"] = timeout_seq
+    stats = [r if r is not before else Frame(r.t, r.wall, 0, json.dumps(obj)) for r in records]
+    path = match.write(tmp_path / "s.jsonl.zst", "statistics", stats)
+    out = run("check", str(path), str(actions))[1]
+    assert f"seqNum {timeout_seq} is a Timeout action" in out, out
+
+
+# --- slice, splice, warp ----------------------------------------------------------------------
+
+
+def _packets_of(path: Path) -> list[str]:
+    with CaptureReader(path) as reader:
+        assert reader.header.feed == "actions"
+        return [r.data for r in reader if isinstance(r, Frame)]
+
+
+def test_slice_an_actions_capture_by_fixture_seq_num_and_by_moment(tmp_path: Path) -> None:
+    match = straight_match()
+    path = match.write(tmp_path / "a.jsonl.zst", "actions")
+    out = tmp_path / "s.jsonl.zst"
+    assert run("slice", str(path), "-o", str(out), "--seq", "10..20")[0] == 0
+    assert _packets_of(out) == match.packets[9:20]
+    kinds = [json.loads(t)["fixtureAction"]["fixtureActionTypeId"] for t in match.packets]
+    out2 = tmp_path / "m.jsonl.zst"
+    assert run("slice", str(path), "-o", str(out2), "--from", "match-point")[0] == 0
+    assert _packets_of(out2) == match.packets[kinds.index(1108) :]
+    out3 = tmp_path / "set2.jsonl.zst"
+    assert run("slice", str(path), "-o", str(out3), "--set", "2")[0] == 0
+    first_after_set1 = next(
+        i for i, t in enumerate(match.packets) if json.loads(t)["fixtureSummary"]["homeTeamScore"] == 1
+    )
+    assert _packets_of(out3)[0] == match.packets[first_after_set1 + 1]
+
+
+def test_splice_two_actions_captures_renumbers_fixture_seq_num(tmp_path: Path) -> None:
+    match = straight_match()
+    path = match.write(tmp_path / "a.jsonl.zst", "actions")
+    part1, part2, joined = tmp_path / "p1.jsonl.zst", tmp_path / "p2.jsonl.zst", tmp_path / "j.jsonl.zst"
+    assert run("slice", str(path), "-o", str(part1), "--seq", "1..10")[0] == 0
+    assert run("slice", str(path), "-o", str(part2), "--seq", "30..40")[0] == 0
+    code, _, err = run("splice", str(part1), str(part2), "-o", str(joined))
+    assert code == 0, err
+    packets = _packets_of(joined)
+    seqs = [json.loads(t)["fixtureAction"]["fixtureSeqNum"] for t in packets]
+    assert seqs == list(range(1, 22))
+    # all else in the second part unchanged: the action ids are those of packets 30..40
+    ids = [json.loads(t)["fixtureAction"]["actionId"] for t in packets[10:]]
+    assert ids == [json.loads(t)["fixtureAction"]["actionId"] for t in match.packets[29:40]]
+    stats = match.write(tmp_path / "s.jsonl.zst", "statistics")
+    code, _, err = run("splice", str(part1), str(stats), "-o", str(tmp_path / "mixed.jsonl.zst"))
+    assert code == 2 and "mix statistics and actions" in err
+
+
+def test_warp_an_actions_capture_keeps_every_packet(tmp_path: Path) -> None:
+    match = straight_match()
+    path = match.write(tmp_path / "a.jsonl.zst", "actions")
+    out = tmp_path / "w.jsonl.zst"
+    code, _, err = run("warp", str(path), "-o", str(out), "--scale", "0.5")
+    assert code == 0, err
+    assert _packets_of(out) == match.packets
+    with CaptureReader(out) as reader:
+        last = [r.t for r in reader][-1]
+    assert last == round(match.seconds[-1] * 1e9 * 0.5)
+
+
+def test_a_sliced_actions_capture_still_passes_check(tmp_path: Path) -> None:
+    """A capture that starts mid-match cannot count the points from the actions: not a problem."""
+    path = straight_match().write(tmp_path / "a.jsonl.zst", "actions")
+    out = tmp_path / "s.jsonl.zst"
+    assert run("slice", str(path), "-o", str(out), "--seq", "30..")[0] == 0
+    code, stdout, _ = run("check", str(out))
+    assert (code, stdout) == (0, "")
+
+
+def _scored(
+    seq: int,
+    action_id: str,
+    side: str,
+    period: int,
+    send: str = "Confirmed",
+    related: list[str] | None = None,
+) -> str:
+    team = {"id": side, "name": side.title(), "homeTeam": side == "home"}
+    return json.dumps(
+        {
+            "fixtureAction": {
+                "fixtureId": FIXTURE,
+                "fixtureSeqNum": seq,
+                "actionId": action_id,
+                "fixtureActionTypeId": 1102,
+                "fixtureActionType": "Point Scored",
+                "sendType": send,
+                "team": team,
+                "period": period,
+                "relatedFixtureActionIds": related or [],
+            }
+        }
+    )
+
+
+def test_the_fold_applies_cancelled_updated_and_restored() -> None:
+    from ttrec.action_fold import ActionFold
+    from ttrec.actions import parse_packet
+
+    fold = ActionFold()
+    steps = [
+        (_scored(1, "a", "home", 1), ((1, 0),)),
+        (_scored(2, "b", "home", 1), ((2, 0),)),
+        (_scored(3, "c", "away", 1, "Cancelled", ["b"]), ((1, 0),)),  # b taken back
+        (_scored(4, "d", "away", 1, "Restored", ["b"]), ((2, 0),)),  # and given back
+        (_scored(5, "e", "away", 1, "Updated", ["a"]), ((1, 1),)),  # a goes to the away side
+        (_scored(6, "f", "away", 2), ((1, 1), (0, 1))),
+    ]
+    for text, expected in steps:
+        fold.add(parse_packet(text))
+        assert fold.counted_sets() == expected, text
+    assert fold.corrections == 3

@@ -1,0 +1,87 @@
+"""Do a statistics capture and an actions capture of one fixture tell the same match?
+(`ttrec check A.statistics B.actions`; docs/feeds-readers.md).
+
+The rule follows SPEC §6's model (one timeline, a statistics frame after each counted action,
+its seqNum that action's fixtureSeqNum):
+  1. every statistics seqNum is the fixtureSeqNum of a packet in the actions capture;
+  2. that packet is a counted action (Point Started, Point Scored, Swap Serve, Game Point,
+     Match Point), possibly a correction of one;
+  3. the score agrees: the statistics frame's points per set equal that packet's
+     fixtureSummary.periods (sets not yet begun, 0-0 at the end, left out on both sides);
+  4. aligned: between the first and the last statistics seqNum, every counted action packet
+     has its statistics frame.
+Problems are reported at the statistics capture's line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ttrec.action_fold import show_sets, trim
+from ttrec.actions import ActionPacket, PacketError, parse_packet
+from ttrec.match import FrameError, parse_frame
+
+
+@dataclass(frozen=True, slots=True)
+class Disagreement:
+    line: int  # in the statistics capture (for rule 4: the line of the frame after the gap)
+    message: str
+
+
+def cross_check(frames: Iterable[tuple[int, str]], packets: Iterable[tuple[int, str]]) -> list[Disagreement]:
+    """`frames`: (line, text) of the statistics capture's data frames; `packets`: the same
+    for the actions capture. The last packet with a fixtureSeqNum stands for it."""
+    by_seq: dict[int, ActionPacket] = {}
+    for _, text in packets:
+        try:
+            parsed = parse_packet(text)
+        except PacketError:
+            continue  # `check` of the actions capture itself reports it
+        by_seq[parsed.seq] = parsed
+    out: list[Disagreement] = []
+    stats_lines: dict[int, int] = {}
+    for line, text in frames:
+        try:
+            frame = parse_frame(text)
+        except FrameError:
+            continue
+        stats_lines[frame.seq_num] = line
+        packet = by_seq.get(frame.seq_num)
+        if packet is None:
+            out.append(
+                Disagreement(line, f"seqNum {frame.seq_num} has no action packet with that fixtureSeqNum")
+            )
+            continue
+        if not packet.counted:
+            out.append(
+                Disagreement(
+                    line,
+                    f"seqNum {frame.seq_num} is a {packet.type_name or packet.type_id} action,"
+                    " which no statistics aggregate counts",
+                )
+            )
+        if packet.summary is not None:
+            stats_sets, action_sets = trim(tuple(frame.sets)), trim(packet.summary.periods)
+            if stats_sets != action_sets:
+                out.append(
+                    Disagreement(
+                        line,
+                        f"seqNum {frame.seq_num}: statistics score {show_sets(stats_sets)},"
+                        f" actions summary {show_sets(action_sets)}",
+                    )
+                )
+    if stats_lines:
+        low, high = min(stats_lines), max(stats_lines)
+        following = sorted(stats_lines)
+        for seq in sorted(by_seq):
+            if low < seq < high and by_seq[seq].counted and seq not in stats_lines:
+                after = next(s for s in following if s > seq)
+                out.append(
+                    Disagreement(
+                        stats_lines[after],
+                        f"counted action fixtureSeqNum {seq} ({by_seq[seq].type_name})"
+                        " has no statistics frame",
+                    )
+                )
+    return sorted(out, key=lambda d: d.line)
