@@ -7,6 +7,8 @@ bounded by `trio.fail_after`.
 from __future__ import annotations
 
 import json
+import signal
+import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,10 +17,19 @@ from typing import Any, Final
 import httpx
 import pytest
 import trio
+from replayer_support import (
+    FIXTURE,
+    NS,
+    OTHER_FIXTURE,
+    WALL,
+    frames_every,
+    running,
+    wait_ready,
+    write_capture,
+)
 
 from replayer import ServeOptions
 from replayer.rest import ApiHandle, listings_of, serve_api_tcp
-from tests.replayer_support import FIXTURE, NS, OTHER_FIXTURE, WALL, frames_every, running, write_capture
 from ttrec.capture import CaptureWriter
 from ttrec.feed import ACCEPT_HEADER, AUTH_INVALID_MESSAGE, MISSING_ACCEPT_BODY
 from ttrec.records import Frame, Header
@@ -238,3 +249,22 @@ async def test_keep_alive_and_garbage(captures: list[Path], autojump_clock: obje
             posted = await http.post(LIST, headers=GOOD)
     assert answer.startswith(b"HTTP/1.1 400")
     assert missing.status_code == 404 and posted.status_code == 405
+
+
+async def test_serve_process_writes_api_url_and_staggers(tmp_path: Path, captures: list[Path]) -> None:
+    ready = tmp_path / "ready.json"
+    args = [sys.executable, "-m", "ttrec", "serve", *map(str, captures), "--ready-file", str(ready)]
+    args += ["--stagger", "3600", "--token", "secret"]
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            process: trio.Process = await nursery.start(
+                lambda task_status: trio.run_process(args, check=False, task_status=task_status)
+            )
+            info = await wait_ready(process, ready)
+            async with httpx.AsyncClient(base_url=info["api_url"]) as http:
+                body = (await http.get(LIST, headers=GOOD)).json()
+            process.send_signal(signal.SIGTERM)
+            assert await process.wait() == 0
+    assert next(iter(info)) == "written_by"  # the marker stays first
+    assert info["api_url"] != info["url"] and info["api_url"].startswith("http://127.0.0.1:")
+    assert statuses(body) == {FIXTURE: "Live", OTHER_FIXTURE: "Scheduled"}
