@@ -152,7 +152,7 @@ async def record(
             for recording in recordings
         ]
         results = await _run_all(sessions, stop, reporter, handle_signals)
-        return [_closed(session, result) for session, result in zip(sessions, results, strict=True)]
+        return [close_capture(session, result) for session, result in zip(sessions, results, strict=True)]
 
 
 async def _run_all(
@@ -170,7 +170,7 @@ async def _run_all(
             with helpers:
                 async with trio.open_nursery() as inner:
                     if handle_signals:
-                        inner.start_soon(_stop_on_signals, stop, nursery.cancel_scope)
+                        inner.start_soon(stop_on_signals, stop, nursery.cancel_scope)
                     if isinstance(reporter, LiveReporter):
                         inner.start_soon(reporter.run)
 
@@ -185,7 +185,7 @@ async def _run_all(
     return done
 
 
-async def _stop_on_signals(stop: Stop, everything: trio.CancelScope) -> None:
+async def stop_on_signals(stop: Stop, everything: trio.CancelScope) -> None:
     """First signal: close every connection and file cleanly. Second: stop waiting for
     servers' close frames and cancel at once (the files are still closed)."""
     with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
@@ -196,7 +196,7 @@ async def _stop_on_signals(stop: Stop, everything: trio.CancelScope) -> None:
             stop.request()
 
 
-def _closed(session: FixtureSession, result: FixtureResult) -> FixtureResult:
+def close_capture(session: FixtureSession, result: FixtureResult) -> FixtureResult:
     """Close the capture now, so that a disk error at the very end is reported too."""
     try:
         session.recording.writer.close()
@@ -206,7 +206,7 @@ def _closed(session: FixtureSession, result: FixtureResult) -> FixtureResult:
 
 
 def _close_quietly(writer: CaptureWriter) -> None:
-    # Runs only on the way out of an exception (normal paths closed in _closed already);
+    # Runs only on the way out of an exception (normal paths closed in close_capture already);
     # the original exception is the one worth reporting.
     with contextlib.suppress(CaptureWriteError):
         writer.close()

@@ -41,11 +41,10 @@ FRAMES: Final = 10  # the last frame is at (FRAMES - 1) * STEP_S
 STAGGER_S: Final = 100.0
 
 
-def action_text(seq: int, fixture: str) -> str:
+def action_text(seq: int, fixture: str, *, finished: bool = False) -> str:
     # Both data-frame rules' keys: the statistics one (seqNum, fixtureId) and the action packet's.
-    return json.dumps(
-        {"seqNum": seq, "fixtureId": fixture, "fixtureAction": {"fixtureId": fixture, "fixtureSeqNum": seq}}
-    )
+    action = {"fixtureId": fixture, "fixtureSeqNum": seq}
+    return json.dumps({"seqNum": seq, "fixtureId": fixture, "finished": finished, "fixtureAction": action})
 
 
 def write_actions(path: Path, fixture: str, count: int) -> Path:
@@ -58,7 +57,9 @@ def write_actions(path: Path, fixture: str, count: int) -> Path:
     )
     with CaptureWriter(path, head) as writer:
         for i in range(count):
-            writer.write(Frame(int(i * STEP_S * NS), WALL, 0, action_text(i + 1, fixture)))
+            writer.write(
+                Frame(int(i * STEP_S * NS), WALL, 0, action_text(i + 1, fixture, finished=i == count - 1))
+            )
     return path
 
 
@@ -220,7 +221,7 @@ async def test_post_match_actions(captures: list[Path], autojump_clock: object) 
     assert early.status_code == 404 and early.json()["status"] == 404
     assert none.status_code == 404 and unknown.status_code == 404
     assert late.status_code == 200
-    assert late.json() == [json.loads(action_text(seq, FIXTURE)) for seq in (1, 2, 3, 4)]
+    assert late.json() == [json.loads(action_text(seq, FIXTURE, finished=seq == 4)) for seq in (1, 2, 3, 4)]
 
 
 async def test_speed_shortens_the_live_window(captures: list[Path], autojump_clock: object) -> None:

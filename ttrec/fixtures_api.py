@@ -205,8 +205,14 @@ def _choice(name: str, value: str | None, allowed: Mapping[str, str]) -> str | N
     return shown
 
 
+def camel(shown: str) -> str:
+    """A display value as the query writes it: "Low Latency Stream" -> "lowLatencyStream"."""
+    joined = shown.replace(" ", "")
+    return joined[0].lower() + joined[1:]
+
+
 def _camel(allowed: Mapping[str, str]) -> list[str]:
-    return [shown[0].lower() + shown[1:].replace(" ", "") for shown in allowed.values()]
+    return [camel(shown) for shown in allowed.values()]
 
 
 def _date(name: str, value: str | None) -> date | None:

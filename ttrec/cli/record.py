@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ssl
 import sys
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Final, TextIO
@@ -10,14 +12,18 @@ from typing import Final, TextIO
 import click
 import trio
 
+from recorder.connection import Connect, client_tls_context
+from recorder.live import DEFAULT_POLL_S, LiveOptions, describe, record_live
 from recorder.run import OutputError, record
-from recorder.secret import TOKEN_ENV
+from recorder.secret import TOKEN_ENV, Token
 from recorder.session import UNTIL, FixtureResult, RecordOptions
 from ttrec.cli import UsageProblem, command
 from ttrec.cli.params import seconds
 from ttrec.cli.token import ca_file_option, resolve_connect, resolve_token, token_options
-from ttrec.errors import InvalidFixtureId
-from ttrec.feed import DEFAULT_BASE_URL, FEEDS, HEARTBEAT_INTERVAL_S, feed_url, validate_fixture_id
+from ttrec.errors import CaptureWriteError, InvalidFixtureId
+from ttrec.feed import DEFAULT_BASE_URL, FEEDS, HEARTBEAT_INTERVAL_S, Feed, feed_url, validate_fixture_id
+from ttrec.fixtures_api import COVERAGE_VALUES, DEFAULT_API_URL, TYPE_VALUES, camel
+from ttrec.fixtures_list import fixtures_url
 
 _PROBE_FIXTURE: Final = "00000000-0000-0000-0000-000000000000"  # only to validate --base-url
 
@@ -42,10 +48,47 @@ _PROBE_FIXTURE: Final = "00000000-0000-0000-0000-000000000000"  # only to valida
 )
 @click.option(
     "--until",
-    type=click.Choice(UNTIL),
+    type=click.Choice((*UNTIL, "idle")),
     default="finished",
     show_default=True,
-    help="Stop a fixture after its finished:true frame, or keep recording until Ctrl-C.",
+    help="Stop a fixture after its finished:true frame, or keep recording until Ctrl-C; "
+    "with --live, idle: exit once no fixture is scheduled or live and every capture is closed.",
+)
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Poll the fixtures REST API and record every fixture that goes live (docs/record.md).",
+)
+@click.option(
+    "--api-url",
+    default=DEFAULT_API_URL,
+    show_default=True,
+    help="With --live: the fixtures REST API's base URL (http:// or https://).",
+)
+@click.option(
+    "--poll",
+    type=seconds(0.1),
+    default=DEFAULT_POLL_S,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --live: how often the fixtures API is asked what is live.",
+)
+@click.option(
+    "--feeds",
+    default="statistics",
+    show_default=True,
+    help="With --live: the feeds to record of each live fixture, comma-separated (statistics,actions).",
+)
+@click.option(
+    "--type",
+    "fixture_type",
+    type=click.Choice(list(map(camel, TYPE_VALUES.values())), case_sensitive=False),
+    help="With --live: only fixtures of this type.",
+)
+@click.option(
+    "--coverage",
+    type=click.Choice(list(map(camel, COVERAGE_VALUES.values())), case_sensitive=False),
+    help="With --live: only fixtures with this coverage level.",
 )
 @click.option(
     "--heartbeat-interval",
@@ -65,6 +108,12 @@ def record_command(
     feed: str,
     out: Path,
     until: str,
+    live: bool,
+    api_url: str,
+    poll: float,
+    feeds: str,
+    fixture_type: str | None,
+    coverage: str | None,
     heartbeat_interval: float,
 ) -> None:
     """Record live fixtures, each into its own new capture file.
@@ -79,7 +128,29 @@ def record_command(
       export TTREC_TOKEN=...
       ttrec record 1bd00469-86fa-4f0b-abcc-30cbef80dacc --out captures/
       ttrec record --base-url ws://127.0.0.1:8765 --fixtures-file today.txt
+      ttrec record --live --feeds statistics,actions --out captures/   # everything, as a service
     """
+    if live:
+        _record_live(
+            fixture_ids or fixtures_file,
+            resolve_token(token, token_file),
+            resolve_connect(ca_file),
+            ca_file,
+            out,
+            RecordOptions(base_url=base_url, heartbeat_interval_s=heartbeat_interval),
+            LiveOptions(
+                api_url=api_url,
+                feeds=_feeds(feeds),
+                poll_s=poll,
+                type=fixture_type,
+                coverage=coverage,
+                until_idle=until == "idle",
+            ),
+            until,
+        )
+        return
+    if until == "idle":
+        raise UsageProblem("--until idle is for --live")
     ids = _fixture_ids(fixture_ids, fixtures_file)
     secret = resolve_token(token, token_file)
     if secret is None:
@@ -106,6 +177,66 @@ def record_command(
             click.echo(f"{result.fixture_id}: frames may be missing: {gap}", err=True)
     if not all(result.complete for result in results):
         sys.exit(1)
+
+
+def _feeds(value: str) -> tuple[Feed, ...]:
+    named = [part.strip() for part in value.split(",") if part.strip()]
+    unknown = [name for name in named if name not in FEEDS]
+    if unknown or not named:
+        raise UsageProblem(f"--feeds: {value!r} is not a comma-separated list of {', '.join(FEEDS)}")
+    return tuple(feed for feed in FEEDS if feed in named)
+
+
+def _record_live(
+    named: object,
+    secret: Token | None,
+    connect: Connect,
+    ca_file: Path | None,
+    out: Path,
+    options: RecordOptions,
+    live: LiveOptions,
+    until: str,
+) -> None:
+    if named:
+        raise UsageProblem("--live finds its fixtures itself: name no FIXTURE_ID or --fixtures-file")
+    if until == "forever":
+        raise UsageProblem("--live records each fixture until its end: --until is finished or idle")
+    if secret is None:
+        raise UsageProblem(f"no token: pass --token, set {TOKEN_ENV} or use --token-file")
+    for flag, check in (("--api-url", partial(fixtures_url, live.api_url)), ("--base-url", _probe(options))):
+        try:
+            check()
+        except ValueError as exc:
+            raise UsageProblem(f"{flag}: {exc}") from None
+    verify: ssl.SSLContext | bool = True if ca_file is None else client_tls_context(ca_file)
+    run = partial(
+        record_live,
+        secret,
+        out=out,
+        options=options,
+        live=live,
+        connect=connect,
+        verify=verify,
+        handle_signals=True,
+    )
+    try:
+        summary = trio.run(run)
+    except OutputError as exc:
+        raise UsageProblem(str(exc)) from None
+    except CaptureWriteError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in describe(summary):
+        click.echo(line)
+    if summary.refused is not None:
+        click.echo(f"ttrec record: {summary.refused.detail}", err=True)
+        sys.exit(1)
+    unfinished = summary.stopped if live.until_idle else 0
+    if summary.failed or unfinished:
+        sys.exit(1)
+
+
+def _probe(options: RecordOptions) -> Callable[[], object]:
+    return partial(feed_url, options.base_url, _PROBE_FIXTURE)
 
 
 def _fixture_ids(args: tuple[str, ...], fixtures_file: TextIO | None) -> list[str]:

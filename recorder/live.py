@@ -1,0 +1,348 @@
+"""`ttrec record --live`: poll the fixtures REST API and record every fixture that goes live.
+
+One poller and one session per (fixture, feed) being recorded, all under one nursery. The
+poller's requests and the sessions' websocket connects share one `AttemptLimiter`, so the
+process never makes more than the provider's 5 requests a second in all.
+
+Running for days: an API that fails (unreachable, 5xx, 429, a timeout, a body that is not the
+documented list) is polled again after a backoff, and logged once when it starts failing and
+once when it answers again; a refusal that another attempt cannot change (401/403, or another
+4xx: `recorder.policy.classify_status`) stops everything with one line. Nothing is kept about
+a fixture once its captures are closed but its id, and only while the API still lists it as
+live (so that a fixture that just ended is not recorded twice): memory follows what is live
+now, not how long the recorder has run.
+"""
+
+from __future__ import annotations
+
+import random
+import ssl
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final, TextIO
+
+import httpx
+import trio
+
+from recorder.connection import Connect, websocket_connect
+from recorder.policy import DEFAULT_BACKOFF, Backoff, classify_status
+from recorder.recording import Recording
+from recorder.run import close_capture, open_captures, stop_on_signals
+from recorder.secret import Token
+from recorder.session import AttemptLimiter, FixtureResult, FixtureSession, RecordOptions
+from recorder.status import FixtureStatus, PlainReporter
+from recorder.stop import Stop
+from ttrec.errors import CaptureWriteError, TtrecError
+from ttrec.feed import Feed, rfc3339
+from ttrec.fixtures_list import (
+    MAX_POLL_PAGES,
+    POLL_PAGE_SIZE,
+    BadAnswer,
+    Listed,
+    fixtures_url,
+    parse_list,
+    poll_query,
+    request_headers,
+    wanted,
+)
+
+DEFAULT_POLL_S: Final = 30.0  # the provider's FAQ polls a live fixture every 30 s
+REQUEST_TIMEOUT_S: Final = 10.0  # an API answer slower than this counts as a failed poll
+ERROR_BODY_SHOWN: Final = 200  # characters of a refusal's body in its one line
+
+
+class ApiRefused(TtrecError):
+    """The fixtures API refused us in a way another attempt cannot change."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        self.status = status
+        self.detail = detail
+        super().__init__(detail)
+
+
+class _Trouble(Exception):
+    """A failed poll worth another one later; `kind` is what "once per state change" compares."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        super().__init__(kind)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveOptions:
+    api_url: str
+    feeds: tuple[Feed, ...] = ("statistics",)
+    poll_s: float = DEFAULT_POLL_S
+    type: str | None = None  # lowerCamel, as the API's query takes it
+    coverage: str | None = None
+    until_idle: bool = False
+    request_timeout_s: float = REQUEST_TIMEOUT_S
+    backoff: Backoff = field(default=DEFAULT_BACKOFF)
+
+
+@dataclass(slots=True)
+class LiveSummary:
+    finished: int = 0  # captures recorded to their finished frame, complete
+    failed: int = 0  # captures that failed or may miss frames
+    stopped: int = 0  # captures stopped by a signal before their end
+    refused: ApiRefused | None = None
+
+    @property
+    def recorded(self) -> int:
+        return self.finished + self.failed + self.stopped
+
+
+class LiveRecorder:
+    def __init__(
+        self,
+        token: Token,
+        *,
+        out: Path,
+        options: RecordOptions,
+        live: LiveOptions,
+        http: httpx.AsyncClient,
+        connect: Connect = websocket_connect,
+        stop: Stop | None = None,
+        log: TextIO | None = None,
+        wall_clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._token = token
+        self._out = out
+        self._options = options
+        self._live = live
+        self._http = http
+        self._connect = connect
+        self.stop = stop or Stop()
+        self._log = log or sys.stderr
+        self._now = wall_clock or (lambda: datetime.now(UTC))
+        self._reporter = PlainReporter(self._log, self._now)
+        self._limiter = AttemptLimiter(options.max_attempts_per_s)
+        self._rng = random.Random(options.seed)
+        self._url = fixtures_url(live.api_url)
+        self.summary = LiveSummary()
+        self.requests = 0  # API requests made (answered or not)
+        self._recording: dict[str, int] = {}  # fixture id -> its captures still open
+        self._ended_but_listed: set[str] = set()  # closed, and the API still said Live
+        self._api_state = "ok"
+        self._shown_tally: tuple[int, ...] = ()
+
+    async def run(self, *, handle_signals: bool = False) -> LiveSummary:
+        async with trio.open_nursery() as everything:
+            if handle_signals:
+                everything.start_soon(stop_on_signals, self.stop, everything.cancel_scope)
+            async with trio.open_nursery() as captures:
+                await self._poll_loop(captures)
+            everything.cancel_scope.cancel()
+        return self.summary
+
+    # -- the API
+
+    async def _poll_loop(self, captures: trio.Nursery) -> None:
+        failures = 0
+        while not self.stop.requested:
+            try:
+                live, scheduled = await self._poll()
+            except ApiRefused as exc:
+                self.summary.refused = exc
+                self._say("api", f"refused: {exc.detail}; stopping")
+                self.stop.request()
+                return
+            except _Trouble as trouble:
+                if self.stop.requested:
+                    return
+                failures += 1
+                self._api_changed(trouble.kind)
+                await self._sleep(self._live.backoff.delay_s(failures - 1, self._rng))
+                continue
+            if failures:
+                self._api_changed("ok", f"answering again after {failures} failed poll(s)")
+            failures = 0
+            listed = {entry.fixture_id for entry in live}
+            for entry in live:
+                if entry.fixture_id not in self._recording and entry.fixture_id not in self._ended_but_listed:
+                    self._start(captures, entry)
+            self._ended_but_listed &= listed  # forget what the API no longer lists as live
+            self._show_tally(len(listed), scheduled)
+            if self._live.until_idle and not listed and not scheduled and not self._recording:
+                self._say("api", "no fixture scheduled or live and every capture closed (--until idle)")
+                return
+            await self._sleep(self._live.poll_s)
+
+    async def _sleep(self, seconds: float) -> None:
+        with self.stop.interruptible():
+            await trio.sleep(seconds)
+
+    async def _poll(self) -> tuple[list[Listed], int]:
+        """The live fixtures we want (every page), and how many are scheduled (with --until idle)."""
+        live: dict[str, Listed] = {}
+        for page in range(MAX_POLL_PAGES):
+            entries = await self._get(
+                poll_query("live", page, type=self._live.type, coverage=self._live.coverage)
+            )
+            for entry in entries:
+                # A page may shift between two requests: an entry seen twice counts once, one
+                # skipped is seen on the next poll.
+                if entry.status == "Live" and wanted(
+                    entry, type=self._live.type, coverage=self._live.coverage
+                ):
+                    live.setdefault(entry.fixture_id, entry)
+            if len(entries) < POLL_PAGE_SIZE:
+                break
+        scheduled = 0
+        if self._live.until_idle:
+            query = poll_query("scheduled", 0, type=self._live.type, coverage=self._live.coverage)
+            scheduled = sum(1 for entry in await self._get(query) if entry.status == "Scheduled")
+        return list(live.values()), scheduled
+
+    async def _get(self, query: str) -> list[Listed]:
+        slot: int | None = None
+        with self.stop.interruptible():
+            slot = await self._limiter.acquire()
+        if slot is None or self.stop.requested:
+            if slot is not None:
+                self._limiter.release(slot)
+            raise _Trouble("stopping")
+        self.requests += 1
+        try:
+            with trio.move_on_after(self._live.request_timeout_s) as timer:
+                reply = await self._http.get(
+                    f"{self._url}?{query}", headers=request_headers(self._token.reveal())
+                )
+            if timer.cancelled_caught:
+                raise _Trouble(f"no answer within {self._live.request_timeout_s:g} s")
+        except httpx.TimeoutException:  # httpx's backstop: the same state as ours
+            raise _Trouble(f"no answer within {self._live.request_timeout_s:g} s") from None
+        except httpx.HTTPError as exc:
+            raise _Trouble(f"unreachable ({type(exc).__name__})") from None
+        finally:
+            self._limiter.release(slot)
+        if reply.status_code == 200:
+            try:
+                return parse_list(reply.content)
+            except BadAnswer as exc:
+                raise _Trouble(f"a bad answer: {exc}") from None
+        if classify_status(reply.status_code) == "permanent":
+            raise ApiRefused(reply.status_code, self._refusal(reply))
+        raise _Trouble(f"HTTP {reply.status_code}")
+
+    def _refusal(self, reply: httpx.Response) -> str:
+        body = self._token.scrub(reply.text[:ERROR_BODY_SHOWN]).strip().replace("\n", " ")
+        if reply.status_code in (401, 403):
+            return f"the fixtures API refused the token (HTTP {reply.status_code}): {body}"
+        return f"the fixtures API refused the request (HTTP {reply.status_code}): {body}"
+
+    def _api_changed(self, state: str, message: str | None = None) -> None:
+        if state != self._api_state:
+            self._api_state = state
+            self._say("api", message or f"{state}; polling again with backoff")
+
+    def _say(self, who: str, message: str) -> None:
+        self._log.write(f"{rfc3339(self._now(), 3)} {who} {message}\n")
+        self._log.flush()
+
+    def _show_tally(self, live: int, scheduled: int) -> None:
+        """The one status view of all fixtures, logged when it changes."""
+        s = self.summary
+        tally = (live, scheduled, len(self._recording), s.finished, s.failed, s.stopped)
+        if tally != self._shown_tally:
+            self._shown_tally = tally
+            shown_scheduled = f"{scheduled} scheduled, " if self._live.until_idle else ""
+            self._say(
+                "fixtures",
+                f"{live} live, {shown_scheduled}{len(self._recording)} recording, "
+                f"{s.finished} done, {s.failed} failed",
+            )
+
+    # -- the captures
+
+    def _start(self, captures: trio.Nursery, entry: Listed) -> None:
+        self._recording[entry.fixture_id] = len(self._live.feeds)
+        for feed in self._live.feeds:
+            captures.start_soon(self._capture, entry.fixture_id, feed)
+
+    async def _capture(self, fixture_id: str, feed: Feed) -> None:
+        try:
+            result = await self._record(fixture_id, feed)
+        finally:
+            left = self._recording[fixture_id] - 1
+            if left:
+                self._recording[fixture_id] = left
+            else:
+                del self._recording[fixture_id]
+                self._ended_but_listed.add(fixture_id)
+        if (
+            result is None
+            or result.outcome == "failed"
+            or (result.outcome == "finished" and not result.complete)
+        ):
+            self.summary.failed += 1
+        elif result.outcome == "stopped":
+            self.summary.stopped += 1
+        else:
+            self.summary.finished += 1
+
+    async def _record(self, fixture_id: str, feed: Feed) -> FixtureResult | None:
+        options = replace(self._options, feed=feed)
+        label = fixture_id if len(self._live.feeds) == 1 else f"{fixture_id}/{feed}"
+        try:
+            (writer,) = open_captures([fixture_id], self._out, options, self._now())
+        except CaptureWriteError as exc:
+            self._say(label, f"failed: cannot create the capture: {exc}")
+            return None
+        status = FixtureStatus(label, str(writer.path))
+        session = FixtureSession(
+            fixture_id,
+            Recording(writer, status, token=self._token),
+            self._token,
+            options,
+            reporter=self._reporter,
+            limiter=self._limiter,
+            stop=self.stop,
+            connect=self._connect,
+            rng=random.Random(self._rng.random()),
+        )
+        self._reporter.event(status, f"live: recording {feed} from the start -> {writer.path}")
+        try:
+            result = await session.run()
+        except BaseException:
+            close_capture(session, session.result("stopped", "interrupted"))
+            raise
+        return close_capture(session, result)
+
+
+def api_client(live: LiveOptions, verify: ssl.SSLContext | bool = True) -> httpx.AsyncClient:
+    """The HTTP client of the poller. The timeout that counts is ours (trio's clock,
+    `LiveOptions.request_timeout_s`); httpx's is a backstop only. No redirects: a token is
+    sent to the host named, nowhere else."""
+    backstop = httpx.Timeout(2 * live.request_timeout_s)
+    return httpx.AsyncClient(timeout=backstop, verify=verify, follow_redirects=False)
+
+
+async def record_live(
+    token: Token,
+    *,
+    out: Path,
+    options: RecordOptions,
+    live: LiveOptions,
+    connect: Connect = websocket_connect,
+    stop: Stop | None = None,
+    log: TextIO | None = None,
+    verify: ssl.SSLContext | bool = True,
+    handle_signals: bool = False,
+) -> LiveSummary:
+    """Record every live fixture the API lists until stopped (or idle, with `until_idle`)."""
+    async with api_client(live, verify) as http:
+        recorder = LiveRecorder(
+            token, out=out, options=options, live=live, http=http, connect=connect, stop=stop, log=log
+        )
+        return await recorder.run(handle_signals=handle_signals)
+
+
+def describe(summary: LiveSummary) -> Sequence[str]:
+    return [
+        f"record --live: {summary.recorded} capture(s): {summary.finished} finished, "
+        f"{summary.failed} failed, {summary.stopped} stopped"
+    ]

@@ -1,0 +1,82 @@
+"""`ttrec record --live` as processes: a staggered `ttrec serve` and the recorder, until idle;
+a refused token; and the one-line usage errors."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+import trio
+from click.testing import CliRunner
+from recorder_support import frames_of, read, write_match
+from replayer_support import FIXTURE, OTHER_FIXTURE, wait_ready
+
+from ttrec.cli import cli
+
+TOKEN = "live-cli-token-5678"
+
+
+async def serve_and_record(tmp_path: Path, record_args: list[str]) -> tuple[int, str, str]:
+    served = [
+        write_match(tmp_path / "a.jsonl.zst", 8, FIXTURE, step_s=1.0),
+        write_match(tmp_path / "b.jsonl.zst", 8, OTHER_FIXTURE, step_s=1.0),
+    ]
+    ready = tmp_path / "ready.json"
+    serve = [sys.executable, "-m", "ttrec", "serve", *map(str, served), "--ready-file", str(ready)]
+    serve += ["--speed", "10", "--stagger", "2", "--token", TOKEN]
+    out_file, err_file = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            server: trio.Process = await nursery.start(
+                lambda task_status: trio.run_process(serve, check=False, task_status=task_status)
+            )
+            info = await wait_ready(server, ready)
+            record = [sys.executable, "-m", "ttrec", "record", "--live", "--api-url", info["api_url"]]
+            record += ["--base-url", info["url"], "--poll", "0.5", "--out", str(tmp_path / "out")]
+            record += record_args
+            with out_file.open("wb") as out, err_file.open("wb") as err:
+                done = await trio.run_process(record, stdout=out, stderr=err, check=False)
+            server.send_signal(signal.SIGTERM)
+            await server.wait()
+    return done.returncode, out_file.read_text(), err_file.read_text()
+
+
+async def test_records_every_fixture_until_idle(tmp_path: Path) -> None:
+    code, out, err = await serve_and_record(tmp_path, ["--until", "idle", "--token", TOKEN])
+    assert code == 0, err
+    assert "2 capture(s): 2 finished, 0 failed, 0 stopped" in out
+    fixtures = {}
+    for path in (tmp_path / "out").iterdir():
+        reader, records = read(path)
+        fixtures[reader.header.fixture_id] = len(frames_of(records))
+    assert fixtures == {FIXTURE: 8, OTHER_FIXTURE: 8}
+    assert "Traceback" not in err and TOKEN not in err + out
+
+
+async def test_a_refused_token_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    code, out, err = await serve_and_record(tmp_path, ["--until", "idle", "--token", "not-the-token"])
+    assert code == 1
+    assert err.strip().splitlines()[-1] == (
+        "ttrec record: the fixtures API refused the token (HTTP 401): "
+        '{"error": "The supplied authentication is invalid", "status": 401}'
+    )
+    assert "Traceback" not in err and "not-the-token" not in err + out
+
+
+@pytest.mark.parametrize(
+    "args, problem",
+    [
+        (["--live", FIXTURE], "name no FIXTURE_ID"),
+        (["--until", "idle", FIXTURE], "--until idle is for --live"),
+        (["--live", "--until", "forever"], "--until is finished or idle"),
+        (["--live", "--feeds", "statistics,odds"], "--feeds"),
+        (["--live", "--api-url", "ftp://example.invalid"], "--api-url"),
+        (["--live", "--type", "friendly"], "--type"),
+    ],
+)
+def test_usage_errors(args: list[str], problem: str) -> None:
+    result = CliRunner().invoke(cli, ["record", "--token", TOKEN, *args])
+    assert result.exit_code == 2, result.output
+    assert problem in result.output and "Traceback" not in result.output
