@@ -15,6 +15,7 @@ now, not how long the recorder has run.
 
 from __future__ import annotations
 
+import os
 import random
 import ssl
 import sys
@@ -83,6 +84,33 @@ class LiveOptions:
     backoff: Backoff = field(default=DEFAULT_BACKOFF)
 
 
+@dataclass(frozen=True, slots=True)
+class CaptureGauge:
+    """One open capture, as --metrics shows it."""
+
+    fixture_id: str
+    feed: Feed
+    state: str
+    idle_s: float  # since its newest message (or its start)
+    open_gaps: int  # resumes that may have skipped frames, not yet repaired
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything --metrics exposes, taken at once on the trio thread (recorder.metrics)."""
+
+    summary: LiveSummary
+    open: tuple[CaptureGauge, ...]
+    frames: int  # data frames written, closed captures included
+    heartbeats: int
+    connections: int  # websocket connections made (reconnects = connections - captures)
+    gaps_closed: int
+    bytes_written: int
+    polls: int
+    poll_failures: int
+    live: int  # fixtures the last successful poll listed as live
+
+
 @dataclass(slots=True)
 class LiveSummary:
     finished: int = 0  # captures recorded to their finished frame, complete
@@ -124,12 +152,34 @@ class LiveRecorder:
         self._url = fixtures_url(live.api_url)
         self.summary = LiveSummary()
         self.requests = 0  # API requests made (answered or not)
+        self.polls = 0
+        self.poll_failures = 0
+        self._open: dict[tuple[str, Feed], FixtureSession] = {}  # dropped when closed
+        self._closed_totals = [0, 0, 0, 0, 0]  # frames, heartbeats, connections, gaps closed, bytes
+        self._listed_live = 0
+        self.metrics_port: int | None = None  # where --metrics listens, once it does
         self._recording: dict[str, int] = {}  # fixture id -> its captures still open
         self._ended_but_listed: set[str] = set()  # closed, and the API still said Live
         self._api_state = "ok"
         self._shown_tally: tuple[int, ...] = ()
 
-    async def run(self, *, handle_signals: bool = False) -> LiveSummary:
+    async def run(
+        self, *, handle_signals: bool = False, metrics: tuple[str, int] | None = None
+    ) -> LiveSummary:
+        """Until stopped, refused, or idle (`until_idle`); with `metrics`, a Prometheus
+        exporter on that address meanwhile (recorder.metrics)."""
+        if metrics is None:
+            return await self._run(handle_signals)
+        from recorder.metrics import serve_metrics  # the optional dependency, only when asked
+
+        self.metrics_port, stop_exporter = serve_metrics(metrics, self.snapshot)
+        try:
+            return await self._run(handle_signals)
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(stop_exporter)
+
+    async def _run(self, handle_signals: bool) -> LiveSummary:
         async with trio.open_nursery() as everything:
             if handle_signals:
                 everything.start_soon(stop_on_signals, self.stop, everything.cancel_scope)
@@ -143,9 +193,11 @@ class LiveRecorder:
     async def _poll_loop(self, captures: trio.Nursery) -> None:
         failures = 0
         while not self.stop.requested:
+            self.polls += 1
             try:
                 live, scheduled = await self._poll()
             except ApiRefused as exc:
+                self.poll_failures += 1
                 self.summary.refused = exc
                 self._say("api", f"refused: {exc.detail}; stopping")
                 self.stop.request()
@@ -153,6 +205,7 @@ class LiveRecorder:
             except _Trouble as trouble:
                 if self.stop.requested:
                     return
+                self.poll_failures += 1
                 failures += 1
                 self._api_changed(trouble.kind)
                 await self._sleep(self._live.backoff.delay_s(failures - 1, self._rng))
@@ -161,6 +214,7 @@ class LiveRecorder:
                 self._api_changed("ok", f"answering again after {failures} failed poll(s)")
             failures = 0
             listed = {entry.fixture_id for entry in live}
+            self._listed_live = len(listed)
             for entry in live:
                 if entry.fixture_id not in self._recording and entry.fixture_id not in self._ended_but_listed:
                     self._start(captures, entry)
@@ -305,12 +359,57 @@ class LiveRecorder:
             rng=random.Random(self._rng.random()),
         )
         self._reporter.event(status, f"live: recording {feed} from the start -> {writer.path}")
+        self._open[(fixture_id, feed)] = session
         try:
-            result = await session.run()
-        except BaseException:
-            close_capture(session, session.result("stopped", "interrupted"))
-            raise
-        return close_capture(session, result)
+            try:
+                result = await session.run()
+            except BaseException:
+                close_capture(session, session.result("stopped", "interrupted"))
+                raise
+            return close_capture(session, result)
+        finally:  # after the close: its last bytes count too
+            self._fold(self._open.pop((fixture_id, feed)))
+
+    def _fold(self, session: FixtureSession) -> None:
+        """A closed capture's counts go into the totals; the session itself is let go."""
+        for i, value in enumerate(_counts(session)):
+            self._closed_totals[i] += value
+
+    def snapshot(self) -> Snapshot:
+        """Totals so far and one gauge per open capture (call on the trio thread)."""
+        totals = list(self._closed_totals)
+        gauges = []
+        for (fixture_id, feed), session in self._open.items():
+            for i, value in enumerate(_counts(session)):
+                totals[i] += value
+            recording = session.recording
+            gauges.append(
+                CaptureGauge(
+                    fixture_id, feed, session.status.state, recording.idle_s(), len(recording.mismatches)
+                )
+            )
+        frames, heartbeats, connections, gaps_closed, written = totals
+        return Snapshot(
+            summary=replace(self.summary),
+            open=tuple(gauges),
+            frames=frames,
+            heartbeats=heartbeats,
+            connections=connections,
+            gaps_closed=gaps_closed,
+            bytes_written=written,
+            polls=self.polls,
+            poll_failures=self.poll_failures,
+            live=self._listed_live,
+        )
+
+
+def _counts(session: FixtureSession) -> tuple[int, int, int, int, int]:
+    status = session.status
+    try:
+        written = os.stat(session.recording.writer.path).st_size
+    except OSError:
+        written = 0
+    return (status.frames, status.heartbeats, status.connections, session.recording.gaps_closed, written)
 
 
 def api_client(live: LiveOptions, verify: ssl.SSLContext | bool = True) -> httpx.AsyncClient:
@@ -332,13 +431,14 @@ async def record_live(
     log: TextIO | None = None,
     verify: ssl.SSLContext | bool = True,
     handle_signals: bool = False,
+    metrics: tuple[str, int] | None = None,
 ) -> LiveSummary:
     """Record every live fixture the API lists until stopped (or idle, with `until_idle`)."""
     async with api_client(live, verify) as http:
         recorder = LiveRecorder(
             token, out=out, options=options, live=live, http=http, connect=connect, stop=stop, log=log
         )
-        return await recorder.run(handle_signals=handle_signals)
+        return await recorder.run(handle_signals=handle_signals, metrics=metrics)
 
 
 def describe(summary: LiveSummary) -> Sequence[str]:

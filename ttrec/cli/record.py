@@ -98,6 +98,11 @@ _PROBE_FIXTURE: Final = "00000000-0000-0000-0000-000000000000"  # only to valida
     metavar="SECONDS",
     help="The server's heartbeat interval; 3 of them without any message means a dead link.",
 )
+@click.option(
+    "--metrics",
+    metavar="ADDR:PORT",
+    help="With --live: serve Prometheus metrics here (needs the metrics extra; docs/record.md).",
+)
 def record_command(
     fixture_ids: tuple[str, ...],
     fixtures_file: TextIO | None,
@@ -115,6 +120,7 @@ def record_command(
     fixture_type: str | None,
     coverage: str | None,
     heartbeat_interval: float,
+    metrics: str | None,
 ) -> None:
     """Record live fixtures, each into its own new capture file.
 
@@ -147,8 +153,11 @@ def record_command(
                 until_idle=until == "idle",
             ),
             until,
+            _metrics_address(metrics),
         )
         return
+    if metrics is not None:
+        raise UsageProblem("--metrics is for --live")
     if until == "idle":
         raise UsageProblem("--until idle is for --live")
     ids = _fixture_ids(fixture_ids, fixtures_file)
@@ -196,6 +205,7 @@ def _record_live(
     options: RecordOptions,
     live: LiveOptions,
     until: str,
+    metrics: tuple[str, int] | None,
 ) -> None:
     if named:
         raise UsageProblem("--live finds its fixtures itself: name no FIXTURE_ID or --fixtures-file")
@@ -233,6 +243,19 @@ def _record_live(
     unfinished = summary.stopped if live.until_idle else 0
     if summary.failed or unfinished:
         sys.exit(1)
+
+
+def _metrics_address(value: str | None) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    from recorder.metrics import AVAILABLE, INSTALL_HINT, parse_address
+
+    if not AVAILABLE:
+        raise UsageProblem(INSTALL_HINT)
+    try:
+        return parse_address(value)
+    except ValueError as exc:
+        raise UsageProblem(f"--metrics: {exc}") from None
 
 
 def _probe(options: RecordOptions) -> Callable[[], object]:
