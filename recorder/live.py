@@ -34,10 +34,10 @@ from recorder.recording import Recording
 from recorder.run import close_capture, open_captures, stop_on_signals
 from recorder.secret import Token
 from recorder.session import AttemptLimiter, FixtureResult, FixtureSession, RecordOptions
-from recorder.status import FixtureStatus, PlainReporter
+from recorder.status import FixtureStatus, LogStyle, PlainReporter
 from recorder.stop import Stop
 from ttrec.errors import CaptureWriteError, TtrecError
-from ttrec.feed import Feed, rfc3339
+from ttrec.feed import Feed
 from ttrec.fixtures_list import (
     MAX_POLL_PAGES,
     POLL_PAGE_SIZE,
@@ -136,6 +136,7 @@ class LiveRecorder:
         stop: Stop | None = None,
         log: TextIO | None = None,
         wall_clock: Callable[[], datetime] | None = None,
+        style: LogStyle | None = None,
     ) -> None:
         self._token = token
         self._out = out
@@ -146,7 +147,7 @@ class LiveRecorder:
         self.stop = stop or Stop()
         self._log = log or sys.stderr
         self._now = wall_clock or (lambda: datetime.now(UTC))
-        self._reporter = PlainReporter(self._log, self._now)
+        self._reporter = PlainReporter(self._log, self._now, style)
         self._limiter = AttemptLimiter(options.max_attempts_per_s)
         self._rng = random.Random(options.seed)
         self._url = fixtures_url(live.api_url)
@@ -173,6 +174,9 @@ class LiveRecorder:
         from recorder.metrics import serve_metrics  # the optional dependency, only when asked
 
         self.metrics_port, stop_exporter = serve_metrics(metrics, self.snapshot)
+        self._reporter.say(
+            "metrics", f"Prometheus metrics on {metrics[0]} port {self.metrics_port}, path /metrics"
+        )
         try:
             return await self._run(handle_signals)
         finally:
@@ -199,7 +203,7 @@ class LiveRecorder:
             except ApiRefused as exc:
                 self.poll_failures += 1
                 self.summary.refused = exc
-                self._say("api", f"refused: {exc.detail}; stopping")
+                self._reporter.say("api", f"refused: {exc.detail}; stopping", "error")
                 self.stop.request()
                 return
             except _Trouble as trouble:
@@ -215,13 +219,16 @@ class LiveRecorder:
             failures = 0
             listed = {entry.fixture_id for entry in live}
             self._listed_live = len(listed)
+            self._reporter.say("api", f"poll: {len(listed)} live, {scheduled} scheduled", "debug")
             for entry in live:
                 if entry.fixture_id not in self._recording and entry.fixture_id not in self._ended_but_listed:
                     self._start(captures, entry)
             self._ended_but_listed &= listed  # forget what the API no longer lists as live
             self._show_tally(len(listed), scheduled)
             if self._live.until_idle and not listed and not scheduled and not self._recording:
-                self._say("api", "no fixture scheduled or live and every capture closed (--until idle)")
+                self._reporter.say(
+                    "api", "no fixture scheduled or live and every capture closed (--until idle)"
+                )
                 return
             await self._sleep(self._live.poll_s)
 
@@ -291,11 +298,10 @@ class LiveRecorder:
     def _api_changed(self, state: str, message: str | None = None) -> None:
         if state != self._api_state:
             self._api_state = state
-            self._say("api", message or f"{state}; polling again with backoff")
-
-    def _say(self, who: str, message: str) -> None:
-        self._log.write(f"{rfc3339(self._now(), 3)} {who} {message}\n")
-        self._log.flush()
+            if message is None:
+                self._reporter.say("api", f"{state}; polling again with backoff", "warning")
+            else:
+                self._reporter.say("api", message)
 
     def _show_tally(self, live: int, scheduled: int) -> None:
         """The one status view of all fixtures, logged when it changes."""
@@ -304,7 +310,7 @@ class LiveRecorder:
         if tally != self._shown_tally:
             self._shown_tally = tally
             shown_scheduled = f"{scheduled} scheduled, " if self._live.until_idle else ""
-            self._say(
+            self._reporter.say(
                 "fixtures",
                 f"{live} live, {shown_scheduled}{len(self._recording)} recording, "
                 f"{s.finished} done, {s.failed} failed",
@@ -344,7 +350,7 @@ class LiveRecorder:
         try:
             (writer,) = open_captures([fixture_id], self._out, options, self._now())
         except CaptureWriteError as exc:
-            self._say(label, f"failed: cannot create the capture: {exc}")
+            self._reporter.say(label, f"failed: cannot create the capture: {exc}", "error")
             return None
         status = FixtureStatus(label, str(writer.path))
         session = FixtureSession(
@@ -432,11 +438,20 @@ async def record_live(
     verify: ssl.SSLContext | bool = True,
     handle_signals: bool = False,
     metrics: tuple[str, int] | None = None,
+    style: LogStyle | None = None,
 ) -> LiveSummary:
     """Record every live fixture the API lists until stopped (or idle, with `until_idle`)."""
     async with api_client(live, verify) as http:
         recorder = LiveRecorder(
-            token, out=out, options=options, live=live, http=http, connect=connect, stop=stop, log=log
+            token,
+            out=out,
+            options=options,
+            live=live,
+            http=http,
+            connect=connect,
+            stop=stop,
+            log=log,
+            style=style,
         )
         return await recorder.run(handle_signals=handle_signals, metrics=metrics)
 

@@ -23,7 +23,7 @@ from recorder.naming import SUFFIX, candidate_paths
 from recorder.recording import Recording
 from recorder.secret import Token
 from recorder.session import AttemptLimiter, FixtureResult, FixtureSession, RecordOptions
-from recorder.status import FixtureStatus, LiveReporter, PlainReporter, Reporter
+from recorder.status import FixtureStatus, LiveReporter, LogStyle, PlainReporter, Reporter
 from recorder.stop import Stop
 from ttrec.capture import CaptureWriter
 from ttrec.errors import CaptureWriteError, TtrecError
@@ -92,10 +92,14 @@ def open_captures(
     return writers
 
 
-def make_reporter(stream: TextIO, statuses: Sequence[FixtureStatus], live: bool | None) -> Reporter:
+def make_reporter(
+    stream: TextIO, statuses: Sequence[FixtureStatus], live: bool | None, style: LogStyle | None = None
+) -> Reporter:
+    """Live lines on a terminal; plain lines otherwise, and always for JSON logs or -v/-q."""
+    style = style or LogStyle()
     if live is None:
-        live = stream.isatty()
-    return LiveReporter(stream, statuses) if live else PlainReporter(stream)
+        live = stream.isatty() and style == LogStyle()
+    return LiveReporter(stream, statuses) if live else PlainReporter(stream, style=style)
 
 
 async def record(
@@ -110,6 +114,7 @@ async def record(
     log: TextIO | None = None,
     live: bool | None = None,
     handle_signals: bool = False,
+    style: LogStyle | None = None,
 ) -> list[FixtureResult]:
     """Record every fixture into its own new capture until each ends; see `FixtureResult`.
 
@@ -136,7 +141,7 @@ async def record(
             status = FixtureStatus(fixture_id, str(writer.path))
             recordings.append(Recording(writer, status, token=token))
         if reporter is None:
-            reporter = make_reporter(log or sys.stderr, [r.status for r in recordings], live)
+            reporter = make_reporter(log or sys.stderr, [r.status for r in recordings], live, style)
         sessions = [
             FixtureSession(
                 recording.status.fixture_id,

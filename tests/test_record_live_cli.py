@@ -3,6 +3,7 @@ a refused token; and the one-line usage errors."""
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 from pathlib import Path
@@ -55,6 +56,22 @@ async def test_records_every_fixture_until_idle(tmp_path: Path) -> None:
     assert "Traceback" not in err and TOKEN not in err + out
 
 
+async def test_json_logs_with_verbose(tmp_path: Path) -> None:
+    args = ["--until", "idle", "--token", TOKEN, "--log-format", "json", "-v"]
+    code, _, err = await serve_and_record(tmp_path, args)
+    assert code == 0, err
+    lines = [json.loads(line) for line in err.splitlines()]  # every line is one JSON object
+    assert all(set(line) == {"time", "level", "subject", "message"} for line in lines)
+    assert any(line["level"] == "debug" and line["message"].startswith("poll: ") for line in lines)
+    assert {line["subject"] for line in lines} >= {"api", "fixtures", FIXTURE, OTHER_FIXTURE}
+
+
+async def test_quiet_shows_no_info_lines(tmp_path: Path) -> None:
+    code, out, err = await serve_and_record(tmp_path, ["--until", "idle", "--token", TOKEN, "-q"])
+    assert code == 0 and err == ""
+    assert "2 finished" in out
+
+
 async def test_a_refused_token_is_one_line_and_exit_1(tmp_path: Path) -> None:
     code, out, err = await serve_and_record(tmp_path, ["--until", "idle", "--token", "not-the-token"])
     assert code == 1
@@ -74,6 +91,9 @@ async def test_a_refused_token_is_one_line_and_exit_1(tmp_path: Path) -> None:
         (["--live", "--feeds", "statistics,odds"], "--feeds"),
         (["--live", "--api-url", "ftp://example.invalid"], "--api-url"),
         (["--live", "--type", "friendly"], "--type"),
+        (["--live", "--metrics", "9100"], "--metrics: expected ADDR:PORT"),
+        (["--metrics", "127.0.0.1:9100", FIXTURE], "--metrics is for --live"),
+        (["--live", "--log-format", "xml"], "--log-format"),
     ],
 )
 def test_usage_errors(args: list[str], problem: str) -> None:

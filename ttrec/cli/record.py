@@ -17,6 +17,7 @@ from recorder.live import DEFAULT_POLL_S, LiveOptions, describe, record_live
 from recorder.run import OutputError, record
 from recorder.secret import TOKEN_ENV, Token
 from recorder.session import UNTIL, FixtureResult, RecordOptions
+from recorder.status import LogStyle, verbosity
 from ttrec.cli import UsageProblem, command
 from ttrec.cli.params import seconds
 from ttrec.cli.token import ca_file_option, resolve_connect, resolve_token, token_options
@@ -103,6 +104,15 @@ _PROBE_FIXTURE: Final = "00000000-0000-0000-0000-000000000000"  # only to valida
     metavar="ADDR:PORT",
     help="With --live: serve Prometheus metrics here (needs the metrics extra; docs/record.md).",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per log line (time, level, subject, message) for log aggregators.",
+)
+@click.option("-v", "--verbose", count=True, help="More log lines (-v: every API poll too).")
+@click.option("-q", "--quiet", count=True, help="Fewer log lines (-q: warnings and errors, -qq: errors).")
 def record_command(
     fixture_ids: tuple[str, ...],
     fixtures_file: TextIO | None,
@@ -121,6 +131,9 @@ def record_command(
     coverage: str | None,
     heartbeat_interval: float,
     metrics: str | None,
+    log_format: str,
+    verbose: int,
+    quiet: int,
 ) -> None:
     """Record live fixtures, each into its own new capture file.
 
@@ -136,6 +149,7 @@ def record_command(
       ttrec record --base-url ws://127.0.0.1:8765 --fixtures-file today.txt
       ttrec record --live --feeds statistics,actions --out captures/   # everything, as a service
     """
+    style = LogStyle("json" if log_format == "json" else "text", verbosity(verbose, quiet))
     if live:
         _record_live(
             fixture_ids or fixtures_file,
@@ -154,6 +168,7 @@ def record_command(
             ),
             until,
             _metrics_address(metrics),
+            style,
         )
         return
     if metrics is not None:
@@ -176,7 +191,9 @@ def record_command(
         heartbeat_interval_s=heartbeat_interval,
     )
     try:
-        run = partial(record, ids, secret, out=out, options=options, connect=connect, handle_signals=True)
+        run = partial(
+            record, ids, secret, out=out, options=options, connect=connect, handle_signals=True, style=style
+        )
         results = trio.run(run)
     except OutputError as exc:
         raise UsageProblem(str(exc)) from None
@@ -206,6 +223,7 @@ def _record_live(
     live: LiveOptions,
     until: str,
     metrics: tuple[str, int] | None,
+    style: LogStyle,
 ) -> None:
     if named:
         raise UsageProblem("--live finds its fixtures itself: name no FIXTURE_ID or --fixtures-file")
@@ -228,6 +246,8 @@ def _record_live(
         connect=connect,
         verify=verify,
         handle_signals=True,
+        metrics=metrics,
+        style=style,
     )
     try:
         summary = trio.run(run)
