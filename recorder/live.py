@@ -49,6 +49,7 @@ from ttrec.fixtures_list import (
     request_headers,
     wanted,
 )
+from ttrec.shards import ALL, Shard
 
 DEFAULT_POLL_S: Final = 30.0  # the provider's FAQ polls a live fixture every 30 s
 REQUEST_TIMEOUT_S: Final = 10.0  # an API answer slower than this counts as a failed poll
@@ -80,6 +81,7 @@ class LiveOptions:
     type: str | None = None  # lowerCamel, as the API's query takes it
     coverage: str | None = None
     until_idle: bool = False
+    shard: Shard = ALL  # --shard I/N --replicas R: only the fixtures this recorder's shard owns
     request_timeout_s: float = REQUEST_TIMEOUT_S
     backoff: Backoff = field(default=DEFAULT_BACKOFF)
 
@@ -245,18 +247,21 @@ class LiveRecorder:
             )
             for entry in entries:
                 # A page may shift between two requests: an entry seen twice counts once, one
-                # skipped is seen on the next poll.
-                if entry.status == "Live" and wanted(
-                    entry, type=self._live.type, coverage=self._live.coverage
-                ):
+                # skipped is seen on the next poll. Another shard's fixture is not ours: the
+                # hash decides, nothing to coordinate.
+                if entry.status == "Live" and self._wants(entry):
                     live.setdefault(entry.fixture_id, entry)
             if len(entries) < POLL_PAGE_SIZE:
                 break
         scheduled = 0
         if self._live.until_idle:
             query = poll_query("scheduled", 0, type=self._live.type, coverage=self._live.coverage)
-            scheduled = sum(1 for entry in await self._get(query) if entry.status == "Scheduled")
+            scheduled = sum(1 for e in await self._get(query) if e.status == "Scheduled" and self._wants(e))
         return list(live.values()), scheduled
+
+    def _wants(self, entry: Listed) -> bool:
+        live = self._live
+        return live.shard.records(entry.fixture_id) and wanted(entry, type=live.type, coverage=live.coverage)
 
     async def _get(self, query: str) -> list[Listed]:
         slot: int | None = None

@@ -31,6 +31,7 @@ from replayer import ServeOptions, ServerHandle
 from replayer.rest import listings_of, serve_api_tcp
 from ttrec.capture import CaptureReader
 from ttrec.records import Close
+from ttrec.shards import Shard
 
 TOKEN: Final = "live-secret-token-1234"
 FRAMES: Final = 12
@@ -298,3 +299,33 @@ async def test_sigterm_like_stop_closes_every_capture(tmp_path: Path, autojump_c
     for path in out.iterdir():
         reader, records = read(path)
         assert not reader.torn_tail and isinstance(records[-1], Close)
+
+
+async def test_three_shards_two_replicas_record_every_fixture_twice(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    captures = [c for c in capture_set(tmp_path) if "actions" not in c.name]
+    outs = [tmp_path / f"shard{i}" for i in range(3)]
+    with trio.fail_after(3600):
+        async with replayer(captures, ServeOptions(speed=1.0)) as handle, trio.open_nursery() as nursery:
+            listings = listings_of(handle.served, stagger_s=30.0, speed=1.0)
+            api = await nursery.start(
+                lambda task_status: serve_api_tcp(listings, frozenset(), task_status=task_status)
+            )
+            summaries: list[LiveSummary] = []
+
+            async def shard(i: int) -> None:
+                live = live_options(api.url, shard=Shard(i, 3, replicas=2))
+                summaries.append((await run_live(handle, live, outs[i], io.StringIO()))[0])
+
+            async with trio.open_nursery() as recorders:
+                for i in range(3):
+                    recorders.start_soon(shard, i)
+            nursery.cancel_scope.cancel()
+    copies: dict[str, int] = {}
+    for out in outs:
+        for (fixture, _), frames in (captured(out) if out.exists() else {}).items():
+            assert frames == served_frames(captures[[FIXTURE, OTHER_FIXTURE, THIRD].index(fixture)])
+            copies[fixture] = copies.get(fixture, 0) + 1
+    assert copies == {FIXTURE: 2, OTHER_FIXTURE: 2, THIRD: 2}, (copies, summaries)
+    assert sum(s.finished for s in summaries) == 6 and all(s.failed == 0 for s in summaries)

@@ -92,7 +92,10 @@ async def test_a_refused_token_is_one_line_and_exit_1(tmp_path: Path) -> None:
         (["--live", "--api-url", "ftp://example.invalid"], "--api-url"),
         (["--live", "--type", "friendly"], "--type"),
         (["--live", "--metrics", "9100"], "--metrics: expected ADDR:PORT"),
-        (["--metrics", "127.0.0.1:9100", FIXTURE], "--metrics is for --live"),
+        (["--metrics", "127.0.0.1:9100", FIXTURE], "--metrics and --shard are for --live"),
+        (["--live", "--shard", "3/3"], "--shard: shard 3 of 3"),
+        (["--live", "--shard", "0/2", "--replicas", "3"], "--shard: replicas"),
+        (["--live", "--replicas", "2"], "--replicas needs --shard"),
         (["--live", "--log-format", "xml"], "--log-format"),
     ],
 )

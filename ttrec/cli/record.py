@@ -25,6 +25,7 @@ from ttrec.errors import CaptureWriteError, InvalidFixtureId
 from ttrec.feed import DEFAULT_BASE_URL, FEEDS, HEARTBEAT_INTERVAL_S, Feed, feed_url, validate_fixture_id
 from ttrec.fixtures_api import COVERAGE_VALUES, DEFAULT_API_URL, TYPE_VALUES, camel
 from ttrec.fixtures_list import fixtures_url
+from ttrec.shards import ALL, Shard, parse_shard
 
 _PROBE_FIXTURE: Final = "00000000-0000-0000-0000-000000000000"  # only to validate --base-url
 
@@ -100,6 +101,18 @@ _PROBE_FIXTURE: Final = "00000000-0000-0000-0000-000000000000"  # only to valida
     help="The server's heartbeat interval; 3 of them without any message means a dead link.",
 )
 @click.option(
+    "--shard",
+    metavar="I/N",
+    help="With --live: record only the fixtures of shard I (from 0) of N, by a stable hash of the id.",
+)
+@click.option(
+    "--replicas",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="With --shard: record each fixture on this many shards, so that losing R-1 machines loses nothing.",
+)
+@click.option(
     "--metrics",
     metavar="ADDR:PORT",
     help="With --live: serve Prometheus metrics here (needs the metrics extra; docs/record.md).",
@@ -130,6 +143,8 @@ def record_command(
     fixture_type: str | None,
     coverage: str | None,
     heartbeat_interval: float,
+    shard: str | None,
+    replicas: int,
     metrics: str | None,
     log_format: str,
     verbose: int,
@@ -165,14 +180,15 @@ def record_command(
                 type=fixture_type,
                 coverage=coverage,
                 until_idle=until == "idle",
+                shard=_shard(shard, replicas),
             ),
             until,
             _metrics_address(metrics),
             style,
         )
         return
-    if metrics is not None:
-        raise UsageProblem("--metrics is for --live")
+    if metrics is not None or shard is not None:
+        raise UsageProblem("--metrics and --shard are for --live")
     if until == "idle":
         raise UsageProblem("--until idle is for --live")
     ids = _fixture_ids(fixture_ids, fixtures_file)
@@ -263,6 +279,17 @@ def _record_live(
     unfinished = summary.stopped if live.until_idle else 0
     if summary.failed or unfinished:
         sys.exit(1)
+
+
+def _shard(value: str | None, replicas: int) -> Shard:
+    if value is None:
+        if replicas != 1:
+            raise UsageProblem("--replicas needs --shard")
+        return ALL
+    try:
+        return parse_shard(value, replicas)
+    except ValueError as exc:
+        raise UsageProblem(f"--shard: {exc}") from None
 
 
 def _metrics_address(value: str | None) -> tuple[str, int] | None:
