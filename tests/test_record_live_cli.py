@@ -15,6 +15,7 @@ from recorder_support import frames_of, read, write_match
 from replayer_support import FIXTURE, OTHER_FIXTURE, wait_ready
 
 from ttrec.cli import cli
+from ttrec.records import Close
 
 TOKEN = "live-cli-token-5678"
 
@@ -103,3 +104,38 @@ def test_usage_errors(args: list[str], problem: str) -> None:
     result = CliRunner().invoke(cli, ["record", "--token", TOKEN, *args])
     assert result.exit_code == 2, result.output
     assert problem in result.output and "Traceback" not in result.output
+
+
+async def test_sigterm_closes_every_capture_and_exits_0(tmp_path: Path) -> None:
+    served = [
+        write_match(tmp_path / "a.jsonl.zst", 40, FIXTURE, step_s=1.0),
+        write_match(tmp_path / "b.jsonl.zst", 40, OTHER_FIXTURE, step_s=1.0),
+    ]
+    ready, out_dir = tmp_path / "ready.json", tmp_path / "out"
+    serve = [sys.executable, "-m", "ttrec", "serve", *map(str, served), "--ready-file", str(ready)]
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            server: trio.Process = await nursery.start(
+                lambda task_status: trio.run_process(serve, check=False, task_status=task_status)
+            )
+            info = await wait_ready(server, ready)
+            record = [sys.executable, "-m", "ttrec", "record", "--live", "--api-url", info["api_url"]]
+            record += ["--base-url", info["url"], "--poll", "0.5", "--out", str(out_dir), "--token", TOKEN]
+            recorder: trio.Process = await nursery.start(
+                lambda task_status: trio.run_process(
+                    record, check=False, capture_stdout=True, capture_stderr=True, task_status=task_status
+                )
+            )
+            while not out_dir.exists() or len(list(out_dir.iterdir())) < 2:
+                await trio.sleep(0.05)
+            await trio.sleep(2.0)  # a few frames in
+            recorder.send_signal(signal.SIGTERM)
+            code = await recorder.wait()
+            server.send_signal(signal.SIGTERM)
+            await server.wait()
+    assert code == 0
+    for path in out_dir.iterdir():
+        reader, records = read(path)
+        assert not reader.torn_tail and reader.damage is None
+        assert isinstance(records[-1], Close)
+        assert 0 < len(frames_of(records)) < 40
