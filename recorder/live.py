@@ -20,7 +20,7 @@ import random
 import ssl
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, TextIO
@@ -29,7 +29,8 @@ import httpx
 import trio
 
 from recorder.connection import Connect, websocket_connect
-from recorder.policy import DEFAULT_BACKOFF, Backoff, classify_status
+from recorder.live_options import LiveOptions
+from recorder.policy import classify_status
 from recorder.recording import Recording
 from recorder.run import close_capture, open_captures, stop_on_signals
 from recorder.secret import Token
@@ -49,10 +50,7 @@ from ttrec.fixtures_list import (
     request_headers,
     wanted,
 )
-from ttrec.shards import ALL, Shard
 
-DEFAULT_POLL_S: Final = 30.0  # the provider's FAQ polls a live fixture every 30 s
-REQUEST_TIMEOUT_S: Final = 10.0  # an API answer slower than this counts as a failed poll
 ERROR_BODY_SHOWN: Final = 200  # characters of a refusal's body in its one line
 
 
@@ -71,19 +69,6 @@ class _Trouble(Exception):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         super().__init__(kind)
-
-
-@dataclass(frozen=True, slots=True)
-class LiveOptions:
-    api_url: str
-    feeds: tuple[Feed, ...] = ("statistics",)
-    poll_s: float = DEFAULT_POLL_S
-    type: str | None = None  # lowerCamel, as the API's query takes it
-    coverage: str | None = None
-    until_idle: bool = False
-    shard: Shard = ALL  # --shard I/N --replicas R: only the fixtures this recorder's shard owns
-    request_timeout_s: float = REQUEST_TIMEOUT_S
-    backoff: Backoff = field(default=DEFAULT_BACKOFF)
 
 
 @dataclass(frozen=True, slots=True)

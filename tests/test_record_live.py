@@ -22,7 +22,8 @@ from recorder_support import frames_of, read, replayer, write_match
 from replayer_support import FIXTURE, OTHER_FIXTURE
 from test_rest import write_actions
 
-from recorder.live import LiveOptions, LiveRecorder, LiveSummary, api_client
+from recorder.live import LiveRecorder, LiveSummary, api_client
+from recorder.live_options import LiveOptions
 from recorder.policy import Backoff
 from recorder.secret import Token
 from recorder.session import RecordOptions

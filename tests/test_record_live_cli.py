@@ -27,7 +27,8 @@ async def serve_and_record(tmp_path: Path, record_args: list[str]) -> tuple[int,
     ]
     ready = tmp_path / "ready.json"
     serve = [sys.executable, "-m", "ttrec", "serve", *map(str, served), "--ready-file", str(ready)]
-    serve += ["--speed", "10", "--stagger", "2", "--token", TOKEN]
+    # Each match is live for about 7 s: time enough for the recorder to start on a loaded machine.
+    serve += ["--speed", "2", "--stagger", "1", "--token", TOKEN]
     out_file, err_file = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
     with trio.fail_after(60):
         async with trio.open_nursery() as nursery:

@@ -13,7 +13,7 @@ import click
 import trio
 
 from recorder.connection import Connect, client_tls_context
-from recorder.live import DEFAULT_POLL_S, LiveOptions, describe, record_live
+from recorder.live_options import DEFAULT_POLL_S, LiveOptions
 from recorder.run import OutputError, record
 from recorder.secret import TOKEN_ENV, Token
 from recorder.session import UNTIL, FixtureResult, RecordOptions
@@ -252,6 +252,10 @@ def _record_live(
             check()
         except ValueError as exc:
             raise UsageProblem(f"{flag}: {exc}") from None
+    try:
+        from recorder.live import describe, record_live  # the HTTP client: an optional extra
+    except ImportError:
+        raise UsageProblem("--live needs httpx: pip install 'ttrec[live]'") from None
     verify: ssl.SSLContext | bool = True if ca_file is None else client_tls_context(ca_file)
     run = partial(
         record_live,
