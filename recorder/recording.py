@@ -111,6 +111,7 @@ class Recording:
         self._from_start: int | None = None  # a connection opened at startPosition 0
         self._opened_at: tuple[int, int] | None = None  # (startPosition, position) of the last open
         self.mismatches: list[ResumeMismatch] = []  # not yet repaired by a resend from the start
+        self.gaps_closed = 0  # mismatches a resend from the start repaired
 
     @property
     def frames(self) -> int:
@@ -134,6 +135,10 @@ class Recording:
             # server that drops us right after that frame): do not ask for it again.
             return self.position
         return overlap
+
+    def idle_s(self) -> float:
+        """Seconds since the newest record was stamped (for the --metrics gauge)."""
+        return max(self._clock() - self._start - self._last_t / NS_PER_S, 0.0)
 
     def stamp(self) -> Stamp:
         # max(): a clock is monotonic, but float rounding must not make `t` go backwards.
@@ -207,7 +212,9 @@ class Recording:
         # A connection from startPosition 0 has been sent everything up to `seq`: the
         # frames a mismatch may have skipped (all below its `got`) have now arrived.
         if conn == self._from_start and self.mismatches:
-            self.mismatches = [m for m in self.mismatches if m.got > seq]
+            still = [m for m in self.mismatches if m.got > seq]
+            self.gaps_closed += len(self.mismatches) - len(still)
+            self.mismatches = still
 
     def binary(self, stamp: Stamp, conn: int, data: bytes) -> None:
         clean = data

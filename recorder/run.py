@@ -23,7 +23,7 @@ from recorder.naming import SUFFIX, candidate_paths
 from recorder.recording import Recording
 from recorder.secret import Token
 from recorder.session import AttemptLimiter, FixtureResult, FixtureSession, RecordOptions
-from recorder.status import FixtureStatus, LiveReporter, PlainReporter, Reporter
+from recorder.status import FixtureStatus, LiveReporter, LogStyle, PlainReporter, Reporter
 from recorder.stop import Stop
 from ttrec.capture import CaptureWriter
 from ttrec.errors import CaptureWriteError, TtrecError
@@ -92,10 +92,14 @@ def open_captures(
     return writers
 
 
-def make_reporter(stream: TextIO, statuses: Sequence[FixtureStatus], live: bool | None) -> Reporter:
+def make_reporter(
+    stream: TextIO, statuses: Sequence[FixtureStatus], live: bool | None, style: LogStyle | None = None
+) -> Reporter:
+    """Live lines on a terminal; plain lines otherwise, and always for JSON logs or -v/-q."""
+    style = style or LogStyle()
     if live is None:
-        live = stream.isatty()
-    return LiveReporter(stream, statuses) if live else PlainReporter(stream)
+        live = stream.isatty() and style == LogStyle()
+    return LiveReporter(stream, statuses) if live else PlainReporter(stream, style=style)
 
 
 async def record(
@@ -110,6 +114,7 @@ async def record(
     log: TextIO | None = None,
     live: bool | None = None,
     handle_signals: bool = False,
+    style: LogStyle | None = None,
 ) -> list[FixtureResult]:
     """Record every fixture into its own new capture until each ends; see `FixtureResult`.
 
@@ -136,7 +141,7 @@ async def record(
             status = FixtureStatus(fixture_id, str(writer.path))
             recordings.append(Recording(writer, status, token=token, feed=options.feed))
         if reporter is None:
-            reporter = make_reporter(log or sys.stderr, [r.status for r in recordings], live)
+            reporter = make_reporter(log or sys.stderr, [r.status for r in recordings], live, style)
         sessions = [
             FixtureSession(
                 recording.status.fixture_id,
@@ -152,7 +157,7 @@ async def record(
             for recording in recordings
         ]
         results = await _run_all(sessions, stop, reporter, handle_signals)
-        return [_closed(session, result) for session, result in zip(sessions, results, strict=True)]
+        return [close_capture(session, result) for session, result in zip(sessions, results, strict=True)]
 
 
 async def _run_all(
@@ -170,7 +175,7 @@ async def _run_all(
             with helpers:
                 async with trio.open_nursery() as inner:
                     if handle_signals:
-                        inner.start_soon(_stop_on_signals, stop, nursery.cancel_scope)
+                        inner.start_soon(stop_on_signals, stop, nursery.cancel_scope)
                     if isinstance(reporter, LiveReporter):
                         inner.start_soon(reporter.run)
 
@@ -185,7 +190,7 @@ async def _run_all(
     return done
 
 
-async def _stop_on_signals(stop: Stop, everything: trio.CancelScope) -> None:
+async def stop_on_signals(stop: Stop, everything: trio.CancelScope) -> None:
     """First signal: close every connection and file cleanly. Second: stop waiting for
     servers' close frames and cancel at once (the files are still closed)."""
     with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
@@ -196,7 +201,7 @@ async def _stop_on_signals(stop: Stop, everything: trio.CancelScope) -> None:
             stop.request()
 
 
-def _closed(session: FixtureSession, result: FixtureResult) -> FixtureResult:
+def close_capture(session: FixtureSession, result: FixtureResult) -> FixtureResult:
     """Close the capture now, so that a disk error at the very end is reported too."""
     try:
         session.recording.writer.close()
@@ -206,7 +211,7 @@ def _closed(session: FixtureSession, result: FixtureResult) -> FixtureResult:
 
 
 def _close_quietly(writer: CaptureWriter) -> None:
-    # Runs only on the way out of an exception (normal paths closed in _closed already);
+    # Runs only on the way out of an exception (normal paths closed in close_capture already);
     # the original exception is the one worth reporting.
     with contextlib.suppress(CaptureWriteError):
         writer.close()

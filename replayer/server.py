@@ -67,6 +67,7 @@ class ServerHandle:
         self.port = port
         self.fixtures: list[str] = sorted({fixture_id for fixture_id, _ in fixtures})
         self.feeds: list[tuple[str, Feed]] = sorted(fixtures)  # (fixture id, feed) served
+        self.served = fixtures  # what each feed plays (the fixtures REST API lists them)
         self.connections: list[ConnectionReport] = []  # the latest `max_reports`, oldest first
         self.ended = 0  # connections ended so far, including reports no longer kept
         self.accepted = 0  # websocket handshakes accepted so far
@@ -115,6 +116,9 @@ def _url(listener: trio.abc.Listener[trio.abc.Stream], scheme: str) -> tuple[str
         address = ipaddress.ip_address("::1" if address.version == 6 else "127.0.0.1")
     shown = f"[{address}]" if address.version == 6 else str(address)
     return f"{scheme}://{shown}:{port}", port
+
+
+listener_url = _url  # the REST API's listener is named the same way (replayer.rest)
 
 
 class _Server:

@@ -392,13 +392,15 @@ def test_serve_binds_loopback_by_default_and_warns_otherwise(tmp_path: Path) -> 
     with _process(
         [sys.executable, "-m", "ttrec", "serve", str(capture), "--ready-file", str(ready)]
     ) as process:
-        url = _wait_ready(ready)["url"]
+        info = _wait_ready(ready)
+        url = info["url"]
         port = int(url.rsplit(":", 1)[1])
+        api_port = int(info["api_url"].rsplit(":", 1)[1])  # the fixtures REST API's own listener
         listening = _listening_addresses(process.pid)
         process.terminate()
         _, stderr = process.communicate(timeout=30)
-    assert url == f"ws://127.0.0.1:{port}"
-    assert listening == {("127.0.0.1", port)}
+    assert url == f"ws://127.0.0.1:{port}" and info["api_url"] == f"http://127.0.0.1:{api_port}"
+    assert listening == {("127.0.0.1", port), ("127.0.0.1", api_port)}
     assert "warning" not in stderr
     ready.unlink(missing_ok=True)
     command = [

@@ -20,6 +20,7 @@ TtrecError
  ├── OutputError                      recorder.run: --out cannot be used as asked
  ├── WatchError                       recorder.watch: no connection, or lost before the end
  ├── TokenProblem                     recorder.secret: no token, or an empty token file
+ ├── ApiRefused(status)               recorder.live: the fixtures API refused the token or request
  ├── TlsSetupError                    replayer.tls: a certificate or key that cannot be used
  ├── FixtureConflict(fixture, feed)   replayer.library: two captures offer the same feed
  ├── NoCaptures(where)                replayer.library: nothing to serve

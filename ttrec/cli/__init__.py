@@ -35,6 +35,7 @@ COMMAND_MODULES: Final = {
     "slice": "ttrec.cli.derive",
     "splice": "ttrec.cli.derive",
     "warp": "ttrec.cli.derive",
+    "merge": "ttrec.cli.derive",
     "truth": "ttrec.cli.verdict",
     "verdict": "ttrec.cli.verdict",
     "fuzz": "ttrec.cli.fuzz",

@@ -112,6 +112,7 @@ def _human(path: Path, summary: CaptureSummary) -> str:
         lines.append(
             f"  redacted    {summary.redacted} records had the access token cut out (not byte-exact)"
         )
+    lines.extend(_merged_from(summary))
     return "\n".join(lines)
 
 
@@ -127,6 +128,21 @@ def _action_lines(data: dict[str, Any]) -> list[str]:
         f"  actions     {counts or 'none'}",
         f"  corrections {data['corrections']}",
         f"  collection  {changes or 'no status'}",
+    ]
+
+
+def _merged_from(summary: CaptureSummary) -> list[str]:
+    """For a `ttrec merge` output: what each recording supplied (ttrec.merge)."""
+    sources = summary.header.extra.get("derived_from")
+    merged = (
+        [s for s in sources if isinstance(s, dict) and "frames_supplied" in s]
+        if isinstance(sources, list)
+        else []
+    )
+    return [
+        f"  merged from {s.get('path')}: {s['frames_supplied']} frame(s) supplied, "
+        f"{s.get('frames_only_here', 0)} no other recording had (gaps it closed)"
+        for s in merged
     ]
 
 

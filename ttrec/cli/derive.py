@@ -25,6 +25,7 @@ from ttrec.derive import (
     warp,
 )
 from ttrec.feed import feed_named, rfc3339, seq_num, validate_fixture_id
+from ttrec.merge import merge
 from ttrec.outputs import check_capture_output, is_stdout, new_capture, out_label
 from ttrec.records import Frame, Header, Record
 from ttrec.schedule import NS_PER_S
@@ -180,3 +181,51 @@ def warp_command(capture: Path, out: Path, scale: float, cap: float | None) -> N
     warped = warp(records, scale=scale, cap_s=cap)
     operation = f"warp scale={scale:g}" + ("" if cap is None else f" cap={cap:g}s")
     _write(out, derived_header([origin], operation, created=_now()), warped)
+
+
+@command("merge")
+@click.argument("captures", nargs=-1, required=True, type=_IN)
+@_OUT
+def merge_command(captures: tuple[Path, ...], out: Path) -> None:
+    """Merge recordings of one fixture and feed (e.g. from `record --live --replicas 2`).
+
+    Each seqNum once, at its earliest arrival (wall clock); the header says `source:
+    derived` and names each input with the frames it supplied. Recordings that disagree
+    (different texts under one seqNum) are reported and nothing is written (exit 1).
+
+    \b
+    Example:
+      ttrec merge shard0/F_20261129T1000Z.jsonl.zst shard1/F_20261129T1000Z.jsonl.zst -o F.jsonl.zst
+    """
+    if len(captures) < 2:
+        raise click.UsageError("name at least two captures to merge")
+    check_capture_output(out, sys.stdout.buffer)
+    read = [_read(path) for path in captures]
+    origins = [origin for origin, _ in read]
+    first = origins[0].header
+    for origin in origins[1:]:
+        if (origin.header.fixture_id, origin.header.feed) != (first.fixture_id, first.feed):
+            raise click.UsageError(
+                f"{origin.path} is fixture {origin.header.fixture_id} ({origin.header.feed}), "
+                f"not {first.fixture_id} ({first.feed}): only recordings of one fixture and feed merge"
+            )
+    try:
+        merged = merge([records for _, records in read])
+    except DeriveError as exc:
+        raise click.ClickException(str(exc)) from None
+    if merged.disagreements:
+        for d in merged.disagreements[:20]:
+            names = ", ".join(origins[i].path for i in d.sources)
+            click.echo(f"ttrec merge: seqNum {d.seq}: different frames in {names}", err=True)
+        raise click.ClickException(
+            f"{plural(len(merged.disagreements), 'seqNum')} disagree; nothing written (see above)"
+        )
+    header = derived_header(origins, "merge", created=_now())
+    for entry, supplied, only in zip(
+        header.extra["derived_from"], merged.supplied, merged.only_in, strict=True
+    ):
+        entry["frames_supplied"] = supplied
+        entry["frames_only_here"] = only
+    _write(out, header, merged.records)
+    for origin, supplied, only in zip(origins, merged.supplied, merged.only_in, strict=True):
+        click.echo(f"  {origin.path}: supplied {supplied} frame(s), {only} no other recording had", err=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ssl
 import sys
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Final, TextIO
@@ -10,14 +12,20 @@ from typing import Final, TextIO
 import click
 import trio
 
+from recorder.connection import Connect, client_tls_context
+from recorder.live_options import DEFAULT_POLL_S, LiveOptions
 from recorder.run import OutputError, record
-from recorder.secret import TOKEN_ENV
+from recorder.secret import TOKEN_ENV, Token
 from recorder.session import UNTIL, FixtureResult, RecordOptions
+from recorder.status import LogStyle, verbosity
 from ttrec.cli import UsageProblem, command
 from ttrec.cli.params import seconds
 from ttrec.cli.token import ca_file_option, resolve_connect, resolve_token, token_options
-from ttrec.errors import InvalidFixtureId
-from ttrec.feed import DEFAULT_BASE_URL, FEEDS, HEARTBEAT_INTERVAL_S, feed_url, validate_fixture_id
+from ttrec.errors import CaptureWriteError, InvalidFixtureId
+from ttrec.feed import DEFAULT_BASE_URL, FEEDS, HEARTBEAT_INTERVAL_S, Feed, feed_url, validate_fixture_id
+from ttrec.fixtures_api import COVERAGE_VALUES, DEFAULT_API_URL, TYPE_VALUES, camel
+from ttrec.fixtures_list import fixtures_url
+from ttrec.shards import ALL, Shard, parse_shard
 
 _PROBE_FIXTURE: Final = "00000000-0000-0000-0000-000000000000"  # only to validate --base-url
 
@@ -42,10 +50,47 @@ _PROBE_FIXTURE: Final = "00000000-0000-0000-0000-000000000000"  # only to valida
 )
 @click.option(
     "--until",
-    type=click.Choice(UNTIL),
+    type=click.Choice((*UNTIL, "idle")),
     default="finished",
     show_default=True,
-    help="Stop a fixture after its finished:true frame, or keep recording until Ctrl-C.",
+    help="Stop a fixture after its finished:true frame, or keep recording until Ctrl-C; "
+    "with --live, idle: exit once no fixture is scheduled or live and every capture is closed.",
+)
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Poll the fixtures REST API and record every fixture that goes live (docs/record.md).",
+)
+@click.option(
+    "--api-url",
+    default=DEFAULT_API_URL,
+    show_default=True,
+    help="With --live: the fixtures REST API's base URL (http:// or https://).",
+)
+@click.option(
+    "--poll",
+    type=seconds(0.1),
+    default=DEFAULT_POLL_S,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --live: how often the fixtures API is asked what is live.",
+)
+@click.option(
+    "--feeds",
+    default="statistics",
+    show_default=True,
+    help="With --live: the feeds to record of each live fixture, comma-separated (statistics,actions).",
+)
+@click.option(
+    "--type",
+    "fixture_type",
+    type=click.Choice(list(map(camel, TYPE_VALUES.values())), case_sensitive=False),
+    help="With --live: only fixtures of this type.",
+)
+@click.option(
+    "--coverage",
+    type=click.Choice(list(map(camel, COVERAGE_VALUES.values())), case_sensitive=False),
+    help="With --live: only fixtures with this coverage level.",
 )
 @click.option(
     "--heartbeat-interval",
@@ -55,6 +100,32 @@ _PROBE_FIXTURE: Final = "00000000-0000-0000-0000-000000000000"  # only to valida
     metavar="SECONDS",
     help="The server's heartbeat interval; 3 of them without any message means a dead link.",
 )
+@click.option(
+    "--shard",
+    metavar="I/N",
+    help="With --live: record only the fixtures of shard I (from 0) of N, by a stable hash of the id.",
+)
+@click.option(
+    "--replicas",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="With --shard: record each fixture on this many shards, so that losing R-1 machines loses nothing.",
+)
+@click.option(
+    "--metrics",
+    metavar="ADDR:PORT",
+    help="With --live: serve Prometheus metrics here (needs the metrics extra; docs/record.md).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per log line (time, level, subject, message) for log aggregators.",
+)
+@click.option("-v", "--verbose", count=True, help="More log lines (-v: every API poll too).")
+@click.option("-q", "--quiet", count=True, help="Fewer log lines (-q: warnings and errors, -qq: errors).")
 def record_command(
     fixture_ids: tuple[str, ...],
     fixtures_file: TextIO | None,
@@ -65,7 +136,19 @@ def record_command(
     feed: str,
     out: Path,
     until: str,
+    live: bool,
+    api_url: str,
+    poll: float,
+    feeds: str,
+    fixture_type: str | None,
+    coverage: str | None,
     heartbeat_interval: float,
+    shard: str | None,
+    replicas: int,
+    metrics: str | None,
+    log_format: str,
+    verbose: int,
+    quiet: int,
 ) -> None:
     """Record live fixtures, each into its own new capture file.
 
@@ -79,7 +162,35 @@ def record_command(
       export TTREC_TOKEN=...
       ttrec record 1bd00469-86fa-4f0b-abcc-30cbef80dacc --out captures/
       ttrec record --base-url ws://127.0.0.1:8765 --fixtures-file today.txt
+      ttrec record --live --feeds statistics,actions --out captures/   # everything, as a service
     """
+    style = LogStyle("json" if log_format == "json" else "text", verbosity(verbose, quiet))
+    if live:
+        _record_live(
+            fixture_ids or fixtures_file,
+            resolve_token(token, token_file),
+            resolve_connect(ca_file),
+            ca_file,
+            out,
+            RecordOptions(base_url=base_url, heartbeat_interval_s=heartbeat_interval),
+            LiveOptions(
+                api_url=api_url,
+                feeds=_feeds(feeds),
+                poll_s=poll,
+                type=fixture_type,
+                coverage=coverage,
+                until_idle=until == "idle",
+                shard=_shard(shard, replicas),
+            ),
+            until,
+            _metrics_address(metrics),
+            style,
+        )
+        return
+    if metrics is not None or shard is not None:
+        raise UsageProblem("--metrics and --shard are for --live")
+    if until == "idle":
+        raise UsageProblem("--until idle is for --live")
     ids = _fixture_ids(fixture_ids, fixtures_file)
     secret = resolve_token(token, token_file)
     if secret is None:
@@ -96,7 +207,9 @@ def record_command(
         heartbeat_interval_s=heartbeat_interval,
     )
     try:
-        run = partial(record, ids, secret, out=out, options=options, connect=connect, handle_signals=True)
+        run = partial(
+            record, ids, secret, out=out, options=options, connect=connect, handle_signals=True, style=style
+        )
         results = trio.run(run)
     except OutputError as exc:
         raise UsageProblem(str(exc)) from None
@@ -106,6 +219,98 @@ def record_command(
             click.echo(f"{result.fixture_id}: frames may be missing: {gap}", err=True)
     if not all(result.complete for result in results):
         sys.exit(1)
+
+
+def _feeds(value: str) -> tuple[Feed, ...]:
+    named = [part.strip() for part in value.split(",") if part.strip()]
+    unknown = [name for name in named if name not in FEEDS]
+    if unknown or not named:
+        raise UsageProblem(f"--feeds: {value!r} is not a comma-separated list of {', '.join(FEEDS)}")
+    return tuple(feed for feed in FEEDS if feed in named)
+
+
+def _record_live(
+    named: object,
+    secret: Token | None,
+    connect: Connect,
+    ca_file: Path | None,
+    out: Path,
+    options: RecordOptions,
+    live: LiveOptions,
+    until: str,
+    metrics: tuple[str, int] | None,
+    style: LogStyle,
+) -> None:
+    if named:
+        raise UsageProblem("--live finds its fixtures itself: name no FIXTURE_ID or --fixtures-file")
+    if until == "forever":
+        raise UsageProblem("--live records each fixture until its end: --until is finished or idle")
+    if secret is None:
+        raise UsageProblem(f"no token: pass --token, set {TOKEN_ENV} or use --token-file")
+    for flag, check in (("--api-url", partial(fixtures_url, live.api_url)), ("--base-url", _probe(options))):
+        try:
+            check()
+        except ValueError as exc:
+            raise UsageProblem(f"{flag}: {exc}") from None
+    try:
+        from recorder.live import describe, record_live  # the HTTP client: an optional extra
+    except ImportError:
+        raise UsageProblem("--live needs httpx: pip install 'ttrec[live]'") from None
+    verify: ssl.SSLContext | bool = True if ca_file is None else client_tls_context(ca_file)
+    run = partial(
+        record_live,
+        secret,
+        out=out,
+        options=options,
+        live=live,
+        connect=connect,
+        verify=verify,
+        handle_signals=True,
+        metrics=metrics,
+        style=style,
+    )
+    try:
+        summary = trio.run(run)
+    except OutputError as exc:
+        raise UsageProblem(str(exc)) from None
+    except CaptureWriteError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in describe(summary):
+        click.echo(line)
+    if summary.refused is not None:
+        click.echo(f"ttrec record: {summary.refused.detail}", err=True)
+        sys.exit(1)
+    unfinished = summary.stopped if live.until_idle else 0
+    if summary.failed or unfinished:
+        sys.exit(1)
+
+
+def _shard(value: str | None, replicas: int) -> Shard:
+    if value is None:
+        if replicas != 1:
+            raise UsageProblem("--replicas needs --shard")
+        return ALL
+    try:
+        return parse_shard(value, replicas)
+    except ValueError as exc:
+        raise UsageProblem(f"--shard: {exc}") from None
+
+
+def _metrics_address(value: str | None) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    from recorder.metrics import AVAILABLE, INSTALL_HINT, parse_address
+
+    if not AVAILABLE:
+        raise UsageProblem(INSTALL_HINT)
+    try:
+        return parse_address(value)
+    except ValueError as exc:
+        raise UsageProblem(f"--metrics: {exc}") from None
+
+
+def _probe(options: RecordOptions) -> Callable[[], object]:
+    return partial(feed_url, options.base_url, _PROBE_FIXTURE)
 
 
 def _fixture_ids(args: tuple[str, ...], fixtures_file: TextIO | None) -> list[str]:

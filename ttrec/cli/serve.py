@@ -11,7 +11,7 @@ import ssl
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -24,12 +24,14 @@ from replayer.collector import manage_collection
 from replayer.control import CONTROL_PATH, StepControl
 from replayer.faults import FaultNeverFires
 from replayer.options import AUTH_TIMEOUT_S, SEND_TIMEOUT_S, OnEnd
+from replayer.rest import listings_of, serve_api_tcp
 from replayer.tls import from_files, self_signed
 from ttrec.cli import command
 from ttrec.cli.params import seconds
 from ttrec.errors import OutputRefused, TtrecError, leaves
 from ttrec.faults import Fault, FaultSpecError, parse_fault
 from ttrec.feed import HEARTBEAT_INTERVAL_S
+from ttrec.fixtures_api import FIXTURES_PATH
 from ttrec.outputs import (
     CA_FILE,
     MARKER_KEY,
@@ -46,6 +48,14 @@ from ttrec.schedule import StartAt, StartAtError, parse_start_at
 _positive = seconds(0, min_open=True)
 _FILE = click.Path(dir_okay=False, path_type=Path)
 ExitWhen = Literal["played"]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiPlan:
+    """The fixtures REST API's own port and the server-wide schedule it reports."""
+
+    port: int = 0
+    stagger_s: float = 0.0
 
 
 def _speed(ctx: click.Context, param: click.Parameter, value: str) -> float | None:
@@ -170,6 +180,7 @@ async def _run(
     report_file: Path | None = None,
     exit_after: int | None = None,
     exit_when: ExitWhen | None = None,
+    api: ApiPlan | None = None,
 ) -> ServerHandle:
     # Opened first: a SIGTERM that arrives while loading must still end cleanly.
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -177,9 +188,18 @@ async def _run(
             start = partial(serve, captures, options, host=host, port=port, ssl_context=ssl_context)
             handle: ServerHandle = await nursery.start(start)
             await nursery.start(manage_collection, handle)  # process-wide: the CLI's choice
+            api_url: str | None = None
+            if api is not None:
+                listings = listings_of(handle.served, stagger_s=api.stagger_s, speed=options.speed)
+                start_api = partial(
+                    serve_api_tcp, listings, options.tokens, host=host, port=api.port, ssl_context=ssl_context
+                )
+                api_url = (await nursery.start(start_api)).url
             click.echo(f"ttrec serve: listening on {handle.url}", err=True)
             for fixture_id, feed in handle.feeds:
                 click.echo(f"  {handle.fixture_url(fixture_id, feed)}", err=True)
+            if api_url is not None:
+                click.echo(f"ttrec serve: fixtures REST API at {api_url}{FIXTURES_PATH}", err=True)
             if ca_file is not None:
                 click.echo(f"ttrec serve: clients must trust the CA in {ca_file}", err=True)
             if options.control is not None:
@@ -197,6 +217,8 @@ async def _run(
                     "port": handle.port,
                     "fixtures": handle.fixtures,
                 }
+                if api_url is not None:
+                    ready["api_url"] = api_url
                 if ca_file is not None:
                     ready["ca_file"] = str(ca_file)
                 if options.control is not None:
@@ -285,7 +307,8 @@ async def _run(
 @click.option(
     "--ready-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help='Once listening, write {"url", "port", "fixtures"} (and "ca_file", "control_url") here as JSON.',
+    help='Once listening, write {"url", "port", "fixtures", "api_url"} (and "ca_file", "control_url") '
+    "here as JSON.",
 )
 @click.option(
     "--report",
@@ -304,6 +327,26 @@ async def _run(
     type=click.Choice(["played"]),
     help="played: stop by itself (exit 0) once every fixture served was played to its last data "
     "frame on some connection and that connection has ended (however many reconnects it took).",
+)
+@click.option(
+    "--api-port",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port of the fixtures REST API (its own listener, as the provider's own host); 0: any free port.",
+)
+@click.option(
+    "--no-api",
+    is_flag=True,
+    help="Serve the websockets only, without the fixtures REST API.",
+)
+@click.option(
+    "--stagger",
+    type=seconds(0),
+    default=0.0,
+    show_default=True,
+    help="The REST API's schedule: fixture i (in the order the captures are given) starts i*SECONDS "
+    "after the server, is Live while it plays at --speed, then Completed (docs/fixtures-api.md).",
 )
 @click.option(
     "--control",
@@ -337,6 +380,9 @@ def serve_command(
     report_file: Path | None,
     exit_after: int | None,
     exit_when: ExitWhen | None,
+    api_port: int,
+    no_api: bool,
+    stagger: float,
     control: bool,
     paused: bool,
 ) -> None:
@@ -429,6 +475,7 @@ def serve_command(
                 report_file,
                 exit_after,
                 exit_when,
+                None if no_api else ApiPlan(api_port, stagger),
             )
         except BaseExceptionGroup as group:
             errors = [e for e in leaves(group) if isinstance(e, TtrecError | click.ClickException)]

@@ -1,0 +1,453 @@
+"""`ttrec record --live`: poll the fixtures REST API and record every fixture that goes live.
+
+One poller and one session per (fixture, feed) being recorded, all under one nursery. The
+poller's requests and the sessions' websocket connects share one `AttemptLimiter`, so the
+process never makes more than the provider's 5 requests a second in all.
+
+Running for days: an API that fails (unreachable, 5xx, 429, a timeout, a body that is not the
+documented list) is polled again after a backoff, and logged once when it starts failing and
+once when it answers again; a refusal that another attempt cannot change (401/403, or another
+4xx: `recorder.policy.classify_status`) stops everything with one line. Nothing is kept about
+a fixture once its captures are closed but its id, and only while the API still lists it as
+live (so that a fixture that just ended is not recorded twice): memory follows what is live
+now, not how long the recorder has run.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import ssl
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final, TextIO
+
+import httpx
+import trio
+
+from recorder.connection import Connect, websocket_connect
+from recorder.live_options import LiveOptions
+from recorder.policy import classify_status
+from recorder.recording import Recording
+from recorder.run import close_capture, open_captures, stop_on_signals
+from recorder.secret import Token
+from recorder.session import AttemptLimiter, FixtureResult, FixtureSession, RecordOptions
+from recorder.status import FixtureStatus, LogStyle, PlainReporter
+from recorder.stop import Stop
+from ttrec.errors import CaptureWriteError, TtrecError
+from ttrec.feed import Feed
+from ttrec.fixtures_list import (
+    MAX_POLL_PAGES,
+    POLL_PAGE_SIZE,
+    BadAnswer,
+    Listed,
+    fixtures_url,
+    parse_list,
+    poll_query,
+    request_headers,
+    wanted,
+)
+
+ERROR_BODY_SHOWN: Final = 200  # characters of a refusal's body in its one line
+
+
+class ApiRefused(TtrecError):
+    """The fixtures API refused us in a way another attempt cannot change."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        self.status = status
+        self.detail = detail
+        super().__init__(detail)
+
+
+class _Trouble(Exception):
+    """A failed poll worth another one later; `kind` is what "once per state change" compares."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        super().__init__(kind)
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureGauge:
+    """One open capture, as --metrics shows it."""
+
+    fixture_id: str
+    feed: Feed
+    state: str
+    idle_s: float  # since its newest message (or its start)
+    open_gaps: int  # resumes that may have skipped frames, not yet repaired
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything --metrics exposes, taken at once on the trio thread (recorder.metrics)."""
+
+    summary: LiveSummary
+    open: tuple[CaptureGauge, ...]
+    frames: int  # data frames written, closed captures included
+    heartbeats: int
+    connections: int  # websocket connections made (reconnects = connections - captures)
+    gaps_closed: int
+    bytes_written: int
+    polls: int
+    poll_failures: int
+    live: int  # fixtures the last successful poll listed as live
+
+
+@dataclass(slots=True)
+class LiveSummary:
+    finished: int = 0  # captures recorded to their finished frame, complete
+    failed: int = 0  # captures that failed or may miss frames
+    stopped: int = 0  # captures stopped by a signal before their end
+    refused: ApiRefused | None = None
+
+    @property
+    def recorded(self) -> int:
+        return self.finished + self.failed + self.stopped
+
+
+class LiveRecorder:
+    def __init__(
+        self,
+        token: Token,
+        *,
+        out: Path,
+        options: RecordOptions,
+        live: LiveOptions,
+        http: httpx.AsyncClient,
+        connect: Connect = websocket_connect,
+        stop: Stop | None = None,
+        log: TextIO | None = None,
+        wall_clock: Callable[[], datetime] | None = None,
+        style: LogStyle | None = None,
+    ) -> None:
+        self._token = token
+        self._out = out
+        self._options = options
+        self._live = live
+        self._http = http
+        self._connect = connect
+        self.stop = stop or Stop()
+        self._log = log or sys.stderr
+        self._now = wall_clock or (lambda: datetime.now(UTC))
+        self._reporter = PlainReporter(self._log, self._now, style)
+        self._limiter = AttemptLimiter(options.max_attempts_per_s)
+        self._rng = random.Random(options.seed)
+        self._url = fixtures_url(live.api_url)
+        self.summary = LiveSummary()
+        self.requests = 0  # API requests made (answered or not)
+        self.polls = 0
+        self.poll_failures = 0
+        self._open: dict[tuple[str, Feed], FixtureSession] = {}  # dropped when closed
+        self._closed_totals = [0, 0, 0, 0, 0]  # frames, heartbeats, connections, gaps closed, bytes
+        self._listed_live = 0
+        self.metrics_port: int | None = None  # where --metrics listens, once it does
+        self._recording: dict[str, int] = {}  # fixture id -> its captures still open
+        self._ended_but_listed: set[str] = set()  # closed, and the API still said Live
+        self._api_state = "ok"
+        self._shown_tally: tuple[int, ...] = ()
+
+    async def run(
+        self, *, handle_signals: bool = False, metrics: tuple[str, int] | None = None
+    ) -> LiveSummary:
+        """Until stopped, refused, or idle (`until_idle`); with `metrics`, a Prometheus
+        exporter on that address meanwhile (recorder.metrics)."""
+        if metrics is None:
+            return await self._run(handle_signals)
+        from recorder.metrics import serve_metrics  # the optional dependency, only when asked
+
+        self.metrics_port, stop_exporter = serve_metrics(metrics, self.snapshot)
+        self._reporter.say(
+            "metrics", f"Prometheus metrics on {metrics[0]} port {self.metrics_port}, path /metrics"
+        )
+        try:
+            return await self._run(handle_signals)
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(stop_exporter)
+
+    async def _run(self, handle_signals: bool) -> LiveSummary:
+        async with trio.open_nursery() as everything:
+            if handle_signals:
+                everything.start_soon(stop_on_signals, self.stop, everything.cancel_scope)
+            async with trio.open_nursery() as captures:
+                await self._poll_loop(captures)
+            everything.cancel_scope.cancel()
+        return self.summary
+
+    # -- the API
+
+    async def _poll_loop(self, captures: trio.Nursery) -> None:
+        failures = 0
+        while not self.stop.requested:
+            self.polls += 1
+            try:
+                live, scheduled = await self._poll()
+            except ApiRefused as exc:
+                self.poll_failures += 1
+                self.summary.refused = exc
+                self._reporter.say("api", f"refused: {exc.detail}; stopping", "error")
+                self.stop.request()
+                return
+            except _Trouble as trouble:
+                if self.stop.requested:
+                    return
+                self.poll_failures += 1
+                failures += 1
+                self._api_changed(trouble.kind)
+                await self._sleep(self._live.backoff.delay_s(failures - 1, self._rng))
+                continue
+            if failures:
+                self._api_changed("ok", f"answering again after {failures} failed poll(s)")
+            failures = 0
+            listed = {entry.fixture_id for entry in live}
+            self._listed_live = len(listed)
+            self._reporter.say("api", f"poll: {len(listed)} live, {scheduled} scheduled", "debug")
+            for entry in live:
+                if entry.fixture_id not in self._recording and entry.fixture_id not in self._ended_but_listed:
+                    self._start(captures, entry)
+            self._ended_but_listed &= listed  # forget what the API no longer lists as live
+            self._show_tally(len(listed), scheduled)
+            if self._live.until_idle and not listed and not scheduled and not self._recording:
+                self._reporter.say(
+                    "api", "no fixture scheduled or live and every capture closed (--until idle)"
+                )
+                return
+            await self._sleep(self._live.poll_s)
+
+    async def _sleep(self, seconds: float) -> None:
+        with self.stop.interruptible():
+            await trio.sleep(seconds)
+
+    async def _poll(self) -> tuple[list[Listed], int]:
+        """The live fixtures we want (every page), and how many are scheduled (with --until idle)."""
+        live: dict[str, Listed] = {}
+        for page in range(MAX_POLL_PAGES):
+            entries = await self._get(
+                poll_query("live", page, type=self._live.type, coverage=self._live.coverage)
+            )
+            for entry in entries:
+                # A page may shift between two requests: an entry seen twice counts once, one
+                # skipped is seen on the next poll. Another shard's fixture is not ours: the
+                # hash decides, nothing to coordinate.
+                if entry.status == "Live" and self._wants(entry):
+                    live.setdefault(entry.fixture_id, entry)
+            if len(entries) < POLL_PAGE_SIZE:
+                break
+        scheduled = 0
+        if self._live.until_idle:
+            query = poll_query("scheduled", 0, type=self._live.type, coverage=self._live.coverage)
+            scheduled = sum(1 for e in await self._get(query) if e.status == "Scheduled" and self._wants(e))
+        return list(live.values()), scheduled
+
+    def _wants(self, entry: Listed) -> bool:
+        live = self._live
+        return live.shard.records(entry.fixture_id) and wanted(entry, type=live.type, coverage=live.coverage)
+
+    async def _get(self, query: str) -> list[Listed]:
+        slot: int | None = None
+        with self.stop.interruptible():
+            slot = await self._limiter.acquire()
+        if slot is None or self.stop.requested:
+            if slot is not None:
+                self._limiter.release(slot)
+            raise _Trouble("stopping")
+        self.requests += 1
+        try:
+            with trio.move_on_after(self._live.request_timeout_s) as timer:
+                reply = await self._http.get(
+                    f"{self._url}?{query}", headers=request_headers(self._token.reveal())
+                )
+            if timer.cancelled_caught:
+                raise _Trouble(f"no answer within {self._live.request_timeout_s:g} s")
+        except httpx.TimeoutException:  # httpx's backstop: the same state as ours
+            raise _Trouble(f"no answer within {self._live.request_timeout_s:g} s") from None
+        except httpx.HTTPError as exc:
+            raise _Trouble(f"unreachable ({type(exc).__name__})") from None
+        finally:
+            self._limiter.release(slot)
+        if reply.status_code == 200:
+            try:
+                return parse_list(reply.content)
+            except BadAnswer as exc:
+                raise _Trouble(f"a bad answer: {exc}") from None
+        if classify_status(reply.status_code) == "permanent":
+            raise ApiRefused(reply.status_code, self._refusal(reply))
+        raise _Trouble(f"HTTP {reply.status_code}")
+
+    def _refusal(self, reply: httpx.Response) -> str:
+        body = self._token.scrub(reply.text[:ERROR_BODY_SHOWN]).strip().replace("\n", " ")
+        if reply.status_code in (401, 403):
+            return f"the fixtures API refused the token (HTTP {reply.status_code}): {body}"
+        return f"the fixtures API refused the request (HTTP {reply.status_code}): {body}"
+
+    def _api_changed(self, state: str, message: str | None = None) -> None:
+        if state != self._api_state:
+            self._api_state = state
+            if message is None:
+                self._reporter.say("api", f"{state}; polling again with backoff", "warning")
+            else:
+                self._reporter.say("api", message)
+
+    def _show_tally(self, live: int, scheduled: int) -> None:
+        """The one status view of all fixtures, logged when it changes."""
+        s = self.summary
+        tally = (live, scheduled, len(self._recording), s.finished, s.failed, s.stopped)
+        if tally != self._shown_tally:
+            self._shown_tally = tally
+            shown_scheduled = f"{scheduled} scheduled, " if self._live.until_idle else ""
+            self._reporter.say(
+                "fixtures",
+                f"{live} live, {shown_scheduled}{len(self._recording)} recording, "
+                f"{s.finished} done, {s.failed} failed",
+            )
+
+    # -- the captures
+
+    def _start(self, captures: trio.Nursery, entry: Listed) -> None:
+        self._recording[entry.fixture_id] = len(self._live.feeds)
+        for feed in self._live.feeds:
+            captures.start_soon(self._capture, entry.fixture_id, feed)
+
+    async def _capture(self, fixture_id: str, feed: Feed) -> None:
+        try:
+            result = await self._record(fixture_id, feed)
+        finally:
+            left = self._recording[fixture_id] - 1
+            if left:
+                self._recording[fixture_id] = left
+            else:
+                del self._recording[fixture_id]
+                self._ended_but_listed.add(fixture_id)
+        if (
+            result is None
+            or result.outcome == "failed"
+            or (result.outcome == "finished" and not result.complete)
+        ):
+            self.summary.failed += 1
+        elif result.outcome == "stopped":
+            self.summary.stopped += 1
+        else:
+            self.summary.finished += 1
+
+    async def _record(self, fixture_id: str, feed: Feed) -> FixtureResult | None:
+        options = replace(self._options, feed=feed)
+        label = fixture_id if len(self._live.feeds) == 1 else f"{fixture_id}/{feed}"
+        try:
+            (writer,) = open_captures([fixture_id], self._out, options, self._now())
+        except CaptureWriteError as exc:
+            self._reporter.say(label, f"failed: cannot create the capture: {exc}", "error")
+            return None
+        status = FixtureStatus(label, str(writer.path))
+        session = FixtureSession(
+            fixture_id,
+            Recording(writer, status, token=self._token),
+            self._token,
+            options,
+            reporter=self._reporter,
+            limiter=self._limiter,
+            stop=self.stop,
+            connect=self._connect,
+            rng=random.Random(self._rng.random()),
+        )
+        self._reporter.event(status, f"live: recording {feed} from the start -> {writer.path}")
+        self._open[(fixture_id, feed)] = session
+        try:
+            try:
+                result = await session.run()
+            except BaseException:
+                close_capture(session, session.result("stopped", "interrupted"))
+                raise
+            return close_capture(session, result)
+        finally:  # after the close: its last bytes count too
+            self._fold(self._open.pop((fixture_id, feed)))
+
+    def _fold(self, session: FixtureSession) -> None:
+        """A closed capture's counts go into the totals; the session itself is let go."""
+        for i, value in enumerate(_counts(session)):
+            self._closed_totals[i] += value
+
+    def snapshot(self) -> Snapshot:
+        """Totals so far and one gauge per open capture (call on the trio thread)."""
+        totals = list(self._closed_totals)
+        gauges = []
+        for (fixture_id, feed), session in self._open.items():
+            for i, value in enumerate(_counts(session)):
+                totals[i] += value
+            recording = session.recording
+            gauges.append(
+                CaptureGauge(
+                    fixture_id, feed, session.status.state, recording.idle_s(), len(recording.mismatches)
+                )
+            )
+        frames, heartbeats, connections, gaps_closed, written = totals
+        return Snapshot(
+            summary=replace(self.summary),
+            open=tuple(gauges),
+            frames=frames,
+            heartbeats=heartbeats,
+            connections=connections,
+            gaps_closed=gaps_closed,
+            bytes_written=written,
+            polls=self.polls,
+            poll_failures=self.poll_failures,
+            live=self._listed_live,
+        )
+
+
+def _counts(session: FixtureSession) -> tuple[int, int, int, int, int]:
+    status = session.status
+    try:
+        written = os.stat(session.recording.writer.path).st_size
+    except OSError:
+        written = 0
+    return (status.frames, status.heartbeats, status.connections, session.recording.gaps_closed, written)
+
+
+def api_client(live: LiveOptions, verify: ssl.SSLContext | bool = True) -> httpx.AsyncClient:
+    """The HTTP client of the poller. The timeout that counts is ours (trio's clock,
+    `LiveOptions.request_timeout_s`); httpx's is a backstop only. No redirects: a token is
+    sent to the host named, nowhere else."""
+    backstop = httpx.Timeout(2 * live.request_timeout_s)
+    return httpx.AsyncClient(timeout=backstop, verify=verify, follow_redirects=False)
+
+
+async def record_live(
+    token: Token,
+    *,
+    out: Path,
+    options: RecordOptions,
+    live: LiveOptions,
+    connect: Connect = websocket_connect,
+    stop: Stop | None = None,
+    log: TextIO | None = None,
+    verify: ssl.SSLContext | bool = True,
+    handle_signals: bool = False,
+    metrics: tuple[str, int] | None = None,
+    style: LogStyle | None = None,
+) -> LiveSummary:
+    """Record every live fixture the API lists until stopped (or idle, with `until_idle`)."""
+    async with api_client(live, verify) as http:
+        recorder = LiveRecorder(
+            token,
+            out=out,
+            options=options,
+            live=live,
+            http=http,
+            connect=connect,
+            stop=stop,
+            log=log,
+            style=style,
+        )
+        return await recorder.run(handle_signals=handle_signals, metrics=metrics)
+
+
+def describe(summary: LiveSummary) -> Sequence[str]:
+    return [
+        f"record --live: {summary.recorded} capture(s): {summary.finished} finished, "
+        f"{summary.failed} failed, {summary.stopped} stopped"
+    ]

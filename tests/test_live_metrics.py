@@ -1,0 +1,96 @@
+"""`record --live --metrics`: the Prometheus exporter, scraped over loopback while recording.
+
+On the real clock (the exporter's thread is invisible to trio's MockClock), at a high
+playback speed, every wait bounded.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+from prometheus_client.parser import text_string_to_metric_families
+from recorder_support import replayer, write_match
+from replayer_support import FIXTURE, OTHER_FIXTURE
+from test_record_live import TOKEN, live_options
+
+from recorder.live import LiveRecorder, api_client
+from recorder.metrics import parse_address
+from recorder.secret import Token
+from recorder.session import RecordOptions
+from replayer import ServeOptions
+from replayer.rest import listings_of, serve_api_tcp
+
+FRAMES = 30
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+async def test_metrics_while_recording_and_after(tmp_path: Path) -> None:
+    served = [
+        write_match(tmp_path / "a.jsonl.zst", FRAMES, FIXTURE, step_s=1.0),
+        write_match(tmp_path / "b.jsonl.zst", FRAMES, OTHER_FIXTURE, step_s=1.0),
+    ]
+    out, log = tmp_path / "out", io.StringIO()
+    scraped: list[dict[tuple[str, tuple[tuple[str, str], ...]], float]] = []
+    with trio.fail_after(60):
+        async with replayer(served, ServeOptions(speed=20.0)) as handle, trio.open_nursery() as nursery:
+            listings = listings_of(handle.served, stagger_s=0.0, speed=20.0)
+            api = await nursery.start(
+                lambda task_status: serve_api_tcp(listings, frozenset(), task_status=task_status)
+            )
+            live = live_options(api.url, poll_s=0.2)
+            options = RecordOptions(base_url=handle.url, seed=1)
+            async with api_client(live) as http:
+                recorder = LiveRecorder(Token(TOKEN), out=out, options=options, live=live, http=http, log=log)
+
+                async def scrape_while_running() -> None:
+                    while recorder.metrics_port is None:
+                        await trio.sleep(0.01)
+                    url = f"http://127.0.0.1:{recorder.metrics_port}/metrics"
+                    async with httpx.AsyncClient() as scraper:
+                        while not scraped or not any(
+                            k[0] == "ttrec_seconds_since_last_message" for k in scraped[-1]
+                        ):
+                            scraped.append(samples((await scraper.get(url)).text))
+                            await trio.sleep(0.05)
+
+                nursery.start_soon(scrape_while_running)
+                summary = await recorder.run(metrics=("127.0.0.1", 0))
+                snap = recorder.snapshot()  # the exporter is gone now: the snapshot itself
+            nursery.cancel_scope.cancel()
+    assert summary.finished == 2
+    during = scraped[-1]
+    assert during[("ttrec_api_polls_total", ())] >= 1
+    assert ("ttrec_seconds_since_last_message", (("feed", "statistics"), ("fixture", FIXTURE))) in during or (
+        "ttrec_seconds_since_last_message",
+        (("feed", "statistics"), ("fixture", OTHER_FIXTURE)),
+    ) in during
+    assert TOKEN not in repr(scraped)
+    # After the run: the totals hold every frame written, no open capture is left.
+    assert snap.frames == 2 * FRAMES and snap.open == () and snap.connections == 2
+    written = sum(p.stat().st_size for p in out.iterdir())
+    assert snap.bytes_written == written
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("127.0.0.1:9100", ("127.0.0.1", 9100)), (":9100", ("127.0.0.1", 9100)), ("[::1]:0", ("::1", 0))],
+)
+def test_parse_address(value: str, expected: tuple[str, int]) -> None:
+    assert parse_address(value) == expected
+
+
+@pytest.mark.parametrize("value", ["9100", "host:", "host:99999", "host:x"])
+def test_parse_address_refuses(value: str) -> None:
+    with pytest.raises(ValueError, match="ADDR:PORT"):
+        parse_address(value)

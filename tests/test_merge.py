@@ -1,0 +1,86 @@
+"""`ttrec merge`: replicas of one fixture's recording unioned by seqNum, disagreements refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+from recorder_support import read
+from replayer_support import FIXTURE, OTHER_FIXTURE, frame_text, header
+
+from ttrec.capture import CaptureWriter
+from ttrec.cli import cli
+from ttrec.records import Frame, Heartbeat
+
+NS = 1_000_000_000
+
+
+def wall(second: float) -> str:
+    whole = int(second)
+    return f"2026-11-24T07:00:{whole:02d}.{round((second - whole) * 1e6):06d}Z"
+
+
+def write(
+    path: Path, frames: list[tuple[int, float]], fixture: str = FIXTURE, texts: dict[int, str] | None = None
+) -> Path:
+    """Frames (seqNum, wall second); `t` counts from this recorder's own start."""
+    start = frames[0][1]
+    with CaptureWriter(path, header(fixture)) as writer:
+        for seq, second in frames:
+            t = round((second - start) * NS)
+            writer.write(Frame(t, wall(second), 0, (texts or {}).get(seq, frame_text(seq, fixture))))
+            writer.write(Heartbeat(t + 1, wall(second), 0, '{"message":"hb"}'))
+    return path
+
+
+def test_union_by_seqnum_at_the_earliest_arrival(tmp_path: Path) -> None:
+    # A was killed during 4..6 and reconnected; B started late (from 3) and lost 9.
+    a = write(
+        tmp_path / "a.jsonl.zst", [(1, 1.0), (2, 2.0), (3, 3.0), (7, 7.5), (8, 8.5), (9, 9.5), (10, 10.0)]
+    )
+    b = write(
+        tmp_path / "b.jsonl.zst", [(3, 2.9), (4, 4.0), (5, 5.0), (6, 6.0), (7, 7.0), (8, 8.6), (10, 10.2)]
+    )
+    out = tmp_path / "merged.jsonl.zst"
+    result = CliRunner().invoke(cli, ["merge", str(a), str(b), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    reader, records = read(out)
+    frames = [r for r in records if isinstance(r, Frame)]
+    assert [f.data for f in frames] == [frame_text(seq) for seq in range(1, 11)]
+    # Earliest arrival: 3 and 7 from B, 8 and 10 from A; times from the first frame's wall.
+    assert [f.wall for f in frames] == [wall(s) for s in (1.0, 2.0, 2.9, 4.0, 5.0, 6.0, 7.0, 8.5, 9.5, 10.0)]
+    assert [f.t for f in frames] == [
+        round((s - 1.0) * NS) for s in (1.0, 2.0, 2.9, 4.0, 5.0, 6.0, 7.0, 8.5, 9.5, 10.0)
+    ]
+    assert not any(isinstance(r, Heartbeat) for r in records)
+    assert reader.header.source == "derived"
+    sources = reader.header.extra["derived_from"]
+    assert [(s["path"], s["frames_supplied"], s["frames_only_here"]) for s in sources] == [
+        (str(a), 5, 3),  # 1, 2, 8, 9, 10 first; 1, 2, 9 nowhere else
+        (str(b), 5, 3),  # 3, 4, 5, 6, 7 first; 4, 5, 6 nowhere else
+    ]
+    info = CliRunner().invoke(cli, ["info", str(out)])
+    assert f"merged from {a}: 5 frame(s) supplied, 3 no other recording had" in info.output
+    assert f"merged from {b}: 5 frame(s) supplied, 3 no other recording had" in info.output
+
+
+def test_a_disagreement_is_reported_and_nothing_written(tmp_path: Path) -> None:
+    a = write(tmp_path / "a.jsonl.zst", [(1, 1.0), (2, 2.0), (3, 3.0)])
+    b = write(tmp_path / "b.jsonl.zst", [(2, 2.1), (3, 3.1)], texts={3: frame_text(3, pad="other")})
+    out = tmp_path / "merged.jsonl.zst"
+    result = CliRunner().invoke(cli, ["merge", str(a), str(b), "-o", str(out)])
+    assert result.exit_code == 1
+    assert f"seqNum 3: different frames in {a}, {b}" in result.output
+    assert "1 seqNum disagree" in result.output
+    assert not out.exists()
+
+
+def test_refuses_other_fixtures_and_a_single_input(tmp_path: Path) -> None:
+    a = write(tmp_path / "a.jsonl.zst", [(1, 1.0)])
+    b = write(tmp_path / "b.jsonl.zst", [(1, 1.0)], fixture=OTHER_FIXTURE)
+    out = tmp_path / "merged.jsonl.zst"
+    other = CliRunner().invoke(cli, ["merge", str(a), str(b), "-o", str(out)])
+    single = CliRunner().invoke(cli, ["merge", str(a), "-o", str(out)])
+    assert other.exit_code == 2 and "only recordings of one fixture and feed merge" in other.output
+    assert single.exit_code == 2 and "at least two" in single.output
+    assert not out.exists()

@@ -1,0 +1,142 @@
+"""`ttrec record --live` as processes: a staggered `ttrec serve` and the recorder, until idle;
+a refused token; and the one-line usage errors."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+import trio
+from click.testing import CliRunner
+from recorder_support import frames_of, read, write_match
+from replayer_support import FIXTURE, OTHER_FIXTURE, wait_ready
+
+from ttrec.cli import cli
+from ttrec.records import Close
+
+TOKEN = "live-cli-token-5678"
+
+
+async def serve_and_record(tmp_path: Path, record_args: list[str]) -> tuple[int, str, str]:
+    served = [
+        write_match(tmp_path / "a.jsonl.zst", 8, FIXTURE, step_s=1.0),
+        write_match(tmp_path / "b.jsonl.zst", 8, OTHER_FIXTURE, step_s=1.0),
+    ]
+    ready = tmp_path / "ready.json"
+    serve = [sys.executable, "-m", "ttrec", "serve", *map(str, served), "--ready-file", str(ready)]
+    # Each match is live for about 7 s: time enough for the recorder to start on a loaded machine.
+    serve += ["--speed", "2", "--stagger", "1", "--token", TOKEN]
+    out_file, err_file = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            server: trio.Process = await nursery.start(
+                lambda task_status: trio.run_process(serve, check=False, task_status=task_status)
+            )
+            info = await wait_ready(server, ready)
+            record = [sys.executable, "-m", "ttrec", "record", "--live", "--api-url", info["api_url"]]
+            record += ["--base-url", info["url"], "--poll", "0.5", "--out", str(tmp_path / "out")]
+            record += record_args
+            with out_file.open("wb") as out, err_file.open("wb") as err:
+                done = await trio.run_process(record, stdout=out, stderr=err, check=False)
+            server.send_signal(signal.SIGTERM)
+            await server.wait()
+    return done.returncode, out_file.read_text(), err_file.read_text()
+
+
+async def test_records_every_fixture_until_idle(tmp_path: Path) -> None:
+    code, out, err = await serve_and_record(tmp_path, ["--until", "idle", "--token", TOKEN])
+    assert code == 0, err
+    assert "2 capture(s): 2 finished, 0 failed, 0 stopped" in out
+    fixtures = {}
+    for path in (tmp_path / "out").iterdir():
+        reader, records = read(path)
+        fixtures[reader.header.fixture_id] = len(frames_of(records))
+    assert fixtures == {FIXTURE: 8, OTHER_FIXTURE: 8}
+    assert "Traceback" not in err and TOKEN not in err + out
+
+
+async def test_json_logs_with_verbose(tmp_path: Path) -> None:
+    args = ["--until", "idle", "--token", TOKEN, "--log-format", "json", "-v"]
+    code, _, err = await serve_and_record(tmp_path, args)
+    assert code == 0, err
+    lines = [json.loads(line) for line in err.splitlines()]  # every line is one JSON object
+    assert all(set(line) == {"time", "level", "subject", "message"} for line in lines)
+    assert any(line["level"] == "debug" and line["message"].startswith("poll: ") for line in lines)
+    assert {line["subject"] for line in lines} >= {"api", "fixtures", FIXTURE, OTHER_FIXTURE}
+
+
+async def test_quiet_shows_no_info_lines(tmp_path: Path) -> None:
+    code, out, err = await serve_and_record(tmp_path, ["--until", "idle", "--token", TOKEN, "-q"])
+    assert code == 0 and err == ""
+    assert "2 finished" in out
+
+
+async def test_a_refused_token_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    code, out, err = await serve_and_record(tmp_path, ["--until", "idle", "--token", "not-the-token"])
+    assert code == 1
+    assert err.strip().splitlines()[-1] == (
+        "ttrec record: the fixtures API refused the token (HTTP 401): "
+        '{"error": "The supplied authentication is invalid", "status": 401}'
+    )
+    assert "Traceback" not in err and "not-the-token" not in err + out
+
+
+@pytest.mark.parametrize(
+    "args, problem",
+    [
+        (["--live", FIXTURE], "name no FIXTURE_ID"),
+        (["--until", "idle", FIXTURE], "--until idle is for --live"),
+        (["--live", "--until", "forever"], "--until is finished or idle"),
+        (["--live", "--feeds", "statistics,odds"], "--feeds"),
+        (["--live", "--api-url", "ftp://example.invalid"], "--api-url"),
+        (["--live", "--type", "friendly"], "--type"),
+        (["--live", "--metrics", "9100"], "--metrics: expected ADDR:PORT"),
+        (["--metrics", "127.0.0.1:9100", FIXTURE], "--metrics and --shard are for --live"),
+        (["--live", "--shard", "3/3"], "--shard: shard 3 of 3"),
+        (["--live", "--shard", "0/2", "--replicas", "3"], "--shard: replicas"),
+        (["--live", "--replicas", "2"], "--replicas needs --shard"),
+        (["--live", "--log-format", "xml"], "--log-format"),
+    ],
+)
+def test_usage_errors(args: list[str], problem: str) -> None:
+    result = CliRunner().invoke(cli, ["record", "--token", TOKEN, *args])
+    assert result.exit_code == 2, result.output
+    assert problem in result.output and "Traceback" not in result.output
+
+
+async def test_sigterm_closes_every_capture_and_exits_0(tmp_path: Path) -> None:
+    served = [
+        write_match(tmp_path / "a.jsonl.zst", 40, FIXTURE, step_s=1.0),
+        write_match(tmp_path / "b.jsonl.zst", 40, OTHER_FIXTURE, step_s=1.0),
+    ]
+    ready, out_dir = tmp_path / "ready.json", tmp_path / "out"
+    serve = [sys.executable, "-m", "ttrec", "serve", *map(str, served), "--ready-file", str(ready)]
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            server: trio.Process = await nursery.start(
+                lambda task_status: trio.run_process(serve, check=False, task_status=task_status)
+            )
+            info = await wait_ready(server, ready)
+            record = [sys.executable, "-m", "ttrec", "record", "--live", "--api-url", info["api_url"]]
+            record += ["--base-url", info["url"], "--poll", "0.5", "--out", str(out_dir), "--token", TOKEN]
+            recorder: trio.Process = await nursery.start(
+                lambda task_status: trio.run_process(
+                    record, check=False, capture_stdout=True, capture_stderr=True, task_status=task_status
+                )
+            )
+            while not out_dir.exists() or len(list(out_dir.iterdir())) < 2:
+                await trio.sleep(0.05)
+            await trio.sleep(2.0)  # a few frames in
+            recorder.send_signal(signal.SIGTERM)
+            code = await recorder.wait()
+            server.send_signal(signal.SIGTERM)
+            await server.wait()
+    assert code == 0
+    for path in out_dir.iterdir():
+        reader, records = read(path)
+        assert not reader.torn_tail and reader.damage is None
+        assert isinstance(records[-1], Close)
+        assert 0 < len(frames_of(records)) < 40
