@@ -12,8 +12,6 @@ from bisect import bisect_left
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
-import trio
-
 from ttrec.faults import (
     AfterFrames,
     AtMoment,
@@ -36,13 +34,6 @@ if TYPE_CHECKING:
     from replayer.options import ServeOptions
 
 _NO_MOMENTS: Final[Mapping[Moment, int]] = {}
-
-
-async def drop_connection(stream: trio.abc.Stream) -> None:
-    """End the TCP connection with no websocket close frame (and, under TLS, no
-    close_notify either): to the client it looks like the network went away."""
-    raw = stream.transport_stream if isinstance(stream, trio.SSLStream) else stream
-    await trio.aclose_forcefully(raw)
 
 
 class FaultState:

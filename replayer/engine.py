@@ -1,0 +1,285 @@
+"""One connection's playback, sans IO (the shape of wsproto): what to do next, never doing it.
+
+`PlaybackEngine` knows the schedule (ttrec.schedule), the heartbeat policy, the reorder
+holding, delays, step-control holds and what each fault does; it never sleeps, sends or
+reads a clock. The session (replayer.session) asks it for an action, performs it, and tells
+it the time the action finished:
+
+    action = engine.start(now)
+    while True:
+        ...perform action...        # send, sleep, wait for the gate, close, drop
+        action = engine.advance(now)
+
+An action that ends the connection (`Close`, `Drop`) is the last one asked for; `SleepUntil`
+at infinity (the capture played, nothing more to send) is never followed by another. The
+client leaving is the session's business: it stops asking. With the same playback,
+policy and fault state (the same seed) the engine gives the same actions for the same
+times, so it is tested without sockets (tests/test_engine.py).
+
+Heartbeats owed while a step-control gate holds a frame come from `engine.quiet(until)`,
+a second stream of actions the session performs inside the gate's wait.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from dataclasses import dataclass
+
+from replayer.faults import FaultState
+from replayer.report import Ending
+from ttrec.faults import (
+    CloseFault,
+    ConnectionFault,
+    CorruptFault,
+    DelayFault,
+    DropFault,
+    DuplicateFault,
+    HeartbeatsOnlyFault,
+    NoHeartbeatsFault,
+    ReorderFault,
+    StallFault,
+    corrupt_text,
+)
+from ttrec.schedule import HeartbeatPolicy, Message, Playback
+
+# --- actions --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send this message of the capture (its frame is ready, see replayer.wire). `due` is
+    when the schedule wanted it, for the lateness histogram (None: unscheduled)."""
+
+    payload: str | bytes
+    due: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendHeartbeat:
+    """Send a synthetic heartbeat (its text carries the wall clock: the session makes it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SleepUntil:
+    """Do nothing until `at` (the session's clock; math.inf: for good)."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class WaitForGate:
+    """Wait until step control releases `message`, keeping the line alive with the actions
+    of `engine.quiet(math.inf)` meanwhile."""
+
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class PlayedToEnd:
+    """The capture's last data frame is out (step control counts the connection as done)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Send a close frame with `code` and `reason` and end the connection."""
+
+    code: int
+    reason: str
+    ending: Ending
+
+
+@dataclass(frozen=True, slots=True)
+class Drop:
+    """End the TCP connection without a close frame."""
+
+    ending: Ending
+
+
+Action = Send | SendHeartbeat | SleepUntil | WaitForGate | PlayedToEnd | Close | Drop
+# What a generator of actions receives back: the clock once the action is done.
+Actions = Generator[Action, float, None]
+
+NORMAL_CLOSURE_CODE = 1000  # see replayer.session for the other codes
+
+
+class PlaybackEngine:
+    def __init__(
+        self,
+        playback: Playback,
+        policy: HeartbeatPolicy,
+        faults: FaultState,
+        *,
+        gated: bool = False,
+        close_at_end: bool = False,
+    ) -> None:
+        self.playback = playback
+        self.policy = policy
+        self.fault_state = faults
+        self.gated = gated
+        self.close_at_end = close_at_end
+        # What the connection's report says (replayer.report.ConnectionReport).
+        self.frames_sent = 0
+        self.played_to_end = False
+        self.heartbeats_sent = 0
+        self.synthetic_heartbeats = 0
+        self.last_seq: int | None = None
+        self.faults: list[ConnectionFault] = []
+        self.fault_frames: list[int] = []  # frames_sent when each fault fired
+        self.now = 0.0
+        self._last_sent = 0.0
+        self._origin = 0.0  # when this playback's schedule starts; faults and holds move it
+        self._last_frame: str | None = None  # the last data frame sent (duplicate, corrupt)
+        self._actions: Actions | None = None
+
+    def start(self, now: float) -> Action:
+        """The first action, at `now` (right after authentication)."""
+        self.now = self._origin = self._last_sent = now
+        self._actions = self._play()
+        return next(self._actions)
+
+    def advance(self, now: float) -> Action:
+        """The previous action is done at `now`: the next one."""
+        assert self._actions is not None, "start() first"
+        return self._step(self._actions, now)
+
+    def quiet(self, until: float) -> Actions:
+        """Keep the line alive until `until`: synthetic heartbeats whenever it would stay
+        quiet for longer than the interval (see ttrec.schedule), unless a no-heartbeats
+        fault withholds them; the last action is a sleep until `until`."""
+        while True:
+            beat = self.policy.next_synthetic(self._last_sent, None if math.isinf(until) else until)
+            if beat is not None:
+                beat = max(beat, self.fault_state.heartbeats_resume_at)
+            if beat is None or beat >= until:
+                yield from self._wait(SleepUntil(until))
+                return
+            yield from self._wait(SleepUntil(beat))
+            yield from self._wait(SendHeartbeat())
+            self._last_sent = self.now
+            self.heartbeats_sent += 1
+            self.synthetic_heartbeats += 1
+
+    def _step(self, actions: Actions, now: float) -> Action:
+        self.now = now
+        return actions.send(now)
+
+    def _wait(self, action: Action) -> Generator[Action, float, None]:
+        """Yield `action`; the session's answer is the clock."""
+        self.now = yield action
+
+    def _send(self, payload: str | bytes, due: float | None = None) -> Actions:
+        yield from self._wait(Send(payload, due))
+        self._last_sent = self.now
+
+    def _play(self) -> Actions:
+        yield from self._at_point(None)
+        index = self.fault_state.first_index(self.playback)  # capture index of the next frame
+        held: tuple[Message, int] | None = None  # a frame a reorder fault keeps back
+        for step in self.playback:
+            message = step.message
+            if self.gated and message.is_frame:
+                before = self.now
+                yield from self._wait(WaitForGate(message))
+                self._origin += self.now - before
+            due = None if step.due_s is None else self._origin + step.due_s
+            if not message.is_frame:
+                yield from self._recorded_heartbeat(message, due)
+                continue
+            this = (message, index)
+            index += 1
+            if self.fault_state.reorder_pending and held is None:
+                self.fault_state.reorder_pending = False
+                held = this  # sent right after the next data frame
+                continue
+            yield from self._frame(this, due, None if step.due_s is None else due, held)
+            held = None
+        if held is not None:  # a reorder at the very end: nothing left to swap with
+            yield from self._send(held[0].payload)
+            yield from self._sent_frame(*held)
+        yield from self._end()
+
+    def _recorded_heartbeat(self, message: Message, due: float | None) -> Actions:
+        """A recorded non-data message (heartbeat or binary) at its time."""
+        if due is not None:
+            yield from self.quiet(due)
+        if not self.fault_state.heartbeats_withheld(self.now):
+            yield from self._send(message.payload)
+            if isinstance(message.payload, str):
+                self.heartbeats_sent += 1
+
+    def _frame(
+        self,
+        this: tuple[Message, int],
+        due: float | None,
+        scheduled: float | None,
+        held: tuple[Message, int] | None,
+    ) -> Actions:
+        """Send a data frame (late by any pending delay), then the frame a reorder held
+        back; faults fire only once a swapped pair is out."""
+        delay = self.fault_state.take_delay()
+        if delay:
+            due = (self.now if due is None else due) + delay
+            scheduled = None if scheduled is None else due
+        if due is not None:
+            yield from self.quiet(due)
+        yield from self._send(this[0].payload, scheduled)
+        sent = [this] if held is None else [this, held]
+        if held is not None:
+            yield from self._send(held[0].payload)
+        for message, frame_index in sent:
+            yield from self._sent_frame(message, frame_index)
+
+    def _sent_frame(self, message: Message, frame_index: int) -> Actions:
+        self.frames_sent += 1
+        self._last_frame = message.payload if isinstance(message.payload, str) else None
+        if message.seq is not None:
+            self.last_seq = message.seq
+        yield from self._at_point(frame_index)
+
+    def _end(self) -> Actions:
+        self.played_to_end = True
+        if self.gated:
+            yield from self._wait(PlayedToEnd())
+        if self.close_at_end:
+            yield from self._wait(Close(NORMAL_CLOSURE_CODE, "end of capture", "end-of-capture"))
+        yield from self.quiet(math.inf)
+
+    def _at_point(self, frame_index: int | None) -> Actions:
+        """Right after authentication (None) or after the capture's data frame `frame_index`
+        was sent: the faults that fire here, in the order given."""
+        for fault in self.fault_state.due(self.frames_sent, frame_index):
+            self.faults.append(fault)
+            self.fault_frames.append(self.frames_sent)
+            yield from self._apply(fault)
+
+    def _apply(self, fault: ConnectionFault) -> Actions:
+        now = self.now
+        state = self.fault_state
+        match fault:
+            case DropFault():
+                yield from self._wait(Drop("fault"))
+            case CloseFault(code=code, reason=reason):
+                yield from self._wait(Close(code, reason, "fault"))
+            case StallFault(duration_s=duration):
+                yield from self._wait(SleepUntil(now + duration))
+                # Resume where playback was: the rest of the schedule moves by the stall,
+                # and the line counts as fresh (no heartbeat owed for the silence).
+                self._origin += duration
+                self._last_sent = self.now
+            case NoHeartbeatsFault(duration_s=duration):
+                state.withhold_heartbeats(now, duration)
+            case HeartbeatsOnlyFault(duration_s=duration):
+                yield from self.quiet(math.inf if duration is None else now + duration)
+                self._origin += self.now - now
+            case DuplicateFault():
+                if self._last_frame is not None:
+                    yield from self._send(self._last_frame)
+            case ReorderFault():
+                state.reorder_pending = True
+            case DelayFault(by_s=by):
+                state.add_delay(by)
+            case CorruptFault():
+                yield from self._send(corrupt_text(self._last_frame))
+            case _:
+                raise AssertionError(f"no effect for the fault {fault}")
