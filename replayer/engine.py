@@ -176,6 +176,7 @@ class PlaybackEngine:
         yield from self._at_point(None)
         index = self.fault_state.first_index(self.playback)  # capture index of the next frame
         held: tuple[Message, int] | None = None  # a frame a reorder fault keeps back
+        held_due: float | None = None
         for step in self.playback:
             message = step.message
             if self.gated and message.is_frame:
@@ -190,11 +191,13 @@ class PlaybackEngine:
             index += 1
             if self.fault_state.reorder_pending and held is None:
                 self.fault_state.reorder_pending = False
-                held = this  # sent right after the next data frame
+                held, held_due = this, due  # sent right after the next data frame
                 continue
             yield from self._frame(this, due, None if step.due_s is None else due, held)
             held = None
-        if held is not None:  # a reorder at the very end: nothing left to swap with
+        if held is not None:  # a reorder at the very end: nothing left to swap with,
+            if held_due is not None:  # so it leaves at its own time (never early)
+                yield from self.quiet(held_due)
             yield from self._send(held[0].payload)
             yield from self._sent_frame(*held)
         yield from self._end()
