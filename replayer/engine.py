@@ -28,19 +28,7 @@ from dataclasses import dataclass
 
 from replayer.faults import FaultState
 from replayer.report import Ending
-from ttrec.faults import (
-    CloseFault,
-    ConnectionFault,
-    CorruptFault,
-    DelayFault,
-    DropFault,
-    DuplicateFault,
-    HeartbeatsOnlyFault,
-    NoHeartbeatsFault,
-    ReorderFault,
-    StallFault,
-    corrupt_text,
-)
+from ttrec.faults import ConnectionFault, corrupt_text
 from ttrec.schedule import HeartbeatPolicy, Message, Playback
 
 # --- actions --------------------------------------------------------------------------------
@@ -254,35 +242,43 @@ class PlaybackEngine:
         for fault in self.fault_state.due(self.frames_sent, frame_index):
             self.faults.append(fault)
             self.fault_frames.append(self.frames_sent)
-            yield from self._apply(fault)
+            yield from fault.apply(self)
 
-    def _apply(self, fault: ConnectionFault) -> Actions:
-        now = self.now
-        state = self.fault_state
-        match fault:
-            case DropFault():
-                yield from self._wait(Drop("fault"))
-            case CloseFault(code=code, reason=reason):
-                yield from self._wait(Close(code, reason, "fault"))
-            case StallFault(duration_s=duration):
-                yield from self._wait(SleepUntil(now + duration))
-                # Resume where playback was: the rest of the schedule moves by the stall,
-                # and the line counts as fresh (no heartbeat owed for the silence).
-                self._origin += duration
-                self._last_sent = self.now
-            case NoHeartbeatsFault(duration_s=duration):
-                state.withhold_heartbeats(now, duration)
-            case HeartbeatsOnlyFault(duration_s=duration):
-                yield from self.quiet(math.inf if duration is None else now + duration)
-                self._origin += self.now - now
-            case DuplicateFault():
-                if self._last_frame is not None:
-                    yield from self._send(self._last_frame)
-            case ReorderFault():
-                state.reorder_pending = True
-            case DelayFault(by_s=by):
-                state.add_delay(by)
-            case CorruptFault():
-                yield from self._send(corrupt_text(self._last_frame))
-            case _:
-                raise AssertionError(f"no effect for the fault {fault}")
+    # -- what each fault does (ttrec.faults.FaultTarget; the fault picks one) -----------
+
+    def drop(self) -> Actions:
+        yield from self._wait(Drop("fault"))
+
+    def close(self, code: int, reason: str) -> Actions:
+        yield from self._wait(Close(code, reason, "fault"))
+
+    def stall(self, seconds: float) -> Actions:
+        yield from self._wait(SleepUntil(self.now + seconds))
+        # Resume where playback was: the rest of the schedule moves by the stall, and the
+        # line counts as fresh (no heartbeat owed for the silence).
+        self._origin += seconds
+        self._last_sent = self.now
+
+    def withhold_heartbeats(self, seconds: float | None) -> Actions:
+        self.fault_state.withhold_heartbeats(self.now, seconds)
+        yield from ()
+
+    def withhold_data(self, seconds: float | None) -> Actions:
+        began = self.now
+        yield from self.quiet(math.inf if seconds is None else began + seconds)
+        self._origin += self.now - began
+
+    def resend_last_frame(self) -> Actions:
+        if self._last_frame is not None:
+            yield from self._send(self._last_frame)
+
+    def swap_next_frames(self) -> Actions:
+        self.fault_state.reorder_pending = True
+        yield from ()
+
+    def delay_next_frame(self, seconds: float) -> Actions:
+        self.fault_state.add_delay(seconds)
+        yield from ()
+
+    def send_corrupt_frame(self) -> Actions:
+        yield from self._send(corrupt_text(self._last_frame))

@@ -23,9 +23,8 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from ttrec.errors import TtrecError
-from ttrec.faults import parse_moment
 from ttrec.feed import rfc3339, seq_num
-from ttrec.moments import Moment
+from ttrec.moments import Moment, parse_moment
 from ttrec.records import Frame, Header, Record
 from ttrec.schedule import NS_PER_S, MomentIndex
 

@@ -28,9 +28,8 @@ from types import MappingProxyType
 from typing import Final, Literal
 
 from ttrec.errors import TtrecError
-from ttrec.faults import parse_moment
 from ttrec.feed import seq_num
-from ttrec.moments import Moment, moments_of_texts
+from ttrec.moments import Moment, moments_of_texts, parse_moment
 from ttrec.records import Binary, Frame, Heartbeat, Record
 
 NS_PER_S: Final = 1_000_000_000
