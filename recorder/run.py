@@ -10,11 +10,11 @@ import contextlib
 import random
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final, TextIO
+from typing import IO, Final, TextIO
 
 import trio
 
@@ -25,7 +25,7 @@ from recorder.secret import Token
 from recorder.session import AttemptLimiter, FixtureResult, FixtureSession, RecordOptions
 from recorder.status import FixtureStatus, LiveReporter, PlainReporter, Reporter
 from recorder.stop import Stop
-from ttrec.capture import CaptureWriter
+from ttrec.capture import CaptureWriter, create_exclusive, open_new
 from ttrec.errors import CaptureWriteError, TtrecError
 from ttrec.feed import Feed, feed_url, rfc3339, validate_fixture_id
 from ttrec.outputs import check_capture_destination
@@ -48,14 +48,17 @@ def output_paths(out: Path, fixture_ids: Sequence[str], feed: Feed, started: dat
     return [candidate_paths(out, fixture_id, feed, started) for fixture_id in fixture_ids]
 
 
-def open_capture(paths: Sequence[Path], header: Header) -> CaptureWriter:
-    """A writer on the first of `paths` that does not exist yet (never overwrites)."""
+def open_capture(
+    paths: Sequence[Path], header: Header, create: Callable[[Path], IO[bytes]] = create_exclusive
+) -> CaptureWriter:
+    """A writer on the first of `paths` that does not exist yet (never overwrites), each
+    made with `create` (which refuses an existing file)."""
     last: CaptureWriteError | None = None
     for path in paths:
         if path.exists():
             continue
         try:
-            return CaptureWriter(path, header)
+            return CaptureWriter(open_new(path, create), header, path=path)
         except CaptureWriteError as exc:
             if not path.exists():
                 raise  # not a race with another recorder: the directory refuses us
@@ -84,7 +87,7 @@ def open_captures(
                 created=rfc3339(started),
                 feed=options.feed,
             )
-            writers.append(open_capture(paths, header))
+            writers.append(open_capture(paths, header, options.create_file))
     except BaseException:
         for writer in writers:
             _close_quietly(writer)

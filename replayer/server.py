@@ -77,7 +77,8 @@ class ServerHandle:
     def fixture_url(self, fixture_id: str, feed: Feed = "statistics") -> str:
         return self.url + feed_path(validate_fixture_id(fixture_id), feed)
 
-    def _record(self, report: ConnectionReport) -> None:
+    def record(self, report: ConnectionReport) -> None:
+        """Keep an ended connection's report (the latest `max_reports`) and wake waiters."""
         self.connections.append(report)
         self.ended += 1
         if len(self.connections) > self._max_reports:
@@ -167,7 +168,7 @@ class _Server:
                 head = await read_head(stream)
                 if head.plain_target is not None and head.conn is not None:
                     await answer_plain(stream, head.conn)
-                    self.handle._record(
+                    self.handle.record(
                         ConnectionReport(
                             client=client,
                             path=head.plain_target,
@@ -203,7 +204,7 @@ class _Server:
                 with trio.move_on_after(CLOSE_TIMEOUT_S):
                     await request.reject(decision.status, extra_headers=decision.headers, body=decision.body)
                 routed = parse_feed_path(path)
-                self.handle._record(
+                self.handle.record(
                     ConnectionReport(
                         client=client,
                         path=path,
@@ -245,8 +246,8 @@ class _Server:
                     # The server is stopping: say so to the client, briefly, then go.
                     with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_CLOSE_TIMEOUT_S):
                         await ws.aclose(GOING_AWAY, "server shutting down")
-                    session.code = GOING_AWAY
-                self.handle._record(
+                    session.shut_down(GOING_AWAY)
+                self.handle.record(
                     session.report(client=client, path=path, duration_s=trio.current_time() - started)
                 )
             nursery.cancel_scope.cancel()

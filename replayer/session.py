@@ -141,6 +141,11 @@ class Session:
             duration_s=duration_s,
         )
 
+    def shut_down(self, code: int) -> None:
+        """The server closed this connection with `code` while stopping: its report says
+        "shutdown" with that code."""
+        self.code = code
+
     def _end(self, ending: Ending, code: int | None) -> None:
         if self.ended is None:
             self.ended, self.code = ending, code
