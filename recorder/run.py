@@ -130,29 +130,30 @@ async def record(
     limiter = AttemptLimiter(options.max_attempts_per_s)
 
     with ExitStack() as files:
-        recordings: list[Recording] = []
         # Files are opened synchronously: creating a file is quick, and a directory that
         # refuses us should fail the command before any connection is made.
         writers = open_captures(fixture_ids, out, options, datetime.now(UTC))
+        recordings: list[tuple[Recording, FixtureStatus]] = []
         for fixture_id, writer in zip(fixture_ids, writers, strict=True):
             files.callback(_close_quietly, writer)
-            status = FixtureStatus(fixture_id, str(writer.path))
-            recordings.append(Recording(writer, status, token=token))
+            recording = Recording(writer, token=token)
+            recordings.append((recording, FixtureStatus(fixture_id, str(writer.path), recording.counters)))
         if reporter is None:
-            reporter = make_reporter(log or sys.stderr, [r.status for r in recordings], live)
+            reporter = make_reporter(log or sys.stderr, [status for _, status in recordings], live)
         sessions = [
             FixtureSession(
-                recording.status.fixture_id,
+                status.fixture_id,
                 recording,
                 token,
                 options,
+                status=status,
                 reporter=reporter,
                 limiter=limiter,
                 stop=stop,
                 connect=connect,
                 rng=random.Random(rng.random()),
             )
-            for recording in recordings
+            for recording, status in recordings
         ]
         results = await _run_all(sessions, stop, reporter, handle_signals)
         return [_closed(session, result) for session, result in zip(sessions, results, strict=True)]

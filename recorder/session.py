@@ -22,7 +22,7 @@ from recorder.connection import Attempt, Connect, run_connection, websocket_conn
 from recorder.policy import DEFAULT_BACKOFF, AttemptWindow, Backoff
 from recorder.recording import Recording
 from recorder.secret import Token
-from recorder.status import Reporter
+from recorder.status import FixtureStatus, Reporter
 from recorder.stop import Stop
 from ttrec.capture import create_exclusive
 from ttrec.errors import CaptureWriteError
@@ -109,6 +109,7 @@ class FixtureSession:
         token: Token,
         options: RecordOptions,
         *,
+        status: FixtureStatus,
         reporter: Reporter,
         limiter: AttemptLimiter,
         stop: Stop,
@@ -117,7 +118,7 @@ class FixtureSession:
     ) -> None:
         self.fixture_id = fixture_id
         self.recording = recording
-        self.status = recording.status
+        self.status = status
         self._token = token
         self._options = options
         self._reporter = reporter

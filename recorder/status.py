@@ -15,6 +15,7 @@ from typing import Final, Literal, Protocol, TextIO
 
 import trio
 
+from recorder.recording import Counters
 from ttrec.feed import rfc3339
 from ttrec.match import FrameError, parse_frame
 
@@ -31,23 +32,49 @@ REDRAW_INTERVAL_S: Final = 0.5  # often enough to look live, rare enough to cost
 
 
 class FixtureStatus:
-    """Live counters of one fixture (mutable on purpose: it is state, not a value)."""
+    """What a display shows of one fixture: its state and the recording's counters."""
 
-    def __init__(self, fixture_id: str, path: str = "") -> None:
+    def __init__(self, fixture_id: str, path: str = "", counters: Counters | None = None) -> None:
         self.fixture_id = fixture_id
         self.path = path
         self.state: State = "waiting"
         self.detail = ""
-        self.frames = 0
-        self.heartbeats = 0
-        self.binaries = 0
-        self.duplicates = 0
-        self.connections = 0
-        self.last_seq: int | None = None
-        self.finished_seen = False
-        self.last_frame = ""  # exact text of the newest data frame, parsed only when shown
+        # The recording's counters (recorder.recording.Counters), read here, never written.
+        self.counters = Counters() if counters is None else counters
         self._score_of = ""
         self._score = ""
+
+    @property
+    def frames(self) -> int:
+        return self.counters.frames
+
+    @property
+    def heartbeats(self) -> int:
+        return self.counters.heartbeats
+
+    @property
+    def binaries(self) -> int:
+        return self.counters.binaries
+
+    @property
+    def duplicates(self) -> int:
+        return self.counters.duplicates
+
+    @property
+    def connections(self) -> int:
+        return self.counters.connections
+
+    @property
+    def last_seq(self) -> int | None:
+        return self.counters.last_seq
+
+    @property
+    def finished_seen(self) -> bool:
+        return self.counters.finished_seen
+
+    @property
+    def last_frame(self) -> str:
+        return self.counters.last_frame
 
     @property
     def score(self) -> str:
