@@ -34,20 +34,24 @@ from recorder.secret import Token
 from recorder.stop import Stop
 from ttrec.feed import ACCEPT_HEADER, REDACTED_AUTH_MESSAGE, auth_message
 from ttrec.records import ClosedBy
+from ttrec.wire import (
+    ABNORMAL_CLOSURE,
+    CLOSE_TIMEOUT_S,
+    GOING_AWAY,
+    HANDSHAKE_TIMEOUT_S,
+    MESSAGE_TOO_BIG,
+    NORMAL_CLOSURE,
+)
 
-HANDSHAKE_TIMEOUT_S: Final = 10.0  # TCP + TLS + HTTP upgrade; a healthy server needs well under 1 s
-CLOSE_TIMEOUT_S: Final = 5.0  # wait this long for the server's close frame, then drop the TCP
 # trio-websocket's default is 1 MiB; the final frame of a long doubles match is ~30 KB, but
 # a frame we refuse is a frame lost, so allow far more than the feed will ever send.
 MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024
-ABNORMAL_CLOSURE: Final = 1006  # no close frame: the TCP connection just ended
-MESSAGE_TOO_BIG: Final = 1009
 _TOO_BIG_REASON: Final = "Exceeded maximum message size"  # trio-websocket's own close reason
-CLOSE_FINISHED: Final = (1000, "match finished")
-CLOSE_STOPPING: Final = (1001, "recorder stopping")
-CLOSE_WATCHDOG: Final = (1000, "no message within the watchdog interval")
-CLOSE_REFUSED: Final = (1000, "refused by the server")
-CLOSE_RESYNC: Final = (1000, "resuming from the start")
+CLOSE_FINISHED: Final = (NORMAL_CLOSURE, "match finished")
+CLOSE_STOPPING: Final = (GOING_AWAY, "recorder stopping")
+CLOSE_WATCHDOG: Final = (NORMAL_CLOSURE, "no message within the watchdog interval")
+CLOSE_REFUSED: Final = (NORMAL_CLOSURE, "refused by the server")
+CLOSE_RESYNC: Final = (NORMAL_CLOSURE, "resuming from the start")
 
 
 class Socket(Protocol):
@@ -55,7 +59,7 @@ class Socket(Protocol):
 
     async def send_message(self, message: str | bytes) -> None: ...
 
-    async def aclose(self, code: int = 1000, reason: str | None = None) -> None: ...
+    async def aclose(self, code: int = NORMAL_CLOSURE, reason: str | None = None) -> None: ...
 
 
 Connect = Callable[[str], AbstractAsyncContextManager[Socket]]

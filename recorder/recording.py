@@ -14,16 +14,13 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
 
 import trio
 
 from recorder.secret import Token
 from ttrec.capture import CaptureWriter
 from ttrec.feed import FrameKind, TextMessage, inspect_text, rfc3339
-from ttrec.records import Binary, Close, ClosedBy, Error, Frame, Heartbeat, Open, Sent
-
-NS_PER_S: Final = 1_000_000_000
+from ttrec.records import NS_PER_S, Binary, Close, ClosedBy, Error, Frame, Heartbeat, Open, Sent
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,13 +19,13 @@ from typing import IO, Final, TextIO
 import trio
 
 from recorder.connection import Connect, websocket_connect
-from recorder.naming import SUFFIX, candidate_paths
+from recorder.naming import candidate_paths
 from recorder.recording import Recording
 from recorder.secret import Token
 from recorder.session import AttemptLimiter, FixtureResult, FixtureSession, RecordOptions
 from recorder.status import FixtureStatus, LiveReporter, PlainReporter, Reporter
 from recorder.stop import Stop
-from ttrec.capture import CaptureWriter, create_exclusive, open_new
+from ttrec.capture import CAPTURE_SUFFIX, CaptureWriter, create_exclusive, open_new
 from ttrec.errors import CaptureWriteError, TtrecError
 from ttrec.feed import Feed, feed_url, rfc3339, validate_fixture_id
 from ttrec.outputs import check_capture_destination
@@ -41,7 +41,7 @@ class OutputError(TtrecError):
 def output_paths(out: Path, fixture_ids: Sequence[str], feed: Feed, started: datetime) -> list[list[Path]]:
     """For each fixture the paths to try in order: `out` itself when it names a capture
     file (one fixture only), else fresh names inside the directory `out`."""
-    if out.name.endswith(SUFFIX):
+    if out.name.endswith(CAPTURE_SUFFIX):
         if len(fixture_ids) != 1:
             raise OutputError(f"--out {out} names one file but {len(fixture_ids)} fixtures were given")
         return [[out]]
@@ -70,8 +70,8 @@ def open_captures(
     fixture_ids: Sequence[str], out: Path, options: RecordOptions, started: datetime
 ) -> list[CaptureWriter]:
     """A new capture per fixture, or none at all (those already opened are closed)."""
-    check_capture_destination(out, SUFFIX)
-    if not out.name.endswith(SUFFIX):
+    check_capture_destination(out, CAPTURE_SUFFIX)
+    if not out.name.endswith(CAPTURE_SUFFIX):
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

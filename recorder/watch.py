@@ -15,12 +15,13 @@ from typing import Final
 import trio
 from trio_websocket import ConnectionClosed, ConnectionRejected, HandshakeError
 
-from recorder.connection import ABNORMAL_CLOSURE, Connect, Socket, websocket_connect
+from recorder.connection import Connect, Socket, websocket_connect
 from recorder.secret import Token
 from ttrec.errors import TtrecError, UpstreamRejected
 from ttrec.feed import auth_message, classify
 from ttrec.match import FrameError, parse_frame
 from ttrec.scoreboard import Scoreboard
+from ttrec.wire import ABNORMAL_CLOSURE
 
 REFRESH_S: Final = 0.5  # how often a terminal board is redrawn between frames
 

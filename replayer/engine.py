@@ -30,6 +30,7 @@ from replayer.faults import FaultState
 from replayer.report import Ending
 from ttrec.faults import ConnectionFault, corrupt_text
 from ttrec.schedule import HeartbeatPolicy, Message, Playback
+from ttrec.wire import NORMAL_CLOSURE
 
 # --- actions --------------------------------------------------------------------------------
 
@@ -87,8 +88,6 @@ class Drop:
 Action = Send | SendHeartbeat | SleepUntil | WaitForGate | PlayedToEnd | Close | Drop
 # What a generator of actions receives back: the clock once the action is done.
 Actions = Generator[Action, float, None]
-
-NORMAL_CLOSURE_CODE = 1000  # see replayer.session for the other codes
 
 
 class PlaybackEngine:
@@ -233,7 +232,7 @@ class PlaybackEngine:
         if self.gated:
             yield from self._wait(PlayedToEnd())
         if self.close_at_end:
-            yield from self._wait(Close(NORMAL_CLOSURE_CODE, "end of capture", "end-of-capture"))
+            yield from self._wait(Close(NORMAL_CLOSURE, "end of capture", "end-of-capture"))
         yield from self.quiet(math.inf)
 
     def _at_point(self, frame_index: int | None) -> Actions:

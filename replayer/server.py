@@ -24,19 +24,18 @@ from replayer.options import ServeOptions
 from replayer.pacer import Pacer
 from replayer.plain_http import PLAIN_HTTP_STATUS, Replayed, answer_plain, read_head
 from replayer.report import ConnectionReport, LatenessHistogram
-from replayer.session import CLOSE_TIMEOUT_S, Session
+from replayer.session import Session
 from replayer.wire import frames_of
 from ttrec.errors import TtrecError
 from ttrec.faults import FiringBudget, RejectFault
 from ttrec.feed import Feed, feed_path, parse_feed_path, validate_fixture_id
+from ttrec.wire import CLOSE_TIMEOUT_S, GOING_AWAY, HANDSHAKE_TIMEOUT_S
 
 logger = logging.getLogger("replayer")
 
-HANDSHAKE_TIMEOUT_S: Final = 10.0  # a TCP connection that sends no complete HTTP request
 SHUTDOWN_CLOSE_TIMEOUT_S: Final = 0.5  # per connection, all in parallel, when the server stops
 DEFAULT_OPTIONS: Final = ServeOptions()
 SEND_CHECK_PERIOD_S: Final = 1.0  # how often stuck clients are looked for
-GOING_AWAY: Final = 1001
 # Client messages are ignored, so one queued message is enough; more would only hold memory.
 CLIENT_MESSAGE_QUEUE: Final = 1
 CLIENT_MAX_MESSAGE_BYTES: Final = 64 * 1024  # an auth message is tiny; bigger is abuse

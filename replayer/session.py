@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 from datetime import UTC, datetime
-from typing import Final, NoReturn
+from typing import NoReturn
 
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
@@ -40,13 +40,7 @@ from ttrec.feed import (
     restamp,
 )
 from ttrec.schedule import HeartbeatPolicy
-
-# How long the server waits for the client's answer to a close frame it sent.
-CLOSE_TIMEOUT_S: Final = 5.0
-POLICY_VIOLATION: Final = 1008
-NORMAL_CLOSURE: Final = 1000
-ABNORMAL_CLOSURE: Final = 1006  # reported for a peer that vanished; never sent
-MESSAGE_TOO_BIG: Final = 1009
+from ttrec.wire import ABNORMAL_CLOSURE, CLOSE_TIMEOUT_S, MESSAGE_TOO_BIG, POLICY_VIOLATION
 
 
 class _Ended(Exception):

@@ -20,6 +20,7 @@ from replayer.engine import Close, Drop
 from ttrec.faults import Fault, parse_fault
 from ttrec.records import Frame, Heartbeat, Record
 from ttrec.schedule import HeartbeatPolicy, Timeline, build_timeline
+from ttrec.testing.strategies import seeds
 
 NS = 1_000_000_000
 W = "2026-11-24T07:00:00Z"
@@ -98,7 +99,7 @@ def recorded_due(timeline: Timeline, speed: float | None) -> dict[str | bytes, f
 
 
 @settings(max_examples=300, deadline=None)
-@given(timeline=captures(), speed=SPEEDS, fs=faults(), seed=st.integers(0, 2**32))
+@given(timeline=captures(), speed=SPEEDS, fs=faults(), seed=seeds())
 def test_a_frame_never_leaves_before_its_time(
     timeline: Timeline, speed: float | None, fs: tuple[Fault, ...], seed: int
 ) -> None:
@@ -111,7 +112,7 @@ def test_a_frame_never_leaves_before_its_time(
 
 
 @settings(max_examples=300, deadline=None)
-@given(timeline=captures(), speed=SPEEDS, fs=faults(), seed=st.integers(0, 2**32))
+@given(timeline=captures(), speed=SPEEDS, fs=faults(), seed=seeds())
 def test_the_line_is_never_quiet_longer_than_the_interval_unless_a_fault_says_so(
     timeline: Timeline, speed: float | None, fs: tuple[Fault, ...], seed: int
 ) -> None:
@@ -128,7 +129,7 @@ def test_the_line_is_never_quiet_longer_than_the_interval_unless_a_fault_says_so
 
 
 @settings(max_examples=150, deadline=None)
-@given(timeline=captures(), speed=SPEEDS, fs=faults(), seed=st.integers(0, 2**32))
+@given(timeline=captures(), speed=SPEEDS, fs=faults(), seed=seeds())
 def test_the_same_seed_gives_the_same_actions(
     timeline: Timeline, speed: float | None, fs: tuple[Fault, ...], seed: int
 ) -> None:
@@ -140,7 +141,7 @@ def test_the_same_seed_gives_the_same_actions(
     timeline=captures(),
     speed=SPEEDS,
     kinds=st.lists(st.sampled_from(["reorder", "delay", "duplicate", "corrupt"]), max_size=3),
-    seed=st.integers(0, 2**32),
+    seed=seeds(),
 )
 def test_faults_that_lose_nothing_lose_nothing(
     timeline: Timeline, speed: float | None, kinds: list[str], seed: int

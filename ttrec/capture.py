@@ -30,6 +30,7 @@ from ttrec.records import (
     encode_record,
 )
 
+CAPTURE_SUFFIX: Final = ".jsonl.zst"  # every capture file's name ends so
 ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
 COMPRESSION_LEVEL: Final = 9  # ~2x the ratio of zstd's default level on match JSON, ~10 us a record
 # A 128 KiB window spans dozens of frames, all the context the next frame needs, and keeps

@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, ClassVar, Final, Protocol, TypeVar
 
 from ttrec.errors import TtrecError
 from ttrec.moments import Moment, parse_moment
+from ttrec.wire import INTERNAL_ERROR
 
 if TYPE_CHECKING:
     from ttrec.schedule import Timeline
@@ -64,7 +65,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
-DEFAULT_CLOSE_CODE: Final = 1011  # "internal error": what a failing provider would send
+DEFAULT_CLOSE_CODE: Final = INTERNAL_ERROR  # what a failing provider would send
 DEFAULT_REJECT_STATUS: Final = 503  # "service unavailable": a provider's momentary trouble
 MAX_CLOSE_REASON_BYTES: Final = 123  # a close frame's payload is at most 125 bytes, 2 for the code
 # Sent as the corrupt frame when no data frame has been sent yet: a torn data frame.

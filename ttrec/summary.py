@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ttrec.match import FrameError, StatsFrame, parse_frame, set_winner
-from ttrec.records import Binary, Close, Error, Frame, Header, Heartbeat, Record
+from ttrec.records import NS_PER_S, Binary, Close, Error, Frame, Header, Heartbeat, Record
 
 
 @dataclass
@@ -63,7 +63,7 @@ class Cadence:
 
     @property
     def mean_gap_s(self) -> float | None:
-        return self.total_gap_ns / (self.count - 1) / 1e9 if self.count > 1 else None
+        return self.total_gap_ns / (self.count - 1) / NS_PER_S if self.count > 1 else None
 
 
 @dataclass
@@ -145,7 +145,7 @@ class CaptureSummary:
 
     @property
     def duration_s(self) -> float:
-        return 0.0 if self.first_t is None else (self.last_t - self.first_t) / 1e9
+        return 0.0 if self.first_t is None else (self.last_t - self.first_t) / NS_PER_S
 
     def as_json(self) -> dict[str, Any]:
         latest = self.latest

@@ -3,7 +3,6 @@ watched in one process)."""
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 import sys
 from functools import partial
@@ -17,10 +16,11 @@ import trio
 from recorder.secret import TOKEN_ENV, Token
 from recorder.watch import REFRESH_S, WatchResult, watch
 from ttrec.cli import UsageProblem, command, plural
-from ttrec.cli.params import seconds
+from ttrec.cli.params import is_loopback, seconds
 from ttrec.cli.token import ca_file_option, resolve_connect, resolve_token, token_options
 from ttrec.errors import InvalidFixtureId
 from ttrec.feed import DEFAULT_BASE_URL, feed_url, validate_fixture_id
+from ttrec.records import NS_PER_S
 from ttrec.scoreboard import Scoreboard
 
 LOCAL_TOKEN: Final = "ttrec-local"  # noqa: S105 (what we send to a local `ttrec serve`, which takes any)
@@ -48,16 +48,6 @@ class Screen:
         self.out.write(prefix + "\n".join(lines) + "\n")
         self.out.flush()
         self._drawn = len(lines)
-
-
-def _is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _resolve_url(target: str, base_url: str) -> str:
@@ -114,7 +104,7 @@ def watch_command(
     url = _resolve_url(target, base_url)
     connect = resolve_connect(ca_file)
     if secret is None:
-        if not _is_loopback(url):
+        if not is_loopback(urlsplit(url).hostname or ""):
             raise UsageProblem(f"the provider needs a token: --token, --token-file or {TOKEN_ENV}")
         secret = Token(LOCAL_TOKEN)
     screen = Screen(sys.stdout, sys.stdout.isatty() if plain is None else not plain)
@@ -145,7 +135,7 @@ def demo(seconds: float, plain: bool | None) -> None:
 
     capture = sample_path(DEMO_SAMPLE)
     with CaptureReader(capture) as reader:
-        duration_s = max((record.t for record in reader), default=0) / 1e9
+        duration_s = max((record.t for record in reader), default=0) / NS_PER_S
     token = secrets.token_urlsafe(16)
     speed = max(duration_s / seconds, 1.0)
     screen = Screen(sys.stdout, sys.stdout.isatty() if plain is None else not plain)

@@ -158,11 +158,12 @@ async def resolve_captures(request: pytest.FixtureRequest, tmp_path: Path) -> li
 
 
 def _simulated(simulate: Any, directory: Path) -> Path:
+    from ttrec.capture import CAPTURE_SUFFIX
     from ttrec.simulator import simulate_match, write_capture
 
     kwargs = {"seed": simulate} if isinstance(simulate, int) else dict(simulate)
     match = simulate_match(**kwargs)
-    return write_capture(match, directory / f"simulated-{match.fixture_id}.jsonl.zst")
+    return write_capture(match, directory / f"simulated-{match.fixture_id}{CAPTURE_SUFFIX}")
 
 
 async def _record(fixture_id: str, path: Path, base_url: str | None, timeout_s: float) -> None:
@@ -178,6 +179,7 @@ async def _record(fixture_id: str, path: Path, base_url: str | None, timeout_s: 
     from recorder.secret import TOKEN_ENV, TokenProblem, token_from
     from recorder.session import RecordOptions
     from recorder.stop import Stop
+    from ttrec.capture import CAPTURE_SUFFIX
 
     try:
         token = token_from(os.environ.get(TOKEN_ENV), None, on_command_line=False)
@@ -187,7 +189,7 @@ async def _record(fixture_id: str, path: Path, base_url: str | None, timeout_s: 
         pytest.fail(f"ttrec: recording {path.name} needs the feed token in ${TOKEN_ENV}", pytrace=False)
     options = RecordOptions() if base_url is None else RecordOptions(base_url=base_url)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.recording.jsonl.zst")
+    partial = path.with_name(f".{path.name}.{os.getpid()}.recording{CAPTURE_SUFFIX}")
     partial.unlink(missing_ok=True)
     log = io.StringIO()
     stop = Stop()
