@@ -18,7 +18,7 @@ from trio_websocket import ConnectionClosed, ConnectionRejected, HandshakeError
 from recorder.connection import Connect, Socket, websocket_connect
 from recorder.secret import Token
 from ttrec.errors import TtrecError, UpstreamRejected
-from ttrec.feed import auth_message, classify
+from ttrec.feed import auth_message, classify, inspect_text
 from ttrec.match import FrameError, parse_frame
 from ttrec.scoreboard import Scoreboard
 from ttrec.wire import ABNORMAL_CLOSURE
@@ -109,14 +109,13 @@ async def _receive(
 
 
 def _refusal(message: str, token: Token) -> UpstreamRejected | None:
-    """The server's 401 error frame comes as text after the handshake."""
-    try:
-        obj = json.loads(message)
-    except ValueError:
+    """The server's 401 error frame comes as text after the handshake; what an error
+    frame is, ttrec.feed.inspect_text says (as for the recorder)."""
+    status = inspect_text(message).error_status
+    if status is None or status < 400:
         return None
-    if isinstance(obj, dict) and isinstance(obj.get("status"), int) and obj["status"] >= 400:
-        return UpstreamRejected(obj["status"], token.scrub(str(obj.get("error", ""))))
-    return None
+    error = json.loads(message)["error"]  # an object with "error": inspect_text parsed it
+    return UpstreamRejected(status, token.scrub(str(error)))
 
 
 async def _refresh(board: Scoreboard, show: Show, every_s: float) -> None:
