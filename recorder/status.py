@@ -18,6 +18,7 @@ import trio
 from recorder.recording import Counters
 from ttrec.feed import rfc3339
 from ttrec.match import FrameError, parse_frame
+from ttrec.terminal import InPlace
 
 State = Literal[
     "waiting",  # for a slot under the process-wide attempt limit
@@ -146,27 +147,17 @@ class LiveReporter:
     def __init__(self, stream: TextIO, statuses: Sequence[FixtureStatus]) -> None:
         self._stream = stream
         self._statuses = statuses
-        self._drawn = 0
+        self._block = InPlace(stream)
         self._now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def event(self, status: FixtureStatus, message: str) -> None:
-        self._erase()
+        self._block.erase()
         self._stream.write(log_line(status, message, self._now()) + "\n")
         self.draw()
 
-    def _erase(self) -> None:
-        if self._drawn:
-            # cursor up over the block, then clear to the end of the screen
-            self._stream.write(f"\x1b[{self._drawn}F\x1b[J")
-            self._drawn = 0
-
     def draw(self) -> None:
-        self._erase()
         size = shutil.get_terminal_size()
-        lines = self.lines(size.columns, max(size.lines - 2, 1))
-        self._stream.write("".join(line + "\n" for line in lines))
-        self._stream.flush()
-        self._drawn = len(lines)
+        self._block.draw(self.lines(size.columns, max(size.lines - 2, 1)))
 
     def lines(self, width: int, height: int) -> list[str]:
         """One line per fixture; when they do not fit, the busiest ones and a tally."""

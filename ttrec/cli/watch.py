@@ -22,6 +22,7 @@ from ttrec.errors import InvalidFixtureId
 from ttrec.feed import DEFAULT_BASE_URL, feed_url, validate_fixture_id
 from ttrec.records import NS_PER_S
 from ttrec.scoreboard import Scoreboard
+from ttrec.terminal import InPlace
 
 LOCAL_TOKEN: Final = "ttrec-local"  # noqa: S105 (what we send to a local `ttrec serve`, which takes any)
 DEMO_SECONDS: Final = 20.0  # a whole sample match goes by in this long
@@ -34,7 +35,7 @@ class Screen:
     def __init__(self, out: TextIO, live: bool) -> None:
         self.out = out
         self.live = live
-        self._drawn = 0
+        self._block = InPlace(out)
 
     def show(self, board: Scoreboard, new_frame: bool) -> None:
         if not self.live:
@@ -42,12 +43,7 @@ class Screen:
                 self.out.write(board.line() + "\n")
                 self.out.flush()
             return
-        lines = board.render(trio.current_time())
-        # Move up over the previous drawing and clear it, then draw the new one.
-        prefix = f"\x1b[{self._drawn}F\x1b[J" if self._drawn else ""
-        self.out.write(prefix + "\n".join(lines) + "\n")
-        self.out.flush()
-        self._drawn = len(lines)
+        self._block.draw(board.render(trio.current_time()))
 
 
 def _resolve_url(target: str, base_url: str) -> str:
