@@ -103,6 +103,23 @@ def _reporting_failures(
     context.sslobject_class = Watched
 
 
+def _watched_context(
+    url: str, ca_file: Path | None, guard: trio.CancelScope, untrusted: list[ssl.SSLCertVerificationError]
+) -> ssl.SSLContext | None:
+    """For wss://, the TLS context: a certificate failure is noted in `untrusted` and
+    cancels `guard` (stop waiting for the upgrade answer now). None for ws://."""
+    if not url.startswith("wss://"):
+        return None
+    context = client_tls_context(ca_file)
+
+    def failed(exc: ssl.SSLCertVerificationError) -> None:
+        untrusted.append(exc)
+        guard.cancel()
+
+    _reporting_failures(context, failed)
+    return context
+
+
 @asynccontextmanager
 async def websocket_connect(url: str, *, ca_file: Path | None = None) -> AsyncIterator[Socket]:
     """trio-websocket's `open_websocket_url`, with its timeouts made to hold and a TLS
@@ -118,17 +135,9 @@ async def websocket_connect(url: str, *, ca_file: Path | None = None) -> AsyncIt
     opened = False
     garbled = False
     untrusted: list[ssl.SSLCertVerificationError] = []
-    context: ssl.SSLContext | None = None
     try:
         with trio.CancelScope(deadline=trio.current_time() + HANDSHAKE_TIMEOUT_S + GUARD_GRACE_S) as guard:
-            if url.startswith("wss://"):
-                context = client_tls_context(ca_file)
-
-                def failed(exc: ssl.SSLCertVerificationError) -> None:
-                    untrusted.append(exc)
-                    guard.cancel()  # stop waiting for the upgrade answer now
-
-                _reporting_failures(context, failed)
+            context = _watched_context(url, ca_file, guard, untrusted)
             async with open_websocket_url(
                 url,
                 ssl_context=context,

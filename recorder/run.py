@@ -95,6 +95,21 @@ def open_captures(
     return writers
 
 
+def _recordings(
+    fixture_ids: Sequence[str], out: Path, options: RecordOptions, token: Token, files: ExitStack
+) -> list[tuple[Recording, FixtureStatus]]:
+    """A recording per fixture, each with the status its display reads; `files` closes
+    the captures. Files are opened synchronously: creating a file is quick, and a
+    directory that refuses us should fail the command before any connection is made."""
+    writers = open_captures(fixture_ids, out, options, datetime.now(UTC))
+    recordings: list[tuple[Recording, FixtureStatus]] = []
+    for fixture_id, writer in zip(fixture_ids, writers, strict=True):
+        files.callback(_close_quietly, writer)
+        recording = Recording(writer, token=token)
+        recordings.append((recording, FixtureStatus(fixture_id, str(writer.path), recording.counters)))
+    return recordings
+
+
 def make_reporter(stream: TextIO, statuses: Sequence[FixtureStatus], live: bool | None) -> Reporter:
     if live is None:
         live = stream.isatty()
@@ -130,14 +145,7 @@ async def record(
     limiter = AttemptLimiter(options.max_attempts_per_s)
 
     with ExitStack() as files:
-        # Files are opened synchronously: creating a file is quick, and a directory that
-        # refuses us should fail the command before any connection is made.
-        writers = open_captures(fixture_ids, out, options, datetime.now(UTC))
-        recordings: list[tuple[Recording, FixtureStatus]] = []
-        for fixture_id, writer in zip(fixture_ids, writers, strict=True):
-            files.callback(_close_quietly, writer)
-            recording = Recording(writer, token=token)
-            recordings.append((recording, FixtureStatus(fixture_id, str(writer.path), recording.counters)))
+        recordings = _recordings(fixture_ids, out, options, token, files)
         if reporter is None:
             reporter = make_reporter(log or sys.stderr, [status for _, status in recordings], live)
         sessions = [
