@@ -88,6 +88,7 @@ class Drop:
 Action = Send | SendHeartbeat | SleepUntil | WaitForGate | PlayedToEnd | Close | Drop
 # What a generator of actions receives back: the clock once the action is done.
 Actions = Generator[Action, float, None]
+Numbered = tuple[Message, int]  # a data frame and its index among the capture's data frames
 
 
 class PlaybackEngine:
@@ -162,7 +163,7 @@ class PlaybackEngine:
     def _play(self) -> Actions:
         yield from self._at_point(None)
         index = self.fault_state.first_index(self.playback)  # capture index of the next frame
-        held: tuple[Message, int] | None = None  # a frame a reorder fault keeps back
+        held: Numbered | None = None  # a frame a reorder fault keeps back
         held_due: float | None = None
         for step in self.playback:
             message = step.message
@@ -180,7 +181,7 @@ class PlaybackEngine:
                 self.fault_state.reorder_pending = False
                 held, held_due = this, due  # sent right after the next data frame
                 continue
-            yield from self._frame(this, due, None if step.due_s is None else due, held)
+            yield from self._frame(this, due, held)
             held = None
         if held is not None:  # a reorder at the very end: nothing left to swap with,
             if held_due is not None:  # so it leaves at its own time (never early)
@@ -198,22 +199,17 @@ class PlaybackEngine:
             if isinstance(message.payload, str):
                 self.heartbeats_sent += 1
 
-    def _frame(
-        self,
-        this: tuple[Message, int],
-        due: float | None,
-        scheduled: float | None,
-        held: tuple[Message, int] | None,
-    ) -> Actions:
+    def _frame(self, this: Numbered, due: float | None, held: Numbered | None) -> Actions:
         """Send a data frame (late by any pending delay), then the frame a reorder held
-        back; faults fire only once a swapped pair is out."""
+        back; faults fire only once a swapped pair is out. Lateness is measured only for a
+        frame with a schedule (not for one sent as fast as read, even when delayed)."""
+        timed = due is not None
         delay = self.fault_state.take_delay()
         if delay:
             due = (self.now if due is None else due) + delay
-            scheduled = None if scheduled is None else due
         if due is not None:
             yield from self.quiet(due)
-        yield from self._send(this[0].payload, scheduled)
+        yield from self._send(this[0].payload, due if timed else None)
         sent = [this] if held is None else [this, held]
         if held is not None:
             yield from self._send(held[0].payload)
