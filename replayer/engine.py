@@ -33,9 +33,11 @@ from ttrec.schedule import HeartbeatPolicy, Message, Playback
 from ttrec.wire import NORMAL_CLOSURE
 
 # --- actions --------------------------------------------------------------------------------
+# Values (compared by value), not frozen only because a frozen dataclass costs three times
+# as much to make, and one is made for every message sent.
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Send:
     """Send this message of the capture (its frame is ready, see replayer.wire). `due` is
     when the schedule wanted it, for the lateness histogram (None: unscheduled)."""
@@ -44,19 +46,19 @@ class Send:
     due: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SendHeartbeat:
     """Send a synthetic heartbeat (its text carries the wall clock: the session makes it)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SleepUntil:
     """Do nothing until `at` (the session's clock; math.inf: for good)."""
 
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class WaitForGate:
     """Wait until step control releases `message`, keeping the line alive with the actions
     of `engine.quiet(math.inf)` meanwhile."""
@@ -64,12 +66,12 @@ class WaitForGate:
     message: Message
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PlayedToEnd:
     """The capture's last data frame is out (step control counts the connection as done)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Close:
     """Send a close frame with `code` and `reason` and end the connection."""
 
@@ -78,7 +80,7 @@ class Close:
     ending: Ending
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Drop:
     """End the TCP connection without a close frame."""
 
@@ -119,6 +121,7 @@ class PlaybackEngine:
         self._origin = 0.0  # when this playback's schedule starts; faults and holds move it
         self._last_frame: str | None = None  # the last data frame sent (duplicate, corrupt)
         self._actions: Actions | None = None
+        self._faulty = bool(faults.faults)  # without faults nothing is due after a frame
 
     def start(self, now: float) -> Action:
         """The first action, at `now` (right after authentication)."""
@@ -187,7 +190,8 @@ class PlaybackEngine:
             if held_due is not None:  # so it leaves at its own time (never early)
                 yield from self.quiet(held_due)
             yield from self._send(held[0].payload)
-            yield from self._sent_frame(*held)
+            self._count(held[0])
+            yield from self._at_point(held[1])
         yield from self._end()
 
     def _recorded_heartbeat(self, message: Message, due: float | None) -> Actions:
@@ -209,19 +213,23 @@ class PlaybackEngine:
             due = (self.now if due is None else due) + delay
         if due is not None:
             yield from self.quiet(due)
-        yield from self._send(this[0].payload, due if timed else None)
-        sent = [this] if held is None else [this, held]
+        # The hot path of every frame, written out: no nested generator per step.
+        self.now = yield Send(this[0].payload, due if timed else None)
+        self._last_sent = self.now
         if held is not None:
-            yield from self._send(held[0].payload)
-        for message, frame_index in sent:
-            yield from self._sent_frame(message, frame_index)
+            self.now = yield Send(held[0].payload)
+            self._last_sent = self.now
+        for message, frame_index in (this,) if held is None else (this, held):
+            self._count(message)
+            if self._faulty:
+                yield from self._at_point(frame_index)
 
-    def _sent_frame(self, message: Message, frame_index: int) -> Actions:
+    def _count(self, message: Message) -> None:
+        """Bookkeeping for a data frame just sent."""
         self.frames_sent += 1
         self._last_frame = message.payload if isinstance(message.payload, str) else None
         if message.seq is not None:
             self.last_seq = message.seq
-        yield from self._at_point(frame_index)
 
     def _end(self) -> Actions:
         self.played_to_end = True
