@@ -41,7 +41,7 @@ from recorder.recording import Recording
 from recorder.run import record
 from recorder.secret import Token
 from recorder.session import RecordOptions
-from recorder.status import FixtureStatus, PlainReporter
+from recorder.status import PlainReporter
 from ttrec.capture import CaptureReader, CaptureWriter
 from ttrec.feed import seq_num
 from ttrec.records import Frame, Header, Heartbeat, Record
@@ -172,7 +172,7 @@ def per_record_costs(n: int, work: Path) -> dict[str, Any]:
     header = Header("14a03569-d26b-4496-92e5-dfe8cb1855fe", "ws://x/", "recorded", WALL)
 
     writer = CaptureWriter(work / "recording.jsonl.zst", header)
-    recording = Recording(writer, FixtureStatus(header.fixture_id), clock=time.monotonic)
+    recording = Recording(writer, clock=time.monotonic)
     start = time.perf_counter()
     for text in frames:
         recording.text(recording.stamp(), 0, text)  # what the receive loop does per message

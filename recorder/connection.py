@@ -34,23 +34,27 @@ from recorder.secret import Token
 from recorder.stop import Stop
 from ttrec.feed import ACCEPT_HEADER, REDACTED_AUTH_MESSAGE, auth_message
 from ttrec.records import ClosedBy
+from ttrec.wire import (
+    ABNORMAL_CLOSURE,
+    CLOSE_TIMEOUT_S,
+    GOING_AWAY,
+    HANDSHAKE_TIMEOUT_S,
+    MESSAGE_TOO_BIG,
+    NORMAL_CLOSURE,
+)
 
-HANDSHAKE_TIMEOUT_S: Final = 10.0  # TCP + TLS + HTTP upgrade; a healthy server needs well under 1 s
-CLOSE_TIMEOUT_S: Final = 5.0  # wait this long for the server's close frame, then drop the TCP
 # After the finished frame, wait at most this long for a frame sent out of order (or until
 # the first heartbeat or the server's close) before closing.
 FINISHED_LINGER_S: Final = 2.0
 # trio-websocket's default is 1 MiB; the final frame of a long doubles match is ~30 KB, but
 # a frame we refuse is a frame lost, so allow far more than the feed will ever send.
 MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024
-ABNORMAL_CLOSURE: Final = 1006  # no close frame: the TCP connection just ended
-MESSAGE_TOO_BIG: Final = 1009
 _TOO_BIG_REASON: Final = "Exceeded maximum message size"  # trio-websocket's own close reason
-CLOSE_FINISHED: Final = (1000, "match finished")
-CLOSE_STOPPING: Final = (1001, "recorder stopping")
-CLOSE_WATCHDOG: Final = (1000, "no message within the watchdog interval")
-CLOSE_REFUSED: Final = (1000, "refused by the server")
-CLOSE_RESYNC: Final = (1000, "resuming from the start")
+CLOSE_FINISHED: Final = (NORMAL_CLOSURE, "match finished")
+CLOSE_STOPPING: Final = (GOING_AWAY, "recorder stopping")
+CLOSE_WATCHDOG: Final = (NORMAL_CLOSURE, "no message within the watchdog interval")
+CLOSE_REFUSED: Final = (NORMAL_CLOSURE, "refused by the server")
+CLOSE_RESYNC: Final = (NORMAL_CLOSURE, "resuming from the start")
 
 
 class Socket(Protocol):
@@ -58,7 +62,7 @@ class Socket(Protocol):
 
     async def send_message(self, message: str | bytes) -> None: ...
 
-    async def aclose(self, code: int = 1000, reason: str | None = None) -> None: ...
+    async def aclose(self, code: int = NORMAL_CLOSURE, reason: str | None = None) -> None: ...
 
 
 Connect = Callable[[str], AbstractAsyncContextManager[Socket]]
@@ -102,6 +106,23 @@ def _reporting_failures(
     context.sslobject_class = Watched
 
 
+def _watched_context(
+    url: str, ca_file: Path | None, guard: trio.CancelScope, untrusted: list[ssl.SSLCertVerificationError]
+) -> ssl.SSLContext | None:
+    """For wss://, the TLS context: a certificate failure is noted in `untrusted` and
+    cancels `guard` (stop waiting for the upgrade answer now). None for ws://."""
+    if not url.startswith("wss://"):
+        return None
+    context = client_tls_context(ca_file)
+
+    def failed(exc: ssl.SSLCertVerificationError) -> None:
+        untrusted.append(exc)
+        guard.cancel()
+
+    _reporting_failures(context, failed)
+    return context
+
+
 @asynccontextmanager
 async def websocket_connect(url: str, *, ca_file: Path | None = None) -> AsyncIterator[Socket]:
     """trio-websocket's `open_websocket_url`, with its timeouts made to hold and a TLS
@@ -117,17 +138,9 @@ async def websocket_connect(url: str, *, ca_file: Path | None = None) -> AsyncIt
     opened = False
     garbled = False
     untrusted: list[ssl.SSLCertVerificationError] = []
-    context: ssl.SSLContext | None = None
     try:
         with trio.CancelScope(deadline=trio.current_time() + HANDSHAKE_TIMEOUT_S + GUARD_GRACE_S) as guard:
-            if url.startswith("wss://"):
-                context = client_tls_context(ca_file)
-
-                def failed(exc: ssl.SSLCertVerificationError) -> None:
-                    untrusted.append(exc)
-                    guard.cancel()  # stop waiting for the upgrade answer now
-
-                _reporting_failures(context, failed)
+            context = _watched_context(url, ca_file, guard, untrusted)
             async with open_websocket_url(
                 url,
                 ssl_context=context,

@@ -342,12 +342,14 @@ class LiveRecorder:
         except CaptureWriteError as exc:
             self._reporter.say(label, f"failed: cannot create the capture: {exc}", "error")
             return None
-        status = FixtureStatus(label, str(writer.path))
+        recording = Recording(writer, token=self._token, feed=feed)
+        status = FixtureStatus(label, str(writer.path), recording.counters)
         session = FixtureSession(
             fixture_id,
-            Recording(writer, status, token=self._token),
+            recording,
             self._token,
             options,
+            status=status,
             reporter=self._reporter,
             limiter=self._limiter,
             stop=self.stop,

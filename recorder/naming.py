@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from ttrec.capture import CAPTURE_SUFFIX
 from ttrec.feed import Feed, validate_fixture_id
 
-SUFFIX: Final = ".jsonl.zst"
 MAX_SAME_SECOND: Final = 99  # suffixes are two digits so that _10 sorts after _09
 
 
@@ -27,7 +27,7 @@ def capture_name(fixture_id: str, feed: Feed, started: datetime, n: int = 0) -> 
     stamp = started.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     feed_part = "" if feed == "statistics" else f".{feed}"
     same_second = f"_{n:02d}" if n else ""
-    return f"{validate_fixture_id(fixture_id)}_{stamp}{same_second}{feed_part}{SUFFIX}"
+    return f"{validate_fixture_id(fixture_id)}_{stamp}{same_second}{feed_part}{CAPTURE_SUFFIX}"
 
 
 def candidate_paths(directory: Path, fixture_id: str, feed: Feed, started: datetime) -> list[Path]:

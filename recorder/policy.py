@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from ttrec.feed import MAX_REQUESTS_PER_S
+from ttrec.wire import POLICY_VIOLATION
 
 Verdict = Literal["transient", "permanent"]
 
@@ -23,7 +24,7 @@ _RETRYABLE_STATUSES: Final = frozenset({408, 425, 429})
 
 # Close codes after which reconnecting would only repeat the refusal: the replayer and the
 # provider close with 1008 (policy violation) after a bad or missing auth message.
-PERMANENT_CLOSE_CODES: Final = frozenset({1008})
+PERMANENT_CLOSE_CODES: Final = frozenset({POLICY_VIOLATION})
 
 
 def classify_status(status: int) -> Verdict:

@@ -14,17 +14,13 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
 
 import trio
 
 from recorder.secret import Token
-from recorder.status import FixtureStatus
 from ttrec.capture import CaptureWriter
 from ttrec.feed import Feed, FrameKind, TextMessage, inspect_text, rfc3339
-from ttrec.records import Binary, Close, ClosedBy, Error, Frame, Heartbeat, Open, Sent
-
-NS_PER_S: Final = 1_000_000_000
+from ttrec.records import NS_PER_S, Binary, Close, ClosedBy, Error, Frame, Heartbeat, Open, Sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +71,23 @@ class ResumeMismatch:
         )
 
 
+@dataclass(slots=True)
+class Counters:
+    """What one fixture's capture holds so far. The recording keeps them (its resume
+    position depends on them); status displays only read them."""
+
+    frames: int = 0
+    heartbeats: int = 0
+    binaries: int = 0
+    duplicates: int = 0  # resends dropped
+    connections: int = 0
+    last_seq: int | None = None
+    finished_seen: bool = False
+    last_frame: str = ""  # exact text of the newest data frame
+
+
 class Recording:
-    """Writes the records of one fixture's capture; counts what it wrote in `status`.
+    """Writes the records of one fixture's capture; counts what it wrote in `counters`.
 
     Every text stored (frames, heartbeats, close reasons, error bodies) and every binary
     message has the token cut out first (`Token.scrub`); such a record is marked
@@ -87,7 +98,6 @@ class Recording:
     def __init__(
         self,
         writer: CaptureWriter,
-        status: FixtureStatus,
         *,
         token: Token | None = None,
         feed: Feed = "statistics",
@@ -95,7 +105,7 @@ class Recording:
         wall_clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.writer = writer
-        self.status = status
+        self.counters = Counters()
         self.feed = feed  # which data-frame rule to read arrivals by (ttrec.feed.inspect_text)
         self._token = token
         self._clock = clock
@@ -116,7 +126,7 @@ class Recording:
     @property
     def frames(self) -> int:
         """Data frames written."""
-        return self.status.frames
+        return self.counters.frames
 
     @property
     def position(self) -> int:
@@ -149,7 +159,7 @@ class Recording:
     def new_connection(self) -> int:
         conn = self._next_conn
         self._next_conn += 1
-        self.status.connections = self._next_conn
+        self.counters.connections = self._next_conn
         return conn
 
     def scrub(self, text: str) -> tuple[str, bool]:
@@ -175,14 +185,14 @@ class Recording:
         seq = message.seq
         if message.kind == "heartbeat" or seq is None:
             self.writer.write(Heartbeat(stamp.t, stamp.wall, conn, stored, redacted))
-            self.status.heartbeats += 1
+            self.counters.heartbeats += 1
             return _arrival(message)
         known = self._seen.get(seq)
         mismatch = self._resume_check(conn, seq, known is not None)
         self._repair(conn, seq)
         digest = _digest(stored)
         if known is not None and digest in known:
-            self.status.duplicates += 1
+            self.counters.duplicates += 1
             return _arrival(message, duplicate=True)
         if known is None:
             self._seen[seq] = {digest}
@@ -190,12 +200,12 @@ class Recording:
         else:
             known.add(digest)
         self.writer.write(Frame(stamp.t, stamp.wall, conn, stored, redacted))
-        status = self.status
-        status.frames += 1
-        status.last_frame = stored
-        status.last_seq = seq
+        counters = self.counters
+        counters.frames += 1
+        counters.last_frame = stored
+        counters.last_seq = seq
         if message.finished:
-            status.finished_seen = True
+            counters.finished_seen = True
         return _arrival(message, resync=mismatch)
 
     def _resume_check(self, conn: int, seq: int, known: bool) -> bool:
@@ -221,7 +231,7 @@ class Recording:
         if self._token is not None:
             clean = self._token.scrub_bytes(data)
         self.writer.write(Binary(stamp.t, stamp.wall, conn, clean, clean != data))
-        self.status.binaries += 1
+        self.counters.binaries += 1
 
     def closed(self, stamp: Stamp, conn: int, code: int | None, reason: str, by: ClosedBy) -> None:
         clean, redacted = self.scrub(reason)

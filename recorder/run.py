@@ -10,22 +10,22 @@ import contextlib
 import random
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final, TextIO
+from typing import IO, Final, TextIO
 
 import trio
 
 from recorder.connection import Connect, websocket_connect
-from recorder.naming import SUFFIX, candidate_paths
+from recorder.naming import candidate_paths
 from recorder.recording import Recording
 from recorder.secret import Token
 from recorder.session import AttemptLimiter, FixtureResult, FixtureSession, RecordOptions
 from recorder.status import FixtureStatus, LiveReporter, LogStyle, PlainReporter, Reporter
 from recorder.stop import Stop
-from ttrec.capture import CaptureWriter
+from ttrec.capture import CAPTURE_SUFFIX, CaptureWriter, create_exclusive, open_new
 from ttrec.errors import CaptureWriteError, TtrecError
 from ttrec.feed import Feed, feed_url, rfc3339, validate_fixture_id
 from ttrec.outputs import check_capture_destination
@@ -41,21 +41,24 @@ class OutputError(TtrecError):
 def output_paths(out: Path, fixture_ids: Sequence[str], feed: Feed, started: datetime) -> list[list[Path]]:
     """For each fixture the paths to try in order: `out` itself when it names a capture
     file (one fixture only), else fresh names inside the directory `out`."""
-    if out.name.endswith(SUFFIX):
+    if out.name.endswith(CAPTURE_SUFFIX):
         if len(fixture_ids) != 1:
             raise OutputError(f"--out {out} names one file but {len(fixture_ids)} fixtures were given")
         return [[out]]
     return [candidate_paths(out, fixture_id, feed, started) for fixture_id in fixture_ids]
 
 
-def open_capture(paths: Sequence[Path], header: Header) -> CaptureWriter:
-    """A writer on the first of `paths` that does not exist yet (never overwrites)."""
+def open_capture(
+    paths: Sequence[Path], header: Header, create: Callable[[Path], IO[bytes]] = create_exclusive
+) -> CaptureWriter:
+    """A writer on the first of `paths` that does not exist yet (never overwrites), each
+    made with `create` (which refuses an existing file)."""
     last: CaptureWriteError | None = None
     for path in paths:
         if path.exists():
             continue
         try:
-            return CaptureWriter(path, header)
+            return CaptureWriter(open_new(path, create), header, path=path)
         except CaptureWriteError as exc:
             if not path.exists():
                 raise  # not a race with another recorder: the directory refuses us
@@ -67,8 +70,8 @@ def open_captures(
     fixture_ids: Sequence[str], out: Path, options: RecordOptions, started: datetime
 ) -> list[CaptureWriter]:
     """A new capture per fixture, or none at all (those already opened are closed)."""
-    check_capture_destination(out, SUFFIX)
-    if not out.name.endswith(SUFFIX):
+    check_capture_destination(out, CAPTURE_SUFFIX)
+    if not out.name.endswith(CAPTURE_SUFFIX):
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -84,12 +87,27 @@ def open_captures(
                 created=rfc3339(started),
                 feed=options.feed,
             )
-            writers.append(open_capture(paths, header))
+            writers.append(open_capture(paths, header, options.create_file))
     except BaseException:
         for writer in writers:
             _close_quietly(writer)
         raise
     return writers
+
+
+def _recordings(
+    fixture_ids: Sequence[str], out: Path, options: RecordOptions, token: Token, files: ExitStack
+) -> list[tuple[Recording, FixtureStatus]]:
+    """A recording per fixture, each with the status its display reads; `files` closes
+    the captures. Files are opened synchronously: creating a file is quick, and a
+    directory that refuses us should fail the command before any connection is made."""
+    writers = open_captures(fixture_ids, out, options, datetime.now(UTC))
+    recordings: list[tuple[Recording, FixtureStatus]] = []
+    for fixture_id, writer in zip(fixture_ids, writers, strict=True):
+        files.callback(_close_quietly, writer)
+        recording = Recording(writer, token=token, feed=options.feed)
+        recordings.append((recording, FixtureStatus(fixture_id, str(writer.path), recording.counters)))
+    return recordings
 
 
 def make_reporter(
@@ -132,29 +150,23 @@ async def record(
     limiter = AttemptLimiter(options.max_attempts_per_s)
 
     with ExitStack() as files:
-        recordings: list[Recording] = []
-        # Files are opened synchronously: creating a file is quick, and a directory that
-        # refuses us should fail the command before any connection is made.
-        writers = open_captures(fixture_ids, out, options, datetime.now(UTC))
-        for fixture_id, writer in zip(fixture_ids, writers, strict=True):
-            files.callback(_close_quietly, writer)
-            status = FixtureStatus(fixture_id, str(writer.path))
-            recordings.append(Recording(writer, status, token=token, feed=options.feed))
+        recordings = _recordings(fixture_ids, out, options, token, files)
         if reporter is None:
-            reporter = make_reporter(log or sys.stderr, [r.status for r in recordings], live, style)
+            reporter = make_reporter(log or sys.stderr, [status for _, status in recordings], live, style)
         sessions = [
             FixtureSession(
-                recording.status.fixture_id,
+                status.fixture_id,
                 recording,
                 token,
                 options,
+                status=status,
                 reporter=reporter,
                 limiter=limiter,
                 stop=stop,
                 connect=connect,
                 rng=random.Random(rng.random()),
             )
-            for recording in recordings
+            for recording, status in recordings
         ]
         results = await _run_all(sessions, stop, reporter, handle_signals)
         return [close_capture(session, result) for session, result in zip(sessions, results, strict=True)]

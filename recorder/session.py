@@ -11,8 +11,10 @@ stop at once. A resume mismatch still unrepaired at the end fails the fixture.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from pathlib import Path
+from typing import IO, Final, Literal
 
 import trio
 
@@ -20,8 +22,9 @@ from recorder.connection import Attempt, Connect, run_connection, websocket_conn
 from recorder.policy import DEFAULT_BACKOFF, AttemptWindow, Backoff
 from recorder.recording import Recording
 from recorder.secret import Token
-from recorder.status import Reporter
+from recorder.status import FixtureStatus, Reporter
 from recorder.stop import Stop
+from ttrec.capture import create_exclusive
 from ttrec.errors import CaptureWriteError
 from ttrec.feed import DEFAULT_BASE_URL, HEARTBEAT_INTERVAL_S, MAX_REQUESTS_PER_S, Feed, feed_url
 
@@ -41,6 +44,8 @@ class RecordOptions:
     # The provider's guideline, for the whole process; raise it only against your own server.
     max_attempts_per_s: int = MAX_REQUESTS_PER_S
     seed: int | None = None  # for the backoff jitter; None: unpredictable
+    # How a new capture file is created (tests pass one that refuses writes, as a full disk).
+    create_file: Callable[[Path], IO[bytes]] = create_exclusive
 
     @property
     def watchdog_s(self) -> float:
@@ -104,6 +109,7 @@ class FixtureSession:
         token: Token,
         options: RecordOptions,
         *,
+        status: FixtureStatus,
         reporter: Reporter,
         limiter: AttemptLimiter,
         stop: Stop,
@@ -112,7 +118,7 @@ class FixtureSession:
     ) -> None:
         self.fixture_id = fixture_id
         self.recording = recording
-        self.status = recording.status
+        self.status = status
         self._token = token
         self._options = options
         self._reporter = reporter

@@ -17,8 +17,10 @@ from typing import Final, Literal, Protocol, TextIO
 
 import trio
 
+from recorder.recording import Counters
 from ttrec.feed import rfc3339
 from ttrec.match import FrameError, parse_frame
+from ttrec.terminal import InPlace
 
 State = Literal[
     "waiting",  # for a slot under the process-wide attempt limit
@@ -33,23 +35,49 @@ REDRAW_INTERVAL_S: Final = 0.5  # often enough to look live, rare enough to cost
 
 
 class FixtureStatus:
-    """Live counters of one fixture (mutable on purpose: it is state, not a value)."""
+    """What a display shows of one fixture: its state and the recording's counters."""
 
-    def __init__(self, fixture_id: str, path: str = "") -> None:
+    def __init__(self, fixture_id: str, path: str = "", counters: Counters | None = None) -> None:
         self.fixture_id = fixture_id
         self.path = path
         self.state: State = "waiting"
         self.detail = ""
-        self.frames = 0
-        self.heartbeats = 0
-        self.binaries = 0
-        self.duplicates = 0
-        self.connections = 0
-        self.last_seq: int | None = None
-        self.finished_seen = False
-        self.last_frame = ""  # exact text of the newest data frame, parsed only when shown
+        # The recording's counters (recorder.recording.Counters), read here, never written.
+        self.counters = Counters() if counters is None else counters
         self._score_of = ""
         self._score = ""
+
+    @property
+    def frames(self) -> int:
+        return self.counters.frames
+
+    @property
+    def heartbeats(self) -> int:
+        return self.counters.heartbeats
+
+    @property
+    def binaries(self) -> int:
+        return self.counters.binaries
+
+    @property
+    def duplicates(self) -> int:
+        return self.counters.duplicates
+
+    @property
+    def connections(self) -> int:
+        return self.counters.connections
+
+    @property
+    def last_seq(self) -> int | None:
+        return self.counters.last_seq
+
+    @property
+    def finished_seen(self) -> bool:
+        return self.counters.finished_seen
+
+    @property
+    def last_frame(self) -> str:
+        return self.counters.last_frame
 
     @property
     def score(self) -> str:
@@ -170,27 +198,17 @@ class LiveReporter:
     def __init__(self, stream: TextIO, statuses: Sequence[FixtureStatus]) -> None:
         self._stream = stream
         self._statuses = statuses
-        self._drawn = 0
+        self._block = InPlace(stream)
         self._now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def event(self, status: FixtureStatus, message: str) -> None:
-        self._erase()
+        self._block.erase()
         self._stream.write(log_line(status, message, self._now()) + "\n")
         self.draw()
 
-    def _erase(self) -> None:
-        if self._drawn:
-            # cursor up over the block, then clear to the end of the screen
-            self._stream.write(f"\x1b[{self._drawn}F\x1b[J")
-            self._drawn = 0
-
     def draw(self) -> None:
-        self._erase()
         size = shutil.get_terminal_size()
-        lines = self.lines(size.columns, max(size.lines - 2, 1))
-        self._stream.write("".join(line + "\n" for line in lines))
-        self._stream.flush()
-        self._drawn = len(lines)
+        self._block.draw(self.lines(size.columns, max(size.lines - 2, 1)))
 
     def lines(self, width: int, height: int) -> list[str]:
         """One line per fixture; when they do not fit, the busiest ones and a tally."""

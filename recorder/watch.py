@@ -15,13 +15,14 @@ from typing import Final
 import trio
 from trio_websocket import ConnectionClosed, ConnectionRejected, HandshakeError
 
-from recorder.connection import ABNORMAL_CLOSURE, Connect, Socket, websocket_connect
+from recorder.connection import Connect, Socket, websocket_connect
 from recorder.secret import Token
 from ttrec.actions import PacketError, parse_packet
 from ttrec.errors import TtrecError, UpstreamRejected
-from ttrec.feed import Feed, auth_message, classify, feed_of_url
+from ttrec.feed import Feed, auth_message, classify, feed_of_url, inspect_text
 from ttrec.match import FrameError, parse_frame
 from ttrec.scoreboard import Scoreboard
+from ttrec.wire import ABNORMAL_CLOSURE
 
 REFRESH_S: Final = 0.5  # how often a terminal board is redrawn between frames
 
@@ -112,14 +113,13 @@ async def _receive(
 
 
 def _refusal(message: str, token: Token) -> UpstreamRejected | None:
-    """The server's 401 error frame comes as text after the handshake."""
-    try:
-        obj = json.loads(message)
-    except ValueError:
+    """The server's 401 error frame comes as text after the handshake; what an error
+    frame is, ttrec.feed.inspect_text says (as for the recorder)."""
+    status = inspect_text(message).error_status
+    if status is None or status < 400:
         return None
-    if isinstance(obj, dict) and isinstance(obj.get("status"), int) and obj["status"] >= 400:
-        return UpstreamRejected(obj["status"], token.scrub(str(obj.get("error", ""))))
-    return None
+    error = json.loads(message)["error"]  # an object with "error": inspect_text parsed it
+    return UpstreamRejected(status, token.scrub(str(error)))
 
 
 async def _refresh(board: Scoreboard, show: Show, every_s: float) -> None:

@@ -29,7 +29,7 @@ import trio
 
 from ttrec.errors import TtrecError
 from ttrec.feed import Feed
-from ttrec.moments import MOMENTS, Moment, moments_of_texts
+from ttrec.moments import MOMENTS, Moment
 from ttrec.schedule import Message, Timeline
 
 # Reserved for control: every feed path starts with /v2/, so no fixture can collide.
@@ -95,7 +95,6 @@ class FixtureGate:
         for i, message in enumerate(frames):
             self._index.setdefault(message, i)
         self._seqs = [m.seq for m in frames]
-        self._moments: list[frozenset[Moment]] | None = None  # parsed on first use
         self._limit: float = 0 if paused else math.inf
         # Per playing session: the capture position of the next data frame it will send
         # (inf once its playback has no frame left). Ended sessions are forgotten.
@@ -118,7 +117,7 @@ class FixtureGate:
         frames = int(self._limit)
         last = frames - 1
         seq = self._seqs[last] if last >= 0 else None
-        moments = self._frame_moments()[last] if last >= 0 else frozenset()
+        moments = frozenset(self._timeline.moment_index().per_frame[last]) if last >= 0 else frozenset()
         return Position(frames, seq, moments, len(self._at))
 
     def pause(self) -> Position:
@@ -161,8 +160,8 @@ class FixtureGate:
         else:
             if moment not in MOMENTS:
                 raise ControlError(f"unknown moment {moment!r} (known: {', '.join(MOMENTS)})")
-            found = self._frame_moments()
-            target = next((i for i in range(start, self.total_frames) if moment in found[i]), None)
+            found = self._timeline.moment_index().occurrences.get(moment, ())
+            target = next((i for i in found if i >= start), None)
             what = f"{moment}"
         if target is None:
             raise ControlError(f"no {what} after frame {start} of fixture {self.fixture_id}")
@@ -248,12 +247,6 @@ class FixtureGate:
     def _notify(self) -> None:
         self._changed.set()
         self._changed = trio.Event()
-
-    def _frame_moments(self) -> list[frozenset[Moment]]:
-        if self._moments is None:
-            payloads = (self._timeline.messages[i].payload for i in self._timeline.frame_positions)
-            self._moments = list(moments_of_texts(p if isinstance(p, str) else "" for p in payloads))
-        return self._moments
 
 
 class StepControl:

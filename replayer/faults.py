@@ -12,13 +12,8 @@ from bisect import bisect_left
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
-import trio
-
 from ttrec.faults import (
-    AfterFrames,
-    AtMoment,
     ConnectionFault,
-    Fault,
     FaultSpecError,
     FiringBudget,
     RejectFault,
@@ -36,13 +31,6 @@ if TYPE_CHECKING:
     from replayer.options import ServeOptions
 
 _NO_MOMENTS: Final[Mapping[Moment, int]] = {}
-
-
-async def drop_connection(stream: trio.abc.Stream) -> None:
-    """End the TCP connection with no websocket close frame (and, under TLS, no
-    close_notify either): to the client it looks like the network went away."""
-    raw = stream.transport_stream if isinstance(stream, trio.SSLStream) else stream
-    await trio.aclose_forcefully(raw)
 
 
 class FaultState:
@@ -137,29 +125,9 @@ def prepare(fixtures: Mapping[tuple[str, Feed], Fixture], options: ServeOptions)
         except StartAtError as exc:
             raise StartAtError(exc.start_at, f"{exc.problem} ({fixture.path})") from None
     for fault in options.faults:
-        reasons = [_why_never(fault, fixture, options) for fixture in fixtures.values()]
+        reasons = [
+            fault.why_never(f.timeline, f.timeline.start_index(options.start_at), f.path.name)
+            for f in fixtures.values()
+        ]
         if reasons and all(reasons):
             raise FaultNeverFires(str(fault), "; ".join(r for r in reasons if r))
-
-
-def _why_never(fault: Fault, fixture: Fixture, options: ServeOptions) -> str | None:
-    """Why `fault` can never fire on a playback of `fixture`, or None when it can. A client's
-    startPosition only skips more, so what cannot fire from the --start-at point never does."""
-    if isinstance(fault, RejectFault):
-        return None
-    timeline = fixture.timeline
-    start = timeline.start_index(options.start_at)
-    trigger = fault.trigger
-    name = fixture.path.name
-    if isinstance(trigger, AfterFrames) and trigger.frames > timeline.frames - start:
-        return f"{name} plays {timeline.frames - start} data frame(s)"
-    if isinstance(trigger, AtMoment):
-        found = timeline.moment_index().occurrences.get(trigger.moment, ())
-        playable = [i for i in found if i >= start]
-        if trigger.nth is None and not playable:
-            return f"{name} has no {trigger.moment}" + (" from --start-at on" if found else "")
-        if trigger.nth is not None and (len(found) < trigger.nth or found[trigger.nth - 1] < start):
-            return f"{name} has {len(found)} {trigger.moment}(s)" + (
-                "" if len(found) < trigger.nth else f", the #{trigger.nth} before --start-at"
-            )
-    return None

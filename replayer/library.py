@@ -5,16 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
 from urllib.parse import urlsplit
 
-from ttrec.capture import CaptureReader
+from ttrec.capture import CAPTURE_SUFFIX, CaptureReader
 from ttrec.errors import CaptureFormatError, TtrecError
 from ttrec.feed import Feed, feed_named, feed_path, parse_feed_path, validate_fixture_id
 from ttrec.records import Header
 from ttrec.schedule import Timeline, build_timeline
-
-CAPTURE_SUFFIX: Final = ".jsonl.zst"
 
 
 class FixtureConflict(TtrecError):

@@ -24,19 +24,18 @@ from replayer.options import ServeOptions
 from replayer.pacer import Pacer
 from replayer.plain_http import PLAIN_HTTP_STATUS, Replayed, answer_plain, read_head
 from replayer.report import ConnectionReport, LatenessHistogram
-from replayer.session import CLOSE_TIMEOUT_S, Session
+from replayer.session import Session
 from replayer.wire import frames_of
 from ttrec.errors import TtrecError
 from ttrec.faults import FiringBudget, RejectFault
 from ttrec.feed import Feed, feed_path, parse_feed_path, validate_fixture_id
+from ttrec.wire import CLOSE_TIMEOUT_S, GOING_AWAY, HANDSHAKE_TIMEOUT_S
 
 logger = logging.getLogger("replayer")
 
-HANDSHAKE_TIMEOUT_S: Final = 10.0  # a TCP connection that sends no complete HTTP request
 SHUTDOWN_CLOSE_TIMEOUT_S: Final = 0.5  # per connection, all in parallel, when the server stops
 DEFAULT_OPTIONS: Final = ServeOptions()
 SEND_CHECK_PERIOD_S: Final = 1.0  # how often stuck clients are looked for
-GOING_AWAY: Final = 1001
 # Client messages are ignored, so one queued message is enough; more would only hold memory.
 CLIENT_MESSAGE_QUEUE: Final = 1
 CLIENT_MAX_MESSAGE_BYTES: Final = 64 * 1024  # an auth message is tiny; bigger is abuse
@@ -78,7 +77,8 @@ class ServerHandle:
     def fixture_url(self, fixture_id: str, feed: Feed = "statistics") -> str:
         return self.url + feed_path(validate_fixture_id(fixture_id), feed)
 
-    def _record(self, report: ConnectionReport) -> None:
+    def record(self, report: ConnectionReport) -> None:
+        """Keep an ended connection's report (the latest `max_reports`) and wake waiters."""
         self.connections.append(report)
         self.ended += 1
         if len(self.connections) > self._max_reports:
@@ -171,7 +171,7 @@ class _Server:
                 head = await read_head(stream)
                 if head.plain_target is not None and head.conn is not None:
                     await answer_plain(stream, head.conn)
-                    self.handle._record(
+                    self.handle.record(
                         ConnectionReport(
                             client=client,
                             path=head.plain_target,
@@ -207,7 +207,7 @@ class _Server:
                 with trio.move_on_after(CLOSE_TIMEOUT_S):
                     await request.reject(decision.status, extra_headers=decision.headers, body=decision.body)
                 routed = parse_feed_path(path)
-                self.handle._record(
+                self.handle.record(
                     ConnectionReport(
                         client=client,
                         path=path,
@@ -249,8 +249,8 @@ class _Server:
                     # The server is stopping: say so to the client, briefly, then go.
                     with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_CLOSE_TIMEOUT_S):
                         await ws.aclose(GOING_AWAY, "server shutting down")
-                    session.code = GOING_AWAY
-                self.handle._record(
+                    session.shut_down(GOING_AWAY)
+                self.handle.record(
                     session.report(client=client, path=path, duration_s=trio.current_time() - started)
                 )
             nursery.cancel_scope.cancel()

@@ -7,34 +7,31 @@ Everything a connection can meet (the client leaving, a stuck client, a fault) e
 from __future__ import annotations
 
 import hmac
-import math
 from datetime import UTC, datetime
-from typing import Final, NoReturn
+from typing import NoReturn
 
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
-from replayer.faults import FaultState, drop_connection
+from replayer.engine import (
+    Action,
+    Close,
+    Drop,
+    PlaybackEngine,
+    PlayedToEnd,
+    Send,
+    SendHeartbeat,
+    SleepUntil,
+    WaitForGate,
+)
+from replayer.faults import FaultState
 from replayer.library import Fixture
 from replayer.options import ServeOptions
 from replayer.pacer import Pacer
 from replayer.report import ConnectionReport, Ending, LatenessHistogram
-from replayer.sockets import unacknowledged_bytes
+from replayer.sockets import drop_connection, unacknowledged_bytes
 from replayer.wire import NO_FRAMES, Frames, send_framed
-from ttrec.faults import (
-    CloseFault,
-    ConnectionFault,
-    CorruptFault,
-    DelayFault,
-    DropFault,
-    DuplicateFault,
-    FiringBudget,
-    HeartbeatsOnlyFault,
-    NoHeartbeatsFault,
-    ReorderFault,
-    StallFault,
-    corrupt_text,
-)
+from ttrec.faults import FiringBudget
 from ttrec.feed import (
     AUTH_INVALID_FRAME,
     AUTH_INVALID_MESSAGE,
@@ -42,14 +39,8 @@ from ttrec.feed import (
     parse_auth_message,
     restamp,
 )
-from ttrec.schedule import HeartbeatPolicy, Message, Playback
-
-# How long the server waits for the client's answer to a close frame it sent.
-CLOSE_TIMEOUT_S: Final = 5.0
-POLICY_VIOLATION: Final = 1008
-NORMAL_CLOSURE: Final = 1000
-ABNORMAL_CLOSURE: Final = 1006  # reported for a peer that vanished; never sent
-MESSAGE_TOO_BIG: Final = 1009
+from ttrec.schedule import HeartbeatPolicy
+from ttrec.wire import ABNORMAL_CLOSURE, CLOSE_TIMEOUT_S, MESSAGE_TOO_BIG, POLICY_VIOLATION
 
 
 class _Ended(Exception):
@@ -99,8 +90,6 @@ class Session:
         # of that stream, so a client resuming with the frames it received always moves on
         # (see docs/faults.md).
         self.start_frame = fixture.timeline.start_index(options.start_at) + start_position
-        self.playback: Playback = fixture.timeline.playback(self.start_frame, speed)
-        self.policy = HeartbeatPolicy.for_timeline(fixture.timeline, options.heartbeat_interval_s)
         self.lateness = lateness
         self.pacer = pacer
         self.frames = frames  # the capture's messages, framed once for every client (replayer.wire)
@@ -110,24 +99,23 @@ class Session:
         self.sending_since: float | None = None
         self._scope = trio.CancelScope()
         self._stuck = False
-        self.frames_sent = 0
-        self.played_to_end = False  # the last data frame of the capture was sent
-        self.heartbeats_sent = 0
-        self.synthetic_heartbeats = 0
-        self.last_seq: int | None = None
-        self.faults: list[ConnectionFault] = []
-        self.fault_frames: list[int] = []  # frames_sent when each fault fired
-        self.fault_state = FaultState.for_connection(fixture, options, connection_index, fault_budget)
         self.ended: Ending | None = None  # None until something ended it; then final
         self.code: int | None = None
         self._last_sent = 0.0
-        self._origin = 0.0  # when this playback's schedule starts; faults and holds move it
-        self._last_frame: str | None = None  # the last data frame sent (duplicate, corrupt)
         # Step control (replayer.control): holds data frames until a test releases them.
         control = options.control
         self.gate = None if control is None else control.gate(fixture.fixture_id, fixture.feed)
+        fault_state = FaultState.for_connection(fixture, options, connection_index, fault_budget)
+        self.engine = PlaybackEngine(
+            fixture.timeline.playback(self.start_frame, speed),
+            HeartbeatPolicy.for_timeline(fixture.timeline, options.heartbeat_interval_s),
+            fault_state,
+            gated=self.gate is not None,
+            close_at_end=options.on_end == "close",
+        )
 
     def report(self, *, client: str, path: str, duration_s: float) -> ConnectionReport:
+        engine = self.engine
         return ConnectionReport(
             client=client,
             path=path,
@@ -137,15 +125,20 @@ class Session:
             code=self.code,
             start_position=self.start_position,
             speed=self.speed,
-            frames_sent=self.frames_sent,
-            played_to_end=self.played_to_end,
-            heartbeats_sent=self.heartbeats_sent,
-            synthetic_heartbeats=self.synthetic_heartbeats,
-            last_seq=self.last_seq,
-            faults=tuple(str(f) for f in self.faults),
-            fault_frames=tuple(self.fault_frames),
+            frames_sent=engine.frames_sent,
+            played_to_end=engine.played_to_end,
+            heartbeats_sent=engine.heartbeats_sent,
+            synthetic_heartbeats=engine.synthetic_heartbeats,
+            last_seq=engine.last_seq,
+            faults=tuple(str(f) for f in engine.faults),
+            fault_frames=tuple(engine.fault_frames),
             duration_s=duration_s,
         )
+
+    def shut_down(self, code: int) -> None:
+        """The server closed this connection with `code` while stopping: its report says
+        "shutdown" with that code."""
+        self.code = code
 
     def _end(self, ending: Ending, code: int | None) -> None:
         if self.ended is None:
@@ -215,80 +208,48 @@ class Session:
 
     async def _play(self) -> None:
         try:
-            self._origin = self._last_sent = trio.current_time()
-            await self._at_point(None)
-            index = self.fault_state.first_index(self.playback)  # capture index of the next frame
-            held: tuple[Message, int] | None = None  # a frame a reorder fault keeps back
-            for step in self.playback:
-                message = step.message
-                if self.gate is not None and message.is_frame:
-                    self._origin += await self.gate.hold(self, message, self._quiet_until)
-                due = None if step.due_s is None else self._origin + step.due_s
-                if not message.is_frame:
-                    if due is not None:
-                        await self._quiet_until(due)
-                    if not self.fault_state.heartbeats_withheld(trio.current_time()):
-                        await self._send(message.payload)
-                        if isinstance(message.payload, str):
-                            self.heartbeats_sent += 1
-                    continue
-                this = (message, index)
-                index += 1
-                if self.fault_state.reorder_pending and held is None:
-                    self.fault_state.reorder_pending = False
-                    held = this  # sent right after the next data frame
-                    continue
-                delay = self.fault_state.take_delay()
-                if delay:
-                    due = (trio.current_time() if due is None else due) + delay
-                if due is not None:
-                    await self._quiet_until(due)
-                await self._send(message.payload)
-                if step.due_s is not None and due is not None:
-                    self.lateness.add(self._last_sent - due)
-                sent = [this]
-                if held is not None:
-                    await self._send(held[0].payload)
-                    sent.append(held)
-                    held = None
-                for frame, frame_index in sent:  # faults only after a swapped pair is out
-                    self._frame_sent(frame)
-                    await self._at_point(frame_index)
-            if held is not None:  # a reorder at the very end: nothing left to swap with
-                await self._send(held[0].payload)
-                self._frame_sent(held[0])
-                await self._at_point(held[1])
-            self.played_to_end = True
-            if self.gate is not None:
-                self.gate.done(self, ended=False)
-            if self.options.on_end == "close":
-                await self._close("end-of-capture", NORMAL_CLOSURE, "end of capture")
-            await self._quiet_until(math.inf)
+            action = self.engine.start(trio.current_time())
+            while True:
+                await self._perform(action)
+                action = self.engine.advance(trio.current_time())
         except _Ended as end:
             self._end(end.ending, end.code)
         except ConnectionClosed:
             self._client_left()
 
-    def _frame_sent(self, message: Message) -> None:
-        self.frames_sent += 1
-        self._last_frame = message.payload if isinstance(message.payload, str) else None
-        if message.seq is not None:
-            self.last_seq = message.seq
+    async def _perform(self, action: Action) -> None:
+        """Do what the engine said (replayer.engine); a close or a drop raises _Ended."""
+        match action:
+            case Send(payload=payload, due=due):
+                await self._send(payload)
+                if due is not None:
+                    self.lateness.add(self._last_sent - due)
+            case SleepUntil(at=at):
+                await self.pacer.sleep_until(at)
+            case SendHeartbeat():
+                await self._send(self._synthetic_heartbeat())
+            case WaitForGate(message=message):
+                assert self.gate is not None
+                await self.gate.hold(self, message, self._quiet_until)
+            case PlayedToEnd():
+                assert self.gate is not None
+                self.gate.done(self, ended=False)
+            case Close(code=code, reason=reason, ending=ending):
+                await self._close(ending, code, reason)
+            case Drop(ending=ending):
+                await self._drop(ending)
 
-    async def _quiet_until(self, due: float) -> None:
-        """Sleep until `due`, sending synthetic heartbeats when the line would stay quiet
-        for longer than the interval (see ttrec.schedule)."""
+    async def _quiet_until(self, until: float) -> None:
+        """Keep the line alive until `until` (the engine's heartbeats), while step control
+        holds a frame."""
+        actions = self.engine.quiet(until)
+        action = next(actions)
         while True:
-            beat = self.policy.next_synthetic(self._last_sent, None if math.isinf(due) else due)
-            if beat is not None:  # a no-heartbeats fault may hold it back
-                beat = max(beat, self.fault_state.heartbeats_resume_at)
-            if beat is None or beat >= due:
-                await self.pacer.sleep_until(due)
+            await self._perform(action)
+            try:
+                action = actions.send(trio.current_time())
+            except StopIteration:
                 return
-            await self.pacer.sleep_until(beat)
-            await self._send(self._synthetic_heartbeat())
-            self.heartbeats_sent += 1
-            self.synthetic_heartbeats += 1
 
     def _synthetic_heartbeat(self) -> str:
         now = datetime.now(UTC)
@@ -300,40 +261,6 @@ class Session:
         await send_framed(self.ws, payload, self.frames)
         self._last_sent = trio.current_time()
         self.sending_since = None
-
-    async def _at_point(self, frame_index: int | None) -> None:
-        """Right after authentication (None) or after the capture's data frame `frame_index`
-        was sent: apply the faults that fire here, in the order given."""
-        state = self.fault_state
-        for fault in state.due(self.frames_sent, frame_index):
-            self.faults.append(fault)
-            self.fault_frames.append(self.frames_sent)
-            now = trio.current_time()
-            match fault:
-                case DropFault():
-                    await self._drop("fault")
-                case CloseFault(code=code, reason=reason):
-                    await self._close("fault", code, reason)
-                case StallFault(duration_s=duration):
-                    await self.pacer.sleep_until(now + duration)
-                    # Resume where playback was: the rest of the schedule moves by the stall,
-                    # and the line counts as fresh (no heartbeat owed for the silence).
-                    self._origin += duration
-                    self._last_sent = trio.current_time()
-                case NoHeartbeatsFault(duration_s=duration):
-                    state.withhold_heartbeats(now, duration)
-                case HeartbeatsOnlyFault(duration_s=duration):
-                    await self._quiet_until(math.inf if duration is None else now + duration)
-                    self._origin += trio.current_time() - now
-                case DuplicateFault():
-                    if self._last_frame is not None:
-                        await self._send(self._last_frame)
-                case ReorderFault():
-                    state.reorder_pending = True
-                case DelayFault(by_s=by):
-                    state.add_delay(by)
-                case CorruptFault():
-                    await self._send(corrupt_text(self._last_frame))
 
     async def _close(self, ending: Ending, code: int, reason: str) -> NoReturn:
         """Close with a close frame and end the connection's work (raises _Ended)."""

@@ -30,3 +30,10 @@ def unacknowledged_bytes(stream: trio.abc.Stream) -> int | None:
     except OSError:
         return None
     return count[0]
+
+
+async def drop_connection(stream: trio.abc.Stream) -> None:
+    """End the TCP connection with no websocket close frame (and, under TLS, no
+    close_notify either): to the client it looks like the network went away."""
+    raw = stream.transport_stream if isinstance(stream, trio.SSLStream) else stream
+    await trio.aclose_forcefully(raw)

@@ -93,7 +93,6 @@ async def test_the_recorder_records_the_actions_feed_through_drops_and_resends(
 def test_a_corrected_packet_under_a_known_fixture_seq_num_is_kept(tmp_path: Path) -> None:
     """Only an identical text is a resend: a different packet under one fixtureSeqNum stays."""
     from recorder.recording import Recording
-    from recorder.status import FixtureStatus
     from ttrec.capture import CaptureWriter
     from ttrec.records import Header
 
@@ -103,9 +102,7 @@ def test_a_corrected_packet_under_a_known_fixture_seq_num_is_kept(tmp_path: Path
     path = tmp_path / "r.jsonl.zst"
     with CaptureWriter(path, header) as writer:
         clock = iter(float(i) for i in range(100))
-        recording = Recording(
-            writer, FixtureStatus(FIXTURE, str(path)), feed="actions", clock=lambda: next(clock)
-        )
+        recording = Recording(writer, feed="actions", clock=lambda: next(clock))
         conn = recording.new_connection()
         stamp = recording.stamp()
         first = MATCH.packets[5]

@@ -23,7 +23,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, cast
 
 import pytest
 import trio
@@ -41,8 +41,9 @@ from recorder_support import (
 )
 
 import ttrec.capture
-from replayer import ServeOptions
-from ttrec.capture import CaptureReader
+from recorder.session import RecordOptions
+from replayer import ServeOptions, ServerHandle
+from ttrec.capture import CaptureReader, create_exclusive
 from ttrec.cli import cli
 from ttrec.errors import CaptureFormatError, CaptureWriteError
 
@@ -73,34 +74,30 @@ class RefusingFile:
         return getattr(self._inner, name)
 
 
-@contextlib.contextmanager
-def refusing_disk(monkeypatch: pytest.MonkeyPatch, victim: str, budget: int, error: int) -> Iterator[None]:
-    """Captures whose file name contains `victim` refuse writes after `budget` bytes."""
-    real_open = open
+def refusing_disk(handle: ServerHandle, victim: str, budget: int, error: int) -> RecordOptions:
+    """Recording options whose captures with `victim` in their name refuse writes after
+    `budget` bytes (the recorder creates its files with `create_file`)."""
 
-    def fake_open(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        f = real_open(path, mode, *args, **kwargs)
-        if "x" in mode and victim in str(path):
-            return RefusingFile(f, budget, error)
-        return f
+    def create(path: Path) -> IO[bytes]:
+        f = create_exclusive(path)
+        return cast(IO[bytes], RefusingFile(f, budget, error)) if victim in path.name else f
 
-    monkeypatch.setattr(ttrec.capture, "open", fake_open, raising=False)
-    try:
-        yield
-    finally:
-        monkeypatch.undo()
+    return RecordOptions(base_url=handle.url, seed=1, create_file=create)
 
 
 @pytest.mark.parametrize("error", [errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO])
 async def test_a_refused_write_fails_that_fixture_only_and_keeps_what_was_flushed(
-    tmp_path: Path, autojump_clock: object, monkeypatch: pytest.MonkeyPatch, error: int
+    tmp_path: Path, autojump_clock: object, error: int
 ) -> None:
     a = write_match(tmp_path / "a.jsonl.zst", FRAMES, FIXTURE, step_s=1.0)
     b = write_match(tmp_path / "b.jsonl.zst", FRAMES, FIXTURE_2, step_s=1.0)
     log = io.StringIO()
-    with refusing_disk(monkeypatch, FIXTURE, 1000, error), trio.fail_after(600):
+    with trio.fail_after(600):
         async with replayer([a, b], ServeOptions(speed=1.0)) as handle:
-            results = await record_from(handle, [FIXTURE, FIXTURE_2], tmp_path / "out", log=log)
+            options = refusing_disk(handle, FIXTURE, 1000, error)
+            results = await record_from(
+                handle, [FIXTURE, FIXTURE_2], tmp_path / "out", options=options, log=log
+            )
     full, fine = results
     assert full.outcome == "failed"
     assert full.detail == f"cannot write the capture: {os.strerror(error)}"
@@ -114,19 +111,18 @@ async def test_a_refused_write_fails_that_fixture_only_and_keeps_what_was_flushe
     assert TOKEN not in log.getvalue()
 
 
-async def test_a_refusal_at_any_byte_never_escapes_or_hangs(
-    tmp_path: Path, autojump_clock: object, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_refusal_at_any_byte_never_escapes_or_hangs(tmp_path: Path, autojump_clock: object) -> None:
     """The budget swept across the whole file: the header, every record and the final
     frame end each meet the refusal once."""
     source = write_match(tmp_path / "a.jsonl.zst", 8, FIXTURE, step_s=1.0)
     outcomes: set[str] = set()
     for budget in range(0, 1200, 37):
         out = tmp_path / f"out-{budget}"
-        with refusing_disk(monkeypatch, FIXTURE, budget, errno.ENOSPC), trio.fail_after(600):
+        with trio.fail_after(600):
             async with replayer([source], ServeOptions(speed=None)) as handle:
+                options = refusing_disk(handle, FIXTURE, budget, errno.ENOSPC)
                 try:
-                    [result] = await record_from(handle, [FIXTURE], out)
+                    [result] = await record_from(handle, [FIXTURE], out, options=options)
                 except CaptureWriteError as exc:
                     # Refused while creating the file: before any connection, one line.
                     assert "No space left on device" in str(exc) and "\n" not in str(exc)

@@ -31,8 +31,9 @@ from replayer_support import (
 from wsproto.events import CloseConnection, RejectConnection
 
 from replayer import ServeOptions, ServerHandle
-from replayer.server import CLIENT_MAX_MESSAGE_BYTES, HANDSHAKE_TIMEOUT_S
+from replayer.server import CLIENT_MAX_MESSAGE_BYTES
 from ttrec.feed import AUTH_INVALID_FRAME, feed_path
+from ttrec.wire import HANDSHAKE_TIMEOUT_S
 
 FRAMES: Final = 30
 STEP_S: Final = 1.0

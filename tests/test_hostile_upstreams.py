@@ -31,7 +31,7 @@ from wsproto.events import AcceptConnection, CloseConnection, RejectConnection, 
 from wsproto.events import BytesMessage as WsBytes
 from wsproto.events import TextMessage as WsText
 
-from recorder.connection import HANDSHAKE_TIMEOUT_S, MAX_MESSAGE_BYTES
+from recorder.connection import MAX_MESSAGE_BYTES
 from recorder.run import record
 from recorder.secret import Token
 from recorder.session import FixtureResult, RecordOptions
@@ -40,6 +40,7 @@ from recorder.stop import Stop
 from ttrec.cli import cli
 from ttrec.feed import REDACTED
 from ttrec.records import Close, Error, Heartbeat, Open
+from ttrec.wire import HANDSHAKE_TIMEOUT_S
 
 COUNT: Final = 6
 FRAMES: Final = match_frames(COUNT)

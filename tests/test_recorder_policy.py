@@ -227,8 +227,8 @@ def test_inspect_agrees_with_the_feed_rules(text: str) -> None:
 def test_status_line_shows_state_counts_seq_and_score() -> None:
     status = FixtureStatus(FIXTURE, "captures/x.jsonl.zst")
     status.state = "recording"
-    status.frames, status.heartbeats, status.last_seq = 42, 3, 42
-    status.last_frame = stats_frame(42, [(11, 5), (9, 11), (4, 2)])
+    status.counters.frames, status.counters.heartbeats, status.counters.last_seq = 42, 3, 42
+    status.counters.last_frame = stats_frame(42, [(11, 5), (9, 11), (4, 2)])
     line = status_line(status)
     assert line.startswith(FIXTURE[:8])
     for part in ("recording", "frames    42", "hb    3", "seq    42", "score 1-1 (4-2)"):

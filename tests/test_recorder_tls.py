@@ -17,7 +17,7 @@ from typing import Final
 import trio
 from recorder_support import TOKEN
 
-from recorder.connection import HANDSHAKE_TIMEOUT_S, websocket_connect
+from recorder.connection import websocket_connect
 from recorder.run import record
 from recorder.secret import Token
 from recorder.session import RecordOptions
@@ -25,6 +25,7 @@ from recorder.status import PlainReporter
 from ttrec.capture import CaptureReader
 from ttrec.records import Error
 from ttrec.testing import open_server
+from ttrec.wire import HANDSHAKE_TIMEOUT_S
 
 AT_ONCE_S: Final = HANDSHAKE_TIMEOUT_S / 2  # far more than a loopback TLS handshake needs
 

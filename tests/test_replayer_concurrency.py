@@ -100,7 +100,7 @@ async def test_a_client_that_stops_reading_delays_nobody_and_is_dropped(
 def test_a_long_running_server_keeps_the_latest_reports_and_counts_them_all() -> None:
     handle = ServerHandle("ws://127.0.0.1:1", 1, {}, max_reports=10)
     for n in range(25):
-        handle._record(_report(n))
+        handle.record(_report(n))
     assert handle.ended == 25
     assert 9 <= len(handle.connections) <= 10  # trimmed a tenth at a time, never above the cap
     assert [r.frames_sent for r in handle.connections][-3:] == [22, 23, 24]  # the latest kept

@@ -5,11 +5,12 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from engine_support import SYNTHETIC, Performer, engine_for
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ttrec.records import Binary, Close, Frame, Heartbeat, Open, Record, Sent
-from ttrec.schedule import HeartbeatPolicy, Playback, build_timeline
+from ttrec.schedule import HeartbeatPolicy, Playback, Timeline, build_timeline
 
 NS = 1_000_000_000
 W = "2026-11-24T07:00:00Z"
@@ -114,31 +115,17 @@ def test_recorded_heartbeats_get_a_grace_for_their_jitter() -> None:
     assert policy.next_synthetic(0.0, None) == 10.0
 
 
-def simulate(playback: Playback, policy: HeartbeatPolicy, end_s: float) -> list[tuple[float, str | bytes]]:
-    """What an instantaneous sender following the schedule and the policy sends until end_s."""
-    sent: list[tuple[float, str | bytes]] = []
-    last = 0.0
-    steps = list(playback)
-    i = 0
-    while True:
-        next_due = steps[i].due_s if i < len(steps) else None
-        beat_at = policy.next_synthetic(last, next_due)
-        if beat_at is not None and (next_due is None or beat_at < next_due):
-            if beat_at > end_s:
-                return sent
-            sent.append((beat_at, "SYNTHETIC"))
-            last = beat_at
-            continue
-        if next_due is None:
-            return sent
-        sent.append((next_due, steps[i].message.payload))
-        last = next_due
-        i += 1
+def simulate(
+    timeline: Timeline, speed: float, interval_s: float, end_s: float
+) -> list[tuple[float, str | bytes]]:
+    """What the playback engine (replayer.engine) has an instantaneous sender send until end_s."""
+    engine = engine_for(timeline, speed=speed, interval_s=interval_s)
+    return [(s.at, s.payload) for s in Performer(engine, end_s).run() if s.payload is not None]
 
 
 def test_simulated_line_never_stays_quiet_longer_than_the_interval() -> None:
     timeline = build_timeline([frame(0, 1), frame(35, 2)])
-    sent = simulate(timeline.playback(0, 1.0), HeartbeatPolicy.for_timeline(timeline, 10.0), 60.0)
+    sent = simulate(timeline, 1.0, 10.0, 60.0)
     assert [t for t, _ in sent] == [0, 10, 20, 30, 35, 45, 55]
 
 
@@ -160,7 +147,7 @@ def test_at_speed_1_recorded_heartbeats_within_grace_give_exactly_the_recorded_s
     playback = timeline.playback(0, 1.0)
     last_due = list(playback)[-1].due_s
     assert last_due is not None
-    sent = simulate(playback, HeartbeatPolicy.for_timeline(timeline, 10.0), last_due)
+    sent = simulate(timeline, 1.0, 10.0, last_due)
     assert [payload for _, payload in sent] == [m.payload for m in timeline.messages]
 
 
@@ -180,10 +167,10 @@ def test_gaps_are_bounded_and_recorded_messages_keep_their_times(
     policy = HeartbeatPolicy.for_timeline(timeline, interval)
     playback = timeline.playback(0, speed)
     end = (max(times) / speed) + 3 * interval
-    sent = simulate(playback, policy, end)
+    sent = simulate(timeline, speed, interval, end)
     moments = [t for t, _ in sent]
     assert moments == sorted(moments)
     limit = interval + policy.grace_s + 1e-9
     assert all(b - a <= limit for a, b in itertools.pairwise(moments))
-    real = [(t, p) for t, p in sent if p != "SYNTHETIC"]
+    real = [(t, p) for t, p in sent if p != SYNTHETIC]
     assert real == [(s.due_s, s.message.payload) for s in playback]

@@ -96,3 +96,24 @@ def test_watch_says_a_dropped_connection_was_lost_not_closed_by_the_server():
     assert result.exit_code == 1
     assert result.stderr.strip().startswith("connection lost (no close frame): 5 frames, ")
     assert "1006" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        ('{"error": "Authentication failed", "status": 401}', 401),
+        ('{"error": "busy", "status": 503}', 503),
+        ('{"error": "not a refusal", "status": 200}', None),  # below 400: informational
+        ('{"status": 401}', None),  # no "error": the recorder's rule says it is no error frame
+        ("[" * 100_000, None),  # deeper than the JSON parser's recursion limit
+        ('{"message":"Heartbeat","level":"INFO"}', None),
+    ],
+)
+def test_watch_reads_error_frames_by_the_recorders_rule(text: str, status: int | None) -> None:
+    from recorder.watch import _refusal
+    from ttrec.feed import inspect_text
+
+    refusal = _refusal(text, Token("secret"))
+    assert (refusal.status if refusal else None) == status
+    if status is not None:  # the same frame the recorder calls an error frame
+        assert inspect_text(text).error_status == status

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-SAMPLE_SUFFIX: Final = ".jsonl.zst"
+from ttrec.capture import CAPTURE_SUFFIX
+
 _CHECKOUT_DIR: Final = Path(__file__).resolve().parent.parent / "captures"
 
 
@@ -59,7 +60,7 @@ def samples_dir() -> Path:
 
 
 def _file_name(name: str) -> str:
-    return name + SAMPLE_SUFFIX
+    return name + CAPTURE_SUFFIX
 
 
 def sample_paths() -> list[Path]:

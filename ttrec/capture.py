@@ -30,6 +30,7 @@ from ttrec.records import (
     encode_record,
 )
 
+CAPTURE_SUFFIX: Final = ".jsonl.zst"  # every capture file's name ends so
 ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
 COMPRESSION_LEVEL: Final = 9  # ~2x the ratio of zstd's default level on match JSON, ~10 us a record
 # A 128 KiB window spans dozens of frames, all the context the next frame needs, and keeps
@@ -59,22 +60,46 @@ class _Closing(ABC):
         self.close()
 
 
-class CaptureWriter(_Closing):
-    """Appends records to a new capture file; never opens an existing one."""
+def create_exclusive(path: Path) -> IO[bytes]:
+    """Open a new file for writing; FileExistsError when `path` exists. "x": a recording
+    session always writes a new file; appending to a torn one would corrupt everything
+    after the tear."""
+    return open(path, "xb")
 
-    def __init__(self, path: Path | str, header: Header, *, frame_span_ns: int = FRAME_SPAN_NS) -> None:
-        self.path = Path(path)
+
+def open_new(path: Path, create: Callable[[Path], IO[bytes]] = create_exclusive) -> IO[bytes]:
+    """`create(path)`, its failure as one CaptureWriteError line."""
+    try:
+        return create(path)
+    except FileExistsError:
+        raise CaptureWriteError(path, "already exists; ttrec never overwrites a capture") from None
+    except OSError as exc:
+        raise CaptureWriteError(path, exc.strerror or str(exc)) from None
+
+
+class CaptureWriter(_Closing):
+    """Appends records to a new capture file; never opens an existing one.
+
+    `target` is the path of the file to create, or a binary file already open for writing
+    (then `path` names it in error messages, and the writer closes it when done)."""
+
+    def __init__(
+        self,
+        target: Path | str | IO[bytes],
+        header: Header,
+        *,
+        frame_span_ns: int = FRAME_SPAN_NS,
+        path: Path | str | None = None,
+    ) -> None:
         self._frame_span_ns = frame_span_ns
         self._last_t = 0
         self._frame_start_t: int | None = None
-        try:
-            # "x": a recording session always writes a new file; appending to a torn one
-            # would corrupt everything after the tear.
-            self._file: IO[bytes] = open(self.path, "xb")  # noqa: SIM115 (closed in close())
-        except FileExistsError:
-            raise CaptureWriteError(self.path, "already exists; ttrec never overwrites a capture") from None
-        except OSError as exc:
-            raise CaptureWriteError(self.path, exc.strerror or str(exc)) from None
+        if isinstance(target, (str, Path)):
+            self.path = Path(target)
+            self._file = open_new(self.path)
+        else:
+            self.path = Path(path if path is not None else getattr(target, "name", "<file>"))
+            self._file = target
         self._closed = False
         params = zstandard.ZstdCompressionParameters.from_level(
             COMPRESSION_LEVEL,

@@ -23,11 +23,10 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from ttrec.errors import TtrecError
-from ttrec.faults import parse_moment
 from ttrec.feed import Feed, rfc3339, seq_num
-from ttrec.moments import Moment
-from ttrec.records import Frame, Header, Record
-from ttrec.schedule import NS_PER_S, MomentIndex
+from ttrec.moments import Moment, parse_moment
+from ttrec.records import NS_PER_S, Frame, Header, Record
+from ttrec.schedule import MomentIndex
 
 CutKind = Literal["seq", "time", "set", "moment"]
 _SEQ_RE: Final = re.compile(r'"seqNum"\s*:\s*-?\d+')

@@ -52,12 +52,20 @@ import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, get_args
+from types import MappingProxyType
+from typing import TYPE_CHECKING, ClassVar, Final, Protocol, TypeVar
 
 from ttrec.errors import TtrecError
-from ttrec.moments import MOMENTS, Moment
+from ttrec.moments import Moment, parse_moment
+from ttrec.wire import INTERNAL_ERROR
 
-DEFAULT_CLOSE_CODE: Final = 1011  # "internal error": what a failing provider would send
+if TYPE_CHECKING:
+    from ttrec.schedule import Timeline
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+DEFAULT_CLOSE_CODE: Final = INTERNAL_ERROR  # what a failing provider would send
 DEFAULT_REJECT_STATUS: Final = 503  # "service unavailable": a provider's momentary trouble
 MAX_CLOSE_REASON_BYTES: Final = 123  # a close frame's payload is at most 125 bytes, 2 for the code
 # Sent as the corrupt frame when no data frame has been sent yet: a torn data frame.
@@ -139,20 +147,81 @@ def _seconds_text(seconds: float) -> str:
     return f"{seconds:g}"
 
 
+def _for_text(duration_s: float | None) -> str:
+    return "" if duration_s is None else f",for={_seconds_text(duration_s)}"
+
+
+class FaultTarget(Protocol[T_co]):
+    """What a fault can do to a connection's playback (replayer.engine implements it): each
+    kind's `apply` says which of these it is, so the engine has no list of kinds."""
+
+    def drop(self) -> T_co: ...
+    def close(self, code: int, reason: str) -> T_co: ...
+    def stall(self, seconds: float) -> T_co: ...
+    def withhold_heartbeats(self, seconds: float | None) -> T_co: ...
+    def withhold_data(self, seconds: float | None) -> T_co: ...
+    def resend_last_frame(self) -> T_co: ...
+    def swap_next_frames(self) -> T_co: ...
+    def delay_next_frame(self, seconds: float) -> T_co: ...
+    def send_corrupt_frame(self) -> T_co: ...
+
+
+class _OnConnection:
+    """What every kind acting on a playing connection shares: its trigger, and when that
+    trigger can never be met on a capture."""
+
+    __slots__ = ()
+    trigger: Trigger
+    KIND: ClassVar[str]
+    GRAMMAR: ClassVar[str]  # its row in docs/faults.md
+    EXAMPLE: ClassVar[str]  # its example in `ttrec serve --help`
+
+    def why_never(self, timeline: Timeline, start: int, name: str) -> str | None:
+        """Why this fault can never fire on a playback of `timeline` (called `name`) from its
+        data frame `start` on, or None when it can. A client's startPosition only skips
+        more, so what cannot fire from there never does."""
+        trigger = self.trigger
+        if isinstance(trigger, AfterFrames) and trigger.frames > timeline.frames - start:
+            return f"{name} plays {timeline.frames - start} data frame(s)"
+        if isinstance(trigger, AtMoment):
+            found = timeline.moment_index().occurrences.get(trigger.moment, ())
+            playable = [i for i in found if i >= start]
+            if trigger.nth is None and not playable:
+                return f"{name} has no {trigger.moment}" + (" from --start-at on" if found else "")
+            if trigger.nth is not None and (len(found) < trigger.nth or found[trigger.nth - 1] < start):
+                return f"{name} has {len(found)} {trigger.moment}(s)" + (
+                    "" if len(found) < trigger.nth else f", the #{trigger.nth} before --start-at"
+                )
+        return None
+
+
 @dataclass(frozen=True, slots=True)
-class DropFault:
+class DropFault(_OnConnection):
     """End the TCP connection with no close frame: the client sees an abnormal closure."""
 
+    KIND: ClassVar = "drop"
+    GRAMMAR: ClassVar = "drop:TRIGGER"
+    EXAMPLE: ClassVar = "drop:at=match-point"
     trigger: Trigger
 
     def __str__(self) -> str:
         return f"drop:{self.trigger}"
 
+    @classmethod
+    def parse(cls, spec: str, trigger: Trigger, params: dict[str, str]) -> DropFault:
+        return cls(trigger)
+
+    def apply(self, target: FaultTarget[T]) -> T:
+        return target.drop()
+
 
 @dataclass(frozen=True, slots=True)
-class CloseFault:
+class CloseFault(_OnConnection):
     """Close the websocket with a chosen code and reason."""
 
+    KIND: ClassVar = "close"
+    GRAMMAR: ClassVar = "close:TRIGGER[,code=C][,reason=R]"
+    EXAMPLE: ClassVar = "close:after=40,code=1011,reason=overloaded"
     trigger: Trigger
     code: int = DEFAULT_CLOSE_CODE
     reason: str = ""
@@ -161,81 +230,164 @@ class CloseFault:
         reason = f",reason={self.reason}" if self.reason else ""
         return f"close:{self.trigger},code={self.code}{reason}"
 
+    @classmethod
+    def parse(cls, spec: str, trigger: Trigger, params: dict[str, str]) -> CloseFault:
+        code = _int(spec, "code", params.pop("code", str(DEFAULT_CLOSE_CODE)))
+        if not _sendable_close_code(code):
+            raise FaultSpecError(spec, f"{code} is not a close code a server may send")
+        reason = params.pop("reason", "")
+        if len(reason.encode()) > MAX_CLOSE_REASON_BYTES:
+            raise FaultSpecError(spec, f"reason is longer than {MAX_CLOSE_REASON_BYTES} bytes")
+        return cls(trigger, code, reason)
+
+    def apply(self, target: FaultTarget[T]) -> T:
+        return target.close(self.code, self.reason)
+
 
 @dataclass(frozen=True, slots=True)
-class StallFault:
+class StallFault(_OnConnection):
     """Send nothing at all for `duration_s`, then go on where playback was."""
 
+    KIND: ClassVar = "stall"
+    GRAMMAR: ClassVar = "stall:TRIGGER,for=S"
+    EXAMPLE: ClassVar = "stall:after=10,for=25"
     trigger: Trigger
     duration_s: float
 
     def __str__(self) -> str:
         return f"stall:{self.trigger},for={_seconds_text(self.duration_s)}"
 
+    @classmethod
+    def parse(cls, spec: str, trigger: Trigger, params: dict[str, str]) -> StallFault:
+        return cls(trigger, _required_duration(spec, params, "for"))
+
+    def apply(self, target: FaultTarget[T]) -> T:
+        return target.stall(self.duration_s)
+
 
 @dataclass(frozen=True, slots=True)
-class NoHeartbeatsFault:
+class NoHeartbeatsFault(_OnConnection):
     """Withhold heartbeats for `duration_s` (None: for good) while data goes on."""
 
+    KIND: ClassVar = "no-heartbeats"
+    GRAMMAR: ClassVar = "no-heartbeats:TRIGGER[,for=S]"
+    EXAMPLE: ClassVar = "no-heartbeats:after=0"
     trigger: Trigger
     duration_s: float | None = None
 
     def __str__(self) -> str:
-        duration = "" if self.duration_s is None else f",for={_seconds_text(self.duration_s)}"
-        return f"no-heartbeats:{self.trigger}{duration}"
+        return f"no-heartbeats:{self.trigger}{_for_text(self.duration_s)}"
+
+    @classmethod
+    def parse(cls, spec: str, trigger: Trigger, params: dict[str, str]) -> NoHeartbeatsFault:
+        return cls(trigger, _duration(spec, params, "for", required=False))
+
+    def apply(self, target: FaultTarget[T]) -> T:
+        return target.withhold_heartbeats(self.duration_s)
 
 
 @dataclass(frozen=True, slots=True)
-class HeartbeatsOnlyFault:
+class HeartbeatsOnlyFault(_OnConnection):
     """Withhold data for `duration_s` (None: for good) while heartbeats go on."""
 
+    KIND: ClassVar = "heartbeats-only"
+    GRAMMAR: ClassVar = "heartbeats-only:TRIGGER[,for=S]"
+    EXAMPLE: ClassVar = "heartbeats-only:at=set-end#1,for=60"
     trigger: Trigger
     duration_s: float | None = None
 
     def __str__(self) -> str:
-        duration = "" if self.duration_s is None else f",for={_seconds_text(self.duration_s)}"
-        return f"heartbeats-only:{self.trigger}{duration}"
+        return f"heartbeats-only:{self.trigger}{_for_text(self.duration_s)}"
+
+    @classmethod
+    def parse(cls, spec: str, trigger: Trigger, params: dict[str, str]) -> HeartbeatsOnlyFault:
+        return cls(trigger, _duration(spec, params, "for", required=False))
+
+    def apply(self, target: FaultTarget[T]) -> T:
+        return target.withhold_data(self.duration_s)
 
 
 @dataclass(frozen=True, slots=True)
-class DuplicateFault:
+class DuplicateFault(_OnConnection):
     """Send the data frame just sent once more."""
 
+    KIND: ClassVar = "duplicate"
+    GRAMMAR: ClassVar = "duplicate:TRIGGER"
+    EXAMPLE: ClassVar = "duplicate:p=0.05"
     trigger: Trigger
 
     def __str__(self) -> str:
         return f"duplicate:{self.trigger}"
 
+    @classmethod
+    def parse(cls, spec: str, trigger: Trigger, params: dict[str, str]) -> DuplicateFault:
+        if trigger == AfterFrames(0):
+            raise FaultSpecError(spec, "duplicate repeats the frame just sent: after must be at least 1")
+        return cls(trigger)
+
+    def apply(self, target: FaultTarget[T]) -> T:
+        return target.resend_last_frame()
+
 
 @dataclass(frozen=True, slots=True)
-class ReorderFault:
+class ReorderFault(_OnConnection):
     """Swap the next two data frames."""
 
+    KIND: ClassVar = "reorder"
+    GRAMMAR: ClassVar = "reorder:TRIGGER"
+    EXAMPLE: ClassVar = "reorder:at=game-point"
     trigger: Trigger
 
     def __str__(self) -> str:
         return f"reorder:{self.trigger}"
 
+    @classmethod
+    def parse(cls, spec: str, trigger: Trigger, params: dict[str, str]) -> ReorderFault:
+        return cls(trigger)
+
+    def apply(self, target: FaultTarget[T]) -> T:
+        return target.swap_next_frames()
+
 
 @dataclass(frozen=True, slots=True)
-class DelayFault:
+class DelayFault(_OnConnection):
     """Hold the next data frame `by_s` seconds past its due time."""
 
+    KIND: ClassVar = "delay"
+    GRAMMAR: ClassVar = "delay:TRIGGER,by=S"
+    EXAMPLE: ClassVar = "delay:after=5,by=3"
     trigger: Trigger
     by_s: float
 
     def __str__(self) -> str:
         return f"delay:{self.trigger},by={_seconds_text(self.by_s)}"
 
+    @classmethod
+    def parse(cls, spec: str, trigger: Trigger, params: dict[str, str]) -> DelayFault:
+        return cls(trigger, _required_duration(spec, params, "by"))
+
+    def apply(self, target: FaultTarget[T]) -> T:
+        return target.delay_next_frame(self.by_s)
+
 
 @dataclass(frozen=True, slots=True)
-class CorruptFault:
+class CorruptFault(_OnConnection):
     """Send a text frame that is not JSON."""
 
+    KIND: ClassVar = "corrupt"
+    GRAMMAR: ClassVar = "corrupt:TRIGGER"
+    EXAMPLE: ClassVar = "corrupt:after=20"
     trigger: Trigger
 
     def __str__(self) -> str:
         return f"corrupt:{self.trigger}"
+
+    @classmethod
+    def parse(cls, spec: str, trigger: Trigger, params: dict[str, str]) -> CorruptFault:
+        return cls(trigger)
+
+    def apply(self, target: FaultTarget[T]) -> T:
+        return target.send_corrupt_frame()
 
 
 ConnectionFault = (
@@ -258,6 +410,9 @@ ConnectionFault = (
 class RejectFault:
     """Refuse connection attempts `first` .. `first + count - 1` with HTTP `status`."""
 
+    KIND: ClassVar = "reject"
+    GRAMMAR: ClassVar = "reject:next=N[,status=S][,from=K]"
+    EXAMPLE: ClassVar = "reject:next=2,status=503"
     count: int
     status: int = DEFAULT_REJECT_STATUS
     first: int = 0
@@ -269,20 +424,49 @@ class RejectFault:
     def rejects(self, attempt: int) -> bool:
         return self.first <= attempt < self.first + self.count
 
+    def why_never(self, timeline: Timeline, start: int, name: str) -> str | None:
+        return None  # it acts at the handshake, whatever the capture
+
+    @classmethod
+    def parse(cls, spec: str, params: dict[str, str]) -> RejectFault:
+        for key in (*_TRIGGER_KEYS, TIMES_KEY):
+            if key in params:
+                raise FaultSpecError(
+                    spec, f"reject acts on connection attempts: use next=N[,from=K], not {key}"
+                )
+        if "next" not in params:
+            raise FaultSpecError(spec, "say how many attempts: next=N")
+        count = _int(spec, "next", params.pop("next"), minimum=1)
+        status = _int(spec, "status", params.pop("status", str(DEFAULT_REJECT_STATUS)))
+        if not 400 <= status <= 599:
+            raise FaultSpecError(spec, f"status must be an HTTP error status (400-599), got {status}")
+        first = _int(spec, "from", params.pop("from", "0"))
+        return cls(count, status, first)
+
 
 Fault = ConnectionFault | RejectFault
-KINDS: Final = (
-    "drop",
-    "close",
-    "stall",
-    "no-heartbeats",
-    "heartbeats-only",
-    "duplicate",
-    "reorder",
-    "delay",
-    "corrupt",
-    "reject",
+# The registry: every kind, in the order --help and docs/faults.md list them. A kind is one
+# class here (grammar, str, validation, effect); nothing else lists the kinds.
+CONNECTION_KINDS: Final[Mapping[str, type[ConnectionFault]]] = MappingProxyType(
+    {
+        cls.KIND: cls
+        for cls in (
+            DropFault,
+            CloseFault,
+            StallFault,
+            NoHeartbeatsFault,
+            HeartbeatsOnlyFault,
+            DuplicateFault,
+            ReorderFault,
+            DelayFault,
+            CorruptFault,
+        )
+    }
 )
+REGISTRY: Final[Mapping[str, type[Fault]]] = MappingProxyType(
+    {**CONNECTION_KINDS, RejectFault.KIND: RejectFault}
+)
+KINDS: Final = tuple(REGISTRY)
 _TRIGGER_KEYS: Final = ("after", "p", "at")
 TIMES_KEY: Final = "times"
 ENDING_FAULTS: Final = (DropFault, CloseFault)
@@ -329,20 +513,6 @@ def _seconds(spec: str, key: str, value: str) -> float:
     if seconds <= 0:
         raise FaultSpecError(spec, f"{key} must be more than 0 seconds")
     return seconds
-
-
-def parse_moment(text: str, *, what: str = "moment") -> tuple[Moment, int | None]:
-    """`game-point` or `game-point#2` (the 2nd of the capture); ValueError with the reason."""
-    name, hash_, nth_text = text.strip().partition("#")
-    name = name.strip()
-    if name not in MOMENTS:
-        raise ValueError(f"unknown {what} {name!r} (known: {', '.join(MOMENTS)})")
-    moment: Moment = next(m for m in get_args(Moment) if m == name)
-    if not hash_:
-        return moment, None
-    if not nth_text.strip().isdigit() or int(nth_text) < 1:
-        raise ValueError(f"the occurrence after # must be a whole number from 1, got {nth_text!r}")
-    return moment, int(nth_text)
 
 
 def _params(spec: str, rest: str) -> dict[str, str]:
@@ -394,26 +564,18 @@ def _times(spec: str, value: str | None, default: int | None) -> int | None:
     return int(value)
 
 
+def _required_duration(spec: str, params: dict[str, str], key: str) -> float:
+    duration = _duration(spec, params, key, required=True)
+    assert duration is not None
+    return duration
+
+
 def _duration(spec: str, params: dict[str, str], key: str, *, required: bool) -> float | None:
     if key not in params:
         if required:
             raise FaultSpecError(spec, f"say how long: {key}=SECONDS")
         return None
     return _seconds(spec, key, params.pop(key))
-
-
-def _reject(spec: str, params: dict[str, str]) -> RejectFault:
-    for key in (*_TRIGGER_KEYS, TIMES_KEY):
-        if key in params:
-            raise FaultSpecError(spec, f"reject acts on connection attempts: use next=N[,from=K], not {key}")
-    if "next" not in params:
-        raise FaultSpecError(spec, "say how many attempts: next=N")
-    count = _int(spec, "next", params.pop("next"), minimum=1)
-    status = _int(spec, "status", params.pop("status", str(DEFAULT_REJECT_STATUS)))
-    if not 400 <= status <= 599:
-        raise FaultSpecError(spec, f"status must be an HTTP error status (400-599), got {status}")
-    first = _int(spec, "from", params.pop("from", "0"))
-    return RejectFault(count, status, first)
 
 
 def parse_fault(spec: str) -> Fault:
@@ -424,47 +586,13 @@ def parse_fault(spec: str) -> Fault:
         raise FaultSpecError(spec, f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
     params = _params(spec, rest)
     fault: Fault
-    if kind == "reject":
-        fault = _reject(spec, params)
+    if kind == RejectFault.KIND:
+        fault = RejectFault.parse(spec, params)
     else:
-        fault = _connection_fault(spec, kind, _trigger(spec, params), params)
+        fault = CONNECTION_KINDS[kind].parse(spec, _trigger(spec, params), params)
     if params:
         raise FaultSpecError(spec, f"unknown key {sorted(params)[0]!r} for {kind}")
     return fault
-
-
-def _connection_fault(spec: str, kind: str, trigger: Trigger, params: dict[str, str]) -> ConnectionFault:
-    match kind:
-        case "drop":
-            return DropFault(trigger)
-        case "close":
-            code = _int(spec, "code", params.pop("code", str(DEFAULT_CLOSE_CODE)))
-            if not _sendable_close_code(code):
-                raise FaultSpecError(spec, f"{code} is not a close code a server may send")
-            reason = params.pop("reason", "")
-            if len(reason.encode()) > MAX_CLOSE_REASON_BYTES:
-                raise FaultSpecError(spec, f"reason is longer than {MAX_CLOSE_REASON_BYTES} bytes")
-            return CloseFault(trigger, code, reason)
-        case "stall":
-            duration = _duration(spec, params, "for", required=True)
-            assert duration is not None
-            return StallFault(trigger, duration)
-        case "no-heartbeats":
-            return NoHeartbeatsFault(trigger, _duration(spec, params, "for", required=False))
-        case "heartbeats-only":
-            return HeartbeatsOnlyFault(trigger, _duration(spec, params, "for", required=False))
-        case "duplicate":
-            if trigger == AfterFrames(0):
-                raise FaultSpecError(spec, "duplicate repeats the frame just sent: after must be at least 1")
-            return DuplicateFault(trigger)
-        case "reorder":
-            return ReorderFault(trigger)
-        case "delay":
-            by = _duration(spec, params, "by", required=True)
-            assert by is not None
-            return DelayFault(trigger, by)
-        case _:
-            return CorruptFault(trigger)
 
 
 # --- decisions ------------------------------------------------------------------------------

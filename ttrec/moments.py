@@ -18,7 +18,7 @@ the n-th moment of a kind is the same action on either feed (tests/test_moments_
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 from ttrec.actions import ActionPacket, PacketError, parse_packet
 from ttrec.feed import Feed
@@ -100,3 +100,17 @@ def _total(frame: StatsFrame, action: int) -> int:
 
 def _decided_sets(frame: StatsFrame) -> int:
     return decided_sets(frame.sets)
+
+
+def parse_moment(text: str, *, what: str = "moment") -> tuple[Moment, int | None]:
+    """`game-point` or `game-point#2` (the 2nd of the capture); ValueError with the reason."""
+    name, hash_, nth_text = text.strip().partition("#")
+    name = name.strip()
+    if name not in MOMENTS:
+        raise ValueError(f"unknown {what} {name!r} (known: {', '.join(MOMENTS)})")
+    moment: Moment = next(m for m in get_args(Moment) if m == name)
+    if not hash_:
+        return moment, None
+    if not nth_text.strip().isdigit() or int(nth_text) < 1:
+        raise ValueError(f"the occurrence after # must be a whole number from 1, got {nth_text!r}")
+    return moment, int(nth_text)

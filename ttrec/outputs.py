@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final
 
+from ttrec.capture import CAPTURE_SUFFIX
 from ttrec.errors import CaptureWriteError, OutputRefused, OutputWriteError
 
 STDOUT: Final = "-"
@@ -178,7 +179,7 @@ def new_capture(out: Path | str, stdout: IO[bytes]) -> Iterator[Path]:
     check_capture_output(out, stdout)
     if is_stdout(out):
         with tempfile.TemporaryDirectory(prefix="ttrec-out-") as scratch:
-            tmp = Path(scratch) / "capture.jsonl.zst"
+            tmp = Path(scratch) / f"capture{CAPTURE_SUFFIX}"
             with _named_as(out):
                 yield tmp
             with tmp.open("rb") as built:

@@ -14,6 +14,7 @@ from typing import Any, Final, Literal
 from ttrec import TOOL
 
 FORMAT: Final = "ttrec/1"
+NS_PER_S: Final = 1_000_000_000  # record times (`t`) are nanoseconds
 Source = Literal["recorded", "simulated", "derived"]
 SOURCES: Final = ("recorded", "simulated", "derived")
 ClosedBy = Literal["server", "client", "network"]

@@ -28,12 +28,10 @@ from types import MappingProxyType
 from typing import Final, Literal
 
 from ttrec.errors import TtrecError
-from ttrec.faults import parse_moment
 from ttrec.feed import Feed, seq_num
-from ttrec.moments import Moment, moments_of_texts
-from ttrec.records import Binary, Frame, Heartbeat, Record
+from ttrec.moments import Moment, moments_of_texts, parse_moment
+from ttrec.records import NS_PER_S, Binary, Frame, Heartbeat, Record
 
-NS_PER_S: Final = 1_000_000_000
 # With recorded heartbeats, a scheduled gap may exceed the interval by this fraction of it
 # before a synthetic heartbeat is added: the provider's own heartbeats arrive a little late.
 RECORDED_HEARTBEAT_GRACE: Final = 0.5

@@ -11,7 +11,9 @@ import random
 from dataclasses import dataclass
 from typing import Final
 
-S: Final = 1_000_000_000
+from ttrec.records import NS_PER_S
+
+S: Final = NS_PER_S  # a second, in record time
 MS: Final = 1_000_000
 
 

@@ -54,6 +54,8 @@ from ttrec.simulated_teams import draw_teams, random_uuid
 from ttrec.simulated_time import S
 
 BEST_OF_CHOICES: Final = (3, 5, 7)
+# The largest seed every command accepts and the test strategies draw (a 64-bit signed int).
+MAX_SEED: Final = 2**63 - 1
 # A fixed start keeps `created` and every `wall` reproducible; `start=` moves it.
 DEFAULT_START: Final = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from typing import Any
 from ttrec.action_fold import ActionFold, games_won
 from ttrec.actions import PacketError, parse_packet
 from ttrec.match import FrameError, StatsFrame, parse_frame, set_winner
-from ttrec.records import Binary, Close, Error, Frame, Header, Heartbeat, Record
+from ttrec.records import NS_PER_S, Binary, Close, Error, Frame, Header, Heartbeat, Record
 
 
 @dataclass
@@ -65,7 +65,7 @@ class Cadence:
 
     @property
     def mean_gap_s(self) -> float | None:
-        return self.total_gap_ns / (self.count - 1) / 1e9 if self.count > 1 else None
+        return self.total_gap_ns / (self.count - 1) / NS_PER_S if self.count > 1 else None
 
 
 @dataclass
@@ -171,7 +171,7 @@ class CaptureSummary:
 
     @property
     def duration_s(self) -> float:
-        return 0.0 if self.first_t is None else (self.last_t - self.first_t) / 1e9
+        return 0.0 if self.first_t is None else (self.last_t - self.first_t) / NS_PER_S
 
     def as_json(self) -> dict[str, Any]:
         if self.actions is not None:

@@ -18,7 +18,7 @@ from ttrec.cross_check import cross_check
 from ttrec.errors import CaptureFormatError, TtrecError
 from ttrec.feed import feed_named
 from ttrec.invariants import Checker, Problem
-from ttrec.records import Frame
+from ttrec.records import NS_PER_S, Frame
 from ttrec.summary import Cadence, CaptureSummary
 
 MAX_PROBLEMS_SHOWN = 200  # per capture; a badly broken file would otherwise flood the terminal
@@ -167,7 +167,7 @@ def _set_table(summary: CaptureSummary) -> list[str]:
         else:
             begin = _clock(times.first_t - start)
             end = _clock(times.decided_t - start) if times.decided_t is not None else "playing"
-            length = _duration((times.decided_t - times.first_t) / 1e9) if times.decided_t else ""
+            length = _duration((times.decided_t - times.first_t) / NS_PER_S) if times.decided_t else ""
             span = f"{begin:<8} {end:<8} {length}"
         rows.append(f"  {period:>3}  {home:>4} {away:>4}  {span}".rstrip())
     return rows
@@ -179,7 +179,7 @@ def _cadence(cadence: Cadence) -> str:
         return ""
     if cadence.backwards:  # a mean over gaps that run backwards means nothing
         return f"(time goes backwards {cadence.backwards} time(s): see `ttrec check`)"
-    return f"(every {mean:.1f} s on average, longest gap {cadence.max_gap_ns / 1e9:.1f} s)"
+    return f"(every {mean:.1f} s on average, longest gap {cadence.max_gap_ns / NS_PER_S:.1f} s)"
 
 
 def _sequence(data: dict[str, Any]) -> str:
@@ -209,7 +209,7 @@ def _tail(summary: CaptureSummary) -> str:
 
 
 def _clock(ns: int) -> str:
-    return _duration(ns / 1e9)
+    return _duration(ns / NS_PER_S)
 
 
 def _duration(seconds: float) -> str:

@@ -27,8 +27,7 @@ from ttrec.derive import (
 from ttrec.feed import feed_named, rfc3339, seq_num, validate_fixture_id
 from ttrec.merge import merge
 from ttrec.outputs import check_capture_output, is_stdout, new_capture, out_label
-from ttrec.records import Frame, Header, Record
-from ttrec.schedule import NS_PER_S
+from ttrec.records import NS_PER_S, Frame, Header, Record
 
 _IN = click.Path(dir_okay=False, exists=True, path_type=Path)
 _OUT = click.option(

@@ -6,6 +6,7 @@ upper bound, numbers so large that the arithmetic they feed overflows: `Finite` 
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from typing import Any, Final
 
@@ -32,3 +33,13 @@ class Finite(click.FloatRange):
 def seconds(min: float = 0.0, *, min_open: bool = False, max: float = MAX_SECONDS) -> Finite:
     """A duration option: finite, at least `min` (or above it), at most a week by default."""
     return Finite(min=min, max=max, min_open=min_open)
+
+
+def is_loopback(host: str) -> bool:
+    """`localhost` or a loopback address; a name is not (it may resolve to anything)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -27,7 +26,7 @@ from replayer.options import AUTH_TIMEOUT_S, SEND_TIMEOUT_S, OnEnd
 from replayer.rest import listings_of, serve_api_tcp
 from replayer.tls import from_files, self_signed
 from ttrec.cli import command
-from ttrec.cli.params import seconds
+from ttrec.cli.params import is_loopback, seconds
 from ttrec.errors import OutputRefused, TtrecError, leaves
 from ttrec.faults import Fault, FaultSpecError, parse_fault
 from ttrec.feed import HEARTBEAT_INTERVAL_S
@@ -90,15 +89,6 @@ def _start_at(ctx: click.Context, param: click.Parameter, value: str | None) -> 
         return None if value is None else parse_start_at(value)
     except StartAtError as exc:
         raise click.BadParameter(exc.problem) from None
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a name: it may resolve to anything
 
 
 def _check_outputs(ready_file: Path | None, report_file: Path | None, ca_file: Path | None) -> None:
@@ -429,7 +419,7 @@ def serve_command(
 
     # No capture named: every bundled sample; a sample's name: that sample.
     captures = tuple(map(resolve, captures)) if captures else tuple(sample_paths())
-    if not _is_loopback(host):
+    if not is_loopback(host):
         click.echo(
             f"ttrec serve: warning: binding {host} exposes the mock server beyond this machine", err=True
         )

@@ -6,10 +6,10 @@ import secrets
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final
 
 import click
 
+from ttrec.capture import CAPTURE_SUFFIX
 from ttrec.cli import command
 from ttrec.cli.params import MAX_SECONDS
 from ttrec.errors import InvalidFixtureId
@@ -25,9 +25,7 @@ from ttrec.simulated_points import (
     PointModel,
     to_ppm,
 )
-from ttrec.simulator import BEST_OF_CHOICES, DEFAULT_START, simulate_match, write_capture
-
-MAX_SEED: Final = 2**63 - 1
+from ttrec.simulator import BEST_OF_CHOICES, DEFAULT_START, MAX_SEED, simulate_match, write_capture
 
 
 def _fixture_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -169,7 +167,7 @@ def simulate(
     games = int(best_of)
     kind = "singles" if singles else "doubles"
     if out is None:
-        out = Path(f"sim-{seed}-bo{games}-{kind}.jsonl.zst")
+        out = Path(f"sim-{seed}-bo{games}-{kind}{CAPTURE_SUFFIX}")
     with new_capture(out, sys.stdout.buffer) as unfinished:
         match = simulate_match(
             seed,

@@ -3,7 +3,6 @@ watched in one process)."""
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 import sys
 from functools import partial
@@ -17,11 +16,13 @@ import trio
 from recorder.secret import TOKEN_ENV, Token
 from recorder.watch import REFRESH_S, WatchResult, watch
 from ttrec.cli import UsageProblem, command, plural
-from ttrec.cli.params import seconds
+from ttrec.cli.params import is_loopback, seconds
 from ttrec.cli.token import ca_file_option, resolve_connect, resolve_token, token_options
 from ttrec.errors import InvalidFixtureId
 from ttrec.feed import DEFAULT_BASE_URL, feed_url, validate_fixture_id
+from ttrec.records import NS_PER_S
 from ttrec.scoreboard import Scoreboard
+from ttrec.terminal import InPlace
 
 LOCAL_TOKEN: Final = "ttrec-local"  # noqa: S105 (what we send to a local `ttrec serve`, which takes any)
 DEMO_SECONDS: Final = 20.0  # a whole sample match goes by in this long
@@ -34,7 +35,7 @@ class Screen:
     def __init__(self, out: TextIO, live: bool) -> None:
         self.out = out
         self.live = live
-        self._drawn = 0
+        self._block = InPlace(out)
 
     def show(self, board: Scoreboard, new_frame: bool) -> None:
         if not self.live:
@@ -42,22 +43,7 @@ class Screen:
                 self.out.write(board.line() + "\n")
                 self.out.flush()
             return
-        lines = board.render(trio.current_time())
-        # Move up over the previous drawing and clear it, then draw the new one.
-        prefix = f"\x1b[{self._drawn}F\x1b[J" if self._drawn else ""
-        self.out.write(prefix + "\n".join(lines) + "\n")
-        self.out.flush()
-        self._drawn = len(lines)
-
-
-def _is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        self._block.draw(board.render(trio.current_time()))
 
 
 def _resolve_url(target: str, base_url: str) -> str:
@@ -114,7 +100,7 @@ def watch_command(
     url = _resolve_url(target, base_url)
     connect = resolve_connect(ca_file)
     if secret is None:
-        if not _is_loopback(url):
+        if not is_loopback(urlsplit(url).hostname or ""):
             raise UsageProblem(f"the provider needs a token: --token, --token-file or {TOKEN_ENV}")
         secret = Token(LOCAL_TOKEN)
     screen = Screen(sys.stdout, sys.stdout.isatty() if plain is None else not plain)
@@ -145,7 +131,7 @@ def demo(seconds: float, plain: bool | None) -> None:
 
     capture = sample_path(DEMO_SAMPLE)
     with CaptureReader(capture) as reader:
-        duration_s = max((record.t for record in reader), default=0) / 1e9
+        duration_s = max((record.t for record in reader), default=0) / NS_PER_S
     token = secrets.token_urlsafe(16)
     speed = max(duration_s / seconds, 1.0)
     screen = Screen(sys.stdout, sys.stdout.isatty() if plain is None else not plain)

@@ -21,7 +21,6 @@ from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
-from urllib.parse import urlencode
 
 import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
@@ -32,7 +31,7 @@ from replayer.options import OnEnd
 from replayer.tls import self_signed
 from ttrec.errors import leaves
 from ttrec.faults import Fault, parse_fault
-from ttrec.feed import ACCEPT_HEADER, HEARTBEAT_INTERVAL_S, Feed, auth_message
+from ttrec.feed import ACCEPT_HEADER, HEARTBEAT_INTERVAL_S, Feed, auth_message, feed_url, validate_fixture_id
 from ttrec.moments import Moment
 from ttrec.schedule import StartAt, parse_start_at
 
@@ -120,14 +119,10 @@ class _Common:
         speed: str | None = None,
     ) -> str:
         """The feed URL of a fixture (default: `fixture_id`), with the provider's query
-        parameters `startPosition` and `speed=fast|normal` when given."""
-        url = self.server.fixture_url(fixture_id or self.fixture_id, feed)
-        query: dict[str, str] = {}
-        if start_position is not None:
-            query["startPosition"] = str(start_position)
-        if speed is not None:
-            query["speed"] = speed
-        return url + ("?" + urlencode(query) if query else "")
+        parameters `startPosition` and `speed=fast|normal` when given, built as the
+        recorder builds it (ttrec.feed.feed_url: startPosition 0, the start, is left out)."""
+        fixture = validate_fixture_id(fixture_id or self.fixture_id)
+        return feed_url(self.url, fixture, feed, start_position=start_position, speed=speed)
 
     @property
     def control_url(self) -> str:

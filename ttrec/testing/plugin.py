@@ -176,11 +176,12 @@ def _capture_feeds(capture: Any) -> list[tuple[str, Any]]:
 
 
 def _simulated(simulate: Any, directory: Path) -> Path:
+    from ttrec.capture import CAPTURE_SUFFIX
     from ttrec.simulator import simulate_match, write_capture
 
     kwargs = {"seed": simulate} if isinstance(simulate, int) else dict(simulate)
     match = simulate_match(**kwargs)
-    return write_capture(match, directory / f"simulated-{match.fixture_id}.jsonl.zst")
+    return write_capture(match, directory / f"simulated-{match.fixture_id}{CAPTURE_SUFFIX}")
 
 
 async def _record(
@@ -200,6 +201,7 @@ async def _record(
     from recorder.secret import TOKEN_ENV, TokenProblem, token_from
     from recorder.session import RecordOptions
     from recorder.stop import Stop
+    from ttrec.capture import CAPTURE_SUFFIX
 
     try:
         token = token_from(os.environ.get(TOKEN_ENV), None, on_command_line=False)
@@ -211,7 +213,7 @@ async def _record(
     if base_url is not None:
         options = replace(options, base_url=base_url)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.recording.jsonl.zst")
+    partial = path.with_name(f".{path.name}.{os.getpid()}.recording{CAPTURE_SUFFIX}")
     partial.unlink(missing_ok=True)
     log = io.StringIO()
     stop = Stop()

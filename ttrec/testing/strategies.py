@@ -39,12 +39,10 @@ except ImportError:  # an extra: a consumer that never asked for strategies has 
 
 from ttrec.feed import default_heartbeat
 from ttrec.records import Frame, Heartbeat
-from ttrec.simulator import BEST_OF_CHOICES, SimulatedMatch, simulate_match
+from ttrec.simulator import BEST_OF_CHOICES, MAX_SEED, SimulatedMatch, simulate_match
 
 if TYPE_CHECKING:
     from ttrec.testing.fuzz import Scenario
-
-MAX_SEED: Final = 2**32 - 1  # plenty of matches, and short enough to retype
 
 __all__ = ["fault_specs", "feed_messages", "heartbeats", "matches", "scenarios", "seeds", "statistics_frames"]
 
