@@ -54,6 +54,11 @@ class AggregateBook:
         counts = self.periods[side].setdefault(period, {})
         counts[action] = counts.get(action, 0) + 1
 
+    def remove(self, side: Side, period: int, action: int) -> None:
+        """Take a counted action back (a correction); a count at zero leaves the frame."""
+        self.totals[side][action] -= 1
+        self.periods[side][period][action] -= 1
+
     def render(self, meta: FrameMeta, rng: random.Random) -> str:
         """The frame's JSON text; `rng` decides the (meaningless) order of periods and
         aggregates, so the same seed always gives the same text."""

@@ -212,6 +212,8 @@ def check(captures: tuple[Path, ...]) -> None:
             click.echo(f"{path}:{problem.line}: {problem.message}")
         if len(problems) > MAX_PROBLEMS_SHOWN:
             click.echo(f"{path}: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more problems")
+        for note in checker.notes:
+            click.echo(f"{path}:{note.line}: note: {note.message}", err=True)
         if reader.torn_tail and not reader.damage:
             click.echo(f"{path}: note: torn tail after line {reader.lines}", err=True)
         if not problems:
