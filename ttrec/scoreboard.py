@@ -69,8 +69,8 @@ class Scoreboard:
         lines.append(self._team_line("home", frame.home, frame))
         lines.append(self._team_line("away", frame.away, frame))
         status = [self.moment] if self.moment else []
-        if frame.finished and frame.winner:
-            status = [f"winner {frame.winner}"]
+        if frame.finished:
+            status = [f"winner {frame.winner}" if frame.winner else "ended: dropped, no result"]
         status.append(f"last frame {_ago(now, self.last_frame_at)}")
         status.append(f"last heartbeat {_ago(now, self.last_heartbeat_at)}")
         lines.append("  ".join(status))
@@ -92,7 +92,7 @@ class Scoreboard:
         if self.moment:
             parts.append(self.moment)
         if frame.finished:
-            parts.append(f"FINISHED winner {frame.winner or '?'}")
+            parts.append(f"FINISHED winner {frame.winner}" if frame.winner else "ENDED dropped, no result")
         return "  ".join(parts)
 
     def _team_line(self, side: Side, team: TeamStats | None, frame: StatsFrame) -> str:

@@ -14,8 +14,8 @@ board, so the two can never disagree). Its JSON form is the schema `ttrec truth`
   moment_side "home" | "away" | null: the side that holds the game or match point
   finished    the frame's `finished`
   winner      "home" | "away" | null (null until finished, and when it ended without a result)
-  ended       null while live; "completed" with a winner, "no-result" when the collection
-              ended without one
+  ended       null while live; "completed" with a winner, "dropped" when the collection
+              ended without one (CollectionDropped)
   corrections data frames so far in which a point count went down (a point taken back)
   teams       {"home": name, "away": name}
 """
@@ -31,7 +31,7 @@ from ttrec.match import POINT_SCORED, FrameError, Side, StatsFrame, parse_frame
 from ttrec.scoreboard import Scoreboard
 
 SCHEMA: Final = "ttrec.truth/1"
-Ended = Literal["completed", "no-result"]
+Ended = Literal["completed", "dropped"]
 # The fields a belief may report; `seq` is its key, `schema`, `frame` and `teams` describe
 # the truth line itself.
 COMPARABLE: Final = (
@@ -104,7 +104,7 @@ def _truth(board: Scoreboard, frame: StatsFrame, index: int, corrections: int) -
     winner = frame.winner
     ended: Ended | None = None
     if frame.finished:
-        ended = "completed" if winner else "no-result"
+        ended = "completed" if winner else "dropped"
     return Truth(
         seq=frame.seq_num,
         frame=index,

@@ -87,7 +87,11 @@ def _human(path: Path, summary: CaptureSummary) -> str:
     if data["winner"]:
         result = f"winner {data['winner']}"
     else:
-        result = "finished" if data["finished"] else ("in play" if data["frames"] else "no data frame yet")
+        result = (
+            "ended: dropped, no result"
+            if data["ended"] == "dropped"
+            else ("in play" if data["frames"] else "no data frame yet")
+        )
     lines = [
         f"{path}",
         f"  fixture     {data['fixture_id']}  ({data['feed']}, {data['source']}, {data['tool']})",
