@@ -26,6 +26,7 @@ from ttrec.match import (
     TeamStats,
     is_legal_set_score,
     parse_frame,
+    set_winner,
 )
 from ttrec.records import Frame, Header, Record
 
@@ -87,7 +88,7 @@ class Checker:
             self._problem(line, f"seqNum {frame.seq_num} does not increase (previous {last})")
         self._last_seq[record.conn] = frame.seq_num
         self._check_totals(line, frame)
-        self._check_sets(line, frame)
+        self._check_sets(line, frame, dropped=self._is_drop(frame))
         if self._previous is not None:
             gap = frame.seq_num - self._previous.seq_num - 1
             correction = _correction(self._previous, frame) if gap >= CORRECTION_MIN_GAP else None
@@ -120,7 +121,16 @@ class Checker:
                         f"{_side(team)} action {action}: match total {total} != sum over periods {summed}",
                     )
 
-    def _check_sets(self, line: int, frame: StatsFrame) -> None:
+    def _is_drop(self, frame: StatsFrame) -> bool:
+        """A dropped collection's last frame (SPEC §6): `finished`, sent for a status change
+        (no count changed since the previous frame) with the set in play left undecided."""
+        before = self._previous
+        if not frame.finished or before is None or not frame.sets or set_winner(frame.sets[-1]):
+            return False
+        pairs = ((before.home, frame.home), (before.away, frame.away))
+        return all(old is not None and new is not None and not _changes(old, new) for old, new in pairs)
+
+    def _check_sets(self, line: int, frame: StatsFrame, *, dropped: bool) -> None:
         sets = frame.sets
         for index, score in enumerate(sets):
             period = frame.period_numbers[index]
@@ -130,9 +140,8 @@ class Checker:
             legal = is_legal_set_score(score, finished=True) or (
                 not done and is_legal_set_score(score, finished=False)
             )
-            if not legal and done and is_last and is_legal_set_score(score, finished=False):
-                # Finished with the last set undecided: the collection ended without a
-                # result (CollectionDropped); the feed says so, it is not a bad count.
+            if not legal and dropped and is_last and is_legal_set_score(score, finished=False):
+                # The collection ended without a result (CollectionDropped): not a bad count.
                 self.notes.append(
                     Problem(line, f"finished without a result: set {period} stopped at {score[0]}-{score[1]}")
                 )

@@ -399,9 +399,12 @@ def simulate_match(
     base_url: str = DEFAULT_BASE_URL,
     model: PointModel | None = None,
     incidents: Incidents | None = None,
+    contiguous_seq: bool = False,
 ) -> SimulatedMatch:
     """Play one match; the same arguments always give the same result, record for record.
-    `model` says how points are won; the default is `PointModel.default(doubles=...)`."""
+    `model` says how points are won; the default is `PointModel.default(doubles=...)`.
+    `contiguous_seq` numbers the statistics frames 1..N instead of by their actions'
+    fixtureSeqNums (not what the provider does: for tests of tools that count frames)."""
     if best_of not in BEST_OF_CHOICES:
         raise ValueError(f"best_of must be one of {BEST_OF_CHOICES}, got {best_of}")
     if seed < 0:
@@ -443,7 +446,7 @@ def simulate_match(
         extra=extra,
     )
     clock = _Clock(start)
-    actions, frames = _statistics(rng, played.events, home, away, fixture, clock)
+    actions, frames = _statistics(rng, played.events, home, away, fixture, clock, contiguous_seq)
     packet_rng = random.Random(f"ttrec-actions-{seed}")
     packets = _packets(packet_rng, played.events, home, away, fixture, clock)
     return SimulatedMatch(
@@ -496,7 +499,13 @@ class _Clock:
 
 
 def _statistics(
-    rng: random.Random, events: list[Event], home: Team, away: Team, fixture: str, clock: _Clock
+    rng: random.Random,
+    events: list[Event],
+    home: Team,
+    away: Team,
+    fixture: str,
+    clock: _Clock,
+    contiguous_seq: bool,
 ) -> tuple[tuple[Action, ...], list[tuple[int, str]]]:
     """One statistics frame after each counted action (and a dropped collection's last
     status), numbered by the action's fixtureSeqNum."""
@@ -515,16 +524,17 @@ def _statistics(
                 book.add(event.side, event.period, event.type_id)
         elif index != last:
             continue
+        seq_num = len(frames) + 1 if contiguous_seq else index + 1
         sent_ns = clock.start_ns + event.t - timing.LATENCY.draw(rng)
         meta = FrameMeta(
-            seq_num=index + 1,
+            seq_num=seq_num,
             trace_id=f"{rng.getrandbits(128):032x}",
             finished=index == last,
             fixture_id=fixture,
             timestamp=_rfc3339_ns(sent_ns - sent_ns % TIMESTAMP_RESOLUTION_NS),
         )
         frames.append((event.t, book.render(meta, rng)))
-        actions.append(Action(index + 1, event.type_id, event.side, event.period, event.t, event.send_type))
+        actions.append(Action(seq_num, event.type_id, event.side, event.period, event.t, event.send_type))
     return tuple(actions), frames
 
 
