@@ -78,8 +78,9 @@ class PacketBook:
             self.current_status = "Live"
         if status is not None:
             self.collection_status = status
-        if period > 0:
+        if period > 0:  # a game is in the summary from its first action on (assumption)
             self.current_period = period
+            self.points.setdefault(period, {"home": 0, "away": 0})
         if meta.finished:
             dropped = self.collection_status == "CollectionDropped"
             self.current_status = "Unverified" if dropped else "Completed"
