@@ -48,8 +48,7 @@ def test_sample_is_exactly_what_simulate_makes(tmp_path: Path, name: str) -> Non
         )
 
 
-# `check` of an actions capture comes with the readers of issue 14 §4.
-@pytest.mark.parametrize("path", sample_paths(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sample_paths() + actions_sample_paths(), ids=lambda p: p.name)
 def test_sample_is_small_and_valid(path: Path) -> None:
     assert path.stat().st_size < MAX_SAMPLE_BYTES
     result = CliRunner().invoke(cli, ["check", str(path)])

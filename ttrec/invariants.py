@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from ttrec.actions import PacketError, parse_packet
 from ttrec.match import (
     POINT_SCORED,
     FrameError,
@@ -66,6 +67,9 @@ class Checker:
             self._add_frame(line, record)
 
     def _add_frame(self, line: int, record: Frame) -> None:
+        if self.header.feed == "actions":
+            self._add_packet(line, record)
+            return
         try:
             obj = json.loads(record.data)
         except (ValueError, RecursionError):
@@ -97,6 +101,27 @@ class Checker:
             else:
                 self.notes.append(Problem(line, f"correction at seqNum {frame.seq_num}: {correction}"))
         self._previous = frame
+
+    def _add_packet(self, line: int, record: Frame) -> None:
+        """An actions capture's data frame: a packet, numbered on from the previous one.
+        (Only the sequence and the fixture: the score is the statistics feed's to check.)"""
+        try:
+            packet = parse_packet(record.data)
+        except PacketError as exc:
+            self._problem(line, f"data frame is not an action packet: {exc}")
+            return
+        if self._finished_line is not None:
+            self._problem(line, f"data frame after the finished frame on line {self._finished_line}")
+        if packet.finished:
+            self._finished_line = line
+        if packet.fixture_id.lower() != self.header.fixture_id.lower():
+            self._problem(
+                line, f"fixtureId {packet.fixture_id} is not the capture's {self.header.fixture_id}"
+            )
+        last = self._last_seq.get(record.conn)
+        if last is not None and packet.seq <= last:
+            self._problem(line, f"fixtureSeqNum {packet.seq} does not increase (previous {last})")
+        self._last_seq[record.conn] = packet.seq
 
     def _check_strict(self, line: int, obj: Any, frame: StatsFrame) -> None:
         """What the lenient parser (shared with playback) lets through but a valid capture

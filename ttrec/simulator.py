@@ -268,10 +268,13 @@ class _Timeline:
         return t
 
 
-def play(rng: random.Random, best_of: int, model: PointModel, incidents: Incidents, seed: int) -> Play:
+def play(
+    rng: random.Random, best_of: int, model: PointModel, incidents: Incidents | None = None, seed: int = 0
+) -> Play:
     """Play a match point by point: the simulator's ground truth, before any frame exists.
-    Points and their times come from `rng`; everything else from the incident generator,
-    which only moves the clock."""
+    Points and their times come from `rng`; everything else from the incident generator of
+    `seed`, which only moves the clock (and ends a dropped match early)."""
+    incidents = incidents if incidents is not None else Incidents()
     sets_to_win = best_of // 2 + 1
     strength = draw_strength(rng, model)
     first_server: Side = rng.choice(SIDES)
