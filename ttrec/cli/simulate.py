@@ -253,10 +253,14 @@ def simulate(
             write_capture(match, stack.enter_context(new_capture(target, sys.stdout.buffer)), feed)
     home_sets, away_sets = match.sets_won
     scores = " ".join(f"{home}-{away}" for home, away in match.sets)
-    click.echo(
-        f"{out_label(out)}: seed {seed}, best of {games} {kind}, {match.home.name} {home_sets}-{away_sets}"
-        f" {match.away.name} ({scores}), {len(match.actions)} frames",
-        err=is_stdout(out),
-    )
-    for feed, target in zip(feeds[1:], targets[1:], strict=True):
-        click.echo(f"{out_label(target)}: the {feed} feed, {len(match.events)} packets", err=is_stdout(out))
+    ended = "" if match.winner else ", dropped without a result"
+    played = f"{match.home.name} {home_sets}-{away_sets} {match.away.name} ({scores}){ended}"
+    for feed, target in zip(feeds, targets, strict=True):
+        sent = f"{len(match.actions)} frames" if feed == "statistics" else f"{len(match.events)} packets"
+        if feed == feeds[0]:
+            click.echo(
+                f"{out_label(target)}: seed {seed}, best of {games} {kind}, {played}, {sent}",
+                err=is_stdout(out),
+            )
+        else:
+            click.echo(f"{out_label(target)}: the {feed} feed of the same match, {sent}", err=is_stdout(out))
