@@ -287,3 +287,14 @@ def test_the_naive_consumer_breaks_on_the_new_samples() -> None:
     assert (spec.scenario, spec.correction_at) == ("suspended", "match-point")
     final = list(truths(texts))[-1]
     assert final.winner == played.winner and final.corrections == 1
+
+
+def test_advanced_statistics_only_behind_the_flag(tmp_path: Path) -> None:
+    plain, advanced = tmp_path / "p.jsonl.zst", tmp_path / "a.jsonl.zst"
+    assert run("simulate", "--seed", "2", "-o", plain).exit_code == 0
+    assert run("simulate", "--seed", "2", "--advanced-statistics", "-o", advanced).exit_code == 0
+    for path, present in ((plain, False), (advanced, True)):
+        _, records = read_capture(path)
+        frames = [json.loads(r.data) for r in records if isinstance(r, Frame)]
+        assert {"advancedSportStatistics" in frame for frame in frames} == {present}
+        assert run("check", path).exit_code == 0

@@ -38,6 +38,9 @@ class FrameMeta:
     finished: bool
     fixture_id: str
     timestamp: str
+    # `advancedSportStatistics` is documented but absent from the sample, its content
+    # unpublished: behind `ttrec simulate --advanced-statistics`, an empty object.
+    advanced: bool = False
 
 
 class AggregateBook:
@@ -71,6 +74,8 @@ class AggregateBook:
             "timestamp": meta.timestamp,
             "teamActionAggregates": [self._team(side, rng) for side in SIDES],
         }
+        if meta.advanced:
+            frame["advancedSportStatistics"] = {}
         return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
     def _team(self, side: Side, rng: random.Random) -> dict[str, Any]:

@@ -403,10 +403,12 @@ def simulate_match(
     model: PointModel | None = None,
     incidents: Incidents | None = None,
     contiguous_seq: bool = False,
+    advanced_statistics: bool = False,
 ) -> SimulatedMatch:
     """Play one match; the same arguments always give the same result, record for record.
     `model` says how points are won; the default is `PointModel.default(doubles=...)`.
-    `contiguous_seq` numbers the statistics frames 1..N instead of by their actions'
+    `advanced_statistics` adds the documented `advancedSportStatistics` (empty) to every
+    statistics frame. `contiguous_seq` numbers the statistics frames 1..N instead of by their actions'
     fixtureSeqNums (not what the provider does: for tests of tools that count frames)."""
     if best_of not in BEST_OF_CHOICES:
         raise ValueError(f"best_of must be one of {BEST_OF_CHOICES}, got {best_of}")
@@ -433,6 +435,8 @@ def simulate_match(
     }
     if incidents.correction_at is not None:
         extra["correction_at"] = incidents.correction_at
+    if advanced_statistics:
+        extra["advanced_statistics"] = True
     header = Header(
         fixture_id=fixture,
         url=feed_url(base_url, fixture),
@@ -449,7 +453,9 @@ def simulate_match(
         extra=extra,
     )
     clock = _Clock(start)
-    actions, frames = _statistics(rng, played.events, home, away, fixture, clock, contiguous_seq)
+    actions, frames = _statistics(
+        rng, played.events, home, away, fixture, clock, contiguous_seq, advanced_statistics
+    )
     packet_rng = random.Random(f"ttrec-actions-{seed}")
     packets = _packets(packet_rng, played.events, home, away, fixture, clock)
     return SimulatedMatch(
@@ -509,6 +515,7 @@ def _statistics(
     fixture: str,
     clock: _Clock,
     contiguous_seq: bool,
+    advanced: bool,
 ) -> tuple[tuple[Action, ...], list[tuple[int, str]]]:
     """One statistics frame after each counted action (and a dropped collection's last
     status), numbered by the action's fixtureSeqNum."""
@@ -535,6 +542,7 @@ def _statistics(
             finished=index == last,
             fixture_id=fixture,
             timestamp=_rfc3339_ns(sent_ns - sent_ns % TIMESTAMP_RESOLUTION_NS),
+            advanced=advanced,
         )
         frames.append((event.t, book.render(meta, rng)))
         actions.append(Action(seq_num, event.type_id, event.side, event.period, event.t, event.send_type))

@@ -186,6 +186,12 @@ def _model(
     " dropped: it stops in game 2 and the match ends without a result.",
 )
 @click.option(
+    "--advanced-statistics",
+    is_flag=True,
+    help="Add the documented advancedSportStatistics field (an empty object: its content is not"
+    " published, and the provider's sample has no such field) to every statistics frame.",
+)
+@click.option(
     "-o",
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -205,6 +211,7 @@ def simulate(
     corrections: float | None,
     correction_at: CorrectionAt | None,
     scenario: Scenario,
+    advanced_statistics: bool,
     out: Path | None,
 ) -> None:
     """Simulate a table-tennis match and write it as a capture.
@@ -243,6 +250,7 @@ def simulate(
         base_url=base_url,
         model=model,
         incidents=incidents,
+        advanced_statistics=advanced_statistics,
     )
     targets = [out] if is_stdout(out) else [feed_file(out, feed) if len(feeds) > 1 else out for feed in feeds]
     for target in targets:  # all refused before any is written
