@@ -126,7 +126,7 @@ def test_info_says_a_dropped_collection_has_no_result(tmp_path: Path) -> None:
         [suspended_at + 1, "CollectingLive"],
         [suspended_at + 4, "CollectionDropped"],
     ]
-    assert "collection dropped: no result" in run("info", str(path))[1]
+    assert "ended: dropped, no result" in run("info", str(path))[1]
     last = list(truths(match.packets, "actions"))[-1]
     assert (last.ended, last.winner, last.finished) == ("dropped", None, True)
 

@@ -253,8 +253,8 @@ async def test_watch_says_a_dropped_collection_has_no_result(
             result = await watch(
                 handle.fixture_url(FIXTURE, "actions"), Token("t"), lambda b, n: None, refresh_s=None
             )
-    assert result.board.dropped and "COLLECTION DROPPED no result" in result.board.line()
-    assert "collection dropped: no result" in result.board.render(0.0)[3]
+    assert result.board.dropped and "ENDED dropped, no result" in result.board.line()
+    assert "ended: dropped, no result" in result.board.render(0.0)[3]
 
 
 def test_serve_asyncio_gives_the_url_of_either_feed(both: list[Path]) -> None:

@@ -16,7 +16,7 @@ from ttrec.moments import moments_of_texts
 from ttrec.records import Frame
 from ttrec.simulator import simulate_match, write_capture
 
-MATCH = simulate_match(seed=8, best_of=5)
+MATCH = simulate_match(seed=8, best_of=5, contiguous_seq=True)  # frames counted 1..N
 MOMENTS = list(moments_of_texts(MATCH.frames))
 
 

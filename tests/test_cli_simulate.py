@@ -180,6 +180,17 @@ def test_every_simulated_capture_passes_check_and_info_reports_what_was_played(
     assert summary["sets"] == [list(score) for score in match.sets]
     assert summary["finished"] is True and summary["source"] == "simulated"
     assert summary["frames"] == len(match.actions)
-    assert (summary["first_seq"], summary["last_seq"], summary["seq_gaps"]) == (1, len(match.actions), [])
+    # seqNums are the timeline's fixtureSeqNums: the gaps are the runs of uncounted actions.
+    counted = {i for i, event in enumerate(match.events, start=1) if event.counted}
+    gaps: list[list[int]] = []
+    for seq in range(min(counted), len(match.events) + 1):
+        if seq in counted:
+            continue
+        if gaps and gaps[-1][1] == seq - 1:
+            gaps[-1][1] = seq
+        else:
+            gaps.append([seq, seq])
+    assert (summary["first_seq"], summary["last_seq"]) == (min(counted), len(match.events))
+    assert summary["seq_gaps"] == gaps
     assert summary["teams"] == {"home": match.home.name, "away": match.away.name}
     assert summary["heartbeats"] > 0 and summary["connections"] == 1 and summary["torn_tail"] is False

@@ -27,7 +27,7 @@ from ttrec.moments import moments_of_texts
 from ttrec.records import Frame, Header, Heartbeat, Record
 from ttrec.simulator import simulate_match
 
-MATCH = simulate_match(seed=5, best_of=5)
+MATCH = simulate_match(seed=5, best_of=5, contiguous_seq=True)  # frames counted 1..N
 RECORDS: list[Record] = list(MATCH.records)
 FRAMES = list(MATCH.frames)
 MOMENTS = list(moments_of_texts(FRAMES))

@@ -43,7 +43,9 @@ def sample_truth(name: str) -> SimulatedMatch:
 SINGLES: Final = sample_truth("sample-singles-bo5")
 SAMPLE_FIXTURE: Final = SINGLES.fixture_id
 SAMPLE_FRAMES: Final = len(SINGLES.frames)
-DOUBLES_FIXTURE: Final = sample_truth("sample-doubles-bo5-decider").fixture_id
+DOUBLES: Final = sample_truth("sample-doubles-bo5-decider")
+DOUBLES_FIXTURE: Final = DOUBLES.fixture_id
+DOUBLES_SEQS: Final = [seq_num(text) for text in DOUBLES.frames]
 # pytest-asyncio (a test extra) warns in every project that leaves its loop scope unset.
 INI: Final = (
     "[pytest]\ntrio_mode = true\naddopts = -p no:cacheprovider\n"
@@ -64,7 +66,7 @@ async def test_the_default_server_plays_the_bundled_sample(ttrec_server: TrioSer
                 if classify(message) == "frame":
                     seqs.append(seq_num(message))
         (report,) = await ttrec_server.wait_connections(1)
-    assert seqs == list(range(1, SAMPLE_FRAMES + 1))
+    assert seqs == [seq_num(text) for text in SINGLES.frames]
     assert report.frames_sent == SAMPLE_FRAMES and report.ended == "client-closed"
 
 
@@ -112,10 +114,10 @@ async def test_marker_options(ttrec_server: TrioServer, autojump_clock: trio.tes
             await trio.sleep(60)
             assert not [m for m in got if classify(m) == "frame"]  # paused: heartbeats only
             position = await ttrec_server.control.release(2)
-            assert position.seq == 2
+            assert position.seq == DOUBLES_SEQS[1]
             await ttrec_server.control.release(5, wait=False)
         (report,) = await ttrec_server.wait_connections(1)
-    assert [seq_num(m) for m in got if classify(m) == "frame"] == [1, 2, 3]
+    assert [seq_num(m) for m in got if classify(m) == "frame"] == DOUBLES_SEQS[:3]
     assert report.fixture == DOUBLES_FIXTURE and report.code == 4001
     assert report.faults == ("close:after=3,code=4001",)
 

@@ -34,7 +34,9 @@ from ttrec.match import parse_frame
 from ttrec.schedule import parse_start_at
 from ttrec.simulator import simulate_match, write_capture
 
-MATCH: Final = simulate_match(seed=19, best_of=5)
+# The resume-from-zero client knows it has every frame by counting seqNums, which needs
+# the frames numbered 1..N (a real statistics stream has gaps: SPEC §6).
+MATCH: Final = simulate_match(seed=19, best_of=5, contiguous_seq=True)
 FIXTURE: Final = MATCH.header.fixture_id
 START_AT: Final = "set=3"
 # The options a kind needs besides its trigger. Durations longer than the recorder's 30 s

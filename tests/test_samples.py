@@ -9,10 +9,12 @@ import pytest
 import zstandard
 from click.testing import CliRunner
 
-from ttrec.bundled import SAMPLES, SampleSpec, sample_paths, samples_dir
+from ttrec.actions import POINT_SCORED, STATUS_UPDATED, TIMEOUT, parse_packet
+from ttrec.bundled import SAMPLES, SampleSpec, actions_sample_paths, sample_path, sample_paths, samples_dir
 from ttrec.capture import read_capture
 from ttrec.cli import cli
-from ttrec.records import Frame
+from ttrec.outputs import feed_file
+from ttrec.records import Frame, Heartbeat
 
 REPO_CAPTURES = Path(__file__).resolve().parent.parent / "captures"
 MAX_SAMPLE_BYTES = 300_000
@@ -36,9 +38,17 @@ def test_sample_is_exactly_what_simulate_makes(tmp_path: Path, name: str) -> Non
     assert fresh.read_bytes() == committed.read_bytes(), (
         f"zstd output changed; in captures/ run: {regenerate}"
     )
+    if spec.pair:
+        fresh_actions, committed_actions = (feed_file(p, "actions") for p in (fresh, committed))
+        assert text_of(fresh_actions) == text_of(committed_actions), (
+            f"the simulator drifted; run: {regenerate}"
+        )
+        assert fresh_actions.read_bytes() == committed_actions.read_bytes(), (
+            f"zstd output changed: {regenerate}"
+        )
 
 
-@pytest.mark.parametrize("path", sample_paths(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sample_paths() + actions_sample_paths(), ids=lambda p: p.name)
 def test_sample_is_small_and_valid(path: Path) -> None:
     assert path.stat().st_size < MAX_SAMPLE_BYTES
     result = CliRunner().invoke(cli, ["check", str(path)])
@@ -114,3 +124,26 @@ def test_a_file_of_a_sample_name_in_the_directory_wins(
     (tmp_path / "sample-singles-bo5").write_text("not a capture")
     result = CliRunner().invoke(cli, ["info", "sample-singles-bo5"])
     assert result.exit_code == 1
+
+
+def test_the_pair_has_a_correction_a_time_out_and_a_suspended_collection() -> None:
+    """What the messy pair promises, read from its actions capture alone."""
+    [actions_path] = actions_sample_paths()
+    header, records = read_capture(actions_path)
+    assert header.feed == "actions" and header.url.endswith("/actions")
+    packets = [parse_packet(r.data) for r in records if isinstance(r, Frame)]
+    assert [p.seq for p in packets] == list(range(1, len(packets) + 1))
+    corrected = [p for p in packets if p.send_type == "Updated"]
+    assert len(corrected) == 1 and corrected[0].related
+    assert corrected[0].related[0] in {p.action_id for p in packets if p.type_id == POINT_SCORED}
+    assert any(p.type_id == TIMEOUT for p in packets)
+    statuses = [p.summary.collection_status for p in packets if p.type_id == STATUS_UPDATED and p.summary]
+    suspended = statuses.index("CollectionSuspended")
+    assert statuses[suspended + 1] == "CollectingLive"
+    # Nothing but heartbeats while the collection is suspended, for longer than a rest.
+    at = next(i for i, r in enumerate(records) if isinstance(r, Frame) and "CollectionSuspended" in r.data)
+    following = next(i for i in range(at + 1, len(records)) if isinstance(records[i], Frame))
+    assert records[following].t - records[at].t > 60 * 1_000_000_000
+    assert all(isinstance(r, Heartbeat) for r in records[at + 1 : following]) and following - at > 5
+    statistics_header, _ = read_capture(sample_path("sample-pair-messy"))
+    assert statistics_header.fixture_id == header.fixture_id and statistics_header.feed == "statistics"

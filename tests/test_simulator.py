@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 from frame_factory import PROVIDER_SAMPLE
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from ttrec.actions import COUNTED, TIMEOUT
 from ttrec.feed import HEARTBEAT_INTERVAL_S, classify, default_heartbeat, rfc3339
 from ttrec.match import (
     GAME_POINT,
@@ -28,10 +30,26 @@ from ttrec.match import (
     parse_frame,
 )
 from ttrec.records import Close, Heartbeat, Open
-from ttrec.simulator import DEFAULT_START, Action, SimulatedMatch, simulate_match
-from ttrec.testing.strategies import matches
+from ttrec.simulated_incidents import Incidents
+from ttrec.simulator import DEFAULT_START, Event, SimulatedMatch, simulate_match
+from ttrec.testing.strategies import seeds
 
 PROPERTY = settings(max_examples=25, deadline=None)
+NO_CORRECTIONS = Incidents(correction_ppm=0)
+
+
+def clean_matches() -> st.SearchStrategy[SimulatedMatch]:
+    """Matches whose points are never corrected: every frame adds one count (corrections
+    are tested in tests/test_simulated_feeds.py)."""
+    return st.builds(
+        simulate_match,
+        seed=seeds(),
+        best_of=st.sampled_from((3, 5, 7)),
+        doubles=st.booleans(),
+        incidents=st.just(NO_CORRECTIONS),
+    )
+
+
 S = 1_000_000_000
 SIDES = ("home", "away")
 Key = tuple[str, int, int]  # (side, period, actionId)
@@ -196,7 +214,7 @@ def test_doubles_teams_have_two_players_and_singles_one() -> None:
 
 
 @PROPERTY
-@given(matches())
+@given(clean_matches())
 def test_scores_follow_ittf_rules(match: SimulatedMatch) -> None:
     to_win = match.best_of // 2 + 1
     assert to_win <= len(match.sets) <= match.best_of
@@ -217,24 +235,27 @@ def test_scores_follow_ittf_rules(match: SimulatedMatch) -> None:
 
 
 @PROPERTY
-@given(matches())
+@given(clean_matches())
 def test_serve_alternates_by_ittf_rules(match: SimulatedMatch) -> None:
     assert [point.server for point in match.points] == expected_servers(match)
 
 
 @PROPERTY
-@given(matches())
+@given(clean_matches())
 def test_every_frame_adds_one_action_and_says_which(match: SimulatedMatch) -> None:
     found = frame_actions(match)
     assert found == [(a.side, a.period, a.action_id) for a in match.actions]
-    assert [a.seq_num for a in match.actions] == list(range(1, len(match.actions) + 1))
+    # A frame's seqNum is its action's place in the whole timeline (SPEC §6): the gaps are
+    # the uncounted actions, and the last frame is the timeline's last action.
+    timeline = [i for i, event in enumerate(match.events, start=1) if event.type_id in COUNTED]
     frames = [parse_frame(text) for text in match.frames]
-    assert [f.seq_num for f in frames] == list(range(1, len(frames) + 1))
+    assert [f.seq_num for f in frames] == [a.seq_num for a in match.actions] == timeline
+    assert frames[-1].seq_num == len(match.events)
     assert [f.finished for f in frames] == [False] * (len(frames) - 1) + [True]
 
 
 @PROPERTY
-@given(matches())
+@given(clean_matches())
 def test_actions_tell_the_points_that_were_played(match: SimulatedMatch) -> None:
     actions = [(a.side, a.period, a.action_id) for a in match.actions]
     scored = [(side, period) for side, period, action in actions if action == POINT_SCORED]
@@ -250,7 +271,7 @@ def test_actions_tell_the_points_that_were_played(match: SimulatedMatch) -> None
 
 
 @PROPERTY
-@given(matches())
+@given(clean_matches())
 def test_final_frame_holds_the_result(match: SimulatedMatch) -> None:
     final = parse_frame(match.frames[-1])
     assert final.finished and final.winner == match.winner
@@ -265,7 +286,7 @@ def test_final_frame_holds_the_result(match: SimulatedMatch) -> None:
 
 
 @PROPERTY
-@given(matches())
+@given(clean_matches())
 def test_match_totals_are_sums_over_sets_in_every_frame(match: SimulatedMatch) -> None:
     for text in match.frames:
         frame = parse_frame(text)
@@ -290,7 +311,7 @@ PROVIDER = json.loads(PROVIDER_SAMPLE.read_text())
 
 
 @PROPERTY
-@given(matches())
+@given(clean_matches())
 def test_frames_have_the_providers_shape(match: SimulatedMatch) -> None:
     final = json.loads(match.frames[-1])
     assert provider_keys(final) == provider_keys(PROVIDER)
@@ -334,7 +355,7 @@ def test_periods_and_aggregates_come_in_no_fixed_order() -> None:
 
 
 @PROPERTY
-@given(matches())
+@given(clean_matches())
 def test_records_timing_and_heartbeats(match: SimulatedMatch) -> None:
     records = match.records
     assert isinstance(records[0], Open) and records[0].t == 0 and records[0].url == match.header.url
@@ -364,44 +385,52 @@ def test_records_timing_and_heartbeats(match: SimulatedMatch) -> None:
             assert 1.8 * S <= end.t - start.t <= 20 * S
         if end.period != start.period:
             assert 50 * S <= end.t - start.t <= 75 * S
-    for scored, serve in rests(match):
+    for scored, serve, between in rests(match):
         pause = serve.t - scored.t
+        if between - {TIMEOUT, GAME_POINT, MATCH_POINT, SWAP_SERVE}:
+            continue  # a stoppage, a video check or an injury: tested in test_simulated_feeds
         assert 9 * S <= pause <= (40 + 12 + 60) * S
         long_pauses += pause > (40 + 12) * S
+        assert (pause > (40 + 12) * S) <= (TIMEOUT in between)
     assert long_pauses <= 2
 
 
-def rests(match: SimulatedMatch) -> list[tuple[Action, Action]]:
-    """(Point Scored, the next serve) within each game."""
+def rests(match: SimulatedMatch) -> list[tuple[Event, Event, set[int]]]:
+    """(Point Scored, the next serve, the action types between them) within each game."""
     found = []
-    scored = None
-    for action in match.actions:
-        if action.action_id == POINT_SCORED:
-            scored = action
-        elif action.action_id == POINT_STARTED and scored is not None:
-            if scored.period == action.period:
-                found.append((scored, action))
+    scored: Event | None = None
+    between: set[int] = set()
+    for event in match.events:
+        if event.type_id == POINT_SCORED and event.send_type == "Confirmed":
+            scored, between = event, set()
+        elif event.type_id == POINT_STARTED and scored is not None:
+            if scored.period == event.period:
+                found.append((scored, event, between))
             scored = None
+        else:
+            between.add(event.type_id)
     return found
 
 
 def test_time_outs_come_when_a_side_trails_and_each_side_has_one() -> None:
-    """ITTF: one time-out of up to a minute per side and match. A pause longer than any
-    rest plus towelling is a time-out; it follows a point that left a side 3 or more
-    behind, and each side calls at most one."""
+    """ITTF: one time-out of up to a minute per side and match. It follows a point that
+    left the calling side 3 or more behind, and each side calls at most one."""
     taken = 0
     for seed in range(40):
-        match = simulate_match(seed, best_of=7)
-        score_after = {}  # the time of each Point Scored -> the game's score after it
-        scored_times = [a.t for a in match.actions if a.action_id == POINT_SCORED]
-        for t, point in zip(scored_times, match.points, strict=True):
-            score_after[t] = point.score
+        match = simulate_match(seed, best_of=7, incidents=NO_CORRECTIONS)
+        scored_times = [e.t for e in match.events if e.type_id == POINT_SCORED]
+        score_after = dict(zip(scored_times, (point.score for point in match.points), strict=True))
         callers = []
-        for scored, serve in rests(match):
-            if serve.t - scored.t > (40 + 12) * S:
+        for scored, serve, between in rests(match):
+            if TIMEOUT in between:
+                assert serve.t - scored.t >= 40 * S
                 home, away = score_after[scored.t]
                 assert abs(home - away) >= 3
-                callers.append("home" if home < away else "away")
+                caller = next(
+                    e.side for e in match.events if e.type_id == TIMEOUT and scored.t <= e.t <= serve.t
+                )
+                assert caller == ("home" if home < away else "away")
+                callers.append(caller)
         assert len(callers) == len(set(callers))
         taken += len(callers)
     assert taken > 0

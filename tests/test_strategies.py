@@ -58,7 +58,8 @@ def test_unfinished_frames_are_not_final(text: str) -> None:
 def test_feed_messages_interleave_frames_and_heartbeats(messages: list[str]) -> None:
     kinds = [classify(text) for text in messages]
     frames = [text for text, kind in zip(messages, kinds, strict=True) if kind == "frame"]
-    assert [parse_frame(text).seq_num for text in frames] == list(range(1, len(frames) + 1))
+    seqs = [parse_frame(text).seq_num for text in frames]
+    assert seqs == sorted(set(seqs)) and seqs[0] >= 1  # increasing, with gaps (SPEC §6)
     assert "heartbeat" in kinds  # there is always a break between games
     assert parse_frame(frames[-1]).finished
 

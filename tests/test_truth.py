@@ -65,7 +65,7 @@ def test_a_point_taken_back_is_a_correction() -> None:
 
 def test_a_collection_that_ends_without_a_result() -> None:
     [state] = truths([stats_frame(40, [(11, 5), (3, 11), (4, 2)], finished=True)])
-    assert state.finished and state.winner is None and state.ended == "no-result"
+    assert state.finished and state.winner is None and state.ended == "dropped"
 
 
 def test_frames_that_are_not_statistics_frames_get_no_line() -> None:

@@ -25,11 +25,22 @@ class SampleSpec:
     seed: int
     best_of: int
     doubles: bool
+    # A pair writes the actions feed too, as NAME.actions.jsonl.zst (ttrec.outputs.feed_file).
+    pair: bool = False
+    scenario: str = "completed"
+    correction_at: str | None = None
 
     def simulate_args(self) -> list[str]:
         """The `ttrec simulate` arguments that make this sample (add `-o FILE`)."""
         kind = "--doubles" if self.doubles else "--singles"
-        return ["--seed", str(self.seed), "--best-of", str(self.best_of), kind]
+        args = ["--seed", str(self.seed), "--best-of", str(self.best_of), kind]
+        if self.pair:
+            args += ["--feeds", "statistics,actions"]
+        if self.scenario != "completed":
+            args += ["--scenario", self.scenario]
+        if self.correction_at is not None:
+            args += ["--correction-at", self.correction_at]
+        return args
 
 
 # Seeds found by searching (docs/simulator.md): each shows what its name promises, and
@@ -41,6 +52,12 @@ SAMPLES: Final[Mapping[str, SampleSpec]] = {
     "sample-doubles-bo5-decider": SampleSpec(seed=22, best_of=5, doubles=True),
     # women's singles, 4-0 (the most common best-of-7 result) with a 16-14 fourth game
     "sample-bo7-long-deuce": SampleSpec(seed=7, best_of=7, doubles=False),
+    # both feeds of one match, 3-2 after losing the first two games, with what a clean
+    # stream never shows: a time-out, the collection suspended in game 2 (heartbeats only)
+    # and resumed, and the deciding point first given to the loser, then corrected
+    "sample-pair-messy": SampleSpec(
+        seed=101, best_of=5, doubles=False, pair=True, scenario="suspended", correction_at="match-point"
+    ),
 }
 
 
@@ -68,6 +85,12 @@ def sample_paths() -> list[Path]:
     `captures/` of a checkout is also where `ttrec record` puts the user's recordings."""
     directory = samples_dir()
     return [directory / _file_name(name) for name in SAMPLES]
+
+
+def actions_sample_paths() -> list[Path]:
+    """The actions captures of the bundled pairs (each beside its statistics capture)."""
+    directory = samples_dir()
+    return [directory / f"{name}.actions{CAPTURE_SUFFIX}" for name, spec in SAMPLES.items() if spec.pair]
 
 
 def sample_path(name: str) -> Path:

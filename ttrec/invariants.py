@@ -1,18 +1,38 @@
 """Match invariants a capture must satisfy (`ttrec check`), as a pure fold over records.
 
 Feed `Checker.add(line, record)` with each record and its line number, then `finish()`;
-every problem names the line it was found on.
+every problem names the line it was found on. `notes` says what was accepted that a naive
+reader would not expect: corrections and a collection that ended without a result.
+
+Counts only grow, except in a correction (SPEC §6). On a statistics capture alone the
+video check that causes it shows only as a gap in `seqNum`s, so the rule is: a frame may
+take back one Point Scored of one side in one set (match total and that set both down by
+exactly one) when nothing else of that side changed, the other side either did not change
+or gained exactly that point in the same set (the point given to the other side), and at
+least `CORRECTION_MIN_GAP` uncounted actions (the video check and its result) came between
+it and the previous frame. Any other fall is a problem.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from ttrec.action_invariants import ActionChecker
-from ttrec.match import FrameError, StatsFrame, TeamStats, is_legal_set_score, parse_frame
+from ttrec.match import (
+    POINT_SCORED,
+    FrameError,
+    StatsFrame,
+    TeamStats,
+    is_legal_set_score,
+    parse_frame,
+    set_winner,
+)
 from ttrec.records import Frame, Header, Record
+
+# Video Check Underway and Video Check Result come between a point and its correction.
+CORRECTION_MIN_GAP: Final = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +48,7 @@ class Problem:
 class Checker:
     header: Header
     problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
     _last_t: int = 0
     _last_conn: int = 0
     _last_seq: dict[int, int] = field(default_factory=dict)  # conn -> last seqNum
@@ -75,9 +96,14 @@ class Checker:
             self._problem(line, f"seqNum {frame.seq_num} does not increase (previous {last})")
         self._last_seq[record.conn] = frame.seq_num
         self._check_totals(line, frame)
-        self._check_sets(line, frame)
+        self._check_sets(line, frame, dropped=self._is_drop(frame))
         if self._previous is not None:
-            self._check_monotonic(line, self._previous, frame)
+            gap = frame.seq_num - self._previous.seq_num - 1
+            correction = _correction(self._previous, frame) if gap >= CORRECTION_MIN_GAP else None
+            if correction is None:
+                self._check_monotonic(line, self._previous, frame)
+            else:
+                self.notes.append(Problem(line, f"correction at seqNum {frame.seq_num}: {correction}"))
         self._previous = frame
 
     def _check_strict(self, line: int, obj: Any, frame: StatsFrame) -> None:
@@ -103,7 +129,16 @@ class Checker:
                         f"{_side(team)} action {action}: match total {total} != sum over periods {summed}",
                     )
 
-    def _check_sets(self, line: int, frame: StatsFrame) -> None:
+    def _is_drop(self, frame: StatsFrame) -> bool:
+        """A dropped collection's last frame (SPEC §6): `finished`, sent for a status change
+        (no count changed since the previous frame) with the set in play left undecided."""
+        before = self._previous
+        if not frame.finished or before is None or not frame.sets or set_winner(frame.sets[-1]):
+            return False
+        pairs = ((before.home, frame.home), (before.away, frame.away))
+        return all(old is not None and new is not None and not _changes(old, new) for old, new in pairs)
+
+    def _check_sets(self, line: int, frame: StatsFrame, *, dropped: bool) -> None:
         sets = frame.sets
         for index, score in enumerate(sets):
             period = frame.period_numbers[index]
@@ -113,6 +148,12 @@ class Checker:
             legal = is_legal_set_score(score, finished=True) or (
                 not done and is_legal_set_score(score, finished=False)
             )
+            if not legal and dropped and is_last and is_legal_set_score(score, finished=False):
+                # The collection ended without a result (CollectionDropped): not a bad count.
+                self.notes.append(
+                    Problem(line, f"finished without a result: set {period} stopped at {score[0]}-{score[1]}")
+                )
+                continue
             if not legal:
                 state = "completed" if done else "in-play"
                 self._problem(line, f"set {period}: {score[0]}-{score[1]} is not a legal {state} score")
@@ -144,6 +185,44 @@ class Checker:
                 [*self.problems, *(Problem(n, m) for n, m in self._actions.problems)], key=lambda p: p.line
             )
         return self.problems
+
+
+def _correction(before: StatsFrame, after: StatsFrame) -> str | None:
+    """What a frame corrected, when its only change is one Point Scored taken back from one
+    side (and perhaps given to the other, in the same set); None for anything else."""
+    pairs = ((before.home, after.home), (before.away, after.away))
+    if any(old is None or new is None for old, new in pairs):
+        return None
+    changes = [_changes(old, new) for old, new in pairs if old is not None and new is not None]
+    for loser, gainer, name, other_name in ((0, 1, "home", "away"), (1, 0, "away", "home")):
+        taken = changes[loser]
+        if len(taken) != 1 or taken[0][2] != -1 or taken[0][0] != POINT_SCORED:
+            continue
+        period = taken[0][1]
+        if period is None:
+            continue
+        given = changes[gainer]
+        if not given:
+            return f"{name} Point Scored in set {period} cancelled"
+        if given == [(POINT_SCORED, period, 1)]:
+            return f"{name} Point Scored in set {period} given to {other_name}"
+    return None
+
+
+def _changes(old: TeamStats, new: TeamStats) -> list[tuple[int, int | None, int]]:
+    """(action, period, change) of every per-set count that changed, checked against the
+    match totals: None as the period when a total moved differently from its sets."""
+    changed: list[tuple[int, int | None, int]] = []
+    periods = set(old.periods) | set(new.periods)
+    actions = set(old.totals) | set(new.totals)
+    for action in sorted(actions):
+        by_set = [(p, new.count(action, p) - old.count(action, p)) for p in sorted(periods)]
+        moved = [(p, d) for p, d in by_set if d]
+        total = new.count(action) - old.count(action)
+        if sum(d for _, d in moved) != total:
+            changed.append((action, None, total))
+        changed.extend((action, p, d) for p, d in moved)
+    return changed
 
 
 def _side(team: TeamStats) -> str:

@@ -90,8 +90,10 @@ class StatsFrame:
 
     @property
     def winner(self) -> Side | None:
-        """The side ahead on sets once the feed says the match is finished."""
-        if not self.finished:
+        """The side ahead on sets once the feed says the match is finished, if the last set
+        was decided: a collection dropped mid-game also ends `finished` (SPEC §6), with no
+        result."""
+        if not self.finished or not self.sets or set_winner(self.sets[-1]) is None:
             return None
         home, away = self.sets_won
         if home == away:

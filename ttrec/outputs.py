@@ -32,6 +32,7 @@ from typing import IO, Final
 
 from ttrec.capture import CAPTURE_SUFFIX
 from ttrec.errors import CaptureWriteError, OutputRefused, OutputWriteError
+from ttrec.feed import Feed
 
 STDOUT: Final = "-"
 MARKER_KEY: Final = "written_by"  # the first key of every JSON file ttrec may replace later
@@ -169,6 +170,16 @@ def check_capture_output(out: Path | str, stdout: IO[bytes]) -> None:
             raise OutputRefused(Path(STDOUT), "will not write a binary capture to a terminal; redirect it")
     else:
         check_new(Path(out))
+
+
+def feed_file(out: Path, feed: Feed) -> Path:
+    """Where the capture of `feed` goes when `out` names a match's statistics capture: the
+    same name with `.actions` before `.jsonl.zst` (as the recorder names its shards)."""
+    if feed == "statistics":
+        return out
+    name = out.name
+    stem = name[: -len(CAPTURE_SUFFIX)] if name.endswith(CAPTURE_SUFFIX) else name
+    return out.with_name(f"{stem}.{feed}{CAPTURE_SUFFIX}")
 
 
 @contextlib.contextmanager

@@ -107,9 +107,9 @@ class Scoreboard:
         status = [self.moment] if self.moment else []
         if self.collection:
             status.append(self.collection)
-        if self.dropped:
-            status = ["collection dropped: no result"]
-        elif frame.finished and frame.winner:
+        if self.dropped or (frame.finished and not frame.winner):
+            status = ["ended: dropped, no result"]
+        elif frame.finished:
             status = [f"winner {frame.winner}"]
         status.append(f"last frame {_ago(now, self.last_frame_at)}")
         status.append(f"last heartbeat {_ago(now, self.last_heartbeat_at)}")
@@ -131,10 +131,10 @@ class Scoreboard:
             parts.append(f"{self.server} serves")
         if self.moment:
             parts.append(self.moment)
-        if self.dropped:
-            parts.append("COLLECTION DROPPED no result")
+        if self.dropped or (frame.finished and not frame.winner):
+            parts.append("ENDED dropped, no result")
         elif frame.finished:
-            parts.append(f"FINISHED winner {frame.winner or '?'}")
+            parts.append(f"FINISHED winner {frame.winner}")
         return "  ".join(parts)
 
     def _team_line(self, side: Side, team: TeamStats | None, frame: StatsFrame) -> str:

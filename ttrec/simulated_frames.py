@@ -38,6 +38,9 @@ class FrameMeta:
     finished: bool
     fixture_id: str
     timestamp: str
+    # `advancedSportStatistics` is documented but absent from the sample, its content
+    # unpublished: behind `ttrec simulate --advanced-statistics`, an empty object.
+    advanced: bool = False
 
 
 class AggregateBook:
@@ -54,6 +57,11 @@ class AggregateBook:
         counts = self.periods[side].setdefault(period, {})
         counts[action] = counts.get(action, 0) + 1
 
+    def remove(self, side: Side, period: int, action: int) -> None:
+        """Take a counted action back (a correction); a count at zero leaves the frame."""
+        self.totals[side][action] -= 1
+        self.periods[side][period][action] -= 1
+
     def render(self, meta: FrameMeta, rng: random.Random) -> str:
         """The frame's JSON text; `rng` decides the (meaningless) order of periods and
         aggregates, so the same seed always gives the same text."""
@@ -66,6 +74,8 @@ class AggregateBook:
             "timestamp": meta.timestamp,
             "teamActionAggregates": [self._team(side, rng) for side in SIDES],
         }
+        if meta.advanced:
+            frame["advancedSportStatistics"] = {}
         return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
     def _team(self, side: Side, rng: random.Random) -> dict[str, Any]:

@@ -27,10 +27,26 @@ from pathlib import Path
 from typing import Any, Final
 
 from ttrec import simulated_time as timing
+from ttrec.actions import (
+    COUNTED,
+    INJURY,
+    LINEUPS,
+    PLAY_RESUMED,
+    PLAY_STOPPED,
+    START_FIXTURE,
+    START_PERIOD,
+    STATUS_UPDATED,
+    TIMEOUT,
+    VIDEO_CHECK_RESULT,
+    VIDEO_CHECK_UNDERWAY,
+    CollectionStatus,
+    SendType,
+)
 from ttrec.capture import CaptureWriter
 from ttrec.feed import (
     DEFAULT_BASE_URL,
     HEARTBEAT_INTERVAL_S,
+    Feed,
     default_heartbeat,
     feed_url,
     rfc3339,
@@ -49,9 +65,25 @@ from ttrec.match import (
 )
 from ttrec.records import Close, Frame, Header, Heartbeat, Open, Record
 from ttrec.simulated_frames import SIDES, AggregateBook, FrameMeta
+from ttrec.simulated_incidents import (
+    INJURY_BREAK,
+    INJURY_PPM,
+    PERIOD_CALL,
+    STOPPAGE,
+    STOPPAGE_PPM,
+    SUSPENSION,
+    TROUBLE_AFTER_POINTS,
+    VIDEO_CHECK,
+    VIDEO_CHECK_PPM,
+    Incidents,
+    Scenario,
+    chance,
+    incident_rng,
+)
+from ttrec.simulated_packets import PacketBook, PacketMeta
 from ttrec.simulated_points import MatchStrength, PointModel, draw_strength
 from ttrec.simulated_teams import draw_teams, random_uuid
-from ttrec.simulated_time import S
+from ttrec.simulated_time import ANNOUNCE, S
 
 BEST_OF_CHOICES: Final = (3, 5, 7)
 # The largest seed every command accepts and the test strategies draw (a 64-bit signed int).
@@ -79,13 +111,15 @@ class PlayedPoint:
 
 @dataclass(frozen=True, slots=True)
 class Action:
-    """One action of the feed; it produced the data frame with `seq_num`."""
+    """One action that produced a statistics frame: the frame's `seqNum` is its
+    `fixtureSeqNum` (SPEC §6)."""
 
     seq_num: int
     action_id: int
-    side: Side
+    side: Side | None  # None only for a dropped collection's last frame
     period: int
     t: int  # ns since the capture started
+    send_type: SendType = "Confirmed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +134,14 @@ class SimulatedMatch:
     first_server: Side
     points: tuple[PlayedPoint, ...]
     sets: tuple[tuple[int, int], ...]  # (home, away) points per set, in order
-    winner: Side
-    actions: tuple[Action, ...]
+    winner: Side | None  # None when the collection was dropped
+    scenario: Scenario
+    events: tuple[Event, ...]  # the whole timeline; fixtureSeqNum = index + 1
+    actions: tuple[Action, ...]  # the counted ones, one per statistics frame
     header: Header
     records: tuple[Record, ...]
+    actions_header: Header
+    actions_records: tuple[Record, ...]
 
     @property
     def frames(self) -> tuple[str, ...]:
@@ -137,11 +175,21 @@ def game_point_for(score: tuple[int, int]) -> Side | None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Event:
-    action_id: int
-    side: Side
+class Event:
+    """One action of the match's timeline; its `fixtureSeqNum` is its index + 1."""
+
+    type_id: int
+    side: Side | None
     period: int
     t: int
+    send_type: SendType = "Confirmed"
+    corrects: int | None = None  # index of the event this re-send corrects
+    status: CollectionStatus | None = None  # the collection status a Status Updated sets
+
+    @property
+    def counted(self) -> bool:
+        """It changes an aggregate: a statistics frame follows it (SPEC §6)."""
+        return self.type_id in COUNTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,10 +198,11 @@ class Play:
 
     first_server: Side
     strength: MatchStrength
-    events: list[_Event]
+    events: list[Event]
     points: list[PlayedPoint]
     sets: list[tuple[int, int]]
-    winner: Side
+    winner: Side | None  # None when the collection was dropped
+    scenario: Scenario
 
 
 class _Timeouts:
@@ -164,76 +213,186 @@ class _Timeouts:
             side: rng.randrange(1000) < timing.TIMEOUT_USED_PERMILLE for side in SIDES
         }
 
-    def pause_after(self, rng: random.Random, score: tuple[int, int], sets_won: dict[Side, int]) -> int:
-        """The time-out taken after a point with this score, in ns (0 for none)."""
+    def pause_after(
+        self, rng: random.Random, score: tuple[int, int], sets_won: dict[Side, int]
+    ) -> tuple[Side, int] | None:
+        """The side that calls a time-out after a point with this score, and its length."""
         home, away = score
         deficits: tuple[tuple[Side, int], ...] = (("home", away - home), ("away", home - away))
         for side, behind in deficits:
             ahead_in_games = sets_won[side] > sets_won[other(side)]
             if self.kept[side] and behind >= timing.TIMEOUT_DEFICIT_POINTS and not ahead_in_games:
                 self.kept[side] = False
-                return timing.TIMEOUT.draw(rng)
-        return 0
+                return side, timing.TIMEOUT.draw(rng)
+        return None
 
 
-def play(rng: random.Random, best_of: int, model: PointModel) -> Play:
-    """Play a match point by point: the simulator's ground truth, before any frame exists."""
+class _Timeline:
+    """The events so far and the incident generator: what `play` appends to."""
+
+    def __init__(self, rng: random.Random, incidents: Incidents) -> None:
+        self.rng = rng
+        self.incidents = incidents
+        self.events: list[Event] = []
+
+    def add(self, type_id: int, side: Side | None, period: int, t: int, **extra: Any) -> int:
+        self.events.append(Event(type_id, side, period, t, **extra))
+        return len(self.events) - 1
+
+    def video_check(self, period: int, t: int) -> int:
+        """A video check underway and its result; the time after it."""
+        self.add(VIDEO_CHECK_UNDERWAY, None, period, t)
+        t += VIDEO_CHECK.draw(self.rng)
+        self.add(VIDEO_CHECK_RESULT, None, period, t)
+        return t
+
+    def status(self, status: CollectionStatus, period: int, t: int) -> None:
+        self.add(STATUS_UPDATED, None, period, t, status=status)
+
+    def correct(self, awarded: Side, period: int, t: int, *, to: Side | None) -> int:
+        """A Point Scored given to `awarded`, then after a video check given to `to`
+        (Updated) or taken back (Cancelled, when `to` is None); the time after it."""
+        wrong = self.add(POINT_SCORED, awarded, period, t)
+        t = self.video_check(period, t + ANNOUNCE.draw(self.rng))
+        t += ANNOUNCE.draw(self.rng)
+        send: SendType = "Cancelled" if to is None else "Updated"
+        self.add(POINT_SCORED, to if to is not None else awarded, period, t, send_type=send, corrects=wrong)
+        return t
+
+    def after_point(self, period: int, t: int) -> int:
+        """Video checks whose call stands, stoppages and the rare injury after a point."""
+        if chance(self.rng, VIDEO_CHECK_PPM):
+            t = self.video_check(period, t + ANNOUNCE.draw(self.rng))
+        if chance(self.rng, STOPPAGE_PPM):
+            self.add(PLAY_STOPPED, None, period, t + ANNOUNCE.draw(self.rng))
+            t += STOPPAGE.draw(self.rng)
+            self.add(PLAY_RESUMED, None, period, t)
+        return t
+
+
+def play(
+    rng: random.Random, best_of: int, model: PointModel, incidents: Incidents | None = None, seed: int = 0
+) -> Play:
+    """Play a match point by point: the simulator's ground truth, before any frame exists.
+    Points and their times come from `rng`; everything else from the incident generator of
+    `seed`, which only moves the clock (and ends a dropped match early)."""
+    incidents = incidents if incidents is not None else Incidents()
     sets_to_win = best_of // 2 + 1
     strength = draw_strength(rng, model)
     first_server: Side = rng.choice(SIDES)
     timeouts = _Timeouts(rng)
-    events: list[_Event] = []
+    line = _Timeline(incident_rng(seed), incidents)
+    inc = line.rng
+    injury_at = inc.randrange(1, 60) if chance(inc, INJURY_PPM) else None
+    trouble_at = inc.randrange(*TROUBLE_AFTER_POINTS)
+    events = line.events
     points: list[PlayedPoint] = []
     sets: list[tuple[int, int]] = []
     sets_won: dict[Side, int] = {"home": 0, "away": 0}
     period, game_server = 1, first_server
     t = timing.PRE_MATCH.draw(rng)
-    events.append(_Event(SWAP_SERVE, first_server, period, t))
+    # Before the first serve: both lineups, collection live, the fixture started (assumed
+    # order and spacing), then the serve assigned as before.
+    pre: tuple[tuple[int, Side | None], ...] = (
+        (LINEUPS, "home"),
+        (LINEUPS, "away"),
+        (STATUS_UPDATED, None),
+        (START_FIXTURE, None),
+    )
+    for index, (type_id, side) in enumerate(pre, start=1):
+        status: CollectionStatus | None = "CollectingLive" if type_id == STATUS_UPDATED else None
+        # period 0: before the match, as in the provider's Lineups example
+        line.add(type_id, side, 0, t * index // (len(pre) + 1), status=status)
+    line.add(SWAP_SERVE, first_server, period, t)
     t += timing.FIRST_SERVE.draw(rng)
     while True:
+        line.add(START_PERIOD, None, period, t)
+        t += PERIOD_CALL.draw(inc)
         score: dict[Side, int] = {"home": 0, "away": 0}
         while True:
             played = score["home"] + score["away"]
             server = server_after(game_server, played)
             lets = 0
             while rng.randrange(1000) < LET_PERMILLE:
-                events.append(_Event(POINT_STARTED, server, period, t))
+                line.add(POINT_STARTED, server, period, t)
                 lets += 1
                 t += timing.LET.draw(rng)
-            events.append(_Event(POINT_STARTED, server, period, t))
+            now_before = (score["home"], score["away"])
+            if incidents.correction_at is None and chance(inc, incidents.correction_ppm // 2):
+                # A point awarded for a rally that is then replayed: cancelled, like a let.
+                awarded: Side = inc.choice(SIDES)
+                if set_winner(_plus(now_before, awarded)) is None:
+                    line.add(POINT_STARTED, server, period, t)
+                    t = line.correct(awarded, period, t + timing.RALLY.draw(inc), to=None)
+                    t += timing.REST.draw(inc)
+                    lets += 1
+            line.add(POINT_STARTED, server, period, t)
             t += timing.RALLY.draw(rng)
             winner = strength.point_winner(rng, server)
             score[winner] += 1
             now = (score["home"], score["away"])
-            events.append(_Event(POINT_SCORED, winner, period, t))
+            match_over = set_winner(now) is not None and sets_won[winner] == sets_to_win - 1
+            wrongly = set_winner(_plus(now_before, other(winner))) is None
+            at_match_point = incidents.correction_at == "match-point" and match_over
+            by_chance = incidents.correction_at is None and chance(inc, incidents.correction_ppm // 2)
+            if wrongly and (at_match_point or by_chance):
+                t = line.correct(other(winner), period, t, to=winner)
+            else:
+                line.add(POINT_SCORED, winner, period, t)
             points.append(PlayedPoint(period, server, winner, lets, now))
             if set_winner(now) is not None:
                 break
+            if period == 2 and played + 1 == trouble_at and incidents.scenario != "completed":
+                t += ANNOUNCE.draw(inc)
+                if incidents.scenario == "dropped":
+                    line.status("CollectionDropped", period, t)
+                    sets.append(now)
+                    return Play(first_server, strength, events, points, sets, None, "dropped")
+                line.status("CollectionSuspended", period, t)
+                t += SUSPENSION.draw(inc)
+                line.status("CollectingLive", period, t)
             # Announcements come within the rest before the next serve.
             announced = t
             at_point = game_point_for(now)
             if at_point is not None:
                 announced += timing.ANNOUNCE.draw(rng)
                 decisive = sets_won[at_point] == sets_to_win - 1
-                events.append(_Event(MATCH_POINT if decisive else GAME_POINT, at_point, period, announced))
+                line.add(MATCH_POINT if decisive else GAME_POINT, at_point, period, announced)
             next_server = server_after(game_server, played + 1)
             if next_server != server:
                 announced += timing.ANNOUNCE.draw(rng)
-                events.append(_Event(SWAP_SERVE, next_server, period, announced))
+                line.add(SWAP_SERVE, next_server, period, announced)
+            # Incidents come after the announcements and delay the next serve.
+            after = line.after_point(period, announced)
+            if len(points) == injury_at:
+                line.add(PLAY_STOPPED, None, period, after + ANNOUNCE.draw(inc))
+                line.add(INJURY, inc.choice(SIDES), period, after + 2 * ANNOUNCE.longest)
+                after += 2 * ANNOUNCE.longest + INJURY_BREAK.draw(inc)
+                line.add(PLAY_RESUMED, None, period, after)
+            t += after - announced
             t += timing.REST.draw(rng)
             if (played + 1) % timing.TOWEL_EVERY_POINTS == 0:
                 t += timing.TOWEL.draw(rng)
-            t += timeouts.pause_after(rng, now, sets_won)
+            pause = timeouts.pause_after(rng, now, sets_won)
+            if pause is not None:
+                caller, length = pause
+                line.add(TIMEOUT, caller, period, t)
+                t += length
         sets.append(now)
         sets_won[winner] += 1
         if sets_won[winner] == sets_to_win:
-            return Play(first_server, strength, events, points, sets, winner)
+            return Play(first_server, strength, events, points, sets, winner, incidents.scenario)
         # The side that served first in this game receives first in the next.
         game_server = other(game_server)
         t += timing.ANNOUNCE.draw(rng)
-        events.append(_Event(SWAP_SERVE, game_server, period, t))
+        line.add(SWAP_SERVE, game_server, period, t)
         t += timing.BETWEEN_GAMES.draw(rng)
         period += 1
+
+
+def _plus(score: tuple[int, int], side: Side) -> tuple[int, int]:
+    home, away = score
+    return (home + 1, away) if side == "home" else (home, away + 1)
 
 
 def simulate_match(
@@ -244,9 +403,15 @@ def simulate_match(
     start: datetime = DEFAULT_START,
     base_url: str = DEFAULT_BASE_URL,
     model: PointModel | None = None,
+    incidents: Incidents | None = None,
+    contiguous_seq: bool = False,
+    advanced_statistics: bool = False,
 ) -> SimulatedMatch:
     """Play one match; the same arguments always give the same result, record for record.
-    `model` says how points are won; the default is `PointModel.default(doubles=...)`."""
+    `model` says how points are won; the default is `PointModel.default(doubles=...)`.
+    `advanced_statistics` adds the documented `advancedSportStatistics` (empty) to every
+    statistics frame. `contiguous_seq` numbers the statistics frames 1..N instead of by their actions'
+    fixtureSeqNums (not what the provider does: for tests of tools that count frames)."""
     if best_of not in BEST_OF_CHOICES:
         raise ValueError(f"best_of must be one of {BEST_OF_CHOICES}, got {best_of}")
     if seed < 0:
@@ -259,22 +424,42 @@ def simulate_match(
     fixture = validate_fixture_id(fixture_id) if fixture_id is not None else drawn_fixture
     home, away = draw_teams(rng, doubles=doubles)
     model = model if model is not None else PointModel.default(doubles=doubles)
-    played = play(rng, best_of, model)
-    url = feed_url(base_url, fixture)
+    incidents = incidents if incidents is not None else Incidents()
+    played = play(rng, best_of, model, incidents, seed)
+    extra: dict[str, Any] = {
+        "seed": seed,
+        "best_of": best_of,
+        "doubles": doubles,
+        "point_model": _model_json(model),
+        "teams": [_team_json(home), _team_json(away)],
+        "scenario": played.scenario,
+        "corrections_ppm": incidents.correction_ppm,
+    }
+    if incidents.correction_at is not None:
+        extra["correction_at"] = incidents.correction_at
+    if advanced_statistics:
+        extra["advanced_statistics"] = True
     header = Header(
         fixture_id=fixture,
-        url=url,
+        url=feed_url(base_url, fixture),
         source="simulated",
         created=rfc3339(start),
-        extra={
-            "seed": seed,
-            "best_of": best_of,
-            "doubles": doubles,
-            "point_model": _model_json(model),
-            "teams": [_team_json(home), _team_json(away)],
-        },
+        extra=extra,
     )
-    actions, records = _records(rng, played.events, home, away, fixture, start, url)
+    actions_header = Header(
+        fixture_id=fixture,
+        url=feed_url(base_url, fixture, "actions"),
+        source="simulated",
+        created=rfc3339(start),
+        feed="actions",
+        extra=extra,
+    )
+    clock = _Clock(start)
+    actions, frames = _statistics(
+        rng, played.events, home, away, fixture, clock, contiguous_seq, advanced_statistics
+    )
+    packet_rng = random.Random(f"ttrec-actions-{seed}")
+    packets = _packets(packet_rng, played.events, home, away, fixture, clock)
     return SimulatedMatch(
         seed=seed,
         best_of=best_of,
@@ -287,9 +472,13 @@ def simulate_match(
         points=tuple(played.points),
         sets=tuple(played.sets),
         winner=played.winner,
+        scenario=played.scenario,
+        events=tuple(played.events),
         actions=actions,
         header=header,
-        records=records,
+        records=_stream(rng, frames, clock, header.url),
+        actions_header=actions_header,
+        actions_records=_stream(packet_rng, packets, clock, actions_header.url),
     )
 
 
@@ -305,44 +494,128 @@ def _team_json(team: Team) -> dict[str, Any]:
     return {"id": team.id, "name": team.name, "homeTeam": team.home}
 
 
-def _records(
+@dataclass(frozen=True, slots=True)
+class _Clock:
+    start: datetime
+
+    @property
+    def start_ns(self) -> int:
+        return (self.start - _EPOCH) // timedelta(microseconds=1) * 1000
+
+    def wall(self, t: int) -> str:
+        return rfc3339(self.start + timedelta(microseconds=t // 1000))
+
+    def moment(self, t: int) -> datetime:
+        return self.start + timedelta(microseconds=t // 1000)
+
+
+def _statistics(
     rng: random.Random,
-    events: list[_Event],
+    events: list[Event],
     home: Team,
     away: Team,
     fixture: str,
-    start: datetime,
-    url: str,
-) -> tuple[tuple[Action, ...], tuple[Record, ...]]:
-    def wall(t: int) -> str:
-        return rfc3339(start + timedelta(microseconds=t // 1000))
-
-    start_ns = (start - _EPOCH) // timedelta(microseconds=1) * 1000
+    clock: _Clock,
+    contiguous_seq: bool,
+    advanced: bool,
+) -> tuple[tuple[Action, ...], list[tuple[int, str]]]:
+    """One statistics frame after each counted action (and a dropped collection's last
+    status), numbered by the action's fixtureSeqNum."""
     book = AggregateBook(home, away)
+    last = _last_frame_index(events)
     actions: list[Action] = []
-    records: list[Record] = [Open(0, wall(0), 0, url)]
-    last_t = 0
-    for seq_num, event in enumerate(events, start=1):
-        beat = last_t + HEARTBEAT_NS
-        while beat < event.t:
-            moment = start + timedelta(microseconds=beat // 1000)
-            records.append(Heartbeat(beat, wall(beat), 0, default_heartbeat(moment)))
-            beat += HEARTBEAT_NS
-        book.add(event.side, event.period, event.action_id)
-        sent_ns = start_ns + event.t - timing.LATENCY.draw(rng)
+    frames: list[tuple[int, str]] = []
+    for index, event in enumerate(events):
+        if event.counted:
+            if event.corrects is not None:
+                wrong = events[event.corrects]
+                assert wrong.side is not None  # a corrected action is a team's point
+                book.remove(wrong.side, wrong.period, wrong.type_id)
+            if event.send_type != "Cancelled":
+                assert event.side is not None  # every counted action is a team's
+                book.add(event.side, event.period, event.type_id)
+        elif index != last:
+            continue
+        seq_num = len(frames) + 1 if contiguous_seq else index + 1
+        sent_ns = clock.start_ns + event.t - timing.LATENCY.draw(rng)
         meta = FrameMeta(
             seq_num=seq_num,
             trace_id=f"{rng.getrandbits(128):032x}",
-            finished=seq_num == len(events),
+            finished=index == last,
             fixture_id=fixture,
             timestamp=_rfc3339_ns(sent_ns - sent_ns % TIMESTAMP_RESOLUTION_NS),
+            advanced=advanced,
         )
-        records.append(Frame(event.t, wall(event.t), 0, book.render(meta, rng)))
-        actions.append(Action(seq_num, event.action_id, event.side, event.period, event.t))
-        last_t = event.t
+        frames.append((event.t, book.render(meta, rng)))
+        actions.append(Action(seq_num, event.type_id, event.side, event.period, event.t, event.send_type))
+    return tuple(actions), frames
+
+
+def _last_frame_index(events: list[Event]) -> int:
+    """The action after which the feed says `finished`: the last of the timeline, which is
+    the deciding point or the dropped collection's status."""
+    return len(events) - 1
+
+
+def _packets(
+    rng: random.Random, events: list[Event], home: Team, away: Team, fixture: str, clock: _Clock
+) -> list[tuple[int, str]]:
+    """One action packet per action of the timeline."""
+    book = PacketBook(fixture, home, away)
+    ids: list[str] = []
+    packets: list[tuple[int, str]] = []
+    for index, event in enumerate(events):
+        ids.append(random_uuid(rng))
+        related: tuple[str, ...] = ()
+        if event.type_id == POINT_SCORED:
+            if event.corrects is not None:
+                wrong = events[event.corrects]
+                assert wrong.side is not None
+                book.score(wrong.side, wrong.period, -1)
+                related = (ids[event.corrects],)
+            if event.send_type != "Cancelled":
+                assert event.side is not None
+                book.score(event.side, event.period, +1)
+        sent_ns = clock.start_ns + event.t - timing.LATENCY.draw(rng)
+        meta = PacketMeta(
+            seq_num=index + 1,
+            action_id=ids[-1],
+            trace_id=f"{rng.getrandbits(128):032x}",
+            timestamp=_rfc3339_ms(sent_ns),
+            related=related,
+            finished=index == len(events) - 1,
+        )
+        text = book.render(
+            meta,
+            type_id=event.type_id,
+            side=event.side,
+            period=event.period,
+            send_type=event.send_type,
+            status=event.status,
+        )
+        packets.append((event.t, text))
+    return packets
+
+
+def _stream(rng: random.Random, data: list[tuple[int, str]], clock: _Clock, url: str) -> tuple[Record, ...]:
+    """What a recorder writes for these data frames: heartbeats in the pauses, the close."""
+    records: list[Record] = [Open(0, clock.wall(0), 0, url)]
+    last_t = 0
+    for t, text in data:
+        beat = last_t + HEARTBEAT_NS
+        while beat < t:
+            records.append(Heartbeat(beat, clock.wall(beat), 0, default_heartbeat(clock.moment(beat))))
+            beat += HEARTBEAT_NS
+        records.append(Frame(t, clock.wall(t), 0, text))
+        last_t = t
     close_t = last_t + timing.CLOSE_AFTER.draw(rng)
-    records.append(Close(close_t, wall(close_t), 0, 1000, "", "server"))
-    return tuple(actions), tuple(records)
+    records.append(Close(close_t, clock.wall(close_t), 0, 1000, "", "server"))
+    return tuple(records)
+
+
+def _rfc3339_ms(epoch_ns: int) -> str:
+    """RFC 3339 UTC with milliseconds, as in the actions example's `timestamp`."""
+    return _rfc3339_ns(epoch_ns)[:23] + "Z"
 
 
 def _rfc3339_ns(epoch_ns: int) -> str:
@@ -358,9 +631,14 @@ def _rfc3339_ns(epoch_ns: int) -> str:
 SIMULATED_FRAME_SPAN_NS: Final = 600 * S
 
 
-def write_capture(match: SimulatedMatch, path: Path | str) -> Path:
-    """Write the match as a new capture file (never overwriting one)."""
-    with CaptureWriter(path, match.header, frame_span_ns=SIMULATED_FRAME_SPAN_NS) as writer:
-        for record in match.records:
+def write_capture(match: SimulatedMatch, path: Path | str, feed: Feed = "statistics") -> Path:
+    """Write one feed of the match as a new capture file (never overwriting one)."""
+    header, records = (
+        (match.header, match.records)
+        if feed == "statistics"
+        else (match.actions_header, match.actions_records)
+    )
+    with CaptureWriter(path, header, frame_span_ns=SIMULATED_FRAME_SPAN_NS) as writer:
+        for record in records:
             writer.write(record)
     return Path(path)

@@ -203,6 +203,8 @@ class CaptureSummary:
             "sets": [list(score) for score in latest.sets] if latest else [],
             "sets_won": list(latest.sets_won) if latest else [0, 0],
             "winner": latest.winner if latest else None,
+            # "dropped": finished without a result (the collection was dropped, SPEC §6)
+            "ended": (("completed" if latest.winner else "dropped") if latest and latest.finished else None),
             "torn_tail": self.torn_tail,
             "damage": self.damage,
         }

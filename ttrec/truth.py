@@ -14,9 +14,9 @@ board, so the two can never disagree). Its JSON form is the schema `ttrec truth`
   moment_side "home" | "away" | null: the side that holds the game or match point
   finished    the frame's `finished`
   winner      "home" | "away" | null (null until finished, and when it ended without a result)
-  ended       null while live; "completed" with a winner, "no-result" when the collection
-              ended without one; on an actions capture "dropped" once collectionStatus is
-              CollectionDropped
+  ended       null while live; "completed" with a winner, "dropped" when the collection
+              ended without one (a finished frame whose last set is undecided; on an actions
+              capture, collectionStatus CollectionDropped)
   corrections data frames so far in which a point count went down (a point taken back);
               on an actions capture, the packets so far that correct an earlier action
               (Cancelled, Deleted, Updated, Restored, or naming relatedFixtureActionIds)
@@ -53,7 +53,7 @@ from ttrec.match import (
 from ttrec.scoreboard import Scoreboard
 
 SCHEMA: Final = "ttrec.truth/1"
-Ended = Literal["completed", "no-result", "dropped"]
+Ended = Literal["completed", "dropped"]
 # The fields a belief may report; `seq` is its key, `schema`, `frame` and `teams` describe
 # the truth line itself.
 COMPARABLE: Final = (
@@ -147,7 +147,7 @@ def _packet_truths(texts: Iterable[str]) -> Iterator[Truth]:
         if fold.dropped:
             ended = "dropped"
         elif fold.finished:
-            ended = "completed" if winner else "no-result"
+            ended = "completed" if winner else "dropped"
         live = not fold.finished and not fold.dropped
         yield Truth(
             seq=packet.seq,
@@ -170,7 +170,7 @@ def _truth(board: Scoreboard, frame: StatsFrame, index: int, corrections: int) -
     winner = frame.winner
     ended: Ended | None = None
     if frame.finished:
-        ended = "completed" if winner else "no-result"
+        ended = "completed" if winner else "dropped"
     return Truth(
         seq=frame.seq_num,
         frame=index,

@@ -90,9 +90,13 @@ def _human(path: Path, summary: CaptureSummary) -> str:
     if data["winner"]:
         result = f"winner {data['winner']}"
     elif data.get("collection") and data["collection"][-1][1] == "CollectionDropped":
-        result = "collection dropped: no result"
+        result = "ended: dropped, no result"
     else:
-        result = "finished" if data["finished"] else ("in play" if data["frames"] else "no data frame yet")
+        result = (
+            "ended: dropped, no result"
+            if data["ended"] == "dropped"
+            else ("in play" if data["frames"] else "no data frame yet")
+        )
     lines = [
         f"{path}",
         f"  fixture     {data['fixture_id']}  ({data['feed']}, {data['source']}, {data['tool']})",
@@ -270,6 +274,8 @@ def check(captures: tuple[Path, ...]) -> None:
             click.echo(f"{path}:{problem.line}: {problem.message}")
         if len(problems) > MAX_PROBLEMS_SHOWN:
             click.echo(f"{path}: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more problems")
+        for note in checker.notes:
+            click.echo(f"{path}:{note.line}: note: {note.message}", err=True)
         if reader.torn_tail and not reader.damage:
             click.echo(f"{path}: note: torn tail after line {reader.lines}", err=True)
         if not problems:

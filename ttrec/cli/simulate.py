@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import sys
 from datetime import UTC, datetime, timedelta
@@ -13,8 +14,16 @@ from ttrec.capture import CAPTURE_SUFFIX
 from ttrec.cli import command
 from ttrec.cli.params import MAX_SECONDS
 from ttrec.errors import InvalidFixtureId
-from ttrec.feed import DEFAULT_BASE_URL, rfc3339, validate_fixture_id
-from ttrec.outputs import is_stdout, new_capture, out_label
+from ttrec.feed import DEFAULT_BASE_URL, FEEDS, Feed, rfc3339, validate_fixture_id
+from ttrec.outputs import check_capture_output, feed_file, is_stdout, new_capture, out_label
+from ttrec.simulated_incidents import (
+    CORRECTION_MOMENTS,
+    DEFAULT_CORRECTION_PPM,
+    SCENARIOS,
+    CorrectionAt,
+    Incidents,
+    Scenario,
+)
 from ttrec.simulated_points import (
     DEFAULT_DOUBLES_SERVE_ADVANTAGE_PPM,
     DEFAULT_SERVE_ADVANTAGE_PPM,
@@ -53,6 +62,18 @@ def _start(ctx: click.Context, param: click.Parameter, value: str | None) -> dat
             f"{value!r} is out of range: the match must start and end within the years 1 to 9999 (UTC)"
         ) from None
     return moment
+
+
+def _feeds(ctx: click.Context, param: click.Parameter, value: str) -> tuple[Feed, ...]:
+    chosen: list[Feed] = []
+    for name in value.split(","):
+        feed = next((f for f in FEEDS if f == name.strip()), None)
+        if feed is None:
+            raise click.BadParameter(f"unknown feed {name.strip()!r}; the feeds are {', '.join(FEEDS)}")
+        if feed not in chosen:
+            chosen.append(feed)
+    # statistics first: the -o name is its capture's
+    return tuple(sorted(chosen, key=FEEDS.index))
 
 
 def _base_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -133,6 +154,42 @@ def _model(
     f" {DEFAULT_DOUBLES_SERVE_ADVANTAGE_PPM / PPM} doubles.",
 )
 @click.option(
+    "--feeds",
+    default="statistics",
+    show_default=True,
+    callback=_feeds,
+    metavar="LIST",
+    help="Which feeds of the match to write, comma-separated: statistics, actions. With both,"
+    " the actions capture is the -o name with .actions before .jsonl.zst.",
+)
+@click.option(
+    "--corrections",
+    type=click.FloatRange(0, 1),
+    metavar="RATE",
+    help="Chance that a point is corrected after a video check (cancelled or given to the other"
+    f" side). Default: {DEFAULT_CORRECTION_PPM / PPM} (about one match in four).",
+)
+@click.option(
+    "--correction-at",
+    type=click.Choice(CORRECTION_MOMENTS),
+    help="Correct the point at this moment only: match-point = the deciding point is first"
+    " given to the other side, then to its winner after a video check.",
+)
+@click.option(
+    "--scenario",
+    type=click.Choice(SCENARIOS),
+    default="completed",
+    show_default=True,
+    help="suspended: the collection stops in game 2 (heartbeats only) and resumes;"
+    " dropped: it stops in game 2 and the match ends without a result.",
+)
+@click.option(
+    "--advanced-statistics",
+    is_flag=True,
+    help="Add the documented advancedSportStatistics field (an empty object: its content is not"
+    " published, and the provider's sample has no such field) to every statistics frame.",
+)
+@click.option(
     "-o",
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -148,6 +205,11 @@ def simulate(
     point_prob: float | None,
     strength_spread: float | None,
     serve_advantage: float | None,
+    feeds: tuple[Feed, ...],
+    corrections: float | None,
+    correction_at: CorrectionAt | None,
+    scenario: Scenario,
+    advanced_statistics: bool,
     out: Path | None,
 ) -> None:
     """Simulate a table-tennis match and write it as a capture.
@@ -162,27 +224,49 @@ def simulate(
       ttrec simulate --seed 7 --point-prob 0.55 -o even.jsonl.zst
     """
     model = _model(point_prob, strength_spread, serve_advantage, doubles=not singles)
+    if corrections is not None and correction_at is not None:
+        raise click.UsageError("--corrections and --correction-at cannot be combined")
+    incidents = Incidents(
+        correction_ppm=DEFAULT_CORRECTION_PPM if corrections is None else to_ppm(corrections),
+        correction_at=correction_at,
+        scenario=scenario,
+    )
     if seed is None:
         seed = secrets.randbelow(2**32)  # short enough to retype; printed below
     games = int(best_of)
     kind = "singles" if singles else "doubles"
     if out is None:
         out = Path(f"sim-{seed}-bo{games}-{kind}{CAPTURE_SUFFIX}")
-    with new_capture(out, sys.stdout.buffer) as unfinished:
-        match = simulate_match(
-            seed,
-            best_of=games,
-            doubles=not singles,
-            fixture_id=fixture_id,
-            start=start,
-            base_url=base_url,
-            model=model,
-        )
-        write_capture(match, unfinished)
+    if len(feeds) > 1 and is_stdout(out):
+        raise click.UsageError("-o - writes one capture; give a file name to write several feeds")
+    match = simulate_match(
+        seed,
+        best_of=games,
+        doubles=not singles,
+        fixture_id=fixture_id,
+        start=start,
+        base_url=base_url,
+        model=model,
+        incidents=incidents,
+        advanced_statistics=advanced_statistics,
+    )
+    targets = [out] if is_stdout(out) else [feed_file(out, feed) if len(feeds) > 1 else out for feed in feeds]
+    for target in targets:  # all refused before any is written
+        check_capture_output(target, sys.stdout.buffer)
+    # Nested: a capture is published only when every one was written (inner ones first).
+    with contextlib.ExitStack() as stack:
+        for feed, target in zip(feeds, targets, strict=True):
+            write_capture(match, stack.enter_context(new_capture(target, sys.stdout.buffer)), feed)
     home_sets, away_sets = match.sets_won
     scores = " ".join(f"{home}-{away}" for home, away in match.sets)
-    click.echo(
-        f"{out_label(out)}: seed {seed}, best of {games} {kind}, {match.home.name} {home_sets}-{away_sets}"
-        f" {match.away.name} ({scores}), {len(match.actions)} frames",
-        err=is_stdout(out),
-    )
+    ended = "" if match.winner else ", dropped without a result"
+    played = f"{match.home.name} {home_sets}-{away_sets} {match.away.name} ({scores}){ended}"
+    for feed, target in zip(feeds, targets, strict=True):
+        sent = f"{len(match.actions)} frames" if feed == "statistics" else f"{len(match.events)} packets"
+        if feed == feeds[0]:
+            click.echo(
+                f"{out_label(target)}: seed {seed}, best of {games} {kind}, {played}, {sent}",
+                err=is_stdout(out),
+            )
+        else:
+            click.echo(f"{out_label(target)}: the {feed} feed of the same match, {sent}", err=is_stdout(out))
