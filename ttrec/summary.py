@@ -182,22 +182,7 @@ class CaptureSummary:
             "away": latest.away.team.name if latest and latest.away else self._header_team(home=False),
         }
         return {
-            "fixture_id": self.header.fixture_id,
-            "feed": self.header.feed,
-            "source": self.header.source,
-            "url": self.header.url,
-            "created": self.header.created,
-            "tool": self.header.tool,
-            "frames": self.frames,
-            "heartbeats": self.heartbeats,
-            "binary": self.binary,
-            "errors": self.errors,
-            "redacted": self.redacted,
-            "connections": len(self.connections),
-            "duration_s": round(self.duration_s, 3),
-            "first_seq": self.seq.first,
-            "last_seq": self.seq.highest,
-            "seq_gaps": [list(gap) for gap in self.seq.gaps],
+            **self._capture_json(),
             "finished": bool(latest and latest.finished),
             "teams": teams,
             "sets": [list(score) for score in latest.sets] if latest else [],
@@ -209,11 +194,8 @@ class CaptureSummary:
             "damage": self.damage,
         }
 
-    def _as_json_actions(self, fold: ActionFold) -> dict[str, Any]:
-        """The same keys as a statistics capture's, the score from the latest fixtureSummary,
-        and what only the actions feed tells: actions by type, corrections, collection."""
-        summary = fold.summary
-        sets = fold.summary_sets()
+    def _capture_json(self) -> dict[str, Any]:
+        """The keys every capture has, whichever its feed."""
         return {
             "fixture_id": self.header.fixture_id,
             "feed": self.header.feed,
@@ -231,6 +213,15 @@ class CaptureSummary:
             "first_seq": self.seq.first,
             "last_seq": self.seq.highest,
             "seq_gaps": [list(gap) for gap in self.seq.gaps],
+        }
+
+    def _as_json_actions(self, fold: ActionFold) -> dict[str, Any]:
+        """The same keys as a statistics capture's, the score from the latest fixtureSummary,
+        and what only the actions feed tells: actions by type, corrections, collection."""
+        summary = fold.summary
+        sets = fold.summary_sets()
+        return {
+            **self._capture_json(),
             "finished": fold.finished,
             "teams": {
                 "home": fold.teams.get("home") or self._header_team(home=True),
