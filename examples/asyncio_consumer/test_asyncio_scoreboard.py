@@ -37,9 +37,14 @@ async def test_the_whole_match() -> None:
     async with serve_asyncio(on_end="close") as server:  # no capture named: sample-singles-bo5
         board = await asyncio.wait_for(follow(server.fixture_url(), server.token), BOUND_S)
         (report,) = await server.wait_connections(1, timeout=BOUND_S)
-    assert board.finished and board.last_seq == SEQS[-1] and board.close_code == 1000
+    assert board.finished and board.last_seq == SEQS[-1]
     assert board.sets == SETS
     assert report.frames_sent == FRAMES and report.last_seq == SEQS[-1]
+    # The server closed with 1000 at the end. Under heavy load the websockets client has
+    # reported 1006 for it once (a close-handshake race, open in docs/RELIABILITY.md's known
+    # limits): the server's side is asserted, the client's only to have ended.
+    assert report.ended == "end-of-capture" and report.code == 1000
+    assert board.close_code in (1000, 1006)
 
 
 @pytest.mark.ttrec(paused=True)
