@@ -18,7 +18,7 @@ import h11
 import trio
 
 from replayer.library import Fixture
-from replayer.server import ListenError, listener_url
+from replayer.server import listener_url, open_listeners
 from replayer.session import token_accepted
 from ttrec.feed import Feed
 from ttrec.fixtures_api import Answer, Listing, Request, answer, coverage_level, fixture_type, teams_of
@@ -96,20 +96,7 @@ async def serve_api_tcp(
 ) -> None:
     """The API on its own TCP port (the provider serves it from another host than the
     websockets): http://, or https:// with the websocket server's TLS context."""
-    listeners: list[trio.abc.Listener[trio.abc.Stream]]
-    try:
-        if ssl_context is None:
-            listeners = list(await trio.open_tcp_listeners(port, host=host))
-        else:
-            listeners = list(
-                await trio.open_ssl_over_tcp_listeners(port, ssl_context, host=host, https_compatible=True)
-            )
-    except OSError as exc:
-        raise ListenError(host, port, exc.strerror or str(exc)) from None
-    if port == 0:
-        for extra in listeners[1:]:  # one URL, as for the websocket listener
-            await extra.aclose()
-        listeners = listeners[:1]
+    listeners = await open_listeners(host, port, ssl_context)
     url, _ = listener_url(listeners[0], "http" if ssl_context is None else "https")
     await serve_api(listeners, listings, tokens, url=url, task_status=task_status)
 

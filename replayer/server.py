@@ -300,6 +300,29 @@ async def serve_listeners(
         task_status.started(handle)
 
 
+async def open_listeners(
+    host: str, port: int, ssl_context: ssl.SSLContext | None
+) -> list[trio.abc.Listener[trio.abc.Stream]]:
+    """TCP (or TLS) listeners on host:port; a ListenError when the port cannot be bound."""
+    listeners: list[trio.abc.Listener[trio.abc.Stream]]
+    try:
+        if ssl_context is None:
+            listeners = list(await trio.open_tcp_listeners(port, host=host))
+        else:
+            listeners = list(
+                await trio.open_ssl_over_tcp_listeners(port, ssl_context, host=host, https_compatible=True)
+            )
+    except OSError as exc:
+        raise ListenError(host, port, exc.strerror or str(exc)) from None
+    if port == 0 and len(listeners) > 1:
+        # A name like "localhost" can bind IPv4 and IPv6, each on its own free port: keep
+        # one, so that the server has one URL.
+        for extra in listeners[1:]:
+            await extra.aclose()
+        listeners = listeners[:1]
+    return listeners
+
+
 async def serve(
     captures: Sequence[Path],
     options: ServeOptions = DEFAULT_OPTIONS,
@@ -318,22 +341,7 @@ async def serve(
     for fixture in fixtures.values():
         if fixture.problem is not None:  # served anyway (a torn tail is what a live recording has)
             logger.warning("warning: %s: %s", fixture.path, fixture.problem)
-    listeners: list[trio.abc.Listener[trio.abc.Stream]]
-    try:
-        if ssl_context is None:
-            listeners = list(await trio.open_tcp_listeners(port, host=host))
-        else:
-            listeners = list(
-                await trio.open_ssl_over_tcp_listeners(port, ssl_context, host=host, https_compatible=True)
-            )
-    except OSError as exc:
-        raise ListenError(host, port, exc.strerror or str(exc)) from None
-    if port == 0 and len(listeners) > 1:
-        # A name like "localhost" can bind IPv4 and IPv6, each on its own free port: keep
-        # one, so that the server has one URL.
-        for extra in listeners[1:]:
-            await extra.aclose()
-        listeners = listeners[:1]
+    listeners = await open_listeners(host, port, ssl_context)
     await serve_listeners(
         listeners, fixtures, options, scheme="ws" if ssl_context is None else "wss", task_status=task_status
     )

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 from ttrec.match import GAME_POINT, MATCH_POINT, POINT_SCORED, POINT_STARTED, SWAP_SERVE, Side
 
@@ -80,15 +80,7 @@ CollectionStatus = Literal[
     "CollectionCompleted",
     "PostMatchChecked",
 ]
-COLLECTION_STATUSES: Final[tuple[CollectionStatus, ...]] = (
-    "CollectionScheduled",
-    "CollectingLive",
-    "CollectingPostMatch",
-    "CollectionSuspended",
-    "CollectionDropped",
-    "CollectionCompleted",
-    "PostMatchChecked",
-)
+COLLECTION_STATUSES: Final[tuple[CollectionStatus, ...]] = get_args(CollectionStatus)
 FIXTURE_STATUSES: Final = (
     "Scheduled",
     "Live",
