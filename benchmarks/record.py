@@ -100,18 +100,21 @@ def start_server(directory: Path, speed: float) -> tuple[subprocess.Popen[bytes]
     return proc, json.loads(ready.read_text())["url"]
 
 
-def lost_frames(out: Path, fixtures: list[str], frames: int) -> tuple[int, int]:
-    """(frames missing, frames duplicated) over every recorded capture."""
+def _seqs(path: Path) -> list[int | None]:
+    with CaptureReader(path) as reader:
+        return [seq_num(r.data) for r in reader if isinstance(r, Frame)]
+
+
+def lost_frames(out: Path, served: Path, fixtures: list[str]) -> tuple[int, int]:
+    """(frames missing, frames duplicated) over every recorded capture, against the seqNums
+    of the capture served (they have gaps where the match had uncounted actions)."""
     lost = dupes = 0
     files = {p.name[:36]: p for p in out.glob("*.jsonl.zst")}
     for fixture in fixtures:
+        expected = set(_seqs(served / f"{fixture}.jsonl.zst"))
         path = files.get(fixture)
-        if path is None:
-            lost += frames
-            continue
-        with CaptureReader(path) as reader:
-            seqs = [seq_num(r.data) for r in reader if isinstance(r, Frame)]
-        lost += len(set(range(1, frames + 1)) - set(seqs))
+        seqs = _seqs(path) if path is not None else []
+        lost += len(expected - set(seqs))
         dupes += len(seqs) - len(set(seqs))
     return lost, dupes
 
@@ -144,7 +147,7 @@ def live_run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     total = sum(r.frames for r in results)
     finished = sum(r.complete for r in results)
     connections = sum(r.connections for r in results)
-    lost, dupes = lost_frames(out, fixtures, args.frames)
+    lost, dupes = lost_frames(out, captures, fixtures)
     print(f"fixtures recorded concurrently: {len(results)} ({finished} to their finished frame)")
     print(f"connections: {connections}; wall time: {wall:.1f} s at speed {args.speed:g}")
     print(f"frames recorded: {total}; frames lost: {lost}; duplicates: {dupes}")
