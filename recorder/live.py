@@ -35,7 +35,7 @@ from recorder.recording import Recording
 from recorder.run import close_capture, open_captures, stop_on_signals
 from recorder.secret import Token
 from recorder.session import AttemptLimiter, FixtureResult, FixtureSession, RecordOptions
-from recorder.status import FixtureStatus, LogStyle, PlainReporter
+from recorder.status import FixtureStatus, PlainReporter
 from recorder.stop import Stop
 from ttrec.errors import CaptureWriteError, TtrecError
 from ttrec.feed import Feed
@@ -50,6 +50,7 @@ from ttrec.fixtures_list import (
     request_headers,
     wanted,
 )
+from ttrec.logstyle import LogStyle
 
 ERROR_BODY_SHOWN: Final = 200  # characters of a refusal's body in its one line
 

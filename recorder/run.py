@@ -23,11 +23,12 @@ from recorder.naming import candidate_paths
 from recorder.recording import Recording
 from recorder.secret import Token
 from recorder.session import AttemptLimiter, FixtureResult, FixtureSession, RecordOptions
-from recorder.status import FixtureStatus, LiveReporter, LogStyle, PlainReporter, Reporter
+from recorder.status import FixtureStatus, LiveReporter, PlainReporter, Reporter
 from recorder.stop import Stop
 from ttrec.capture import CAPTURE_SUFFIX, CaptureWriter, create_exclusive, open_new
 from ttrec.errors import CaptureWriteError, TtrecError
 from ttrec.feed import Feed, feed_url, rfc3339, validate_fixture_id
+from ttrec.logstyle import LogStyle
 from ttrec.outputs import check_capture_destination
 from ttrec.records import Header
 
