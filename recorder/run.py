@@ -7,8 +7,10 @@ attempt limiter, status reporting, and a clean stop on SIGINT / SIGTERM.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import signal
+import stat
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -33,6 +35,7 @@ from ttrec.outputs import check_capture_destination
 from ttrec.records import Header
 
 STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
+WRITE_BITS: Final = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 
 
 class OutputError(TtrecError):
@@ -220,7 +223,17 @@ def close_capture(session: FixtureSession, result: FixtureResult) -> FixtureResu
         session.recording.writer.close()
     except CaptureWriteError as exc:
         return session.result("failed", f"cannot finish the capture: {exc.problem}")
+    seal(session.recording.writer.path)
     return result
+
+
+def seal(path: Path) -> None:
+    """Mark a closed capture read-only: the sign, for a tool that ships captures elsewhere
+    (`find DIR -name '*.jsonl.zst' ! -perm -u+w`), that ttrec will not write to it again. A
+    capture still being written, or left by a killed recorder, stays writable (docs/record.md).
+    """
+    with contextlib.suppress(OSError):  # a file system without modes: the log still says it
+        os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) & ~WRITE_BITS)
 
 
 def _close_quietly(writer: CaptureWriter) -> None:
@@ -228,3 +241,4 @@ def _close_quietly(writer: CaptureWriter) -> None:
     # the original exception is the one worth reporting.
     with contextlib.suppress(CaptureWriteError):
         writer.close()
+        seal(writer.path)

@@ -113,6 +113,7 @@ async def test_records_a_staggered_day_until_idle(tmp_path: Path, autojump_clock
     }
     # Every frame of every fixture, from the start, once (the first from startPosition 0).
     assert got == expected
+    assert not any(path.stat().st_mode & 0o222 for path in out.iterdir())  # closed: read-only
     assert recorder._recording == {} and recorder._ended_but_listed == set()
     assert TOKEN not in log.getvalue()
     assert "fixtures 1 live" in log.getvalue()
