@@ -334,6 +334,7 @@ def main() -> None:
     found = conditions()
     print_conditions("live", found)
     speed = play_speed(args.frames, args.play)
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ttrec-bench-live-") as tmp:
         work = Path(tmp)
         served = work / "served"
@@ -345,6 +346,7 @@ def main() -> None:
         figures: dict[str, Any] = {"startup_cpu_s": startup, "baseline_cpu_s_per_1000_frames": base}
         figures["day"] = day(args, served, work, fixtures, speed, base, startup)
         figures["shards"] = shards(args, served, work, fixtures, speed)
+    print(f"whole run: {time.monotonic() - started:.0f} s")
     write_results(args.json, "live", found, figures)
 
 
