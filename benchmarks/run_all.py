@@ -44,6 +44,7 @@ BENCHMARKS: Final[dict[str, tuple[str, list[str], list[str], dict[str, str]]]] =
     ),
     "load": ("load.py", [], ["--clients", "100", "--churn", "5", "--minutes", "0.5"], {}),
     "record": ("record.py", [], ["--fixtures", "20", "--micro-records", "2000"], {}),
+    "live": ("live.py", [], ["--short"], {}),
 }
 
 
@@ -144,6 +145,25 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         )
         rows.append(
             ("recorder, receive to flushed, per record", _x(per["vs_bare_write"]), "bare `CaptureWriter`")
+        )
+    if "live" in got:
+        day, shards = got["live"]["figures"]["day"], got["live"]["figures"]["shards"]
+        rows.append(
+            (
+                f"`record --live`, a day of {day['fixtures']:,} staggered fixtures",
+                f"{day['lost']} lost, {day['duplicates']} duplicated; at most "
+                f"{day['max_requests_per_s']} requests in a second (server side); "
+                f"{day['cpu_s_per_1000_frames']:.2f} CPU s per 1,000 frames "
+                f"({_x(day['cpu_vs_baseline'])}); {day['peak_rss_mib']:.0f} MiB peak",
+                "`record ID...` per frame; budget 5 requests a second",
+            )
+        )
+        rows.append(
+            (
+                "3 shards, `--replicas 2`, one SIGKILLed half way, then `merge`",
+                f"{shards['frames_present']:,} of {shards['frames_expected']:,} frames present",
+                "all",
+            )
         )
     return rows
 

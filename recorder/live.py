@@ -35,7 +35,7 @@ from recorder.recording import Recording
 from recorder.run import close_capture, open_captures, stop_on_signals
 from recorder.secret import Token
 from recorder.session import AttemptLimiter, FixtureResult, FixtureSession, RecordOptions
-from recorder.status import FixtureStatus, LogStyle, PlainReporter
+from recorder.status import FixtureStatus, PlainReporter
 from recorder.stop import Stop
 from ttrec.errors import CaptureWriteError, TtrecError
 from ttrec.feed import Feed
@@ -50,6 +50,7 @@ from ttrec.fixtures_list import (
     request_headers,
     wanted,
 )
+from ttrec.logstyle import LogStyle
 
 ERROR_BODY_SHOWN: Final = 200  # characters of a refusal's body in its one line
 
@@ -96,6 +97,19 @@ class Snapshot:
     polls: int
     poll_failures: int
     live: int  # fixtures the last successful poll listed as live
+    scheduled: int  # ... as scheduled (its first page: the next POLL_PAGE_SIZE by start time)
+    fixtures: FixtureTally
+
+
+@dataclass(slots=True)
+class FixtureTally:
+    """Fixtures (not captures): one is recording until its last feed's capture is closed,
+    then done (every capture finished complete), failed (any failed) or stopped."""
+
+    recording: int = 0
+    done: int = 0
+    failed: int = 0
+    stopped: int = 0
 
 
 @dataclass(slots=True)
@@ -145,6 +159,10 @@ class LiveRecorder:
         self._open: dict[tuple[str, Feed], FixtureSession] = {}  # dropped when closed
         self._closed_totals = [0, 0, 0, 0, 0]  # frames, heartbeats, connections, gaps closed, bytes
         self._listed_live = 0
+        self._listed_scheduled = 0
+        self._count_scheduled = live.until_idle  # and with --metrics: its gauge
+        self._tally = FixtureTally()
+        self._worst: dict[str, str] = {}  # fixture id -> the worst outcome of its closed captures
         self.metrics_port: int | None = None  # where --metrics listens, once it does
         self._recording: dict[str, int] = {}  # fixture id -> its captures still open
         self._ended_but_listed: set[str] = set()  # closed, and the API still said Live
@@ -160,6 +178,7 @@ class LiveRecorder:
             return await self._run(handle_signals)
         from recorder.metrics import serve_metrics  # the optional dependency, only when asked
 
+        self._count_scheduled = True
         self.metrics_port, stop_exporter = serve_metrics(metrics, self.snapshot)
         self._reporter.say(
             "metrics", f"Prometheus metrics on {metrics[0]} port {self.metrics_port}, path /metrics"
@@ -205,7 +224,7 @@ class LiveRecorder:
                 self._api_changed("ok", f"answering again after {failures} failed poll(s)")
             failures = 0
             listed = {entry.fixture_id for entry in live}
-            self._listed_live = len(listed)
+            self._listed_live, self._listed_scheduled = len(listed), scheduled
             self._reporter.say("api", f"poll: {len(listed)} live, {scheduled} scheduled", "debug")
             for entry in live:
                 if entry.fixture_id not in self._recording and entry.fixture_id not in self._ended_but_listed:
@@ -239,7 +258,7 @@ class LiveRecorder:
             if len(entries) < POLL_PAGE_SIZE:
                 break
         scheduled = 0
-        if self._live.until_idle:
+        if self._count_scheduled:
             query = poll_query("scheduled", 0, type=self._live.type, coverage=self._live.coverage)
             scheduled = sum(1 for e in await self._get(query) if e.status == "Scheduled" and self._wants(e))
         return list(live.values()), scheduled
@@ -329,10 +348,29 @@ class LiveRecorder:
             or (result.outcome == "finished" and not result.complete)
         ):
             self.summary.failed += 1
+            outcome = "failed"
         elif result.outcome == "stopped":
             self.summary.stopped += 1
+            outcome = "stopped"
         else:
             self.summary.finished += 1
+            outcome = "done"
+        self._fixture_outcome(fixture_id, outcome)
+
+    def _fixture_outcome(self, fixture_id: str, outcome: str) -> None:
+        """Fold one closed capture into its fixture's outcome; count the fixture at its last."""
+        ranks = ("done", "stopped", "failed")
+        worst = max(outcome, self._worst.pop(fixture_id, "done"), key=ranks.index)
+        if fixture_id in self._recording:
+            self._worst[fixture_id] = worst  # other feeds still open: kept until they close
+            return
+        tally = self._tally
+        if worst == "failed":
+            tally.failed += 1
+        elif worst == "stopped":
+            tally.stopped += 1
+        else:
+            tally.done += 1
 
     async def _record(self, fixture_id: str, feed: Feed) -> FixtureResult | None:
         options = replace(self._options, feed=feed)
@@ -398,6 +436,8 @@ class LiveRecorder:
             polls=self.polls,
             poll_failures=self.poll_failures,
             live=self._listed_live,
+            scheduled=self._listed_scheduled,
+            fixtures=replace(self._tally, recording=len(self._recording)),
         )
 
 

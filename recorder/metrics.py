@@ -27,7 +27,6 @@ else:
     AVAILABLE = True
 
 INSTALL_HINT: Final = "--metrics needs prometheus-client: pip install 'ttrec[metrics]'"
-STATES: Final = ("scheduled", "recording", "done", "failed")
 
 
 class MetricsUnavailable(RuntimeError):
@@ -70,6 +69,23 @@ def _families(snap: Snapshot) -> Iterator[Any]:
     live = GaugeMetricFamily("ttrec_fixtures_live", "Fixtures the last successful poll listed as live")
     live.add_metric([], snap.live)
     yield live
+    fixtures = GaugeMetricFamily(
+        "ttrec_fixtures",
+        "Fixtures by state: scheduled and live as the last poll said (scheduled: its first page), "
+        "recording now, and since the start done, failed or stopped",
+        labels=["state"],
+    )
+    tally = snap.fixtures
+    for state, count in (
+        ("scheduled", snap.scheduled),
+        ("live", snap.live),
+        ("recording", tally.recording),
+        ("done", tally.done),
+        ("failed", tally.failed),
+        ("stopped", tally.stopped),
+    ):
+        fixtures.add_metric([state], count)
+    yield fixtures
     for name, help_text, value in (
         ("ttrec_frames", "Data frames written", snap.frames),
         ("ttrec_heartbeats", "Heartbeats and other non-data messages written", snap.heartbeats),

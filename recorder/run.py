@@ -7,8 +7,10 @@ attempt limiter, status reporting, and a clean stop on SIGINT / SIGTERM.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import signal
+import stat
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -23,15 +25,17 @@ from recorder.naming import candidate_paths
 from recorder.recording import Recording
 from recorder.secret import Token
 from recorder.session import AttemptLimiter, FixtureResult, FixtureSession, RecordOptions
-from recorder.status import FixtureStatus, LiveReporter, LogStyle, PlainReporter, Reporter
+from recorder.status import FixtureStatus, LiveReporter, PlainReporter, Reporter
 from recorder.stop import Stop
 from ttrec.capture import CAPTURE_SUFFIX, CaptureWriter, create_exclusive, open_new
 from ttrec.errors import CaptureWriteError, TtrecError
 from ttrec.feed import Feed, feed_url, rfc3339, validate_fixture_id
+from ttrec.logstyle import LogStyle
 from ttrec.outputs import check_capture_destination
 from ttrec.records import Header
 
 STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
+WRITE_BITS: Final = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 
 
 class OutputError(TtrecError):
@@ -219,7 +223,17 @@ def close_capture(session: FixtureSession, result: FixtureResult) -> FixtureResu
         session.recording.writer.close()
     except CaptureWriteError as exc:
         return session.result("failed", f"cannot finish the capture: {exc.problem}")
+    seal(session.recording.writer.path)
     return result
+
+
+def seal(path: Path) -> None:
+    """Mark a closed capture read-only: the sign, for a tool that ships captures elsewhere
+    (`find DIR -name '*.jsonl.zst' ! -perm -u+w`), that ttrec will not write to it again. A
+    capture still being written, or left by a killed recorder, stays writable (docs/record.md).
+    """
+    with contextlib.suppress(OSError):  # a file system without modes: the log still says it
+        os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) & ~WRITE_BITS)
 
 
 def _close_quietly(writer: CaptureWriter) -> None:
@@ -227,3 +241,4 @@ def _close_quietly(writer: CaptureWriter) -> None:
     # the original exception is the one worth reporting.
     with contextlib.suppress(CaptureWriteError):
         writer.close()
+        seal(writer.path)

@@ -8,17 +8,15 @@ scrubs the token out of anything a server said.
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, Literal, Protocol, TextIO
 
 import trio
 
 from recorder.recording import Counters
-from ttrec.feed import rfc3339
+from ttrec.logstyle import Level, LogStyle, json_line, text_line
 from ttrec.match import FrameError, parse_frame
 from ttrec.terminal import InPlace
 
@@ -126,43 +124,13 @@ def log_line(status: FixtureStatus, message: str, now: datetime) -> str:
     return text_line(status.fixture_id, message, now)
 
 
-def text_line(subject: str, message: str, now: datetime) -> str:
-    return f"{rfc3339(now, 3)} {subject} {message}"
-
-
 class Reporter(Protocol):
     def event(self, status: FixtureStatus, message: str) -> None: ...
-
-
-Level = Literal["debug", "info", "warning", "error"]
-LEVELS: Final[tuple[Level, ...]] = ("debug", "info", "warning", "error")
-LogFormat = Literal["text", "json"]
-
-
-@dataclass(frozen=True, slots=True)
-class LogStyle:
-    """--log-format and -v/-q: how lines look and which are shown (default: info and up)."""
-
-    format: LogFormat = "text"
-    min_level: Level = "info"
-
-    def shows(self, level: Level) -> bool:
-        return LEVELS.index(level) >= LEVELS.index(self.min_level)
-
-
-def verbosity(verbose: int, quiet: int) -> Level:
-    """-v shows debug lines, -q only warnings, -qq only errors."""
-    return LEVELS[max(0, min(len(LEVELS) - 1, 1 - verbose + quiet))]
 
 
 def level_of(status: FixtureStatus) -> Level:
     """An event's level, from the state it leaves its fixture in."""
     return {"failed": "error", "backoff": "warning"}.get(status.state, "info")  # type: ignore[return-value]
-
-
-def json_line(subject: str, message: str, now: datetime, level: Level) -> str:
-    """One JSON object per line for log aggregators (every message is token-scrubbed already)."""
-    return json.dumps({"time": rfc3339(now, 3), "level": level, "subject": subject, "message": message})
 
 
 class PlainReporter:

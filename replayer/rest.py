@@ -134,6 +134,9 @@ async def _serve_connection(handle: ApiHandle, token_ok: partial[bool], stream: 
                 started=handle.started,
                 token_ok=token_ok,
             )
+            # One debug line per request (`serve -v`): benchmarks/live.py counts them per second
+            # on this side. The path only: a client may put anything in a query, a token too.
+            logger.debug("api %s %s %d", request.method, request.target.split("?")[0][:200], reply.status)
             await _send(conn, stream, reply, head_only=request.method == "HEAD")
             if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                 return

@@ -7,18 +7,22 @@ playback speed, every wait bounded.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import trio
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import Collector
 from recorder_support import replayer, write_match
 from replayer_support import FIXTURE, OTHER_FIXTURE
 from test_record_live import TOKEN, live_options
 
-from recorder.live import LiveRecorder, api_client
-from recorder.metrics import parse_address
+from recorder.live import LiveRecorder, Snapshot, api_client
+from recorder.metrics import _families, parse_address
 from recorder.secret import Token
 from recorder.session import RecordOptions
 from replayer import ServeOptions
@@ -94,3 +98,79 @@ def test_parse_address(value: str, expected: tuple[str, int]) -> None:
 def test_parse_address_refuses(value: str) -> None:
     with pytest.raises(ValueError, match="ADDR:PORT"):
         parse_address(value)
+
+
+async def watch_fixture_states(
+    tmp_path: Path, serve_options: ServeOptions, stagger_s: float
+) -> tuple[list[tuple[int, int, int]], LiveRecorder]:
+    """Record two fixtures (the second `stagger_s` after the first) with the exporter on,
+    sampling (scheduled, live, recording) from the snapshot every 20 ms."""
+    served = [
+        write_match(tmp_path / "a.jsonl.zst", FRAMES, FIXTURE, step_s=1.0),
+        write_match(tmp_path / "b.jsonl.zst", FRAMES, OTHER_FIXTURE, step_s=1.0),
+    ]
+    seen: list[tuple[int, int, int]] = []
+    log = io.StringIO()
+    with trio.fail_after(60):
+        async with replayer(served, serve_options) as handle, trio.open_nursery() as nursery:
+            listings = listings_of(handle.served, stagger_s=stagger_s, speed=serve_options.speed)
+            api = await nursery.start(
+                lambda task_status: serve_api_tcp(listings, frozenset(), task_status=task_status)
+            )
+            live = live_options(api.url, poll_s=0.2)
+            options = RecordOptions(base_url=handle.url, seed=1)
+            async with api_client(live) as http:
+                recorder = LiveRecorder(
+                    Token(TOKEN),
+                    out=tmp_path / "out",
+                    options=options,
+                    live=live,
+                    http=http,
+                    log=log,
+                )
+
+                async def sample() -> None:
+                    while True:
+                        snap = recorder.snapshot()
+                        seen.append((snap.scheduled, snap.live, snap.fixtures.recording))
+                        await trio.sleep(0.02)
+
+                nursery.start_soon(sample)
+                await recorder.run(metrics=("127.0.0.1", 0))
+            nursery.cancel_scope.cancel()
+    return seen, recorder
+
+
+async def test_fixtures_by_state(tmp_path: Path) -> None:
+    # Each match plays 29 s / 20 = 1.45 s; the second starts 3 s after the first.
+    seen, recorder = await watch_fixture_states(tmp_path, ServeOptions(speed=20.0), stagger_s=3.0)
+    # One recorded while the other was still scheduled, then the other alone.
+    assert (1, 1, 1) in seen and (0, 1, 1) in seen
+    end = recorder.snapshot()
+    assert (end.scheduled, end.live, end.fixtures.recording) == (0, 0, 0)
+    assert (end.fixtures.done, end.fixtures.failed, end.fixtures.stopped) == (2, 0, 0)
+    states = {
+        labels[0][1]: value for (name, labels), value in _scraped(end).items() if name == "ttrec_fixtures"
+    }
+    assert states == {"scheduled": 0, "live": 0, "recording": 0, "done": 2, "failed": 0, "stopped": 0}
+
+
+async def test_fixtures_refused_on_the_websocket_count_as_failed(tmp_path: Path) -> None:
+    # The API lists them, the websocket refuses our token: each fixture's capture fails.
+    options = ServeOptions(speed=20.0, tokens=frozenset({"another-token"}))
+    _, recorder = await watch_fixture_states(tmp_path, options, stagger_s=0.0)
+    end = recorder.snapshot()
+    assert (end.fixtures.done, end.fixtures.failed, end.fixtures.recording) == (0, 2, 0)
+    assert end.summary.failed == 2
+
+
+def _scraped(snap: Snapshot) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The snapshot as a scrape shows it: through the exporter's own text format."""
+    registry = CollectorRegistry(auto_describe=False)
+
+    class Fixed(Collector):
+        def collect(self) -> Iterator[Metric]:
+            yield from _families(snap)
+
+    registry.register(Fixed())
+    return samples(generate_latest(registry).decode())

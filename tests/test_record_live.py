@@ -113,6 +113,7 @@ async def test_records_a_staggered_day_until_idle(tmp_path: Path, autojump_clock
     }
     # Every frame of every fixture, from the start, once (the first from startPosition 0).
     assert got == expected
+    assert not any(path.stat().st_mode & 0o222 for path in out.iterdir())  # closed: read-only
     assert recorder._recording == {} and recorder._ended_but_listed == set()
     assert TOKEN not in log.getvalue()
     assert "fixtures 1 live" in log.getvalue()
@@ -138,7 +139,9 @@ async def test_type_and_coverage_filters(tmp_path: Path, autojump_clock: object)
 
 # -- a scripted, hostile API in front of the real websocket mock
 
-Script = Callable[[int, str], Sequence[object]]  # (request number, query) -> (status, body[, delay])
+# (request number, query) -> (status, body[, delay[, "stall-body"]]): the delay comes before the
+# answer, or with "stall-body" after its head and the first half of its body.
+Script = Callable[[int, str], Sequence[object]]
 
 
 @asynccontextmanager
@@ -164,19 +167,27 @@ async def hostile_api(script: Script) -> AsyncIterator[tuple[str, list[tuple[flo
                 query = event.target.decode().partition("?")[2]
                 auth = dict(event.headers).get(b"authorization", b"").decode()
                 seen.append((trio.current_time(), query, auth))
-                status, body, *delay = script(len(seen) - 1, query)
-                if delay:
-                    await trio.sleep(float(delay[0]))  # type: ignore[arg-type]
+                status, body, *slow = script(len(seen) - 1, query)
+                delay = float(slow[0]) if slow else 0.0  # type: ignore[arg-type]
+                stall = slow[1:] == ["stall-body"]  # the head and half the body, then the delay
+                if delay and not stall:
+                    await trio.sleep(delay)
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 headers = [
                     (b"Content-Type", b"application/json"),
                     (b"Content-Length", str(len(data)).encode()),
                 ]
-                await stream.send_all(
-                    conn.send(h11.Response(status_code=int(status), headers=headers))  # type: ignore[call-overload]
-                    + conn.send(h11.Data(data=data))
-                    + conn.send(h11.EndOfMessage())
-                )
+                head = conn.send(h11.Response(status_code=int(status), headers=headers))  # type: ignore[call-overload]
+                if stall:
+                    await stream.send_all(head + conn.send(h11.Data(data=data[: len(data) // 2])))
+                    await trio.sleep(delay)
+                    await stream.send_all(
+                        conn.send(h11.Data(data=data[len(data) // 2 :])) + conn.send(h11.EndOfMessage())
+                    )
+                else:
+                    await stream.send_all(
+                        head + conn.send(h11.Data(data=data)) + conn.send(h11.EndOfMessage())
+                    )
                 conn.start_next_cycle()
         except (trio.BrokenResourceError, h11.ProtocolError):
             return

@@ -71,6 +71,11 @@ def wait_for_frames(out: Path, at_least: int, timeout_s: float = 30.0) -> list[P
     raise TimeoutError(f"no {at_least} frames in {out} within {timeout_s} s")
 
 
+def writable(path: Path) -> bool:
+    """Any write permission bit (root ignores them, so os.access would say yes)."""
+    return bool(path.stat().st_mode & 0o222)
+
+
 def test_sigkill_mid_match_leaves_every_record_up_to_the_kill_and_a_torn_tail(
     served: ServerHandle, tmp_path: Path
 ) -> None:
@@ -78,10 +83,13 @@ def test_sigkill_mid_match_leaves_every_record_up_to_the_kill_and_a_torn_tail(
     proc = start_recorder(served, out)
     try:
         files = wait_for_frames(out, 10)
+        being_written = [writable(path) for path in files]
     finally:
         proc.kill()
         stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL
+    # Being written, then left by a killed recorder: writable, so not shipped (docs/record.md).
+    assert all(being_written) and all(writable(path) for path in files)
     for path in files:
         with CaptureReader(path) as reader:
             records = list(reader)
@@ -116,6 +124,7 @@ def test_sigterm_and_sigint_close_every_file_cleanly(
     lines = stdout.decode().splitlines()
     assert len(lines) == 2 and all(" stopped: " in line for line in lines)
     for path in files:
+        assert not writable(path)  # closed: sealed read-only, the sign that it may be shipped
         with CaptureReader(path) as reader:
             records = list(reader)
             assert not reader.torn_tail

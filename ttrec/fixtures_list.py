@@ -67,11 +67,14 @@ def parse_list(body: bytes) -> list[Listed]:
     for entry in data:
         if not isinstance(entry, dict):
             raise BadAnswer("an entry that is not an object")
-        status = entry.get("status")
+        status, given_id = entry.get("status"), entry.get("id")
+        no_id = BadAnswer("an entry without a valid fixture id")
+        if not isinstance(given_id, str):  # missing, null or a number: not even text
+            raise no_id
         try:
-            fixture_id = validate_fixture_id(entry.get("id"))  # type: ignore[arg-type]
+            fixture_id = validate_fixture_id(given_id)
         except InvalidFixtureId:
-            raise BadAnswer("an entry without a valid fixture id") from None
+            raise no_id from None
         if not isinstance(status, str):
             raise BadAnswer(f"fixture {fixture_id} without a status")
         kind, coverage = entry.get("type"), entry.get("coverageLevel")

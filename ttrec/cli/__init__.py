@@ -19,6 +19,7 @@ from typing import IO, Any, Final, NoReturn, TypeVar
 import click
 
 from ttrec import __version__
+from ttrec.cli import logs
 from ttrec.errors import OutputRefused, TtrecError, leaves
 
 # Command name -> the module that defines it. Modules load only when their command runs,
@@ -85,7 +86,14 @@ class UsageLine(click.UsageError):
         if self.ctx is not None and self.ctx.invoked_subcommand:  # raised after the command ran
             where = f"{where} {self.ctx.invoked_subcommand}"
         message = self.message.rstrip(".")
-        click.echo(f"{where}: {message} (try '{where} --help')", file=file, err=True)
+        logs.say(f"{where}: {message} (try '{where} --help')", "error")
+
+
+class ErrorLine(click.ClickException):
+    """A command's failure: `Error: ...` on stderr, a json line under --log-format json."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        logs.say(f"Error: {self.format_message()}", "error")
 
 
 def _silence_stdout() -> None:
@@ -105,7 +113,9 @@ def _exit_for(ctx: click.Context, exc: BaseException) -> NoReturn:
     if isinstance(exc, OutputRefused):
         raise UsageLine(UsageProblem(str(exc), ctx)) from None
     if isinstance(exc, TtrecError):
-        raise click.ClickException(str(exc)) from None
+        raise ErrorLine(str(exc)) from None
+    if isinstance(exc, click.ClickException) and not isinstance(exc, click.UsageError | ErrorLine):
+        raise ErrorLine(exc.format_message()) from None
     if isinstance(exc, BrokenPipeError):
         _silence_stdout()
         before = exc.__context__  # a sys.exit(1) whose final flush met the closed pipe
@@ -113,11 +123,11 @@ def _exit_for(ctx: click.Context, exc: BaseException) -> NoReturn:
         ctx.exit(1 if failed or ctx.find_root().meta.get(_FAILED) else 0)
     if isinstance(exc, OSError):
         if exc.filename is not None:
-            raise click.ClickException(f"{exc.filename}: {exc.strerror}") from None
+            raise ErrorLine(f"{exc.filename}: {exc.strerror}") from None
         if exc.errno in _OUTPUT_ERRNOS:
             _silence_stdout()
-            raise click.ClickException(f"cannot write the output: {exc.strerror}") from None
-        raise click.ClickException(exc.strerror or str(exc)) from None
+            raise ErrorLine(f"cannot write the output: {exc.strerror}") from None
+        raise ErrorLine(exc.strerror or str(exc)) from None
     raise exc
 
 
@@ -147,7 +157,7 @@ class _Group(click.Group):
                 return super().invoke(ctx)
             finally:
                 sys.stdout.flush()  # an output error surfaces here, not at interpreter exit
-        except (click.UsageError, TtrecError, OSError) as exc:
+        except (click.ClickException, TtrecError, OSError) as exc:
             _exit_for(ctx, exc)
         except BaseExceptionGroup as group:  # from inside trio.run (watch, demo, serve)
             for leaf in leaves(group):
@@ -169,16 +179,18 @@ def cli() -> None:
     \b
     Try:  ttrec simulate -o match.jsonl.zst && ttrec info match.jsonl.zst
     """
+    logs.reset()
 
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def command(name: str | None = None) -> Callable[[F], click.Command]:
-    """Register a `ttrec` subcommand; every command answers --help and --version."""
+    """Register a `ttrec` subcommand; every command answers --help and --version and takes
+    the log options (-v/-q/--log-format: ttrec.cli.logs)."""
 
     def decorate(func: F) -> click.Command:
-        return cli.command(name)(click.version_option(__version__, prog_name="ttrec")(func))
+        return cli.command(name)(click.version_option(__version__, prog_name="ttrec")(logs.log_options(func)))
 
     return decorate
 

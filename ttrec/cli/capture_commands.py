@@ -14,6 +14,7 @@ from ttrec.bundled import resolve
 from ttrec.capture import CaptureReader
 from ttrec.cat import cat_to
 from ttrec.cli import command, mark_failed
+from ttrec.cli.logs import say
 from ttrec.cross_check import cross_check
 from ttrec.errors import CaptureFormatError, TtrecError
 from ttrec.feed import feed_named
@@ -37,7 +38,7 @@ def _each(paths: tuple[Path, ...]) -> Iterator[tuple[Path, CaptureReader | None]
             reader = CaptureReader(path)
         except TtrecError as exc:
             mark_failed()
-            click.echo(f"Error: {exc}", err=True)
+            say(f"Error: {exc}", "error")
             yield path, None
             continue
         with reader:
@@ -72,7 +73,7 @@ def info(captures: tuple[Path, ...], as_json: bool) -> None:
             summary = summarize(reader)
         except TtrecError as exc:
             mark_failed()
-            click.echo(f"Error: {exc}", err=True)
+            say(f"Error: {exc}", "error")
             failed = True
             continue
         if as_json:
@@ -275,11 +276,11 @@ def check(captures: tuple[Path, ...]) -> None:
         if len(problems) > MAX_PROBLEMS_SHOWN:
             click.echo(f"{path}: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more problems")
         for note in checker.notes:
-            click.echo(f"{path}:{note.line}: note: {note.message}", err=True)
+            say(f"{path}:{note.line}: note: {note.message}", "warning")
         if reader.torn_tail and not reader.damage:
-            click.echo(f"{path}: note: torn tail after line {reader.lines}", err=True)
+            say(f"{path}: note: torn tail after line {reader.lines}", "warning")
         if not problems:
-            click.echo(f"{path}: ok ({reader.lines} lines)", err=True)
+            say(f"{path}: ok ({reader.lines} lines)")
     if not _cross_check(seen):
         failed = True
     if failed:
@@ -301,7 +302,7 @@ def _cross_check(seen: dict[tuple[str, str], tuple[Path, list[tuple[int, str]]]]
             agree = False
             mark_failed()
         else:
-            click.echo(f"{stats_path}: agrees with {actions_path}", err=True)
+            say(f"{stats_path}: agrees with {actions_path}")
     return agree
 
 
@@ -319,4 +320,4 @@ def cat(capture: Path, frames: bool) -> None:
     with CaptureReader(capture) as reader:
         note = cat_to(reader, sys.stdout.buffer, frames=frames)
     if note:
-        click.echo(note, err=True)
+        say(note, "warning")

@@ -12,6 +12,7 @@ import click
 
 from ttrec.capture import CaptureReader, CaptureWriter
 from ttrec.cli import command, plural
+from ttrec.cli.logs import say
 from ttrec.cli.params import MAX_SCALE, Finite, seconds
 from ttrec.derive import (
     Cut,
@@ -44,7 +45,7 @@ def _read(path: Path) -> tuple[Origin, list[Record]]:
         records = list(reader)
         header = reader.header
         if reader.torn_tail:
-            click.echo(f"ttrec: {path}: torn tail, using the {len(records)} records before it", err=True)
+            say(f"ttrec: {path}: torn tail, using the {len(records)} records before it", "warning")
     # The header names its sources in JSON, which has no room for a file name that is not
     # UTF-8: such bytes become U+FFFD there (the file itself is read by its real name).
     return Origin(os.fsencode(path).decode("utf-8", errors="replace"), header), records
@@ -215,7 +216,7 @@ def merge_command(captures: tuple[Path, ...], out: Path) -> None:
     if merged.disagreements:
         for d in merged.disagreements[:20]:
             names = ", ".join(origins[i].path for i in d.sources)
-            click.echo(f"ttrec merge: seqNum {d.seq}: different frames in {names}", err=True)
+            say(f"ttrec merge: seqNum {d.seq}: different frames in {names}", "error")
         raise click.ClickException(
             f"{plural(len(merged.disagreements), 'seqNum')} disagree; nothing written (see above)"
         )
@@ -227,4 +228,4 @@ def merge_command(captures: tuple[Path, ...], out: Path) -> None:
         entry["frames_only_here"] = only
     _write(out, header, merged.records)
     for origin, supplied, only in zip(origins, merged.supplied, merged.only_in, strict=True):
-        click.echo(f"  {origin.path}: supplied {supplied} frame(s), {only} no other recording had", err=True)
+        say(f"  {origin.path}: supplied {supplied} frame(s), {only} no other recording had")

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ttrec.cli import command
+from ttrec.cli.logs import say
 from ttrec.testing.fuzz import describe, fuzz, write_repro
 
 
@@ -87,12 +88,12 @@ def fuzz_command(
             budget_s=budget_s,
             best_of=int(best_of) if best_of else None,
             max_faults=max_faults,
-            progress=lambda line: click.echo(line, err=True),
+            progress=say,
         )
     if result.stopped_by_budget:
-        click.echo(f"note: the {budget_s:g} s budget ran out after {result.examples_run} runs", err=True)
+        say(f"note: the {budget_s:g} s budget ran out after {result.examples_run} runs", "warning")
     if result.failure is None:
-        click.echo(f"{result.examples_run} examples, every belief held", err=True)
+        say(f"{result.examples_run} examples, every belief held")
         return
     scenario, outcome = result.failure
     write_repro(out, scenario, outcome, consumer)

@@ -17,14 +17,15 @@ from recorder.live_options import DEFAULT_POLL_S, LiveOptions
 from recorder.run import OutputError, record
 from recorder.secret import TOKEN_ENV, Token
 from recorder.session import UNTIL, FixtureResult, RecordOptions
-from recorder.status import LogStyle, verbosity
 from ttrec.cli import UsageProblem, command
+from ttrec.cli.logs import current_style, say
 from ttrec.cli.params import seconds
 from ttrec.cli.token import ca_file_option, resolve_connect, resolve_token, token_options
 from ttrec.errors import CaptureWriteError, InvalidFixtureId
 from ttrec.feed import DEFAULT_BASE_URL, FEEDS, HEARTBEAT_INTERVAL_S, Feed, feed_url, validate_fixture_id
 from ttrec.fixtures_api import COVERAGE_VALUES, DEFAULT_API_URL, TYPE_VALUES, camel
 from ttrec.fixtures_list import fixtures_url
+from ttrec.logstyle import LogStyle
 from ttrec.shards import ALL, Shard, parse_shard
 
 _PROBE_FIXTURE: Final = "00000000-0000-0000-0000-000000000000"  # only to validate --base-url
@@ -117,15 +118,6 @@ _PROBE_FIXTURE: Final = "00000000-0000-0000-0000-000000000000"  # only to valida
     metavar="ADDR:PORT",
     help="With --live: serve Prometheus metrics here (needs the metrics extra; docs/record.md).",
 )
-@click.option(
-    "--log-format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json: one JSON object per log line (time, level, subject, message) for log aggregators.",
-)
-@click.option("-v", "--verbose", count=True, help="More log lines (-v: every API poll too).")
-@click.option("-q", "--quiet", count=True, help="Fewer log lines (-q: warnings and errors, -qq: errors).")
 def record_command(
     fixture_ids: tuple[str, ...],
     fixtures_file: TextIO | None,
@@ -146,9 +138,6 @@ def record_command(
     shard: str | None,
     replicas: int,
     metrics: str | None,
-    log_format: str,
-    verbose: int,
-    quiet: int,
 ) -> None:
     """Record live fixtures, each into its own new capture file.
 
@@ -164,7 +153,7 @@ def record_command(
       ttrec record --base-url ws://127.0.0.1:8765 --fixtures-file today.txt
       ttrec record --live --feeds statistics,actions --out captures/   # everything, as a service
     """
-    style = LogStyle("json" if log_format == "json" else "text", verbosity(verbose, quiet))
+    style = current_style()
     if live:
         _record_live(
             fixture_ids or fixtures_file,
@@ -216,7 +205,7 @@ def record_command(
     for result in results:
         click.echo(_summary(result))
         for gap in result.possible_gaps:
-            click.echo(f"{result.fixture_id}: frames may be missing: {gap}", err=True)
+            say(f"{result.fixture_id}: frames may be missing: {gap}", "warning")
     if not all(result.complete for result in results):
         sys.exit(1)
 
@@ -278,7 +267,7 @@ def _record_live(
     for line in describe(summary):
         click.echo(line)
     if summary.refused is not None:
-        click.echo(f"ttrec record: {summary.refused.detail}", err=True)
+        say(f"ttrec record: {summary.refused.detail}", "error")
         sys.exit(1)
     unfinished = summary.stopped if live.until_idle else 0
     if summary.failed or unfinished:

@@ -7,7 +7,6 @@ import logging
 import os
 import signal
 import ssl
-import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -26,6 +25,7 @@ from replayer.options import AUTH_TIMEOUT_S, SEND_TIMEOUT_S, OnEnd
 from replayer.rest import listings_of, serve_api_tcp
 from replayer.tls import from_files, self_signed
 from ttrec.cli import command
+from ttrec.cli.logs import say, show_library_logs
 from ttrec.cli.params import is_loopback, seconds
 from ttrec.errors import OutputRefused, TtrecError, leaves
 from ttrec.faults import Fault, FaultSpecError, parse_fault
@@ -150,10 +150,9 @@ async def _watch_connections(
             return
         played.update((c.fixture, c.feed) for c in handle.connections if c.played_to_end)
         if exit_when == "played" and played >= set(handle.feeds):
-            click.echo(
+            say(
                 f"ttrec serve: every fixture was played to its end (--exit-when played), "
-                f"stopping after {ended} connection(s)",
-                err=True,
+                f"stopping after {ended} connection(s)"
             )
             stop.cancel()
             return
@@ -185,15 +184,15 @@ async def _run(
                     serve_api_tcp, listings, options.tokens, host=host, port=api.port, ssl_context=ssl_context
                 )
                 api_url = (await nursery.start(start_api)).url
-            click.echo(f"ttrec serve: listening on {handle.url}", err=True)
+            say(f"ttrec serve: listening on {handle.url}")
             for fixture_id, feed in handle.feeds:
-                click.echo(f"  {handle.fixture_url(fixture_id, feed)}", err=True)
+                say(f"  {handle.fixture_url(fixture_id, feed)}")
             if api_url is not None:
-                click.echo(f"ttrec serve: fixtures REST API at {api_url}{FIXTURES_PATH}", err=True)
+                say(f"ttrec serve: fixtures REST API at {api_url}{FIXTURES_PATH}")
             if ca_file is not None:
-                click.echo(f"ttrec serve: clients must trust the CA in {ca_file}", err=True)
+                say(f"ttrec serve: clients must trust the CA in {ca_file}")
             if options.control is not None:
-                click.echo(f"ttrec serve: step control at {handle.url}{CONTROL_PATH}", err=True)
+                say(f"ttrec serve: step control at {handle.url}{CONTROL_PATH}")
             if report_file is not None:
                 _write_report(report_file, handle, running=True)
             if report_file is not None or exit_after is not None or exit_when is not None:
@@ -420,9 +419,7 @@ def serve_command(
     # No capture named: every bundled sample; a sample's name: that sample.
     captures = tuple(map(resolve, captures)) if captures else tuple(sample_paths())
     if not is_loopback(host):
-        click.echo(
-            f"ttrec serve: warning: binding {host} exposes the mock server beyond this machine", err=True
-        )
+        say(f"ttrec serve: warning: binding {host} exposes the mock server beyond this machine", "warning")
     options = ServeOptions(
         speed=speed,
         heartbeat_interval_s=heartbeat_interval,
@@ -435,7 +432,7 @@ def serve_command(
         send_timeout_s=send_timeout,
         control=StepControl(paused=paused) if control or paused else None,
     )
-    _configure_logging()
+    show_library_logs()
     if report_file is not None:
         _check_writable(report_file, "the report")
     if ready_file is not None:
@@ -479,14 +476,4 @@ def serve_command(
                 remove_own(ready_file, READY_FILE)
     if report_file is not None:
         _write_report(report_file, handle, running=False)
-    click.echo(f"ttrec serve: stopped after {handle.ended} connection(s)", err=True)
-
-
-def _configure_logging() -> None:
-    """One line per connection on stderr (the reports never hold a token)."""
-    logger = logging.getLogger("replayer")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s ttrec serve: %(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    say(f"ttrec serve: stopped after {handle.ended} connection(s)")

@@ -12,6 +12,7 @@ import click
 
 from ttrec.capture import CAPTURE_SUFFIX
 from ttrec.cli import command
+from ttrec.cli.logs import say
 from ttrec.cli.params import MAX_SECONDS
 from ttrec.errors import InvalidFixtureId
 from ttrec.feed import DEFAULT_BASE_URL, FEEDS, Feed, rfc3339, validate_fixture_id
@@ -261,12 +262,10 @@ def simulate(
     scores = " ".join(f"{home}-{away}" for home, away in match.sets)
     ended = "" if match.winner else ", dropped without a result"
     played = f"{match.home.name} {home_sets}-{away_sets} {match.away.name} ({scores}){ended}"
+    show = say if is_stdout(out) else click.echo  # the capture on stdout: the summary is a log line
     for feed, target in zip(feeds, targets, strict=True):
         sent = f"{len(match.actions)} frames" if feed == "statistics" else f"{len(match.events)} packets"
         if feed == feeds[0]:
-            click.echo(
-                f"{out_label(target)}: seed {seed}, best of {games} {kind}, {played}, {sent}",
-                err=is_stdout(out),
-            )
+            show(f"{out_label(target)}: seed {seed}, best of {games} {kind}, {played}, {sent}")
         else:
-            click.echo(f"{out_label(target)}: the {feed} feed of the same match, {sent}", err=is_stdout(out))
+            show(f"{out_label(target)}: the {feed} feed of the same match, {sent}")

@@ -11,6 +11,7 @@ import click
 
 from ttrec.capture import ZSTD_MAGIC, CaptureReader
 from ttrec.cli import command
+from ttrec.cli.logs import say
 from ttrec.errors import TtrecError
 from ttrec.feed import feed_named
 from ttrec.records import Frame
@@ -60,7 +61,7 @@ def truth(capture: Path) -> None:
         for state in truths(_frame_texts(reader), feed_named(reader.header.feed)):
             click.echo(state.line())
         if reader.torn_tail or reader.damage:
-            click.echo(f"note: {capture}: {reader.damage or 'torn tail'}; truth up to there", err=True)
+            say(f"note: {capture}: {reader.damage or 'torn tail'}; truth up to there", "warning")
 
 
 @command("verdict")

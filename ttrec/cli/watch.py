@@ -16,6 +16,7 @@ import trio
 from recorder.secret import TOKEN_ENV, Token
 from recorder.watch import REFRESH_S, WatchResult, watch
 from ttrec.cli import UsageProblem, command, plural
+from ttrec.cli.logs import say
 from ttrec.cli.params import is_loopback, seconds
 from ttrec.cli.token import ca_file_option, resolve_connect, resolve_token, token_options
 from ttrec.errors import InvalidFixtureId
@@ -61,7 +62,7 @@ def _finish(result: WatchResult) -> None:
     """One closing line; exit status 1 when the connection ended before the match did."""
     board = result.board
     counts = f"{plural(board.frames, 'frame')}, {plural(board.heartbeats, 'heartbeat')}"
-    click.echo(f"{result.ended}: {counts}", err=True)
+    say(f"{result.ended}: {counts}")
     if result.ended != "finished":
         sys.exit(1)
 
@@ -140,7 +141,7 @@ def demo(seconds: float, plain: bool | None) -> None:
         options = ServeOptions(speed=speed, tokens=frozenset({token}), on_end="close")
         async with trio.open_nursery() as nursery:
             handle = await nursery.start(serve, [capture], options)
-            click.echo(f"serving {capture.name} at {speed:.0f}x on {handle.url}", err=True)
+            say(f"serving {capture.name} at {speed:.0f}x on {handle.url}")
             url = handle.fixture_url(handle.fixtures[0])
             result = await watch(url, Token(token), screen.show, refresh_s=REFRESH_S if screen.live else None)
             nursery.cancel_scope.cancel()
