@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
 
 import pytest
@@ -12,9 +11,10 @@ from replayer_support import FIXTURE, client, frames_every, running, timed, writ
 from replayer.pacer import Pacer
 
 
-async def test_real_clock_wake_ups_are_on_time() -> None:
-    """trio.sleep_until alone is ~1 ms late (whole-millisecond epoll timeouts); the pacer
-    wakes early and yields until the deadline."""
+async def test_real_clock_wake_ups_are_never_early() -> None:
+    """The pacer wakes early and yields until the deadline (trio.sleep_until alone is ~1 ms
+    late: whole-millisecond epoll timeouts), so it must never hand a sleeper back before its
+    deadline. How late it is, is a figure of the machine: benchmarks/replay.py prints it."""
     pacer = Pacer()
     late: list[float] = []
     with trio.fail_after(10):
@@ -25,9 +25,7 @@ async def test_real_clock_wake_ups_are_on_time() -> None:
                 await pacer.sleep_until(due)
                 late.append(trio.current_time() - due)
             nursery.cancel_scope.cancel()
-    assert min(late) >= 0
-    # the median is what the machine allows; a loaded CI machine can still be late at times
-    assert statistics.median(late) < 0.0005
+    assert len(late) == 40 and min(late) >= 0
 
 
 async def test_many_sleepers_wake_in_deadline_order_and_cancelled_ones_do_not(autojump_clock: object) -> None:
