@@ -19,6 +19,7 @@ from frame_factory import PROVIDER_SAMPLE, stats_frame
 
 from ttrec.cli import cli
 from ttrec.match import POINT_SCORED, parse_frame
+from ttrec.schedule import build_timeline
 from ttrec.simulator import simulate_match, write_capture
 from ttrec.truth import SCHEMA, TruthTable, truths
 from ttrec.verdict import BeliefError, first_divergence, parse_beliefs
@@ -177,3 +178,11 @@ def test_truth_table_is_the_fold_looked_up_and_folds_only_as_far_as_asked() -> N
     assert last is not None and last.finished and last.sets == tuple(MATCH.sets)
     assert table.at(10**6) is last  # past the end: the final state
     assert TruthTable(["no frame at all"]).at(0) is None
+
+
+def test_a_timeline_folds_its_truth_once() -> None:
+    timeline = build_timeline(MATCH.records)
+    table = timeline.truth_table()
+    assert timeline.truth_table() is table  # kept: every connection looks positions up in it
+    last = table.at(timeline.frames - 1)
+    assert last is not None and last.frame == len(MATCH.frames) and last.winner == MATCH.winner
