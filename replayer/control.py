@@ -31,6 +31,7 @@ from ttrec.errors import TtrecError
 from ttrec.feed import Feed
 from ttrec.moments import MOMENTS, Moment
 from ttrec.schedule import Message, Timeline
+from ttrec.truth import Truth
 
 # Reserved for control: every feed path starts with /v2/, so no fixture can collide.
 CONTROL_PATH: Final = "/_ttrec/control"
@@ -285,16 +286,28 @@ class StepControl:
 # -- the out-of-process interface ------------------------------------------------------
 
 
-async def run_command(control: StepControl, command: Any) -> dict[str, Any]:
+class _Truths(Protocol):
+    """Where the truth at a connection's position comes from (replayer.report.Positions)."""
+
+    def truth(self, fixture_id: str, feed: Feed = "statistics") -> Truth | None: ...
+
+
+async def run_command(control: StepControl, command: Any, truths: _Truths | None = None) -> dict[str, Any]:
     """One control command (a decoded JSON object) to its JSON answer; never raises for a
-    bad command, it answers `{"ok": false, "error": ...}`."""
+    bad command, it answers `{"ok": false, "error": ...}`. `truth` answers the position and
+    `truth`: the truth line (docs/verdict.md) at the last data frame sent to the fixture's
+    latest connection, null before one was sent."""
     try:
         gate, position = await _execute(control, command)
     except ControlError as exc:
         return {"ok": False, "error": str(exc)}
     except trio.TooSlowError:
         return {"ok": False, "error": "timed out waiting for the released frames to be sent"}
-    return {"ok": True, "fixture": gate.fixture_id, "paused": gate.paused, **position.as_json()}
+    answer = {"ok": True, "fixture": gate.fixture_id, "paused": gate.paused, **position.as_json()}
+    if command.get("op") == "truth":
+        truth = None if truths is None else truths.truth(gate.fixture_id, gate.feed)
+        answer["truth"] = None if truth is None else truth.to_json()
+    return answer
 
 
 async def _execute(control: StepControl, command: Any) -> tuple[FixtureGate, Position]:
@@ -313,7 +326,7 @@ async def _execute(control: StepControl, command: Any) -> tuple[FixtureGate, Pos
     if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)):
         raise ControlError("seq must be an integer")
     with trio.fail_after(_number(command, "timeout", DEFAULT_WAIT_TIMEOUT_S)):
-        if op == "status":
+        if op in ("status", "truth"):  # run_command adds the truth
             return gate, gate.position()
         if op == "pause":
             return gate, gate.pause()
@@ -327,7 +340,8 @@ async def _execute(control: StepControl, command: Any) -> tuple[FixtureGate, Pos
             return gate, await gate.sent()
         if op == "delivered":
             return gate, await gate.delivered()
-    raise ControlError(f"unknown op {op!r} (known: status, pause, resume, release, run_to, sent, delivered)")
+    known = "status, truth, pause, resume, release, run_to, sent, delivered"
+    raise ControlError(f"unknown op {op!r} (known: {known})")
 
 
 def _number(command: dict[str, Any], key: str, default: float) -> float:
@@ -343,7 +357,7 @@ class _ControlSocket(Protocol):
     async def send_message(self, message: str | bytes) -> None: ...
 
 
-async def serve_control(ws: _ControlSocket, control: StepControl) -> None:
+async def serve_control(ws: _ControlSocket, control: StepControl, truths: _Truths | None = None) -> None:
     """A control connection: one JSON command per text message, one JSON answer each,
     until the client leaves (its ConnectionClosed reaches the caller)."""
     while True:
@@ -353,5 +367,5 @@ async def serve_control(ws: _ControlSocket, control: StepControl) -> None:
         except ValueError:
             answer: dict[str, Any] = {"ok": False, "error": "a command is a JSON object"}
         else:
-            answer = await run_command(control, command)
+            answer = await run_command(control, command, truths)
         await ws.send_message(json.dumps(answer))

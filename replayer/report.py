@@ -1,13 +1,21 @@
 """What the server tells about each connection: a frozen report and one log line.
 
-A report never holds a token: the auth message is compared and forgotten.
+A report never holds a token: the auth message is compared and forgotten. It carries the
+truth (ttrec.truth) at the last data frame the connection was sent, and `Positions` gives
+the same for the connection of each fixture that is playing now.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal, Protocol
+
+from ttrec.feed import Feed
+from ttrec.truth import Truth
+
+if TYPE_CHECKING:
+    from ttrec.schedule import Playback
 
 # How a connection ended:
 #   rejected        the handshake was refused (404 unknown fixture, 400 missing Accept, ...)
@@ -52,6 +60,11 @@ class ConnectionReport:
     faults: tuple[str, ...] = ()  # specs of the faults injected on this connection, as they fired
     fault_frames: tuple[int, ...] = ()  # for each: data frames sent on the connection when it fired
     duration_s: float = 0.0
+    # The furthest data frame of the capture sent on this connection (1-based, as `frame`
+    # in a truth line) and the true match state after it: what a consumer that applied
+    # everything it received should believe. None when no data frame was sent.
+    last_frame: int | None = None
+    truth: Truth | None = None
 
     def log_line(self) -> str:
         speed = "max" if self.speed is None else f"{self.speed:g}"
@@ -117,3 +130,47 @@ class LatenessHistogram:
         self._bins = [0] * (_BINS + 1)
         self.count = 0
         self.max_s = 0.0
+
+
+class _Reaching(Protocol):
+    """What a connection's position is read from (replayer.engine.PlaybackEngine)."""
+
+    @property
+    def playback(self) -> Playback: ...
+
+    @property
+    def frames_sent(self) -> int: ...
+
+
+def frame_reached(connection: _Reaching) -> int | None:
+    """The 0-based index among the capture's data frames of the furthest one sent on the
+    connection. Its playback sends every data frame from where it starts, in order, each
+    counted once out (a reordered pair counts once both are out; a duplicate or a corrupt
+    copy is not counted), so that is where it started plus what it sent."""
+    if not connection.frames_sent:
+        return None
+    playback = connection.playback
+    return playback.timeline.frames - playback.frames + connection.frames_sent - 1
+
+
+def truth_reached(connection: _Reaching) -> Truth | None:
+    """The truth after the furthest data frame sent on the connection (None: none sent)."""
+    index = frame_reached(connection)
+    return None if index is None else connection.playback.timeline.truth_table().at(index)
+
+
+class Positions:
+    """The latest connection accepted for each fixture and feed, to tell the truth at its
+    current position: while it plays, and after it ended (until the next one is accepted)."""
+
+    def __init__(self) -> None:
+        self._latest: dict[tuple[str, Feed], _Reaching] = {}
+
+    def accepted(self, fixture_id: str, feed: Feed, connection: _Reaching) -> None:
+        self._latest[(fixture_id, feed)] = connection
+
+    def truth(self, fixture_id: str, feed: Feed = "statistics") -> Truth | None:
+        """The truth at the last data frame sent to the fixture's latest connection; None
+        before any connection got one."""
+        connection = self._latest.get((fixture_id, feed))
+        return None if connection is None else truth_reached(connection)

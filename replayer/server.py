@@ -23,12 +23,13 @@ from replayer.library import Fixture, NoCaptures, load_fixtures
 from replayer.options import ServeOptions
 from replayer.pacer import Pacer
 from replayer.plain_http import PLAIN_HTTP_STATUS, Replayed, answer_plain, read_head
-from replayer.report import ConnectionReport, LatenessHistogram
+from replayer.report import ConnectionReport, LatenessHistogram, Positions
 from replayer.session import Session
 from replayer.wire import frames_of
 from ttrec.errors import TtrecError
 from ttrec.faults import FiringBudget, RejectFault
 from ttrec.feed import Feed, feed_path, parse_feed_path, validate_fixture_id
+from ttrec.truth import Truth
 from ttrec.wire import CLOSE_TIMEOUT_S, GOING_AWAY, HANDSHAKE_TIMEOUT_S
 
 logger = logging.getLogger("replayer")
@@ -72,6 +73,7 @@ class ServerHandle:
         self.accepted = 0  # websocket handshakes accepted so far
         self._max_reports = max_reports
         self.lateness = LatenessHistogram()
+        self.positions = Positions()  # the truth at each fixture's latest connection
         self._changed = trio.Event()
 
     def fixture_url(self, fixture_id: str, feed: Feed = "statistics") -> str:
@@ -87,6 +89,11 @@ class ServerHandle:
         logger.info("%s", report.log_line())
         self._changed.set()
         self._changed = trio.Event()
+
+    def truth(self, fixture_id: str, feed: Feed = "statistics") -> Truth | None:
+        """The true match state at the last data frame sent to the fixture's latest
+        connection (playing or ended); None before one was sent."""
+        return self.positions.truth(fixture_id, feed)
 
     async def wait_connections(self, count: int) -> list[ConnectionReport]:
         """Wait until `count` connections have ended (their reports are in `connections`)."""
@@ -241,6 +248,7 @@ class _Server:
             )
             self.sessions.add(session)
             self.handle.accepted += 1
+            self.handle.positions.accepted(decision.fixture.fixture_id, decision.fixture.feed, session.engine)
             try:
                 await session.run()
             finally:
@@ -269,7 +277,7 @@ class _Server:
         assert self.options.control is not None
         try:
             ws = await request.accept()
-            await serve_control(ws, self.options.control)
+            await serve_control(ws, self.options.control, self.handle.positions)
         except ConnectionClosed:
             pass
 

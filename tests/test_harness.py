@@ -209,6 +209,10 @@ async def test_serve_report_and_exit_after(tmp_path: Path) -> None:
     assert first["frames_sent"] == 15 and first["last_seq"] == 15 and first["ended"] == "fault"
     assert first["faults"] == ["drop:after=15,times=always"] and first["code"] == 1006
     assert second["start_position"] == 15 and second["last_seq"] == 30
+    # each connection's truth at the last frame it received (frame_text: seqNum = frame number)
+    assert first["last_frame"] == 15 and first["truth"]["seq"] == 15 and first["truth"]["frame"] == 15
+    assert second["last_frame"] == 30 and second["truth"]["seq"] == 30
+    assert first["truth"]["schema"] == "ttrec.truth/1" and first["truth"]["finished"] is False
     assert set(first) >= {"client", "fixture", "heartbeats_sent", "duration_s", "speed"}
     assert not ready.exists()
 

@@ -10,6 +10,7 @@ wrong, through the library and the `ttrec truth` / `ttrec verdict` commands on r
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,10 @@ from click.testing import CliRunner
 from frame_factory import PROVIDER_SAMPLE, stats_frame
 
 from ttrec.cli import cli
-from ttrec.match import POINT_SCORED
+from ttrec.match import POINT_SCORED, parse_frame
+from ttrec.schedule import build_timeline
 from ttrec.simulator import simulate_match, write_capture
-from ttrec.truth import SCHEMA, truths
+from ttrec.truth import SCHEMA, TruthTable, truths
 from ttrec.verdict import BeliefError, first_divergence, parse_beliefs
 
 MATCH = simulate_match(seed=11, best_of=5)
@@ -152,3 +154,35 @@ def test_the_commands_on_files(tmp_path: Path) -> None:
     broken = runner.invoke(cli, ["verdict", str(capture), "-"], input="nonsense\n")
     assert broken.exit_code == 1 and "beliefs line 1: not a JSON object" in broken.output
     assert "Traceback" not in broken.output
+
+
+def test_truth_table_is_the_fold_looked_up_and_folds_only_as_far_as_asked() -> None:
+    consumed = 0
+
+    def counted() -> Iterator[str]:
+        nonlocal consumed
+        for text in [*MATCH.frames[:5], "not a frame", *MATCH.frames[5:]]:
+            consumed += 1
+            yield text
+
+    table = TruthTable(counted())
+    assert table.at(-1) is None
+    fifth = table.at(4)
+    assert consumed <= 6  # the frames up to the fifth, and one to see the next frame's number
+    assert fifth is not None and (fifth.frame, fifth.seq) == (5, parse_frame(MATCH.frames[4]).seq_num)
+    # the unparsable sixth frame changes nothing: the state after it is the fifth's
+    assert table.at(5) is fifth
+    sixth = table.at(6)
+    assert sixth is not None and sixth.seq == parse_frame(MATCH.frames[5]).seq_num
+    last = table.at(len(MATCH.frames))
+    assert last is not None and last.finished and last.sets == tuple(MATCH.sets)
+    assert table.at(10**6) is last  # past the end: the final state
+    assert TruthTable(["no frame at all"]).at(0) is None
+
+
+def test_a_timeline_folds_its_truth_once() -> None:
+    timeline = build_timeline(MATCH.records)
+    table = timeline.truth_table()
+    assert timeline.truth_table() is table  # kept: every connection looks positions up in it
+    last = table.at(timeline.frames - 1)
+    assert last is not None and last.frame == len(MATCH.frames) and last.winner == MATCH.winner

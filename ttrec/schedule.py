@@ -31,6 +31,7 @@ from ttrec.errors import TtrecError
 from ttrec.feed import Feed, seq_num
 from ttrec.moments import Moment, moments_of_texts, parse_moment
 from ttrec.records import NS_PER_S, Binary, Frame, Heartbeat, Record
+from ttrec.truth import TruthTable
 
 # With recorded heartbeats, a scheduled gap may exceed the interval by this fraction of it
 # before a synthetic heartbeat is added: the provider's own heartbeats arrive a little late.
@@ -108,6 +109,17 @@ class Timeline:
         if not isinstance(cached, MomentIndex):
             texts = (self.messages[i].payload for i in self.frame_positions)
             cached = self._cache["moments"] = MomentIndex.of(
+                (t if isinstance(t, str) else "" for t in texts), self.feed
+            )
+        return cached
+
+    def truth_table(self) -> TruthTable:
+        """The true match state after each data frame (ttrec.truth), folded on first use and
+        kept: a connection's truth is a lookup, never a parse of the capture."""
+        cached = self._cache.get("truths")
+        if not isinstance(cached, TruthTable):
+            texts = (self.messages[i].payload for i in self.frame_positions)
+            cached = self._cache["truths"] = TruthTable(
                 (t if isinstance(t, str) else "" for t in texts), self.feed
             )
         return cached

@@ -33,6 +33,7 @@ alike whichever feed it reads.
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -83,10 +84,13 @@ class Truth:
     ended: Ended | None
     corrections: int
     teams: Mapping[str, str]
+    # Constant, but a field: a Truth inside a report (replayer.report) turned to JSON by
+    # dataclasses.asdict says its schema as `ttrec truth` does.
+    schema: str = SCHEMA
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "schema": SCHEMA,
+            "schema": self.schema,
             "seq": self.seq,
             "frame": self.frame,
             "sets": [list(score) for score in self.sets],
@@ -203,3 +207,32 @@ def _points_taken_back(before: StatsFrame, after: StatsFrame) -> bool:
             if (new.count(POINT_SCORED, period) if new else 0) < old.count(POINT_SCORED, period):
                 return True
     return False
+
+
+class TruthTable:
+    """The truth after any data frame of one capture, folded once and only as far as asked:
+    the server looks a connection's position up here (replayer.report) as often as it likes
+    without parsing the capture again. Keyed by the 0-based index of the data frame among
+    the capture's data frames; a frame that is not a frame of the feed keeps the truth of
+    the frame before it (None before the first)."""
+
+    def __init__(self, frame_texts: Iterable[str], feed: Feed = "statistics") -> None:
+        self._pending: Iterator[Truth] | None = truths(frame_texts, feed)
+        self._folded: list[Truth] = []  # in frame order; each Truth's `frame` is 1-based
+
+    def at(self, index: int) -> Truth | None:
+        """The state after data frame `index` (0-based); None when no frame up to it was a
+        data frame of the feed."""
+        if index < 0:
+            return None
+        self._fold_past(index + 1)
+        found = bisect_right(self._folded, index + 1, key=lambda truth: truth.frame)
+        return self._folded[found - 1] if found else None
+
+    def _fold_past(self, frame: int) -> None:
+        while self._pending is not None and (not self._folded or self._folded[-1].frame < frame):
+            following = next(self._pending, None)
+            if following is None:
+                self._pending = None
+            else:
+                self._folded.append(following)

@@ -4,7 +4,7 @@
 // replays), resumes after any loss with startPosition = the data frames received so far, and
 // prints after every frame it applies:
 //   {"seq": N, "sets": [[home, away], ...], "finished": bool, "winner": "home"|"away"|null}
-// --bug NAME: forgets-position | period-order | no-corrections | gap-is-loss
+// --bug NAME: forgets-position | period-order | no-corrections | gap-is-loss | winner-on-drop
 // Usage: node consumer.js URL TOKEN [--bug NAME]   (NODE_PATH must reach a node_modules with ws)
 "use strict";
 const WebSocket = require("ws");
@@ -13,7 +13,7 @@ const ACCEPT = "application/vnd.imggaming.dde.api+json;version=1";
 const POINT_SCORED = 1102;
 const RETRY_MS = 50; // ttrec fuzz plays at full speed; a live consumer would back off longer
 const MAX_FAILURES = 50;
-const BUGS = ["forgets-position", "period-order", "no-corrections", "gap-is-loss"];
+const BUGS = ["forgets-position", "period-order", "no-corrections", "gap-is-loss", "winner-on-drop"];
 
 const [url, token, flag, bugName] = process.argv.slice(2);
 const bug = flag === "--bug" ? bugName : null;
@@ -86,11 +86,17 @@ function belief(seq) {
   const sets = periods.map((p) => [state.tally.get(`home:${p}`) || 0, state.tally.get(`away:${p}`) || 0]);
   const won = { home: 0, away: 0 };
   for (const [home, away] of sets) {
-    if (Math.max(home, away) >= 11 && Math.abs(home - away) >= 2) won[home > away ? "home" : "away"] += 1;
+    if (decided(home, away)) won[home > away ? "home" : "away"] += 1;
   }
+  // A finished feed whose last set is undecided was dropped: there is no result.
+  const result = sets.length > 0 && (decided(...sets[sets.length - 1]) || bug === "winner-on-drop");
   let winner = null;
-  if (state.finished && won.home !== won.away) winner = won.home > won.away ? "home" : "away";
+  if (state.finished && result && won.home !== won.away) winner = won.home > won.away ? "home" : "away";
   return { seq, sets, finished: state.finished, winner };
+}
+
+function decided(home, away) {
+  return Math.max(home, away) >= 11 && Math.abs(home - away) >= 2;
 }
 
 let failures = 0;

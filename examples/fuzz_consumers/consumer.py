@@ -12,8 +12,12 @@ frames it has received so far, and prints one belief after every frame it applie
     period-order      takes periods in the order they arrive as set 1, 2, 3, ...
     no-corrections    never lets a count go down (a point taken back stays scored)
     gap-is-loss       expects every seqNum to be the last one + 1; anything else is lost data
+    winner-on-drop    declares the side ahead on sets the winner when the collection is
+                      dropped (a finished frame whose last set is undecided: no result)
 
 Usage: python consumer.py URL TOKEN [--bug NAME]. Needs only trio and trio-websocket.
+In a Python test, `beliefs(url, token, bug)` is the same consumer for
+ttrec.testing.check_consumer (tests/test_check_consumer.py).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
@@ -31,7 +36,7 @@ ACCEPT = "application/vnd.imggaming.dde.api+json;version=1"
 POINT_SCORED = 1102
 RETRY_S = 0.05  # ttrec fuzz plays at full speed; a live consumer would back off for longer
 MAX_FAILURES = 50  # consecutive failed connections before giving up
-BUGS = ("forgets-position", "period-order", "no-corrections", "gap-is-loss")
+BUGS = ("forgets-position", "period-order", "no-corrections", "gap-is-loss", "winner-on-drop")
 
 
 class LostData(Exception):
@@ -52,23 +57,24 @@ class Consumer:
         if self.bug == "forgets-position":
             self.baseline, self.last_seq, self.seen = {}, None, set()  # the tally stays
 
-    def receive(self, text: str) -> None:
+    def receive(self, text: str) -> dict[str, Any] | None:
+        """Take one message; the belief after it when it was a new data frame."""
         try:
             frame = json.loads(text)
         except ValueError:
-            return  # a corrupt frame: nothing to apply
+            return None  # a corrupt frame: nothing to apply
         is_data = isinstance(frame, dict) and isinstance(frame.get("seqNum"), int) and "fixtureId" in frame
         if not is_data:
-            return  # a heartbeat or another control message
+            return None  # a heartbeat or another control message
         seq = frame["seqNum"]
         self.seen.add(seq)
         if self.bug == "gap-is-loss" and self.last_seq is not None and seq != self.last_seq + 1:
             raise LostData(f"expected seqNum {self.last_seq + 1}, got {seq}")
         if self.last_seq is not None and seq <= self.last_seq:
-            return  # already applied: a duplicate, or older than what it knows
+            return None  # already applied: a duplicate, or older than what it knows
         self._apply(frame)
         self.last_seq = seq
-        print(json.dumps(self.belief(seq)), flush=True)
+        return self.belief(seq)
 
     def _apply(self, frame: dict[str, Any]) -> None:
         """Add what changed since the last frame applied (frames carry running totals)."""
@@ -91,12 +97,18 @@ class Consumer:
         sets = [[self.tally.get(("home", p), 0), self.tally.get(("away", p), 0)] for p in periods]
         won = {"home": 0, "away": 0}
         for home, away in sets:
-            if max(home, away) >= 11 and abs(home - away) >= 2:
+            if _decided(home, away):
                 won["home" if home > away else "away"] += 1
+        # A finished feed whose last set is undecided was dropped: there is no result.
+        result = bool(sets) and (_decided(*sets[-1]) or self.bug == "winner-on-drop")
         winner = None
-        if self.finished and won["home"] != won["away"]:
+        if self.finished and result and won["home"] != won["away"]:
             winner = "home" if won["home"] > won["away"] else "away"
         return {"seq": seq, "sets": sets, "finished": self.finished, "winner": winner}
+
+
+def _decided(home: int, away: int) -> bool:
+    return max(home, away) >= 11 and abs(home - away) >= 2
 
 
 def _with_start(url: str, position: int) -> str:
@@ -106,7 +118,7 @@ def _with_start(url: str, position: int) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-async def follow(url: str, token: str, consumer: Consumer) -> None:
+async def follow(url: str, token: str, consumer: Consumer, emit: Callable[[dict[str, Any]], None]) -> None:
     first = int(parse_qs(urlsplit(url).query).get("startPosition", ["0"])[-1])
     failures = 0
     while not consumer.finished:
@@ -119,13 +131,25 @@ async def follow(url: str, token: str, consumer: Consumer) -> None:
                 failures = 0
                 while not consumer.finished:
                     message = await ws.get_message()
-                    if isinstance(message, str):
-                        consumer.receive(message)
+                    belief = consumer.receive(message) if isinstance(message, str) else None
+                    if belief is not None:
+                        emit(belief)
         except (ConnectionClosed, HandshakeError, OSError, trio.BrokenResourceError):
             failures += 1
             if failures > MAX_FAILURES:
                 raise
             await trio.sleep(RETRY_S)
+
+
+async def beliefs(url: str, token: str, bug: str | None = None) -> list[dict[str, Any]]:
+    """Follow the match to its end; every belief, in order."""
+    found: list[dict[str, Any]] = []
+    await follow(url, token, Consumer(bug), found.append)
+    return found
+
+
+def _print(belief: dict[str, Any]) -> None:
+    print(json.dumps(belief), flush=True)
 
 
 def main() -> None:
@@ -135,7 +159,7 @@ def main() -> None:
     parser.add_argument("--bug", choices=BUGS)
     args = parser.parse_args()
     try:
-        trio.run(follow, args.url, args.token, Consumer(args.bug))
+        trio.run(follow, args.url, args.token, Consumer(args.bug), _print)
     except LostData as exc:
         print(f"consumer: data lost: {exc}", file=sys.stderr)
         sys.exit(3)

@@ -1,6 +1,7 @@
 """Helpers for testing consumers of the feed against ttrec: the replayer in a test
 (`open_server` for trio, `serve_asyncio` for asyncio, `serve_in_thread` for synchronous
-code), and the pytest plugin (`ttrec.testing.plugin`, active once ttrec is installed).
+code), `check_consumer` (a Python consumer judged over many scenarios, ttrec.testing.check),
+and the pytest plugin (`ttrec.testing.plugin`, active once ttrec is installed).
 
 The names are imported on first use, not with the package: the pytest plugin lives in this
 package and loads in every test run of a project that has ttrec installed, so loading it
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from ttrec.testing.asyncio_harness import AsyncioServer, serve_asyncio
+    from ttrec.testing.check import ConsumerDiverged, check_consumer
     from ttrec.testing.harness import (
         DEFAULT_TOKEN,
         ThreadServer,
@@ -33,13 +35,17 @@ _WHERE: Final = {
     "serve_options": "ttrec.testing.harness",
     "AsyncioServer": "ttrec.testing.asyncio_harness",
     "serve_asyncio": "ttrec.testing.asyncio_harness",
+    "ConsumerDiverged": "ttrec.testing.check",
+    "check_consumer": "ttrec.testing.check",
 }
 
 __all__ = [
     "DEFAULT_TOKEN",
     "AsyncioServer",
+    "ConsumerDiverged",
     "ThreadServer",
     "TrioServer",
+    "check_consumer",
     "open_server",
     "serve_asyncio",
     "serve_in_thread",

@@ -47,6 +47,7 @@ from ttrec.testing.harness import (
     tls_contexts,
     token_for,
 )
+from ttrec.truth import Truth
 
 T = TypeVar("T")
 # How often `wait_until` asks its predicate again.
@@ -127,6 +128,13 @@ class AsyncioServer(_Common):
             return list(await self.server.wait_connections(count))
 
         return await self._call(wait, timeout)
+
+    async def truth(
+        self, fixture_id: str | None = None, feed: Feed = "statistics", *, timeout: float = WAIT_TIMEOUT_S
+    ) -> Truth | None:
+        """TrioServer.truth (read in the server's thread, hence awaited)."""
+        fixture = fixture_id or self.fixture_id
+        return await self._call(_now(lambda: self.server.truth(fixture, feed)), timeout)
 
     @property
     def control(self) -> AsyncioControl:

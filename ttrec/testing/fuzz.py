@@ -1,12 +1,13 @@
 """Search for the scenario that breaks a consumer, in any language (`ttrec fuzz`).
 
-Each example is a `Scenario`: a simulated match, the faults the mock injects, where the
-consumer joins. It is served on loopback at `--speed max` with `--on-end close`; the
-consumer command runs with the URL filled in and prints its beliefs (JSON Lines, the truth
-schema: docs/verdict.md) on stdout; the beliefs are judged against the truth. A consumer
-fails an example when a belief is wrong, when it exits non-zero or does not finish in time,
-or when it never reports the final frame (it gave up before the match ended). Hypothesis
-draws the examples from the seed and shrinks a failure towards a short match and few faults.
+Each example is a `Scenario`: a simulated match (with its corrections and how its
+collection ends), the faults the mock injects, where the consumer joins. It is served on
+loopback at `--speed max` with `--on-end close`; the consumer command runs with the URL
+filled in and prints its beliefs (JSON Lines, the truth schema: docs/verdict.md) on
+stdout; the beliefs are judged against the truth. A consumer fails an example when a
+belief is wrong, when it exits non-zero or does not finish in time, or when it never
+reports the final frame (it gave up before the match ended). Hypothesis draws the examples
+from the seed and shrinks a failure towards a short match and few faults.
 """
 
 from __future__ import annotations
@@ -16,17 +17,22 @@ import json
 import shlex
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import trio
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
 
 from replayer import ServeOptions, serve
 from ttrec.errors import TtrecError
 from ttrec.faults import parse_fault
 from ttrec.feed import feed_url
+from ttrec.simulated_incidents import DEFAULT_CORRECTION_PPM, Incidents
+from ttrec.simulated_incidents import Scenario as Collection
 from ttrec.simulator import SimulatedMatch, simulate_match, write_capture
 from ttrec.truth import truths
 from ttrec.verdict import BeliefError, Divergence, first_divergence, parse_beliefs
@@ -48,6 +54,15 @@ class Scenario:
     faults: tuple[str, ...]  # `ttrec serve --fault` specs
     fault_seed: int
     join_permille: int  # where the consumer's first connection joins, in permille of the frames
+    collection: Collection = "completed"  # how the collection ends: completed, suspended, dropped
+    correction_ppm: int = DEFAULT_CORRECTION_PPM  # points corrected, per million (docs/feeds.md)
+
+    def match(self) -> SimulatedMatch:
+        """The scenario's match, the same every time."""
+        incidents = Incidents(correction_ppm=self.correction_ppm, scenario=self.collection)
+        return simulate_match(
+            self.match_seed, best_of=self.best_of, doubles=self.doubles, incidents=incidents
+        )
 
     def start_position(self, frames: int) -> int:
         """The startPosition of the first connection: a share of the match, so it is always
@@ -114,7 +129,7 @@ def consumer_argv(template: str, values: dict[str, str]) -> list[str]:
 
 async def run_scenario(scenario: Scenario, consumer: str, workdir: Path, timeout_s: float) -> Outcome:
     """Serve the scenario, run the consumer against it, judge its beliefs."""
-    match = simulate_match(scenario.match_seed, best_of=scenario.best_of, doubles=scenario.doubles)
+    match = scenario.match()
     with tempfile.TemporaryDirectory(dir=workdir, prefix="example-") as folder:
         capture = write_capture(match, Path(folder) / "match.jsonl.zst")
         return await _serve_and_judge(match, capture, scenario, consumer, timeout_s)
@@ -171,6 +186,14 @@ def _problem(
         beliefs = parse_beliefs(stdout.splitlines())
     except BeliefError as exc:
         return f"the consumer's stdout is not beliefs: {exc}", "not-beliefs", None
+    return verdict_problem(truth, beliefs)
+
+
+def verdict_problem(
+    truth: Sequence[Mapping[str, object]], beliefs: Sequence[tuple[int, Mapping[str, Any]]]
+) -> tuple[str | None, FailureKind | None, Divergence | None]:
+    """What is wrong with a whole run's beliefs (ttrec fuzz, check_consumer): the first
+    wrong belief, or no belief about the final frame (the consumer gave up before the end)."""
     divergence = first_divergence(truth, beliefs)
     if divergence is not None:
         return divergence.describe()[0], "diverged", divergence
@@ -194,40 +217,30 @@ def fuzz(
 ) -> FuzzResult:
     """Run up to `examples` scenarios drawn from `seed`; shrink the first failure."""
     try:
-        from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-        from hypothesis import seed as hypothesis_seed
         from hypothesis.errors import Flaky
     except ImportError:
         raise FuzzConfigError("ttrec fuzz needs hypothesis: pip install 'ttrec[strategies]'") from None
-
     from ttrec.testing.strategies import scenarios
 
-    result = FuzzResult()
-    started = time.monotonic()
-    strategy = scenarios(best_of=best_of, max_faults=max_faults)
+    search = _Search(consumer, workdir, timeout_s, budget_s, progress)
+    run = hypothesis_search(search.attempt, scenarios(best_of=best_of, max_faults=max_faults), examples, seed)
+    # The failure itself is in `result`. A network fault at full speed can make a failure
+    # depend on timing: when its final replay passes, hypothesis calls it flaky, and the
+    # last failing run recorded is still a real failure.
+    with contextlib.suppress(_Failed, Flaky):
+        run()
+    return search.result
 
-    def attempt(scenario: Scenario) -> None:
-        if time.monotonic() - started > budget_s:
-            result.stopped_by_budget = True
-            return  # out of time: every further example (and shrink step) passes untried
-        result.examples_run += 1
-        began = time.monotonic()
-        outcome = trio.run(run_scenario, scenario, consumer, workdir, timeout_s)
-        result.timings.append(time.monotonic() - began)
-        if outcome.problem is None:
-            if result.first_failure_at is None:
-                progress(f"example {result.examples_run}: ok: {describe(scenario)[0]}")
-            return
-        if result.failure is not None and result.failure[1].kind != outcome.kind:
-            return  # while shrinking, another kind of failure is not the one being shrunk
-        result.failing_runs += 1
-        if result.first_failure_at is None:
-            result.first_failure_at = result.examples_run
-            progress(f"example {result.examples_run}: FAILED: {outcome.problem}; shrinking")
-        result.failure = (scenario, outcome)  # hypothesis replays the smallest failure last
-        raise _Failed(outcome.problem)
 
-    run = settings(
+def hypothesis_search(
+    test: Callable[[Scenario], None], strategy: SearchStrategy[Scenario], examples: int, seed: int
+) -> Callable[[], None]:
+    """`test` as a hypothesis search over `strategy`: generate, then shrink a failure; no
+    example database, no deadline, the same scenarios for the same seed."""
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+    from hypothesis import seed as hypothesis_seed
+
+    return settings(
         max_examples=examples,
         database=None,
         deadline=None,
@@ -236,13 +249,44 @@ def fuzz(
         report_multiple_bugs=False,
         phases=(Phase.generate, Phase.shrink),
         suppress_health_check=list(HealthCheck),
-    )(hypothesis_seed(seed)(given(strategy)(attempt)))
-    # The failure itself is in `result`. A network fault at full speed can make a failure
-    # depend on timing: when its final replay passes, hypothesis calls it flaky, and the
-    # last failing run recorded is still a real failure.
-    with contextlib.suppress(_Failed, Flaky):
-        run()
-    return result
+    )(hypothesis_seed(seed)(given(strategy)(test)))
+
+
+class _Search:
+    """One `fuzz` run: each example served and judged, the failures kept."""
+
+    def __init__(
+        self, consumer: str, workdir: Path, timeout_s: float, budget_s: float, progress: Callable[[str], None]
+    ) -> None:
+        self.consumer = consumer
+        self.workdir = workdir
+        self.timeout_s = timeout_s
+        self.budget_s = budget_s
+        self.progress = progress
+        self.result = FuzzResult()
+        self.started = time.monotonic()
+
+    def attempt(self, scenario: Scenario) -> None:
+        result = self.result
+        if time.monotonic() - self.started > self.budget_s:
+            result.stopped_by_budget = True
+            return  # out of time: every further example (and shrink step) passes untried
+        result.examples_run += 1
+        began = time.monotonic()
+        outcome = trio.run(run_scenario, scenario, self.consumer, self.workdir, self.timeout_s)
+        result.timings.append(time.monotonic() - began)
+        if outcome.problem is None:
+            if result.first_failure_at is None:
+                self.progress(f"example {result.examples_run}: ok: {describe(scenario)[0]}")
+            return
+        if result.failure is not None and result.failure[1].kind != outcome.kind:
+            return  # while shrinking, another kind of failure is not the one being shrunk
+        result.failing_runs += 1
+        if result.first_failure_at is None:
+            result.first_failure_at = result.examples_run
+            self.progress(f"example {result.examples_run}: FAILED: {outcome.problem}; shrinking")
+        result.failure = (scenario, outcome)  # hypothesis replays the smallest failure last
+        raise _Failed(outcome.problem)
 
 
 class _Failed(Exception):
@@ -271,7 +315,7 @@ def write_repro(out: Path, scenario: Scenario, outcome: Outcome, consumer: str) 
         if foreign:
             raise FuzzConfigError(f"--out {out}: holds {foreign[0]!r}, which is not a ttrec repro file")
     out.mkdir(parents=True, exist_ok=True)
-    match = simulate_match(scenario.match_seed, best_of=scenario.best_of, doubles=scenario.doubles)
+    match = scenario.match()
     (out / "match.jsonl.zst").unlink(missing_ok=True)  # an earlier repro's: the writer never replaces
     written = [write_capture(match, out / "match.jsonl.zst")]
     start = scenario.start_position(len(match.frames))
@@ -296,4 +340,11 @@ def describe(scenario: Scenario) -> Sequence[str]:
     faults = ", ".join(scenario.faults) or "no faults"
     joined = f", joining {scenario.join_permille / 10:g} % into the match" if scenario.join_permille else ""
     kind = "doubles" if scenario.doubles else "singles"
-    return [f"match seed {scenario.match_seed}, best of {scenario.best_of} {kind}{joined}; {faults}"]
+    collection = "" if scenario.collection == "completed" else f", collection {scenario.collection}"
+    corrections = (
+        ""
+        if scenario.correction_ppm == DEFAULT_CORRECTION_PPM
+        else f", {scenario.correction_ppm / 10_000:g} % of points corrected"
+    )
+    match = f"match seed {scenario.match_seed}, best of {scenario.best_of} {kind}{collection}{corrections}"
+    return [f"{match}{joined}; {faults}"]

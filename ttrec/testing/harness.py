@@ -34,6 +34,7 @@ from ttrec.faults import Fault, parse_fault
 from ttrec.feed import ACCEPT_HEADER, HEARTBEAT_INTERVAL_S, Feed, auth_message, feed_url, validate_fixture_id
 from ttrec.moments import Moment
 from ttrec.schedule import StartAt, parse_start_at
+from ttrec.truth import Truth
 
 # Sent by the helpers when the server accepts any token; never a real one.
 DEFAULT_TOKEN: Final = "ttrec-test-token"  # noqa: S105 (a placeholder, not a secret)
@@ -149,6 +150,12 @@ class TrioServer(_Common):
     async def wait_connections(self, count: int) -> list[ConnectionReport]:
         """Wait until `count` connections have ended."""
         return await self.server.wait_connections(count)
+
+    def truth(self, fixture_id: str | None = None, feed: Feed = "statistics") -> Truth | None:
+        """The true match state (ttrec.truth) at the current position of the fixture's
+        latest connection: after the last data frame the server sent it, while it plays
+        and once it ended. None before a data frame was sent."""
+        return self.server.truth(fixture_id or self.fixture_id, feed)
 
     @property
     def control(self) -> FixtureGate:
@@ -288,6 +295,11 @@ class ThreadServer(_Common):
     def wait_connections(self, count: int, *, timeout: float = WAIT_TIMEOUT_S) -> list[ConnectionReport]:
         """Block until `count` connections have ended (TimeoutError after `timeout` s)."""
         return self._call(lambda: self.server.wait_connections(count), timeout)[:]
+
+    def truth(self, fixture_id: str | None = None, feed: Feed = "statistics") -> Truth | None:
+        """TrioServer.truth, from another thread (read in the server's thread)."""
+        fixture = fixture_id or self.fixture_id
+        return self._call_sync(lambda: self.server.truth(fixture, feed))
 
     @property
     def control(self) -> ThreadControl:

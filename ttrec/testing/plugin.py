@@ -42,6 +42,10 @@ from typing import TYPE_CHECKING, Any, Final
 import pytest
 
 if TYPE_CHECKING:  # imported when used: the plugin loads in every pytest run once installed
+    import trio
+
+    from recorder.secret import Token
+    from recorder.session import RecordOptions
     from replayer import ServeOptions
     from ttrec.testing.harness import TrioServer
 
@@ -193,56 +197,29 @@ async def _record(
     Within `timeout_s` (0: no limit), else the recording is stopped and the test fails with
     what the recorder was last doing. SIGTERM (a CI job cancelled) stops it too: the
     temporary file is removed, then the process ends as SIGTERM asks."""
-    from dataclasses import replace
-
     import trio
 
     from recorder.run import record
-    from recorder.secret import TOKEN_ENV, TokenProblem, token_from
-    from recorder.session import RecordOptions
-    from recorder.stop import Stop
     from ttrec.capture import CAPTURE_SUFFIX
 
-    try:
-        token = token_from(os.environ.get(TOKEN_ENV), None, on_command_line=False)
-    except TokenProblem as exc:
-        pytest.fail(f"ttrec: recording {path.name}: {exc}", pytrace=False)
-    if token is None:
-        pytest.fail(f"ttrec: recording {path.name} needs the feed token in ${TOKEN_ENV}", pytrace=False)
-    options = RecordOptions(feed="actions" if feed == "actions" else "statistics")
-    if base_url is not None:
-        options = replace(options, base_url=base_url)
+    token = _recording_token(path)
+    options = _record_options(feed, base_url)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.recording{CAPTURE_SUFFIX}")
     partial.unlink(missing_ok=True)
     log = io.StringIO()
-    stop = Stop()
-    why: list[str] = []  # what stopped the recording, if anything did
-
-    async def stop_after(seconds: float) -> None:
-        await trio.sleep(seconds)
-        why.append(f"it did not complete within {seconds:g} s (--ttrec-record-timeout)")
-        stop.request()
-
-    async def stop_on_sigterm() -> None:
-        with trio.open_signal_receiver(signal.SIGTERM) as signals:
-            async for _ in signals:
-                why.append("SIGTERM")
-                stop.request()
-                return
-
+    stopper = _Stopper()
     try:
         async with trio.open_nursery() as nursery:
-            if timeout_s > 0:
-                nursery.start_soon(stop_after, timeout_s)
-            if threading.current_thread() is threading.main_thread():
-                nursery.start_soon(stop_on_sigterm)
-            results = await record([fixture_id], token, out=partial, options=options, log=log, stop=stop)
+            stopper.watch(nursery, timeout_s)
+            results = await record(
+                [fixture_id], token, out=partial, options=options, log=log, stop=stopper.stop
+            )
             nursery.cancel_scope.cancel()
         result = results[0]
-        if why or not result.complete:
+        if stopper.why or not result.complete:
             last = _last_event(log.getvalue()) or result.detail
-            reason = why[0] if why else f"{result.outcome}: {result.detail}"
+            reason = stopper.why[0] if stopper.why else f"{result.outcome}: {result.detail}"
             pytest.fail(
                 f"ttrec: recording fixture {fixture_id} did not complete ({reason}; last: {last})",
                 pytrace=False,
@@ -250,8 +227,62 @@ async def _record(
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
-        if why and why[0] == "SIGTERM":
+        if stopper.why and stopper.why[0] == "SIGTERM":
             signal.raise_signal(signal.SIGTERM)  # the default action again: end as asked
+
+
+def _recording_token(path: Path) -> Token:
+    """The feed token from the environment; the test fails (without the token) when it is missing or bad."""
+    from recorder.secret import TOKEN_ENV, TokenProblem, token_from
+
+    try:
+        token = token_from(os.environ.get(TOKEN_ENV), None, on_command_line=False)
+    except TokenProblem as exc:
+        pytest.fail(f"ttrec: recording {path.name}: {exc}", pytrace=False)
+    if token is None:
+        pytest.fail(f"ttrec: recording {path.name} needs the feed token in ${TOKEN_ENV}", pytrace=False)
+    return token
+
+
+def _record_options(feed: str, base_url: str | None) -> RecordOptions:
+    from dataclasses import replace
+
+    from recorder.session import RecordOptions
+
+    options = RecordOptions(feed="actions" if feed == "actions" else "statistics")
+    return options if base_url is None else replace(options, base_url=base_url)
+
+
+class _Stopper:
+    """Stops a recording after its time limit or on SIGTERM, and says which (`why`)."""
+
+    def __init__(self) -> None:
+        from recorder.stop import Stop
+
+        self.stop = Stop()
+        self.why: list[str] = []  # what stopped the recording, if anything did
+
+    def watch(self, nursery: trio.Nursery, timeout_s: float) -> None:
+        if timeout_s > 0:
+            nursery.start_soon(self._stop_after, timeout_s)
+        if threading.current_thread() is threading.main_thread():
+            nursery.start_soon(self._stop_on_sigterm)
+
+    async def _stop_after(self, seconds: float) -> None:
+        import trio
+
+        await trio.sleep(seconds)
+        self.why.append(f"it did not complete within {seconds:g} s (--ttrec-record-timeout)")
+        self.stop.request()
+
+    async def _stop_on_sigterm(self) -> None:
+        import trio
+
+        with trio.open_signal_receiver(signal.SIGTERM) as signals:
+            async for _ in signals:
+                self.why.append("SIGTERM")
+                self.stop.request()
+                return
 
 
 def _last_event(log: str) -> str:

@@ -39,6 +39,8 @@ except ImportError:  # an extra: a consumer that never asked for strategies has 
 
 from ttrec.feed import default_heartbeat
 from ttrec.records import Frame, Heartbeat
+from ttrec.simulated_incidents import DEFAULT_CORRECTION_PPM
+from ttrec.simulated_incidents import Scenario as Collection
 from ttrec.simulator import BEST_OF_CHOICES, MAX_SEED, SimulatedMatch, simulate_match
 
 if TYPE_CHECKING:
@@ -108,22 +110,25 @@ def heartbeats() -> st.SearchStrategy[str]:
 # ends (for good it would starve a correct consumer too); close codes never say "policy
 # violation" (1008 tells a client its token is bad: giving up is then right).
 _DURATIONS: Final = st.sampled_from(["0.05", "0.2", "1"])
-_MOMENT_TRIGGERS: Final = st.sampled_from(["game-point", "match-point", "set-end", "final", "game-point#1"])
+_MOMENTS: Final = ("game-point", "match-point", "set-end", "final", "game-point#1")
 
 
-def _trigger() -> st.SearchStrategy[str]:
+def _trigger(*, match_point: bool) -> st.SearchStrategy[str]:
+    moments = _MOMENTS if match_point else tuple(m for m in _MOMENTS if m != "match-point")
     return st.one_of(
         # Every simulated match has more data frames than this (a best of 3 won 11-0 11-0 has
         # 44 Point Started/Scored alone), so such a fault always fires; later in the match
         # the moments and the per-frame probabilities take over.
         st.integers(min_value=1, max_value=40).map(lambda n: f"after={n}"),
-        _MOMENT_TRIGGERS.map(lambda m: f"at={m}"),
+        st.sampled_from(moments).map(lambda m: f"at={m}"),
         st.sampled_from(["0.01", "0.03", "0.1"]).map(lambda p: f"p={p}"),
     )
 
 
-def fault_specs() -> st.SearchStrategy[str]:
-    """One `--fault` spec (shrinking towards a drop after the first frame)."""
+def fault_specs(*, match_point: bool = True) -> st.SearchStrategy[str]:
+    """One `--fault` spec (shrinking towards a drop after the first frame). Without
+    `match_point`, never one at a match point (for a match that has none: a dropped
+    collection ends in game 2; the mock refuses a fault that can never fire)."""
     # A lost connection is what a consumer meets most and handles worst: drawn as often as
     # every other kind together.
     lost = st.one_of(
@@ -148,26 +153,45 @@ def fault_specs() -> st.SearchStrategy[str]:
         bound = ",times=3" if trigger.startswith("p=") else ""
         return f"{kind}:{trigger}" + (f",{rest}" if rest else "") + bound
 
-    return st.builds(spec, effects, _trigger())
+    return st.builds(spec, effects, _trigger(match_point=match_point))
+
+
+# A match has a correction about once in twenty at the simulator's default rate (best of 3):
+# too rare for a search to meet one soon. Half the examples play at this rate, where some
+# nine in ten best-of-3 matches have one (measured: docs/fuzz.md).
+OFTEN_CORRECTED_PPM: Final = 60_000
 
 
 def scenarios(*, max_faults: int = 3, best_of: int | None = None) -> st.SearchStrategy[Scenario]:
-    """A `ttrec.testing.fuzz.Scenario`: a simulated match, up to `max_faults` faults with a
-    seed, and how far into the match the consumer's first connection joins (its
-    startPosition). Shrinks towards best of 3, no faults and joining at the start."""
+    """A `ttrec.testing.fuzz.Scenario`: a simulated match (its corrections, and whether its
+    collection completes, is suspended a while or is dropped), up to `max_faults` faults
+    with a seed, and how far into the match the consumer's first connection joins (its
+    startPosition). Shrinks towards best of 3, a completed collection at the default
+    correction rate, no faults and joining at the start."""
     from ttrec.testing.fuzz import Scenario  # the fuzz runner imports trio: only when asked
 
-    return st.builds(
-        Scenario,
-        match_seed=seeds(),
-        best_of=st.sampled_from(BEST_OF_CHOICES) if best_of is None else st.just(best_of),
-        doubles=st.booleans(),
+    def faults(match_point: bool) -> st.SearchStrategy[tuple[str, ...]]:
+        if not max_faults:
+            return st.just(())
+        some = st.lists(fault_specs(match_point=match_point), min_size=1, max_size=max_faults).map(tuple)
         # Faults and joining mid-match are where consumers break: drawn three times in four.
-        faults=st.one_of(
-            st.just(()), *[st.lists(fault_specs(), min_size=1, max_size=max_faults).map(tuple)] * 3
+        return st.one_of(st.just(()), some, some, some)
+
+    @st.composite
+    def scenario(draw: st.DrawFn) -> Scenario:
+        # Half the collections end otherwise than completed: a quarter dropped, a quarter
+        # suspended and resumed (the order is the shrink order).
+        endings: tuple[Collection, ...] = ("completed", "dropped", "suspended", "completed")
+        collection = draw(st.sampled_from(endings))
+        return Scenario(
+            match_seed=draw(seeds()),
+            best_of=draw(st.sampled_from(BEST_OF_CHOICES) if best_of is None else st.just(best_of)),
+            doubles=draw(st.booleans()),
+            faults=draw(faults(match_point=collection != "dropped")),
+            fault_seed=draw(st.integers(min_value=0, max_value=MAX_SEED)),
+            join_permille=draw(st.one_of(st.just(0), *[st.integers(min_value=1, max_value=950)] * 3)),
+            collection=collection,
+            correction_ppm=draw(st.sampled_from((DEFAULT_CORRECTION_PPM, OFTEN_CORRECTED_PPM))),
         )
-        if max_faults
-        else st.just(()),
-        fault_seed=st.integers(min_value=0, max_value=MAX_SEED),
-        join_permille=st.one_of(st.just(0), *[st.integers(min_value=1, max_value=950)] * 3),
-    )
+
+    return scenario()
