@@ -17,7 +17,6 @@ from recorder_support import (
     FIXTURE,
     FIXTURE_2,
     TOKEN,
-    ReplayerThread,
     all_text,
     decompressed,
     frames_of,
@@ -26,6 +25,7 @@ from recorder_support import (
 )
 
 from replayer import ServeOptions, ServerHandle
+from replayer.run import ServerThread
 from ttrec.cli import cli
 
 
@@ -86,7 +86,7 @@ def test_help_and_version() -> None:
 def served(tmp_path: Path) -> Iterator[ServerHandle]:
     a = write_match(tmp_path / "a.jsonl.zst", 15, FIXTURE)
     b = write_match(tmp_path / "b.jsonl.zst", 9, FIXTURE_2)
-    with ReplayerThread([a, b], ServeOptions(speed=None, tokens=frozenset({TOKEN}))) as handle:
+    with ServerThread([a, b], ServeOptions(speed=None, tokens=frozenset({TOKEN}))) as handle:
         yield handle
 
 

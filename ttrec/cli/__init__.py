@@ -174,11 +174,12 @@ def cli() -> None:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def command(name: str | None = None) -> Callable[[F], click.Command]:
-    """Register a `ttrec` subcommand; every command answers --help and --version."""
+def command(name: str | None = None, **attrs: Any) -> Callable[[F], click.Command]:
+    """Register a `ttrec` subcommand; every command answers --help and --version. `attrs`
+    are click's (`help=` where the help is too long to be the function's docstring)."""
 
     def decorate(func: F) -> click.Command:
-        return cli.command(name)(click.version_option(__version__, prog_name="ttrec")(func))
+        return cli.command(name, **attrs)(click.version_option(__version__, prog_name="ttrec")(func))
 
     return decorate
 

@@ -7,7 +7,7 @@ import secrets
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Final, TextIO
+from typing import TYPE_CHECKING, Final, TextIO
 from urllib.parse import urlsplit
 
 import click
@@ -20,9 +20,11 @@ from ttrec.cli.params import is_loopback, seconds
 from ttrec.cli.token import ca_file_option, resolve_connect, resolve_token, token_options
 from ttrec.errors import InvalidFixtureId
 from ttrec.feed import DEFAULT_BASE_URL, feed_url, validate_fixture_id
-from ttrec.records import NS_PER_S
 from ttrec.scoreboard import Scoreboard
 from ttrec.terminal import InPlace
+
+if TYPE_CHECKING:
+    from replayer import ServerHandle
 
 LOCAL_TOKEN: Final = "ttrec-local"  # noqa: S105 (what we send to a local `ttrec serve`, which takes any)
 DEMO_SECONDS: Final = 20.0  # a whole sample match goes by in this long
@@ -125,25 +127,19 @@ def demo(seconds: float, plain: bool | None) -> None:
     Example:
       ttrec demo
     """
-    from replayer import ServeOptions, serve
+    from replayer import ServeOptions
+    from replayer.run import serve_while, speed_to_last
     from ttrec.bundled import sample_path
-    from ttrec.capture import CaptureReader
 
     capture = sample_path(DEMO_SAMPLE)
-    with CaptureReader(capture) as reader:
-        duration_s = max((record.t for record in reader), default=0) / NS_PER_S
+    speed = speed_to_last(capture, seconds, at_least=1.0)
     token = secrets.token_urlsafe(16)
-    speed = max(duration_s / seconds, 1.0)
     screen = Screen(sys.stdout, sys.stdout.isatty() if plain is None else not plain)
 
-    async def run() -> WatchResult:
-        options = ServeOptions(speed=speed, tokens=frozenset({token}), on_end="close")
-        async with trio.open_nursery() as nursery:
-            handle = await nursery.start(serve, [capture], options)
-            click.echo(f"serving {capture.name} at {speed:.0f}x on {handle.url}", err=True)
-            url = handle.fixture_url(handle.fixtures[0])
-            result = await watch(url, Token(token), screen.show, refresh_s=REFRESH_S if screen.live else None)
-            nursery.cancel_scope.cancel()
-        return result
+    async def watch_it(handle: ServerHandle) -> WatchResult:
+        click.echo(f"serving {capture.name} at {speed:.0f}x on {handle.url}", err=True)
+        url = handle.fixture_url(handle.fixtures[0])
+        return await watch(url, Token(token), screen.show, refresh_s=REFRESH_S if screen.live else None)
 
-    _finish(trio.run(run))
+    options = ServeOptions(speed=speed, tokens=frozenset({token}), on_end="close")
+    _finish(trio.run(serve_while, [capture], options, watch_it))
