@@ -21,10 +21,10 @@ from ttrec.cli.token import ca_file_option, resolve_connect, resolve_token, toke
 from ttrec.errors import InvalidFixtureId
 from ttrec.feed import DEFAULT_BASE_URL, feed_url, validate_fixture_id
 from ttrec.scoreboard import Scoreboard
-from ttrec.terminal import InPlace
 
 if TYPE_CHECKING:
     from replayer import ServerHandle
+    from ttrec.terminal import LiveBlock
 
 LOCAL_TOKEN: Final = "ttrec-local"  # noqa: S105 (what we send to a local `ttrec serve`, which takes any)
 DEMO_SECONDS: Final = 20.0  # a whole sample match goes by in this long
@@ -32,12 +32,13 @@ DEMO_SAMPLE: Final = "sample-singles-bo5"
 
 
 class Screen:
-    """Draws the board in place on a terminal, or prints one line per frame otherwise."""
+    """Draws the board in place on a terminal (ttrec.terminal), or prints one line per
+    frame otherwise; `with Screen(...)` puts the terminal back at the end."""
 
     def __init__(self, out: TextIO, live: bool) -> None:
         self.out = out
         self.live = live
-        self._block = InPlace(out)
+        self._block: LiveBlock | None = None
 
     def show(self, board: Scoreboard, new_frame: bool) -> None:
         if not self.live:
@@ -45,7 +46,18 @@ class Screen:
                 self.out.write(board.line() + "\n")
                 self.out.flush()
             return
-        self._block.draw(board.render(trio.current_time()))
+        from ttrec.terminal import LiveBlock, board_view  # rich: only for a terminal
+
+        if self._block is None:
+            self._block = LiveBlock(self.out)
+        self._block.draw(board_view(board, trio.current_time()))
+
+    def __enter__(self) -> Screen:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._block is not None:
+            self._block.close()
 
 
 def _resolve_url(target: str, base_url: str) -> str:
@@ -105,9 +117,9 @@ def watch_command(
         if not is_loopback(urlsplit(url).hostname or ""):
             raise UsageProblem(f"the provider needs a token: --token, --token-file or {TOKEN_ENV}")
         secret = Token(LOCAL_TOKEN)
-    screen = Screen(sys.stdout, sys.stdout.isatty() if plain is None else not plain)
-    refresh = REFRESH_S if screen.live else None
-    result = trio.run(partial(watch, url, secret, screen.show, connect=connect, refresh_s=refresh))
+    with Screen(sys.stdout, sys.stdout.isatty() if plain is None else not plain) as screen:
+        refresh = REFRESH_S if screen.live else None
+        result = trio.run(partial(watch, url, secret, screen.show, connect=connect, refresh_s=refresh))
     _finish(result)
 
 
@@ -142,4 +154,6 @@ def demo(seconds: float, plain: bool | None) -> None:
         return await watch(url, Token(token), screen.show, refresh_s=REFRESH_S if screen.live else None)
 
     options = ServeOptions(speed=speed, tokens=frozenset({token}), on_end="close")
-    _finish(trio.run(serve_while, [capture], options, watch_it))
+    with screen:
+        result = trio.run(serve_while, [capture], options, watch_it)
+    _finish(result)
