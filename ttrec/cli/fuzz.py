@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ttrec.cli import command
-from ttrec.testing.fuzz import describe, fuzz, write_repro
+from ttrec.testing.fuzz import FuzzResult, Outcome, Scenario, describe, fuzz, write_repro
 
 
 @command("fuzz")
@@ -94,7 +94,13 @@ def fuzz_command(
     if result.failure is None:
         click.echo(f"{result.examples_run} examples, every belief held", err=True)
         return
-    scenario, outcome = result.failure
+    _report_failure(result.failure, result, out, consumer)
+    raise SystemExit(1)
+
+
+def _report_failure(failure: tuple[Scenario, Outcome], result: FuzzResult, out: Path, consumer: str) -> None:
+    """Write the smallest failing scenario to `out` and say what it is and how to replay it."""
+    scenario, outcome = failure
     write_repro(out, scenario, outcome, consumer)
     click.echo(
         f"FAILED after {result.first_failure_at} examples; "
@@ -104,4 +110,3 @@ def fuzz_command(
         click.echo(f"  {line}")
     click.echo(f"  {outcome.problem}")
     click.echo(f"  replay: cd {out} && {scenario.serve_command('match.jsonl.zst')}")
-    raise SystemExit(1)
