@@ -293,7 +293,10 @@ def run_server(
     say: Say = say_on_stderr,
 ) -> ServerHandle:
     """The whole serve-for-CI run in this process: check the outputs, serve until stopped,
-    write the final report. Raises the first TtrecError met (never an exception group)."""
+    write the final report. Raises the first TtrecError met (never an exception group).
+    Process-wide: it listens for SIGINT/SIGTERM (so only in the main thread), configures the
+    "replayer" logger and manages garbage collection (replayer.collector); a test wants
+    ServerThread or ttrec.testing instead."""
     check_outputs(plan, tls.ca_file if tls is not None else None)
     configure_logging()
     if plan.report_file is not None:
