@@ -36,6 +36,16 @@ def test_a_redraw_replaces_the_block_and_lines_above_stay() -> None:
     assert cursor_shown_at_end(out.getvalue())
 
 
+def test_a_line_after_close_is_plain_and_the_cursor_stays_shown() -> None:
+    out = io.StringIO()
+    block = LiveBlock(out, width=40, height=20)
+    block.draw(table_view(["a"], [["1"]]))
+    block.close()
+    block.print_above("late event")
+    assert screen(out.getvalue()) == ["a", "1", "late event"]
+    assert cursor_shown_at_end(out.getvalue())
+
+
 def test_closing_a_block_never_drawn_writes_nothing() -> None:
     out = io.StringIO()
     LiveBlock(out).close()

@@ -49,8 +49,8 @@ class LiveBlock:
         self._live.update(view, refresh=True)
 
     def print_above(self, line: str) -> None:
-        """A line that stays in the scroll-back, above the block."""
-        self._start()
+        """A line that stays in the scroll-back, above the block (a plain line when no
+        block is shown: before the first drawing or after `close`, which it never undoes)."""
         self.console.print(Text(line), soft_wrap=True)
 
     def close(self) -> None:
