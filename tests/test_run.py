@@ -99,7 +99,10 @@ def test_run_server_writes_ready_and_report_and_stops_after_n(tmp_path: Path) ->
             failures.append(exc)
             stop_the_run()
 
+    signalled: list[bool] = []
+
     def stop_the_run() -> None:  # what a CI job does to a server that will not stop by itself
+        signalled.append(True)
         os.kill(os.getpid(), signal.SIGINT)
 
     consumers = threading.Thread(target=two_consumers)
@@ -112,6 +115,7 @@ def test_run_server_writes_ready_and_report_and_stops_after_n(tmp_path: Path) ->
         watchdog.cancel()
     consumers.join(30)
     assert not failures and not consumers.is_alive()
+    assert not signalled, "exit_after=2 did not stop the run: a signal had to"
     assert handle.ended == 2
     url = urls[0]
     assert not ready.exists(), "the ready file outlived the server"
