@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TextIO
+from typing import Final, TextIO
 
-from rich.console import Console, Group, JustifyMethod, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -93,21 +93,37 @@ def table_view(
     *,
     width: int | None = None,
 ) -> RenderableType:
-    """A table with a header row, one line per row; the columns named in `right` (numbers)
-    are aligned right and never cut, the others are cut with an ellipsis so that the table
-    fits in `width`. `note` is one more line under it."""
+    """A table with a bold header row, one line per row; the columns named in `right`
+    (numbers) are aligned right and never cut, the others are cut with an ellipsis so that
+    the table fits in `width`. `note` is one more line under it.
+
+    Laid out here as lines of text, not as a rich Table: a Table of 48 rows costs about 15
+    times as much to draw (benchmarks/terminal.py), and the recorder redraws its table on
+    the event loop that stamps arriving frames."""
     natural = [max([len(name), *(len(row[i]) for row in rows)]) for i, name in enumerate(columns)]
-    padding = 2 * (len(columns) - 1)  # one space each side of every inner column edge
-    fitted = (
-        natural if width is None else fit_widths(natural, [c not in right for c in columns], width - padding)
-    )
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    for name, column_width in zip(columns, fitted, strict=True):
-        justify: JustifyMethod = "right" if name in right else "left"
-        table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis", width=column_width)
-    for row in rows:
-        table.add_row(*row)
-    return table if note is None else Group(table, Text(note, no_wrap=True, overflow="ellipsis"))
+    padding = len(COLUMN_GAP) * (len(columns) - 1)
+    shrinkable = [name not in right for name in columns]
+    widths = natural if width is None else fit_widths(natural, shrinkable, width - padding)
+    aligned = [
+        COLUMN_GAP.join(_cell(c, w, n in right) for c, w, n in zip(cells, widths, columns, strict=True))
+        for cells in [list(columns), *rows]
+    ]
+    lines = [Text(aligned[0].rstrip(), style="bold"), *(Text(line.rstrip()) for line in aligned[1:])]
+    if note is not None:
+        lines.append(Text(note if width is None else _cut(note, width)))
+    return Text("\n").join(lines)
+
+
+COLUMN_GAP: Final = "  "
+
+
+def _cell(text: str, width: int, right: bool) -> str:
+    cut = _cut(text, width)
+    return cut.rjust(width) if right else cut.ljust(width)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
 def fit_widths(natural: Sequence[int], shrinkable: Sequence[bool], available: int) -> list[int]:
