@@ -29,7 +29,7 @@ from trio_websocket import (
 )
 
 from recorder.policy import Verdict, classify_close, classify_error_frame, classify_status
-from recorder.recording import Recording
+from recorder.recording import Arrival, Recording
 from recorder.secret import Token
 from recorder.stop import Stop
 from ttrec.feed import ACCEPT_HEADER, REDACTED_AUTH_MESSAGE, auth_message
@@ -50,6 +50,7 @@ FINISHED_LINGER_S: Final = 2.0
 # a frame we refuse is a frame lost, so allow far more than the feed will ever send.
 MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024
 _TOO_BIG_REASON: Final = "Exceeded maximum message size"  # trio-websocket's own close reason
+Close = tuple[int, str]  # the code and reason of the close frame we send
 CLOSE_FINISHED: Final = (NORMAL_CLOSURE, "match finished")
 CLOSE_STOPPING: Final = (GOING_AWAY, "recorder stopping")
 CLOSE_WATCHDOG: Final = (NORMAL_CLOSURE, "no message within the watchdog interval")
@@ -238,7 +239,7 @@ async def _converse(ws: Socket, conn: int, attempt: Attempt, recording: Recordin
         return _server_closed(exc, conn, attempt, recording)
     recording.sent(recording.stamp(), conn, REDACTED_AUTH_MESSAGE)
 
-    ending: Ending | None = None
+    ended: tuple[Ending, Close] | None = None
     finishing = False  # the finished frame is in: lingering for a frame sent out of order
     with stop.interruptible() as interrupt, trio.CancelScope() as watchdog:
         watchdog.deadline = trio.current_time() + attempt.watchdog_s
@@ -256,15 +257,8 @@ async def _converse(ws: Socket, conn: int, attempt: Attempt, recording: Recordin
                 recording.binary(stamp, conn, message)
                 continue
             arrival = recording.text(stamp, conn, message)
-            if arrival.error_status is not None:
-                detail = f"{arrival.error_status} {attempt.token.scrub(message)}"
-                verdict = classify_error_frame(arrival.error_status)
-                ending = Ending("rejected", verdict, _one_line(detail), status=arrival.error_status)
-                code, reason = CLOSE_REFUSED
-                break
-            if arrival.resync:
-                ending = Ending("resync", "transient", "resumed past our position")
-                code, reason = CLOSE_RESYNC
+            ended = _refused(arrival, message, attempt)
+            if ended is not None:
                 break
             if finishing and arrival.kind != "frame":
                 break  # the server has moved on to heartbeats: nothing more is coming
@@ -273,21 +267,33 @@ async def _converse(ws: Socket, conn: int, attempt: Attempt, recording: Recordin
                 # follow the finished frame: linger a moment for it before closing.
                 finishing = True
                 watchdog.deadline = trio.current_time() + FINISHED_LINGER_S
-    if finishing and ending is None and not interrupt.cancelled_caught:
-        ending = _FINISHED
-        code, reason = CLOSE_FINISHED
-    if ending is None:
-        if interrupt.cancelled_caught:
-            ending = Ending("stopped", None, "stopped")
-            code, reason = CLOSE_STOPPING
-        else:
-            ending = Ending("watchdog", "transient", f"no message for {attempt.watchdog_s:g} s")
-            code, reason = CLOSE_WATCHDOG
+    ending, (code, reason) = ended or _quiet_ending(finishing, interrupt.cancelled_caught, attempt)
     # Close politely but never wait long: a stalled server may not answer the close frame.
     with trio.move_on_after(CLOSE_TIMEOUT_S):
         await ws.aclose(code, reason)
     recording.closed(recording.stamp(), conn, code, reason, "client")
     return ending
+
+
+def _refused(arrival: Arrival, message: str, attempt: Attempt) -> tuple[Ending, Close] | None:
+    """An error frame (the auth refused, ...) or a resume past our position: end the connection."""
+    if arrival.error_status is not None:
+        detail = f"{arrival.error_status} {attempt.token.scrub(message)}"
+        verdict = classify_error_frame(arrival.error_status)
+        return Ending("rejected", verdict, _one_line(detail), status=arrival.error_status), CLOSE_REFUSED
+    if arrival.resync:
+        return Ending("resync", "transient", "resumed past our position"), CLOSE_RESYNC
+    return None
+
+
+def _quiet_ending(finishing: bool, stopped: bool, attempt: Attempt) -> tuple[Ending, Close]:
+    """How a connection ended that the server neither closed nor refused: the match
+    finished (lingered long enough), we were stopped, or the watchdog found it silent."""
+    if finishing and not stopped:
+        return _FINISHED, CLOSE_FINISHED
+    if stopped:
+        return Ending("stopped", None, "stopped"), CLOSE_STOPPING
+    return Ending("watchdog", "transient", f"no message for {attempt.watchdog_s:g} s"), CLOSE_WATCHDOG
 
 
 def _server_closed(exc: ConnectionClosed, conn: int, attempt: Attempt, recording: Recording) -> Ending:

@@ -8,17 +8,19 @@ scrubs the token out of anything a server said.
 
 from __future__ import annotations
 
-import shutil
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Final, Literal, Protocol, TextIO
+from typing import TYPE_CHECKING, Final, Literal, Protocol, TextIO
 
 import trio
 
 from recorder.recording import Counters
 from ttrec.logstyle import Level, LogStyle, json_line, text_line
 from ttrec.match import FrameError, parse_frame
-from ttrec.terminal import InPlace
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
 
 State = Literal[
     "waiting",  # for a slot under the process-wide attempt limit
@@ -101,23 +103,23 @@ def score_text(frame_text: str) -> str:
     return f"{home}-{away} ({current[0]}-{current[1]})"
 
 
-def status_line(status: FixtureStatus, width: int = 120) -> str:
-    seq = "-" if status.last_seq is None else str(status.last_seq)
-    parts = [
-        f"{status.fixture_id[:8]}",
-        f"{status.state:<10}",
-        f"frames {status.frames:>5}",
-        f"hb {status.heartbeats:>4}",
-        f"seq {seq:>5}",
-    ]
-    if status.score:
-        parts.append(f"score {status.score}")
-    if status.connections > 1:
-        parts.append(f"conn {status.connections}")
-    if status.detail:
-        parts.append(status.detail)
-    line = "  ".join(parts)
-    return line if len(line) <= width else line[: max(width - 1, 0)] + "…"
+# The live table's columns; a fixture is shown by the first 8 characters of its id.
+STATUS_COLUMNS: Final = ("fixture", "state", "frames", "hb", "seq", "score", "conn", "detail")
+NUMERIC_COLUMNS: Final = frozenset({"frames", "hb", "seq", "conn"})
+
+
+def status_cells(status: FixtureStatus) -> tuple[str, ...]:
+    """One fixture's row of the live table, in STATUS_COLUMNS order ("" where nothing to say)."""
+    return (
+        status.fixture_id[:8],
+        status.state,
+        str(status.frames),
+        str(status.heartbeats),
+        "-" if status.last_seq is None else str(status.last_seq),
+        status.score,
+        str(status.connections) if status.connections > 1 else "",
+        status.detail,
+    )
 
 
 def log_line(status: FixtureStatus, message: str, now: datetime) -> str:
@@ -160,36 +162,42 @@ class PlainReporter:
 
 
 class LiveReporter:
-    """A block of status lines at the bottom of a terminal, redrawn in place; events are
-    printed above it so that they stay in the scroll-back."""
+    """A table of fixtures at the bottom of a terminal, redrawn in place (ttrec.terminal);
+    events are printed above it so that they stay in the scroll-back."""
 
     def __init__(self, stream: TextIO, statuses: Sequence[FixtureStatus]) -> None:
-        self._stream = stream
+        from ttrec.terminal import LiveBlock  # rich: only for a terminal
+
         self._statuses = statuses
-        self._block = InPlace(stream)
+        self._block = LiveBlock(stream)
         self._now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def event(self, status: FixtureStatus, message: str) -> None:
-        self._block.erase()
-        self._stream.write(log_line(status, message, self._now()) + "\n")
+        self._block.print_above(log_line(status, message, self._now()))
         self.draw()
 
     def draw(self) -> None:
-        size = shutil.get_terminal_size()
-        self._block.draw(self.lines(size.columns, max(size.lines - 2, 1)))
+        console = self._block.console
+        self._block.draw(self.view(console.width, max(console.height - 2, 2)))
 
-    def lines(self, width: int, height: int) -> list[str]:
-        """One line per fixture; when they do not fit, the busiest ones and a tally."""
+    def fit(self, rows: int) -> tuple[list[FixtureStatus], str | None]:
+        """The fixtures shown in `rows` rows; when they do not all fit, the first ones and a
+        last row that tallies every fixture by state."""
         statuses = list(self._statuses)
-        if len(statuses) <= height:
-            return [status_line(s, width) for s in statuses]
-        shown = statuses[: height - 1]
-        tally: dict[str, int] = {}
-        for s in statuses:
-            tally[s.state] = tally.get(s.state, 0) + 1
+        if len(statuses) <= rows:
+            return statuses, None
+        shown = statuses[: rows - 1]
+        tally = Counter(s.state for s in statuses)
         summary = ", ".join(f"{n} {state}" for state, n in sorted(tally.items()))
-        rest = len(statuses) - len(shown)
-        return [status_line(s, width) for s in shown] + [f"… {rest} more; all: {summary}"[:width]]
+        return shown, f"… {len(statuses) - len(shown)} more; all: {summary}"
+
+    def view(self, width: int, height: int) -> RenderableType:
+        """The table in `width` columns and `height` lines (its header is one of them)."""
+        from ttrec.terminal import table_view
+
+        shown, tally = self.fit(height - 1)
+        rows = [status_cells(s) for s in shown]
+        return table_view(STATUS_COLUMNS, rows, NUMERIC_COLUMNS, tally, width=width)
 
     async def run(self) -> None:
         """Redraw until cancelled, then leave the final state on screen."""
@@ -199,3 +207,4 @@ class LiveReporter:
                 await trio.sleep(REDRAW_INTERVAL_S)
         finally:
             self.draw()
+            self._block.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -116,52 +115,6 @@ async def record_from(
     return await record(
         fixtures, Token(token), out=out, options=options, reporter=PlainReporter(log or io.StringIO())
     )
-
-
-class ReplayerThread:
-    """A replayer on the real clock in a thread of its own, for tests that run the recorder
-    synchronously (CliRunner) or as a subprocess: `with ReplayerThread(...) as handle:`."""
-
-    def __init__(self, captures: Sequence[Path], options: ServeOptions) -> None:
-        self._captures = list(captures)
-        self._options = options
-        self._ready = threading.Event()
-        self._handle: ServerHandle | None = None
-        self._scope: trio.CancelScope | None = None
-        self._token: trio.lowlevel.TrioToken | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        try:
-            trio.run(self._main)
-        except BaseException as exc:  # reported to the test thread in __enter__/__exit__
-            self._error = exc
-            self._ready.set()
-
-    async def _main(self) -> None:
-        self._token = trio.lowlevel.current_trio_token()
-        with trio.CancelScope() as scope:
-            self._scope = scope
-            async with trio.open_nursery() as nursery:
-                self._handle = await nursery.start(serve, self._captures, self._options)
-                self._ready.set()
-                await trio.sleep_forever()
-
-    def __enter__(self) -> ServerHandle:
-        self._thread.start()
-        if not self._ready.wait(30):
-            raise TimeoutError("the replayer did not start within 30 s")
-        if self._error is not None or self._handle is None:
-            raise RuntimeError("the replayer failed to start") from self._error
-        return self._handle
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._scope is not None and self._token is not None:
-            trio.from_thread.run_sync(self._scope.cancel, trio_token=self._token)
-        self._thread.join(30)
-        if self._error is not None:
-            raise RuntimeError("the replayer failed") from self._error
 
 
 def all_text(directory: Path) -> bytes:

@@ -32,7 +32,6 @@ from recorder_support import (
     FIXTURE,
     FIXTURE_2,
     TOKEN,
-    ReplayerThread,
     frames_of,
     read,
     record_from,
@@ -43,6 +42,7 @@ from recorder_support import (
 import ttrec.capture
 from recorder.session import RecordOptions
 from replayer import ServeOptions, ServerHandle
+from replayer.run import ServerThread
 from ttrec.capture import CaptureReader, create_exclusive
 from ttrec.cli import cli
 from ttrec.errors import CaptureFormatError, CaptureWriteError
@@ -167,7 +167,7 @@ def _record_cli(
 
 def test_file_size_limit_from_the_kernel(tmp_path: Path) -> None:
     source = write_match(tmp_path / "a.jsonl.zst", 60, FIXTURE, step_s=0.01)
-    with ReplayerThread([source], ServeOptions(speed=None)) as handle:
+    with ServerThread([source], ServeOptions(speed=None)) as handle:
         done = _record_cli(handle.url, tmp_path / "out", FIXTURE, limit=LIMIT_BYTES)
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
@@ -217,7 +217,7 @@ def test_a_read_only_out_directory_fails_at_once_with_one_line(
 ) -> None:
     source = write_match(tmp_path / "a.jsonl.zst", 5, FIXTURE)
     ro = tmp_path / "ro"
-    with ReplayerThread([source], ServeOptions(speed=None)) as handle, unwritable_directory(ro) as os_level:
+    with ServerThread([source], ServeOptions(speed=None)) as handle, unwritable_directory(ro) as os_level:
         if level == "os" and os_level:
             done = _record_cli(handle.url, ro, FIXTURE, FIXTURE_2, timeout_s=30)
             code, stderr = done.returncode, done.stderr
@@ -246,7 +246,7 @@ def test_a_capture_path_in_a_missing_directory_tree_is_made_or_refused_clearly(t
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     source = write_match(tmp_path / "a.jsonl.zst", 5, FIXTURE)
-    with ReplayerThread([source], ServeOptions(speed=None)) as handle:
+    with ServerThread([source], ServeOptions(speed=None)) as handle:
         done = _record_cli(handle.url, blocker / "out", FIXTURE, timeout_s=30)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Not a directory" in done.stderr

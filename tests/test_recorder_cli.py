@@ -17,7 +17,6 @@ from recorder_support import (
     FIXTURE,
     FIXTURE_2,
     TOKEN,
-    ReplayerThread,
     all_text,
     decompressed,
     frames_of,
@@ -25,8 +24,9 @@ from recorder_support import (
     write_match,
 )
 
-from replayer import ServeOptions, ServerHandle
 from ttrec.cli import cli
+from ttrec.testing import serve_in_thread
+from ttrec.testing.harness import ThreadServer
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -83,14 +83,17 @@ def test_help_and_version() -> None:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[ServerHandle]:
+def served(tmp_path: Path) -> Iterator[ThreadServer]:
+    """The harness's server in a thread: its reports are read thread-safely, and
+    `wait_connections` waits (bounded) for the server to have seen a connection end, which
+    it may do a moment after the recorder has exited."""
     a = write_match(tmp_path / "a.jsonl.zst", 15, FIXTURE)
     b = write_match(tmp_path / "b.jsonl.zst", 9, FIXTURE_2)
-    with ReplayerThread([a, b], ServeOptions(speed=None, tokens=frozenset({TOKEN}))) as handle:
-        yield handle
+    with serve_in_thread([a, b], speed=None, tokens=[TOKEN]) as server:
+        yield server
 
 
-def test_records_every_fixture_and_exits_0(served: ServerHandle, tmp_path: Path) -> None:
+def test_records_every_fixture_and_exits_0(served: ThreadServer, tmp_path: Path) -> None:
     ids = tmp_path / "ids.txt"
     ids.write_text(f"# today\n{FIXTURE_2}\n\n{FIXTURE.upper()}  # shouted\n")
     out = tmp_path / "out"
@@ -113,7 +116,7 @@ def test_records_every_fixture_and_exits_0(served: ServerHandle, tmp_path: Path)
     assert "connected" in result.stderr  # not a terminal: plain log lines
 
 
-def test_out_names_a_file_and_never_overwrites_it(served: ServerHandle, tmp_path: Path) -> None:
+def test_out_names_a_file_and_never_overwrites_it(served: ThreadServer, tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
     target = tmp_path / "match.jsonl.zst"
@@ -129,7 +132,7 @@ def test_out_names_a_file_and_never_overwrites_it(served: ServerHandle, tmp_path
     assert TOKEN.encode() not in decompressed(target)
 
 
-def test_wrong_token_exits_1_with_one_clear_line_and_no_retry(served: ServerHandle, tmp_path: Path) -> None:
+def test_wrong_token_exits_1_with_one_clear_line_and_no_retry(served: ThreadServer, tmp_path: Path) -> None:
     wrong = "wrong-token-0123456789"
     out = tmp_path / "out"
     result = run(FIXTURE, "--base-url", served.url, "--token", wrong, "--out", str(out))
@@ -137,15 +140,17 @@ def test_wrong_token_exits_1_with_one_clear_line_and_no_retry(served: ServerHand
     assert "Traceback" not in result.output
     gave_up = [line for line in result.stderr.splitlines() if "will not retry" in line]
     assert len(gave_up) == 1 and "401" in gave_up[0] and FIXTURE in gave_up[0]
+    served.wait_connections(1)
     assert len(served.connections) == 1 and served.connections[0].ended == "auth-invalid"
     assert wrong.encode() not in all_text(out)
     assert wrong not in result.output
 
 
-def test_unknown_fixture_exits_1_without_retry(served: ServerHandle, tmp_path: Path) -> None:
+def test_unknown_fixture_exits_1_without_retry(served: ThreadServer, tmp_path: Path) -> None:
     unknown = "3bd00469-86fa-4f0b-abcc-30cbef80dacc"
     result = run(unknown, FIXTURE, "--base-url", served.url, "--token", TOKEN, "--out", str(tmp_path / "o"))
     assert result.exit_code == 1  # one fixture failed, the other finished
     assert f"{unknown} failed" in result.stdout and f"{FIXTURE} finished" in result.stdout
     assert "HTTP 404" in result.stdout
+    served.wait_connections(2)  # the refused one and the recorded one
     assert [r.code for r in served.connections if r.fixture == unknown] == [404]

@@ -23,12 +23,14 @@ from recorder_support import (
     replayer,
     write_match,
 )
+from terminal_emulator import cursor_shown_at_end
+from terminal_emulator import screen as terminal_screen
 
 from recorder.connection import FINISHED_LINGER_S
 from recorder.run import record
 from recorder.secret import Token
 from recorder.session import RecordOptions
-from recorder.status import PlainReporter
+from recorder.status import STATUS_COLUMNS, PlainReporter
 from recorder.stop import Stop
 from replayer import ServeOptions
 from ttrec.capture import CaptureReader
@@ -171,8 +173,15 @@ async def test_live_status_lines_on_a_terminal(
                 [FIXTURE], Token(TOKEN), out=tmp_path / "out", options=options, log=screen, live=True
             )
     text = screen.getvalue()
-    assert "\x1b[1F\x1b[J" in text  # the block was redrawn in place
-    final = text.rsplit("\x1b[J", 1)[1]  # what is left on screen at the end
-    assert final.startswith(FIXTURE[:8])
-    assert "finished" in final and "frames    12" in final and "seq    12" in final and "score " in final
+    shown = terminal_screen(text)  # what a person sees at the end
+    assert text.count("\x1b[2K") > 0  # the block was redrawn in place, not appended
+    header = next(i for i, line in enumerate(shown) if line.split() == list(STATUS_COLUMNS))
+    events, table = shown[:header], shown[header + 1 :]
+    assert len(table) == 1, "one fixture: one row, every earlier drawing erased"
+    row = dict(zip(STATUS_COLUMNS[:5], table[0].split()[:5], strict=True))
+    assert row == {"fixture": FIXTURE[:8], "state": "finished", "frames": "12", "hb": row["hb"], "seq": "12"}
+    # write_match: of 12 points, every third goes away (4), the rest home (8), all in set 1.
+    assert "0-0 (8-4)" in table[0]
+    assert events and all(FIXTURE in line for line in events)  # events stay above, in the scroll-back
+    assert cursor_shown_at_end(text)
     assert TOKEN not in text

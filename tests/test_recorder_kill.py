@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from recorder_support import FIXTURE, FIXTURE_2, TOKEN, ReplayerThread, all_text, frames_of, write_match
+from recorder_support import FIXTURE, FIXTURE_2, TOKEN, all_text, frames_of, write_match
 
 from replayer import ServeOptions, ServerHandle
+from replayer.run import ServerThread
 from ttrec.capture import CaptureReader
 from ttrec.cli import cli
 from ttrec.errors import CaptureFormatError
@@ -38,7 +39,7 @@ SPEED = 20.0  # 200 frames at ~1.5 s each: ~15 s of playback, far longer than an
 def served(tmp_path: Path) -> Iterator[ServerHandle]:
     a = write_match(tmp_path / "a.jsonl.zst", FRAMES, FIXTURE, step_s=STEP_S)
     b = write_match(tmp_path / "b.jsonl.zst", FRAMES, FIXTURE_2, step_s=STEP_S)
-    with ReplayerThread([a, b], ServeOptions(speed=SPEED)) as handle:
+    with ServerThread([a, b], ServeOptions(speed=SPEED)) as handle:
         yield handle
 
 

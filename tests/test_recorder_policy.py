@@ -17,12 +17,20 @@ from frame_factory import stats_frame
 from hypothesis import given
 from hypothesis import strategies as st
 from recorder_support import documented_backoff_ceiling_s
+from rich.console import Console
 
 from recorder.naming import candidate_paths, capture_name
 from recorder.policy import AttemptWindow, Backoff, classify_close, classify_error_frame, classify_status
 from recorder.recording import inspect_text
 from recorder.secret import Token
-from recorder.status import FixtureStatus, LiveReporter, PlainReporter, score_text, status_line
+from recorder.status import (
+    STATUS_COLUMNS,
+    FixtureStatus,
+    LiveReporter,
+    PlainReporter,
+    score_text,
+    status_cells,
+)
 from ttrec.errors import InvalidFixtureId
 from ttrec.feed import AUTH_INVALID_FRAME, REDACTED, classify, seq_num
 
@@ -224,16 +232,25 @@ def test_inspect_agrees_with_the_feed_rules(text: str) -> None:
 # --- status lines ----------------------------------------------------------------------------
 
 
-def test_status_line_shows_state_counts_seq_and_score() -> None:
+def test_status_cells_show_state_counts_seq_and_score() -> None:
     status = FixtureStatus(FIXTURE, "captures/x.jsonl.zst")
     status.state = "recording"
     status.counters.frames, status.counters.heartbeats, status.counters.last_seq = 42, 3, 42
     status.counters.last_frame = stats_frame(42, [(11, 5), (9, 11), (4, 2)])
-    line = status_line(status)
-    assert line.startswith(FIXTURE[:8])
-    for part in ("recording", "frames    42", "hb    3", "seq    42", "score 1-1 (4-2)"):
-        assert part in line
-    assert len(status_line(status, width=30)) == 30
+    cells = dict(zip(STATUS_COLUMNS, status_cells(status), strict=True))
+    # Sets 1-1 (one won each), the current set 4-2.
+    assert cells == {
+        "fixture": FIXTURE[:8],
+        "state": "recording",
+        "frames": "42",
+        "hb": "3",
+        "seq": "42",
+        "score": "1-1 (4-2)",
+        "conn": "",
+        "detail": "",
+    }
+    status.counters.connections = 2
+    assert status_cells(status)[STATUS_COLUMNS.index("conn")] == "2"
     assert score_text("not json") == ""
 
 
@@ -252,9 +269,17 @@ def test_live_reporter_fits_many_fixtures_into_the_terminal() -> None:
     statuses = [FixtureStatus(f"{i:08d}-86fa-4f0b-abcc-30cbef80dacc") for i in range(50)]
     for s in statuses[:30]:
         s.state = "recording"
+    statuses[0].detail = "a long message from the server " * 10
     reporter = LiveReporter(io.StringIO(), statuses)
-    lines = reporter.lines(width=80, height=10)
-    assert len(lines) == 10
-    assert lines[-1].startswith("… 41 more")
-    assert "30 recording" in lines[-1] and "20 waiting" in lines[-1]
-    assert len(reporter.lines(80, 60)) == 50
+    shown, tally = reporter.fit(9)
+    assert len(shown) == 8 and tally is not None
+    assert tally.startswith("… 42 more") and "30 recording" in tally and "20 waiting" in tally
+    assert reporter.fit(50) == (statuses, None)
+    out = io.StringIO()
+    Console(file=out, width=80, color_system=None).print(reporter.view(80, 10))
+    lines = out.getvalue().splitlines()
+    # A header, 8 fixtures and the tally: 10 lines, none wider than the terminal.
+    assert len(lines) == 10 and all(len(line) <= 80 for line in lines)
+    assert lines[0].split() == list(STATUS_COLUMNS)
+    assert lines[1].startswith("00000000") and lines[1].rstrip().endswith("…")
+    assert lines[-1].startswith("… 42 more")

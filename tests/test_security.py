@@ -30,7 +30,7 @@ from hostile_support import RawClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from recorder_support import FIXTURE as RECORDED_FIXTURE
-from recorder_support import TOKEN, ReplayerThread, frames_of, read, write_match
+from recorder_support import TOKEN, frames_of, read, write_match
 from replayer_support import FIXTURE, frames_every, running, write_capture
 from wsproto.events import AcceptConnection, RejectConnection
 
@@ -43,6 +43,7 @@ from recorder.status import PlainReporter
 from replayer import ServeOptions
 from replayer.handshake import Accept, decide
 from replayer.library import Fixture, load_fixtures
+from replayer.run import ServerThread
 from replayer.session import token_accepted
 from ttrec.cli import cli
 from ttrec.errors import InvalidFixtureId
@@ -358,7 +359,7 @@ async def test_a_recorder_traceback_with_locals_never_shows_the_token(
 
 def test_record_cli_never_shows_the_token(tmp_path: Path) -> None:
     source = write_match(tmp_path / "a.jsonl.zst", 5)
-    with ReplayerThread([source], ServeOptions(speed=None, tokens=frozenset({"other-token-x"}))) as handle:
+    with ServerThread([source], ServeOptions(speed=None, tokens=frozenset({"other-token-x"}))) as handle:
         done = subprocess.run(
             [
                 sys.executable,

@@ -7,6 +7,7 @@ import json
 import pytest
 import trio
 from click.testing import CliRunner
+from terminal_emulator import cursor_shown_at_end, screen
 
 from recorder.secret import Token
 from recorder.watch import watch
@@ -70,6 +71,23 @@ def test_demo_shows_a_whole_match_in_plain_lines():
     tail = f"sets {home}-{away}  points per set {points}  FINISHED winner {truth['winner']}"
     assert lines[-1].endswith(tail)
     assert "finished: " in result.stderr
+
+
+def test_demo_live_leaves_the_final_board_on_screen():
+    truth = sample_truth()
+    result = CliRunner().invoke(cli, ["demo", "--live", "--seconds", "0.5"])
+    assert result.exit_code == 0, result.output
+    shown = screen(result.stdout)
+    assert cursor_shown_at_end(result.stdout)
+    # Drawn in place: only the last board is left, headed by the final frame.
+    assert sum(line.startswith("fixture ") for line in shown) == 1
+    assert shown[0].endswith(f"seq {truth['last_seq']}  FINISHED")
+    home, away = truth["sets_won"]
+    count = len(truth["sets"])
+    assert shown[1].split() == ["team", "sets", *map(str, range(1, count + 1))]
+    assert shown[2].split()[-count - 1 :] == [str(home), *(str(h) for h, _ in truth["sets"])]
+    assert shown[3].split()[-count - 1 :] == [str(away), *(str(a) for _, a in truth["sets"])]
+    assert any(line.startswith(f"winner {truth['winner']}") for line in shown)
 
 
 def test_watch_cli_errors_are_one_line():

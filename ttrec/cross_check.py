@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from ttrec.action_fold import show_sets, trim
 from ttrec.actions import ActionPacket, PacketError, parse_packet
-from ttrec.match import FrameError, parse_frame
+from ttrec.match import FrameError, StatsFrame, parse_frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,41 +47,52 @@ def cross_check(frames: Iterable[tuple[int, str]], packets: Iterable[tuple[int, 
         except FrameError:
             continue
         stats_lines[frame.seq_num] = line
-        packet = by_seq.get(frame.seq_num)
-        if packet is None:
-            out.append(
-                Disagreement(line, f"seqNum {frame.seq_num} has no action packet with that fixtureSeqNum")
+        out.extend(_frame_disagreements(line, frame, by_seq.get(frame.seq_num)))
+    out.extend(_missing_frames(stats_lines, by_seq))
+    return sorted(out, key=lambda d: d.line)
+
+
+def _frame_disagreements(line: int, frame: StatsFrame, packet: ActionPacket | None) -> list[Disagreement]:
+    """How one statistics frame disagrees with the action packet of its seqNum."""
+    if packet is None:
+        return [Disagreement(line, f"seqNum {frame.seq_num} has no action packet with that fixtureSeqNum")]
+    out = []
+    if not packet.counted:
+        out.append(
+            Disagreement(
+                line,
+                f"seqNum {frame.seq_num} is a {packet.type_name or packet.type_id} action,"
+                " which no statistics aggregate counts",
             )
-            continue
-        if not packet.counted:
+        )
+    if packet.summary is not None:
+        stats_sets, action_sets = trim(tuple(frame.sets)), trim(packet.summary.periods)
+        if stats_sets != action_sets:
             out.append(
                 Disagreement(
                     line,
-                    f"seqNum {frame.seq_num} is a {packet.type_name or packet.type_id} action,"
-                    " which no statistics aggregate counts",
+                    f"seqNum {frame.seq_num}: statistics score {show_sets(stats_sets)},"
+                    f" actions summary {show_sets(action_sets)}",
                 )
             )
-        if packet.summary is not None:
-            stats_sets, action_sets = trim(tuple(frame.sets)), trim(packet.summary.periods)
-            if stats_sets != action_sets:
-                out.append(
-                    Disagreement(
-                        line,
-                        f"seqNum {frame.seq_num}: statistics score {show_sets(stats_sets)},"
-                        f" actions summary {show_sets(action_sets)}",
-                    )
+    return out
+
+
+def _missing_frames(stats_lines: dict[int, int], by_seq: dict[int, ActionPacket]) -> list[Disagreement]:
+    """Counted actions between the first and last seqNum of the statistics capture that
+    have no statistics frame (reported at the line of the next frame)."""
+    if not stats_lines:
+        return []
+    out = []
+    low, high = min(stats_lines), max(stats_lines)
+    following = sorted(stats_lines)
+    for seq in sorted(by_seq):
+        if low < seq < high and by_seq[seq].counted and seq not in stats_lines:
+            after = next(s for s in following if s > seq)
+            out.append(
+                Disagreement(
+                    stats_lines[after],
+                    f"counted action fixtureSeqNum {seq} ({by_seq[seq].type_name}) has no statistics frame",
                 )
-    if stats_lines:
-        low, high = min(stats_lines), max(stats_lines)
-        following = sorted(stats_lines)
-        for seq in sorted(by_seq):
-            if low < seq < high and by_seq[seq].counted and seq not in stats_lines:
-                after = next(s for s in following if s > seq)
-                out.append(
-                    Disagreement(
-                        stats_lines[after],
-                        f"counted action fixtureSeqNum {seq} ({by_seq[seq].type_name})"
-                        " has no statistics frame",
-                    )
-                )
-    return sorted(out, key=lambda d: d.line)
+            )
+    return out

@@ -32,6 +32,16 @@ from ttrec.match import (
 NAME_WIDTH = 34
 
 
+@dataclass(frozen=True, slots=True)
+class TeamRow:
+    """One side of the board: serving now?, its name, sets won, points in each set."""
+
+    serving: bool
+    name: str
+    sets_won: int
+    points: tuple[int, ...]
+
+
 @dataclass
 class Scoreboard:
     fixture_id: str = ""
@@ -96,24 +106,50 @@ class Scoreboard:
 
     def render(self, now: float) -> list[str]:
         """The board as lines of text; `now` is on the same clock as the `at` values."""
+        if self.frame is None:
+            return [self.headline(now)]
+        teams = [self._team_line(row) for row in self.team_rows()]
+        return [self.headline(now), *teams, *self.footer(now)]
+
+    def headline(self, now: float) -> str:
+        """The fixture, its seq and state; before the first frame, what we wait for."""
         frame = self.frame
         if frame is None:
             waited = _ago(now, self.last_heartbeat_at)
-            return [f"waiting for the first frame ... heartbeats {self.heartbeats}, last {waited}"]
-        state = "FINISHED" if frame.finished else "live"
-        lines = [f"fixture {frame.fixture_id}  seq {frame.seq_num}  {state}"]
-        lines.append(self._team_line("home", frame.home, frame))
-        lines.append(self._team_line("away", frame.away, frame))
+            return f"waiting for the first frame ... heartbeats {self.heartbeats}, last {waited}"
+        return f"fixture {frame.fixture_id}  seq {frame.seq_num}  {'FINISHED' if frame.finished else 'live'}"
+
+    def team_rows(self) -> list[TeamRow]:
+        """Home then away (nothing before the first frame)."""
+        frame = self.frame
+        if frame is None:
+            return []
+        rows = []
+        for index, (side, team) in enumerate((("home", frame.home), ("away", frame.away))):
+            rows.append(
+                TeamRow(
+                    serving=self.server == side and not frame.finished,
+                    name=team.team.name if team else side,
+                    sets_won=frame.sets_won[index],
+                    points=tuple(score[index] for score in frame.sets),
+                )
+            )
+        return rows
+
+    def footer(self, now: float) -> list[str]:
+        """The moment or the result, the time since the last frame and heartbeat, and the
+        actions of the last frame."""
+        frame = self.frame
         status = [self.moment] if self.moment else []
         if self.collection:
             status.append(self.collection)
-        if self.dropped or (frame.finished and not frame.winner):
+        if self.dropped or (frame is not None and frame.finished and not frame.winner):
             status = ["ended: dropped, no result"]
-        elif frame.finished:
+        elif frame is not None and frame.finished:
             status = [f"winner {frame.winner}"]
         status.append(f"last frame {_ago(now, self.last_frame_at)}")
         status.append(f"last heartbeat {_ago(now, self.last_heartbeat_at)}")
-        lines.append("  ".join(status))
+        lines = ["  ".join(status)]
         if self.last_actions:
             lines.append("last: " + ", ".join(self.last_actions))
         return lines
@@ -137,13 +173,11 @@ class Scoreboard:
             parts.append(f"FINISHED winner {frame.winner}")
         return "  ".join(parts)
 
-    def _team_line(self, side: Side, team: TeamStats | None, frame: StatsFrame) -> str:
-        name = (team.team.name if team else side)[:NAME_WIDTH].ljust(NAME_WIDTH)
-        serving = "*" if self.server == side and not frame.finished else " "
-        index = 0 if side == "home" else 1
-        points = " ".join(f"{score[index]:>2}" for score in frame.sets)
-        won = frame.sets_won[index]
-        return f"{serving} {name} {won} | {points}"
+    @staticmethod
+    def _team_line(row: TeamRow) -> str:
+        name = row.name[:NAME_WIDTH].ljust(NAME_WIDTH)
+        points = " ".join(f"{p:>2}" for p in row.points)
+        return f"{'*' if row.serving else ' '} {name} {row.sets_won} | {points}"
 
 
 def _rises(before: StatsFrame | None, after: StatsFrame) -> list[tuple[Side, int]]:

@@ -185,12 +185,14 @@ def cli() -> None:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def command(name: str | None = None) -> Callable[[F], click.Command]:
+def command(name: str | None = None, **attrs: Any) -> Callable[[F], click.Command]:
     """Register a `ttrec` subcommand; every command answers --help and --version and takes
-    the log options (-v/-q/--log-format: ttrec.cli.logs)."""
+    the log options (-v/-q/--log-format: ttrec.cli.logs). `attrs` are click's (`help=` where
+    the help is too long to be the function's docstring)."""
 
     def decorate(func: F) -> click.Command:
-        return cli.command(name)(click.version_option(__version__, prog_name="ttrec")(logs.log_options(func)))
+        with_options = click.version_option(__version__, prog_name="ttrec")(logs.log_options(func))
+        return cli.command(name, **attrs)(with_options)
 
     return decorate
 

@@ -254,37 +254,49 @@ def check(captures: tuple[Path, ...]) -> None:
         if reader is None:
             failed = True
             continue
-        checker = Checker(reader.header)
-        unreadable: list[Problem] = []
         texts: list[tuple[int, str]] = []
         seen.setdefault((reader.header.fixture_id.lower(), feed_named(reader.header.feed)), (path, texts))
-        for item in reader.records_and_errors():
-            if isinstance(item, CaptureFormatError):
-                unreadable.append(Problem(item.line or reader.lines, item.problem))
-            else:
-                checker.add(reader.lines, item)
-                if isinstance(item, Frame):
-                    texts.append((reader.lines, item.data))
-        problems = sorted([*unreadable, *checker.finish()], key=lambda problem: problem.line)
-        if reader.damage:
-            problems.append(Problem(reader.lines + 1, reader.damage))
+        problems, notes = _problems(reader, texts)
         if problems:
             failed = True
             mark_failed()
-        for problem in problems[:MAX_PROBLEMS_SHOWN]:
-            click.echo(f"{path}:{problem.line}: {problem.message}")
-        if len(problems) > MAX_PROBLEMS_SHOWN:
-            click.echo(f"{path}: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more problems")
-        for note in checker.notes:
-            say(f"{path}:{note.line}: note: {note.message}", "warning")
-        if reader.torn_tail and not reader.damage:
-            say(f"{path}: note: torn tail after line {reader.lines}", "warning")
-        if not problems:
-            say(f"{path}: ok ({reader.lines} lines)")
+        _show_problems(path, reader, problems, notes)
     if not _cross_check(seen):
         failed = True
     if failed:
         sys.exit(1)
+
+
+def _problems(reader: CaptureReader, texts: list[tuple[int, str]]) -> tuple[list[Problem], list[Problem]]:
+    """Read the whole capture: its problems in line order, and the checker's notes.
+    Every data frame's (line, text) is appended to `texts` for the cross-check."""
+    checker = Checker(reader.header)
+    unreadable: list[Problem] = []
+    for item in reader.records_and_errors():
+        if isinstance(item, CaptureFormatError):
+            unreadable.append(Problem(item.line or reader.lines, item.problem))
+        else:
+            checker.add(reader.lines, item)
+            if isinstance(item, Frame):
+                texts.append((reader.lines, item.data))
+    problems = sorted([*unreadable, *checker.finish()], key=lambda problem: problem.line)
+    if reader.damage:
+        problems.append(Problem(reader.lines + 1, reader.damage))
+    return problems, checker.notes
+
+
+def _show_problems(path: Path, reader: CaptureReader, problems: list[Problem], notes: list[Problem]) -> None:
+    """Problems on stdout (at most MAX_PROBLEMS_SHOWN), notes and "ok" on stderr."""
+    for problem in problems[:MAX_PROBLEMS_SHOWN]:
+        click.echo(f"{path}:{problem.line}: {problem.message}")
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        click.echo(f"{path}: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more problems")
+    for note in notes:
+        say(f"{path}:{note.line}: note: {note.message}", "warning")
+    if reader.torn_tail and not reader.damage:
+        say(f"{path}: note: torn tail after line {reader.lines}", "warning")
+    if not problems:
+        say(f"{path}: ok ({reader.lines} lines)")
 
 
 def _cross_check(seen: dict[tuple[str, str], tuple[Path, list[tuple[int, str]]]]) -> bool:

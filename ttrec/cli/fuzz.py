@@ -9,7 +9,7 @@ import click
 
 from ttrec.cli import command
 from ttrec.cli.logs import say
-from ttrec.testing.fuzz import describe, fuzz, write_repro
+from ttrec.testing.fuzz import FuzzResult, Outcome, Scenario, describe, fuzz, write_repro
 
 
 @command("fuzz")
@@ -96,7 +96,13 @@ def fuzz_command(
     if result.failure is None:
         say(f"{result.examples_run} examples, every belief held")
         return
-    scenario, outcome = result.failure
+    _report_failure(result.failure, result, out, consumer)
+    raise SystemExit(1)
+
+
+def _report_failure(failure: tuple[Scenario, Outcome], result: FuzzResult, out: Path, consumer: str) -> None:
+    """Write the smallest failing scenario to `out` and say what it is and how to replay it."""
+    scenario, outcome = failure
     write_repro(out, scenario, outcome, consumer)
     click.echo(
         f"FAILED after {result.first_failure_at} examples; "
@@ -106,4 +112,3 @@ def fuzz_command(
         click.echo(f"  {line}")
     click.echo(f"  {outcome.problem}")
     click.echo(f"  replay: cd {out} && {scenario.serve_command('match.jsonl.zst')}")
-    raise SystemExit(1)

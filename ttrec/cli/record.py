@@ -31,7 +31,23 @@ from ttrec.shards import ALL, Shard, parse_shard
 _PROBE_FIXTURE: Final = "00000000-0000-0000-0000-000000000000"  # only to validate --base-url
 
 
-@command("record")
+RECORD_HELP: Final = """Record live fixtures, each into its own new capture file.
+
+Reconnects after network trouble (resuming with startPosition, never duplicating a
+frame), stops at once when the server refuses the token or the fixture, and closes
+every file cleanly on Ctrl-C or SIGTERM. Exit status 0 when every fixture was recorded
+up to its finished frame, 1 otherwise.
+
+\b
+Example:
+  export TTREC_TOKEN=...
+  ttrec record 1bd00469-86fa-4f0b-abcc-30cbef80dacc --out captures/
+  ttrec record --base-url ws://127.0.0.1:8765 --fixtures-file today.txt
+  ttrec record --live --feeds statistics,actions --out captures/   # everything, as a service
+"""
+
+
+@command("record", help=RECORD_HELP)
 @click.argument("fixture_ids", nargs=-1, metavar="FIXTURE_ID...")
 @click.option(
     "--fixtures-file",
@@ -139,42 +155,13 @@ def record_command(
     replicas: int,
     metrics: str | None,
 ) -> None:
-    """Record live fixtures, each into its own new capture file.
-
-    Reconnects after network trouble (resuming with startPosition, never duplicating a
-    frame), stops at once when the server refuses the token or the fixture, and closes
-    every file cleanly on Ctrl-C or SIGTERM. Exit status 0 when every fixture was recorded
-    up to its finished frame, 1 otherwise.
-
-    \b
-    Example:
-      export TTREC_TOKEN=...
-      ttrec record 1bd00469-86fa-4f0b-abcc-30cbef80dacc --out captures/
-      ttrec record --base-url ws://127.0.0.1:8765 --fixtures-file today.txt
-      ttrec record --live --feeds statistics,actions --out captures/   # everything, as a service
-    """
     style = current_style()
     if live:
-        _record_live(
-            fixture_ids or fixtures_file,
-            resolve_token(token, token_file),
-            resolve_connect(ca_file),
-            ca_file,
-            out,
-            RecordOptions(base_url=base_url, heartbeat_interval_s=heartbeat_interval),
-            LiveOptions(
-                api_url=api_url,
-                feeds=_feeds(feeds),
-                poll_s=poll,
-                type=fixture_type,
-                coverage=coverage,
-                until_idle=until == "idle",
-                shard=_shard(shard, replicas),
-            ),
-            until,
-            _metrics_address(metrics),
-            style,
-        )
+        secret, connect = resolve_token(token, token_file), resolve_connect(ca_file)
+        options = RecordOptions(base_url=base_url, heartbeat_interval_s=heartbeat_interval)
+        live_options = _live_options(api_url, feeds, poll, fixture_type, coverage, until, shard, replicas)
+        named = fixture_ids or fixtures_file
+        _record_live(named, secret, connect, ca_file, out, options, live_options, until, metrics, style)
         return
     if metrics is not None or shard is not None:
         raise UsageProblem("--metrics and --shard are for --live")
@@ -184,21 +171,24 @@ def record_command(
     secret = resolve_token(token, token_file)
     if secret is None:
         raise UsageProblem(f"no token: pass --token, set {TOKEN_ENV} or use --token-file")
-    try:
-        feed_url(base_url, _PROBE_FIXTURE)
-    except ValueError as exc:
-        raise UsageProblem(f"--base-url: {exc}") from None
-    connect = resolve_connect(ca_file)
+    _check_url("--base-url", _probe(base_url))
     options = RecordOptions(
         base_url=base_url,
         feed="actions" if feed == "actions" else "statistics",
         until="forever" if until == "forever" else "finished",
         heartbeat_interval_s=heartbeat_interval,
     )
+    _record_named(ids, secret, resolve_connect(ca_file), out, options, style)
+
+
+def _record_named(
+    ids: list[str], secret: Token, connect: Connect, out: Path, options: RecordOptions, style: LogStyle
+) -> None:
+    """Record the fixtures named; one summary line each; exit 1 unless every one finished."""
+    run = partial(
+        record, ids, secret, out=out, options=options, connect=connect, handle_signals=True, style=style
+    )
     try:
-        run = partial(
-            record, ids, secret, out=out, options=options, connect=connect, handle_signals=True, style=style
-        )
         results = trio.run(run)
     except OutputError as exc:
         raise UsageProblem(str(exc)) from None
@@ -208,6 +198,34 @@ def record_command(
             say(f"{result.fixture_id}: frames may be missing: {gap}", "warning")
     if not all(result.complete for result in results):
         sys.exit(1)
+
+
+def _live_options(
+    api_url: str,
+    feeds: str,
+    poll: float,
+    fixture_type: str | None,
+    coverage: str | None,
+    until: str,
+    shard: str | None,
+    replicas: int,
+) -> LiveOptions:
+    return LiveOptions(
+        api_url=api_url,
+        feeds=_feeds(feeds),
+        poll_s=poll,
+        type=fixture_type,
+        coverage=coverage,
+        until_idle=until == "idle",
+        shard=_shard(shard, replicas),
+    )
+
+
+def _check_url(flag: str, check: Callable[[], object]) -> None:
+    try:
+        check()
+    except ValueError as exc:
+        raise UsageProblem(f"{flag}: {exc}") from None
 
 
 def _feeds(value: str) -> tuple[Feed, ...]:
@@ -227,20 +245,13 @@ def _record_live(
     options: RecordOptions,
     live: LiveOptions,
     until: str,
-    metrics: tuple[str, int] | None,
+    metrics: str | None,
     style: LogStyle,
 ) -> None:
-    if named:
-        raise UsageProblem("--live finds its fixtures itself: name no FIXTURE_ID or --fixtures-file")
-    if until == "forever":
-        raise UsageProblem("--live records each fixture until its end: --until is finished or idle")
-    if secret is None:
-        raise UsageProblem(f"no token: pass --token, set {TOKEN_ENV} or use --token-file")
-    for flag, check in (("--api-url", partial(fixtures_url, live.api_url)), ("--base-url", _probe(options))):
-        try:
-            check()
-        except ValueError as exc:
-            raise UsageProblem(f"{flag}: {exc}") from None
+    """`--live`: record what the fixtures API says is live; exit 1 when the API refused us,
+    a fixture failed, or (`--until idle`) a recording was stopped before its end."""
+    address = _metrics_address(metrics)
+    token = _check_live_usage(named, until, secret, live, options)
     try:
         from recorder.live import describe, record_live  # the HTTP client: an optional extra
     except ImportError:
@@ -248,14 +259,14 @@ def _record_live(
     verify: ssl.SSLContext | bool = True if ca_file is None else client_tls_context(ca_file)
     run = partial(
         record_live,
-        secret,
+        token,
         out=out,
         options=options,
         live=live,
         connect=connect,
         verify=verify,
         handle_signals=True,
-        metrics=metrics,
+        metrics=address,
         style=style,
     )
     try:
@@ -269,9 +280,23 @@ def _record_live(
     if summary.refused is not None:
         say(f"ttrec record: {summary.refused.detail}", "error")
         sys.exit(1)
-    unfinished = summary.stopped if live.until_idle else 0
-    if summary.failed or unfinished:
+    if summary.failed or (summary.stopped if live.until_idle else 0):
         sys.exit(1)
+
+
+def _check_live_usage(
+    named: object, until: str, secret: Token | None, live: LiveOptions, options: RecordOptions
+) -> Token:
+    """The token, once the options make sense for --live."""
+    if named:
+        raise UsageProblem("--live finds its fixtures itself: name no FIXTURE_ID or --fixtures-file")
+    if until == "forever":
+        raise UsageProblem("--live records each fixture until its end: --until is finished or idle")
+    if secret is None:
+        raise UsageProblem(f"no token: pass --token, set {TOKEN_ENV} or use --token-file")
+    _check_url("--api-url", partial(fixtures_url, live.api_url))
+    _check_url("--base-url", _probe(options.base_url))
+    return secret
 
 
 def _shard(value: str | None, replicas: int) -> Shard:
@@ -298,8 +323,9 @@ def _metrics_address(value: str | None) -> tuple[str, int] | None:
         raise UsageProblem(f"--metrics: {exc}") from None
 
 
-def _probe(options: RecordOptions) -> Callable[[], object]:
-    return partial(feed_url, options.base_url, _PROBE_FIXTURE)
+def _probe(base_url: str) -> Callable[[], object]:
+    """A check that `base_url` makes feed URLs (ws:// or wss://)."""
+    return partial(feed_url, base_url, _PROBE_FIXTURE)
 
 
 def _fixture_ids(args: tuple[str, ...], fixtures_file: TextIO | None) -> list[str]:

@@ -2,59 +2,25 @@
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-import signal
-import ssl
-import tempfile
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Final
 
 import click
-import trio
 
-from replayer import ServeOptions, ServerHandle, serve
-from replayer.collector import manage_collection
+from replayer import ServeOptions
 from replayer.control import CONTROL_PATH, StepControl
 from replayer.faults import FaultNeverFires
 from replayer.options import AUTH_TIMEOUT_S, SEND_TIMEOUT_S, OnEnd
-from replayer.rest import listings_of, serve_api_tcp
-from replayer.tls import from_files, self_signed
+from replayer.run import ApiPlan, ExitWhen, RunPlan, TlsPlan, run_server
 from ttrec.cli import command
 from ttrec.cli.logs import say, show_library_logs
 from ttrec.cli.params import is_loopback, seconds
-from ttrec.errors import OutputRefused, TtrecError, leaves
 from ttrec.faults import Fault, FaultSpecError, parse_fault
 from ttrec.feed import HEARTBEAT_INTERVAL_S
-from ttrec.fixtures_api import FIXTURES_PATH
-from ttrec.outputs import (
-    CA_FILE,
-    MARKER_KEY,
-    READY_FILE,
-    READY_WRITTEN_BY,
-    REPORT,
-    REPORT_WRITTEN_BY,
-    check_replaceable,
-    remove_own,
-    write_replacing,
-)
 from ttrec.schedule import StartAt, StartAtError, parse_start_at
 
 _positive = seconds(0, min_open=True)
 _FILE = click.Path(dir_okay=False, path_type=Path)
-ExitWhen = Literal["played"]
-
-
-@dataclass(frozen=True, slots=True)
-class ApiPlan:
-    """The fixtures REST API's own port and the server-wide schedule it reports."""
-
-    port: int = 0
-    stagger_s: float = 0.0
 
 
 def _speed(ctx: click.Context, param: click.Parameter, value: str) -> float | None:
@@ -91,136 +57,41 @@ def _start_at(ctx: click.Context, param: click.Parameter, value: str | None) -> 
         raise click.BadParameter(exc.problem) from None
 
 
-def _check_outputs(ready_file: Path | None, report_file: Path | None, ca_file: Path | None) -> None:
-    """Refuse, before serving, a path ttrec must not write (ttrec.outputs) or one named twice."""
-    given = ((ready_file, READY_FILE), (report_file, REPORT), (ca_file, CA_FILE))
-    named = [(path, purpose) for path, purpose in given if path is not None]
-    for path, purpose in named:
-        check_replaceable(path, purpose)
-    paths = [os.path.abspath(path) for path, _ in named]
-    if len(set(paths)) < len(paths):
-        raise OutputRefused(paths[0], "--ready-file, --report and --ca-file must name different files")
+SERVE_HELP: Final = """Serve captures (files or directories) as the provider's websocket, locally.
+
+Each capture's fixture is served at its feed path; every connection gets its own
+playback. With no capture named, the bundled samples are served; a sample's name
+(sample-singles-bo5, sample-doubles-bo5-decider, sample-bo7-long-deuce) serves that one.
+
+\b
+Example:
+  ttrec serve captures/ --speed 10 --ready-file ready.json &
+  # then connect to the "url" in ready.json + /v2/tabletennis/fixtures/ID/statistics,
+  # with header Accept: application/vnd.imggaming.dde.api+json;version=1,
+  # and send {"authToken": "anything"} first
+
+\b
+Faults (a trigger: after=N data frames, p=PROBABILITY per frame, at=MOMENT[#K];
+after= and at= fire once per fixture unless times=N or times=always):
+  --fault drop:at=match-point            TCP gone, no close frame, at match point
+  --fault close:after=40,code=1011,reason=overloaded
+  --fault drop:after=40,times=always     every connection dropped after 40 frames
+  --fault stall:after=10,for=25          nothing at all for 25 s
+  --fault no-heartbeats:after=0          data only   (for=S: for a while)
+  --fault heartbeats-only:at=set-end#1,for=60   data held back for 60 s
+  --fault duplicate:p=0.05 --seed 7      each frame repeated with probability 5%
+  --fault reorder:at=game-point          the two frames after a game point swapped
+  --fault delay:after=5,by=3             frame 6 leaves 3 s late
+  --fault corrupt:after=20               a torn, non-JSON frame
+  --fault reject:next=2,status=503       the first 2 attempts refused at the handshake
+
+\b
+Joining mid-match: --start-at seq=120 | set=3 | game-point#2 | match-point
+  (the start-at point is frame 0 of the served stream: startPosition counts from there)
+"""
 
 
-def _check_writable(path: Path, what: str) -> None:
-    """Before announcing anything: a file we could not write later fails the run at once."""
-    probe = path.with_name(f".{path.name}.{os.getpid()}.probe")
-    try:
-        probe.open("x").close()
-        probe.unlink()
-    except OSError as exc:
-        raise click.ClickException(f"{path}: cannot write {what}: {exc.strerror}") from None
-
-
-def _write_report(path: Path, handle: ServerHandle, *, running: bool) -> None:
-    """The --report file: every ended connection so far (`running` until the server stopped)."""
-    report = {
-        MARKER_KEY: REPORT_WRITTEN_BY,
-        "url": handle.url,
-        "fixtures": handle.fixtures,
-        "running": running,
-        "connections_ended": handle.ended,  # `connections` keeps the latest 10,000
-        "connections": [asdict(c) for c in handle.connections],
-    }
-    write_replacing(path, (json.dumps(report, indent=1) + "\n").encode(), REPORT)
-
-
-async def _watch_connections(
-    handle: ServerHandle,
-    report_file: Path | None,
-    exit_after: int | None,
-    exit_when: ExitWhen | None,
-    stop: trio.CancelScope,
-) -> None:
-    """Rewrite the report as each connection ends; stop once `exit_after` have ended, or
-    (`exit_when="played"`) once every fixture served was played to its end on a connection
-    that has ended."""
-    ended = 0
-    played: set[tuple[str | None, str | None]] = set()
-    while True:
-        await handle.wait_connections(ended + 1)
-        ended = handle.ended
-        if report_file is not None:
-            _write_report(report_file, handle, running=True)
-        if exit_after is not None and ended >= exit_after:
-            logging.getLogger("replayer").info(
-                "%d connection(s) ended (--exit-after %d), stopping", ended, exit_after
-            )
-            stop.cancel()
-            return
-        played.update((c.fixture, c.feed) for c in handle.connections if c.played_to_end)
-        if exit_when == "played" and played >= set(handle.feeds):
-            say(
-                f"ttrec serve: every fixture was played to its end (--exit-when played), "
-                f"stopping after {ended} connection(s)"
-            )
-            stop.cancel()
-            return
-
-
-async def _run(
-    captures: Sequence[Path],
-    options: ServeOptions,
-    host: str,
-    port: int,
-    ssl_context: ssl.SSLContext | None,
-    ready_file: Path | None,
-    ca_file: Path | None,
-    report_file: Path | None = None,
-    exit_after: int | None = None,
-    exit_when: ExitWhen | None = None,
-    api: ApiPlan | None = None,
-) -> ServerHandle:
-    # Opened first: a SIGTERM that arrives while loading must still end cleanly.
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with trio.open_nursery() as nursery:
-            start = partial(serve, captures, options, host=host, port=port, ssl_context=ssl_context)
-            handle: ServerHandle = await nursery.start(start)
-            await nursery.start(manage_collection, handle)  # process-wide: the CLI's choice
-            api_url: str | None = None
-            if api is not None:
-                listings = listings_of(handle.served, stagger_s=api.stagger_s, speed=options.speed)
-                start_api = partial(
-                    serve_api_tcp, listings, options.tokens, host=host, port=api.port, ssl_context=ssl_context
-                )
-                api_url = (await nursery.start(start_api)).url
-            say(f"ttrec serve: listening on {handle.url}")
-            for fixture_id, feed in handle.feeds:
-                say(f"  {handle.fixture_url(fixture_id, feed)}")
-            if api_url is not None:
-                say(f"ttrec serve: fixtures REST API at {api_url}{FIXTURES_PATH}")
-            if ca_file is not None:
-                say(f"ttrec serve: clients must trust the CA in {ca_file}")
-            if options.control is not None:
-                say(f"ttrec serve: step control at {handle.url}{CONTROL_PATH}")
-            if report_file is not None:
-                _write_report(report_file, handle, running=True)
-            if report_file is not None or exit_after is not None or exit_when is not None:
-                nursery.start_soon(
-                    _watch_connections, handle, report_file, exit_after, exit_when, nursery.cancel_scope
-                )
-            if ready_file is not None:
-                ready: dict[str, Any] = {
-                    MARKER_KEY: READY_WRITTEN_BY,
-                    "url": handle.url,
-                    "port": handle.port,
-                    "fixtures": handle.fixtures,
-                }
-                if api_url is not None:
-                    ready["api_url"] = api_url
-                if ca_file is not None:
-                    ready["ca_file"] = str(ca_file)
-                if options.control is not None:
-                    ready["control_url"] = handle.url + CONTROL_PATH
-                write_replacing(ready_file, (json.dumps(ready) + "\n").encode(), READY_FILE)
-            async for signum in signals:
-                logging.getLogger("replayer").info("%s, stopping", signal.Signals(signum).name)
-                break
-            nursery.cancel_scope.cancel()
-    return handle
-
-
-@command("serve")
+@command("serve", help=SERVE_HELP)
 @click.argument("captures", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="0: any free port.")
@@ -375,51 +246,11 @@ def serve_command(
     control: bool,
     paused: bool,
 ) -> None:
-    """Serve captures (files or directories) as the provider's websocket, locally.
-
-    Each capture's fixture is served at its feed path; every connection gets its own
-    playback. With no capture named, the bundled samples are served; a sample's name
-    (sample-singles-bo5, sample-doubles-bo5-decider, sample-bo7-long-deuce) serves that one.
-
-    \b
-    Example:
-      ttrec serve captures/ --speed 10 --ready-file ready.json &
-      # then connect to the "url" in ready.json + /v2/tabletennis/fixtures/ID/statistics,
-      # with header Accept: application/vnd.imggaming.dde.api+json;version=1,
-      # and send {"authToken": "anything"} first
-
-    \b
-    Faults (a trigger: after=N data frames, p=PROBABILITY per frame, at=MOMENT[#K];
-    after= and at= fire once per fixture unless times=N or times=always):
-      --fault drop:at=match-point            TCP gone, no close frame, at match point
-      --fault close:after=40,code=1011,reason=overloaded
-      --fault drop:after=40,times=always     every connection dropped after 40 frames
-      --fault stall:after=10,for=25          nothing at all for 25 s
-      --fault no-heartbeats:after=0          data only   (for=S: for a while)
-      --fault heartbeats-only:at=set-end#1,for=60   data held back for 60 s
-      --fault duplicate:p=0.05 --seed 7      each frame repeated with probability 5%
-      --fault reorder:at=game-point          the two frames after a game point swapped
-      --fault delay:after=5,by=3             frame 6 leaves 3 s late
-      --fault corrupt:after=20               a torn, non-JSON frame
-      --fault reject:next=2,status=503       the first 2 attempts refused at the handshake
-
-    \b
-    Joining mid-match: --start-at seq=120 | set=3 | game-point#2 | match-point
-      (the start-at point is frame 0 of the served stream: startPosition counts from there)
-    """
-    if tls and certfile is not None:
-        raise click.UsageError("use either --tls or --certfile, not both")
-    if keyfile is not None and certfile is None:
-        raise click.UsageError("--keyfile needs --certfile")
-    if ca_file is not None and not tls:
-        raise click.UsageError("--ca-file is only for --tls")
-    _check_outputs(ready_file, report_file, ca_file)
-    from ttrec.bundled import resolve, sample_paths
-
-    # No capture named: every bundled sample; a sample's name: that sample.
-    captures = tuple(map(resolve, captures)) if captures else tuple(sample_paths())
-    if not is_loopback(host):
-        say(f"ttrec serve: warning: binding {host} exposes the mock server beyond this machine", "warning")
+    tls_plan = _tls_plan(tls, certfile, keyfile, ca_file)
+    plan = RunPlan(
+        ready_file, report_file, exit_after, exit_when, None if no_api else ApiPlan(api_port, stagger)
+    )
+    _warn_if_exposed(host)
     options = ServeOptions(
         speed=speed,
         heartbeat_interval_s=heartbeat_interval,
@@ -432,48 +263,30 @@ def serve_command(
         send_timeout_s=send_timeout,
         control=StepControl(paused=paused) if control or paused else None,
     )
-    show_library_logs()
-    if report_file is not None:
-        _check_writable(report_file, "the report")
-    if ready_file is not None:
-        _check_writable(ready_file, "the ready file")
-    ssl_context: ssl.SSLContext | None = None
-    with tempfile.TemporaryDirectory(prefix="ttrec-serve-") as scratch:
-        if tls:
-            made = self_signed([host])
-            ssl_context = made.context
-            # Absolute: a script reading the ready file may run in another directory.
-            ca_file = made.write_ca(ca_file or Path(scratch) / "ca.pem").absolute()
-        elif certfile is not None:
-            ssl_context = from_files(certfile, keyfile)
-        if ready_file is not None:
-            # A file left by an earlier run would tell a waiting script we are ready too soon.
-            remove_own(ready_file, READY_FILE)
-        try:
-            handle = trio.run(
-                _run,
-                list(captures),
-                options,
-                host,
-                port,
-                ssl_context,
-                ready_file,
-                ca_file,
-                report_file,
-                exit_after,
-                exit_when,
-                None if no_api else ApiPlan(api_port, stagger),
-            )
-        except BaseExceptionGroup as group:
-            errors = [e for e in leaves(group) if isinstance(e, TtrecError | click.ClickException)]
-            if errors and isinstance(errors[0], FaultNeverFires):  # the option asks the impossible
-                raise click.BadParameter(str(errors[0]), param_hint="--fault") from None
-            if errors:
-                raise errors[0] from None
-            raise
-        finally:
-            if ready_file is not None:
-                remove_own(ready_file, READY_FILE)
-    if report_file is not None:
-        _write_report(report_file, handle, running=False)
-    say(f"ttrec serve: stopped after {handle.ended} connection(s)")
+    show_library_logs()  # the replayer's line per connection, in the -v/-q/--log-format style
+    try:
+        run_server(_resolve(captures), options, plan, host=host, port=port, tls=tls_plan, say=say)
+    except FaultNeverFires as exc:  # the option asks the impossible
+        raise click.BadParameter(str(exc), param_hint="--fault") from None
+
+
+def _tls_plan(tls: bool, certfile: Path | None, keyfile: Path | None, ca_file: Path | None) -> TlsPlan | None:
+    if tls and certfile is not None:
+        raise click.UsageError("use either --tls or --certfile, not both")
+    if keyfile is not None and certfile is None:
+        raise click.UsageError("--keyfile needs --certfile")
+    if ca_file is not None and not tls:
+        raise click.UsageError("--ca-file is only for --tls")
+    return TlsPlan(tls, certfile, keyfile, ca_file) if tls or certfile is not None else None
+
+
+def _warn_if_exposed(host: str) -> None:
+    if not is_loopback(host):
+        say(f"ttrec serve: warning: binding {host} exposes the mock server beyond this machine", "warning")
+
+
+def _resolve(captures: tuple[Path, ...]) -> list[Path]:
+    """No capture named: every bundled sample; a sample's name: that sample."""
+    from ttrec.bundled import resolve, sample_paths
+
+    return list(map(resolve, captures)) if captures else sample_paths()

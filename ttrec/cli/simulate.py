@@ -35,7 +35,14 @@ from ttrec.simulated_points import (
     PointModel,
     to_ppm,
 )
-from ttrec.simulator import BEST_OF_CHOICES, DEFAULT_START, MAX_SEED, simulate_match, write_capture
+from ttrec.simulator import (
+    BEST_OF_CHOICES,
+    DEFAULT_START,
+    MAX_SEED,
+    SimulatedMatch,
+    simulate_match,
+    write_capture,
+)
 
 
 def _fixture_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -225,17 +232,10 @@ def simulate(
       ttrec simulate --seed 7 --point-prob 0.55 -o even.jsonl.zst
     """
     model = _model(point_prob, strength_spread, serve_advantage, doubles=not singles)
-    if corrections is not None and correction_at is not None:
-        raise click.UsageError("--corrections and --correction-at cannot be combined")
-    incidents = Incidents(
-        correction_ppm=DEFAULT_CORRECTION_PPM if corrections is None else to_ppm(corrections),
-        correction_at=correction_at,
-        scenario=scenario,
-    )
+    incidents = _incidents(corrections, correction_at, scenario)
     if seed is None:
         seed = secrets.randbelow(2**32)  # short enough to retype; printed below
-    games = int(best_of)
-    kind = "singles" if singles else "doubles"
+    games, kind = int(best_of), "singles" if singles else "doubles"
     if out is None:
         out = Path(f"sim-{seed}-bo{games}-{kind}{CAPTURE_SUFFIX}")
     if len(feeds) > 1 and is_stdout(out):
@@ -251,6 +251,24 @@ def simulate(
         incidents=incidents,
         advanced_statistics=advanced_statistics,
     )
+    targets = _write(match, feeds, out)
+    _report(match, f"seed {seed}, best of {games} {kind}", feeds, targets, to_stderr=is_stdout(out))
+
+
+def _incidents(
+    corrections: float | None, correction_at: CorrectionAt | None, scenario: Scenario
+) -> Incidents:
+    if corrections is not None and correction_at is not None:
+        raise click.UsageError("--corrections and --correction-at cannot be combined")
+    return Incidents(
+        correction_ppm=DEFAULT_CORRECTION_PPM if corrections is None else to_ppm(corrections),
+        correction_at=correction_at,
+        scenario=scenario,
+    )
+
+
+def _write(match: SimulatedMatch, feeds: tuple[Feed, ...], out: Path) -> list[Path]:
+    """Write one capture per feed (or the one to stdout); the paths written."""
     targets = [out] if is_stdout(out) else [feed_file(out, feed) if len(feeds) > 1 else out for feed in feeds]
     for target in targets:  # all refused before any is written
         check_capture_output(target, sys.stdout.buffer)
@@ -258,14 +276,21 @@ def simulate(
     with contextlib.ExitStack() as stack:
         for feed, target in zip(feeds, targets, strict=True):
             write_capture(match, stack.enter_context(new_capture(target, sys.stdout.buffer)), feed)
+    return targets
+
+
+def _report(
+    match: SimulatedMatch, how: str, feeds: tuple[Feed, ...], targets: list[Path], *, to_stderr: bool
+) -> None:
+    """One line per capture written: the match and how it was made, then the other feeds."""
     home_sets, away_sets = match.sets_won
     scores = " ".join(f"{home}-{away}" for home, away in match.sets)
     ended = "" if match.winner else ", dropped without a result"
     played = f"{match.home.name} {home_sets}-{away_sets} {match.away.name} ({scores}){ended}"
-    show = say if is_stdout(out) else click.echo  # the capture on stdout: the summary is a log line
+    show = say if to_stderr else click.echo  # the capture on stdout: the summary is a log line
     for feed, target in zip(feeds, targets, strict=True):
         sent = f"{len(match.actions)} frames" if feed == "statistics" else f"{len(match.events)} packets"
         if feed == feeds[0]:
-            show(f"{out_label(target)}: seed {seed}, best of {games} {kind}, {played}, {sent}")
+            show(f"{out_label(target)}: {how}, {played}, {sent}")
         else:
             show(f"{out_label(target)}: the {feed} feed of the same match, {sent}")

@@ -7,7 +7,7 @@ import secrets
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Final, TextIO
+from typing import TYPE_CHECKING, Final, TextIO
 from urllib.parse import urlsplit
 
 import click
@@ -21,9 +21,11 @@ from ttrec.cli.params import is_loopback, seconds
 from ttrec.cli.token import ca_file_option, resolve_connect, resolve_token, token_options
 from ttrec.errors import InvalidFixtureId
 from ttrec.feed import DEFAULT_BASE_URL, feed_url, validate_fixture_id
-from ttrec.records import NS_PER_S
 from ttrec.scoreboard import Scoreboard
-from ttrec.terminal import InPlace
+
+if TYPE_CHECKING:
+    from replayer import ServerHandle
+    from ttrec.terminal import LiveBlock
 
 LOCAL_TOKEN: Final = "ttrec-local"  # noqa: S105 (what we send to a local `ttrec serve`, which takes any)
 DEMO_SECONDS: Final = 20.0  # a whole sample match goes by in this long
@@ -31,12 +33,13 @@ DEMO_SAMPLE: Final = "sample-singles-bo5"
 
 
 class Screen:
-    """Draws the board in place on a terminal, or prints one line per frame otherwise."""
+    """Draws the board in place on a terminal (ttrec.terminal), or prints one line per
+    frame otherwise; `with Screen(...)` puts the terminal back at the end."""
 
     def __init__(self, out: TextIO, live: bool) -> None:
         self.out = out
         self.live = live
-        self._block = InPlace(out)
+        self._block: LiveBlock | None = None
 
     def show(self, board: Scoreboard, new_frame: bool) -> None:
         if not self.live:
@@ -44,7 +47,18 @@ class Screen:
                 self.out.write(board.line() + "\n")
                 self.out.flush()
             return
-        self._block.draw(board.render(trio.current_time()))
+        from ttrec.terminal import LiveBlock, board_view  # rich: only for a terminal
+
+        if self._block is None:
+            self._block = LiveBlock(self.out)
+        self._block.draw(board_view(board, trio.current_time()))
+
+    def __enter__(self) -> Screen:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._block is not None:
+            self._block.close()
 
 
 def _resolve_url(target: str, base_url: str) -> str:
@@ -104,9 +118,9 @@ def watch_command(
         if not is_loopback(urlsplit(url).hostname or ""):
             raise UsageProblem(f"the provider needs a token: --token, --token-file or {TOKEN_ENV}")
         secret = Token(LOCAL_TOKEN)
-    screen = Screen(sys.stdout, sys.stdout.isatty() if plain is None else not plain)
-    refresh = REFRESH_S if screen.live else None
-    result = trio.run(partial(watch, url, secret, screen.show, connect=connect, refresh_s=refresh))
+    with Screen(sys.stdout, sys.stdout.isatty() if plain is None else not plain) as screen:
+        refresh = REFRESH_S if screen.live else None
+        result = trio.run(partial(watch, url, secret, screen.show, connect=connect, refresh_s=refresh))
     _finish(result)
 
 
@@ -126,25 +140,21 @@ def demo(seconds: float, plain: bool | None) -> None:
     Example:
       ttrec demo
     """
-    from replayer import ServeOptions, serve
+    from replayer import ServeOptions
+    from replayer.run import serve_while, speed_to_last
     from ttrec.bundled import sample_path
-    from ttrec.capture import CaptureReader
 
     capture = sample_path(DEMO_SAMPLE)
-    with CaptureReader(capture) as reader:
-        duration_s = max((record.t for record in reader), default=0) / NS_PER_S
+    speed = speed_to_last(capture, seconds, at_least=1.0)
     token = secrets.token_urlsafe(16)
-    speed = max(duration_s / seconds, 1.0)
     screen = Screen(sys.stdout, sys.stdout.isatty() if plain is None else not plain)
 
-    async def run() -> WatchResult:
-        options = ServeOptions(speed=speed, tokens=frozenset({token}), on_end="close")
-        async with trio.open_nursery() as nursery:
-            handle = await nursery.start(serve, [capture], options)
-            say(f"serving {capture.name} at {speed:.0f}x on {handle.url}")
-            url = handle.fixture_url(handle.fixtures[0])
-            result = await watch(url, Token(token), screen.show, refresh_s=REFRESH_S if screen.live else None)
-            nursery.cancel_scope.cancel()
-        return result
+    async def watch_it(handle: ServerHandle) -> WatchResult:
+        say(f"serving {capture.name} at {speed:.0f}x on {handle.url}")
+        url = handle.fixture_url(handle.fixtures[0])
+        return await watch(url, Token(token), screen.show, refresh_s=REFRESH_S if screen.live else None)
 
-    _finish(trio.run(run))
+    options = ServeOptions(speed=speed, tokens=frozenset({token}), on_end="close")
+    with screen:
+        result = trio.run(serve_while, [capture], options, watch_it)
+    _finish(result)

@@ -36,11 +36,11 @@ import trio
 
 from replayer import ConnectionReport, ServeOptions
 from replayer.control import FixtureGate, Position
+from replayer.run import ServerThread
 from ttrec.feed import Feed
 from ttrec.moments import Moment
 from ttrec.testing.harness import (
     WAIT_TIMEOUT_S,
-    Runner,
     _Common,
     describe_timeout,
     thread_setup,
@@ -109,7 +109,7 @@ def _now(fn: Callable[[], T]) -> Callable[[], Awaitable[T]]:
 class AsyncioServer(_Common):
     """A server in a background thread, for asyncio tests (`serve_asyncio`)."""
 
-    def __init__(self, runner: Runner, options: ServeOptions, token: str) -> None:
+    def __init__(self, runner: ServerThread, options: ServeOptions, token: str) -> None:
         super().__init__(runner.handle, options, token)
         self._runner = runner
 
@@ -221,7 +221,7 @@ async def serve_asyncio(
         server_context = client_context = ca_file = None
         if tls:
             server_context, client_context, ca_file = tls_contexts(Path(scratch))
-        runner = Runner(paths, options, server_context)
+        runner = ServerThread(paths, options, server_context)
         await asyncio.to_thread(runner.start)
         server = AsyncioServer(runner, options, token_for(options))
         server.ca_file, server.ssl_context = ca_file, client_context

@@ -37,12 +37,12 @@ import trio
 import trio.testing
 
 from replayer import ServeOptions, serve
+from replayer.run import ServerThread
 from ttrec.errors import TtrecError
 from ttrec.faults import parse_fault
 from ttrec.feed import feed_url
 from ttrec.simulator import write_capture
 from ttrec.testing.fuzz import FUZZ_TOKEN, Scenario, describe, hypothesis_search, verdict_problem
-from ttrec.testing.harness import Runner
 from ttrec.truth import truths
 from ttrec.verdict import BeliefError, parse_beliefs
 
@@ -157,7 +157,7 @@ def _in_asyncio(
     consumer: Consumer, capture: Path, scenario: Scenario, start: int, timeout_s: float
 ) -> list[Belief] | str:
     """The server in its own thread at full speed, the consumer in asyncio.run."""
-    runner = Runner([capture], _options(scenario, None), None)
+    runner = ServerThread([capture], _options(scenario, None))
     handle = runner.start()
     try:
         url = feed_url(handle.url, handle.fixtures[0], start_position=start)

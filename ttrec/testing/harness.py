@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import ssl
 import tempfile
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager, suppress
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -28,8 +27,8 @@ from trio_websocket import WebSocketConnection, open_websocket_url
 from replayer import ConnectionReport, ServeOptions, ServerHandle, serve
 from replayer.control import FixtureGate, Position, StepControl
 from replayer.options import OnEnd
+from replayer.run import ServerThread
 from replayer.tls import self_signed
-from ttrec.errors import leaves
 from ttrec.faults import Fault, parse_fault
 from ttrec.feed import ACCEPT_HEADER, HEARTBEAT_INTERVAL_S, Feed, auth_message, feed_url, validate_fixture_id
 from ttrec.moments import Moment
@@ -38,8 +37,6 @@ from ttrec.truth import Truth
 
 # Sent by the helpers when the server accepts any token; never a real one.
 DEFAULT_TOKEN: Final = "ttrec-test-token"  # noqa: S105 (a placeholder, not a secret)
-# How long the thread server may take to load its captures and listen.
-START_TIMEOUT_S: Final = 30.0
 # Default bound on a blocking call into the thread server (a wait for reports or frames).
 WAIT_TIMEOUT_S: Final = 30.0
 ACCEPT: Final = (("Accept", ACCEPT_HEADER),)
@@ -394,7 +391,7 @@ def serve_in_thread(
         server_context = client_context = ca_file = None
         if tls:
             server_context, client_context, ca_file = tls_contexts(Path(scratch))
-        runner = Runner(paths, options, server_context)
+        runner = ServerThread(paths, options, server_context)
         handle = runner.start()
         server = ThreadServer(handle, options, token_for(options), runner.trio_token)
         server.ca_file, server.ssl_context = ca_file, client_context
@@ -414,83 +411,3 @@ def thread_setup(
     if options.control is None:
         options = _with_control(options)
     return ([Path(p) for p in captures] if captures else default_captures()), options
-
-
-class Runner:
-    """The replayer in a thread of its own with its own `trio.run` (serve_in_thread and
-    serve_asyncio); `start()` and `stop()` block, everything else is done in its thread."""
-
-    def __init__(self, paths: list[Path], options: ServeOptions, context: ssl.SSLContext | None) -> None:
-        self._paths = paths
-        self._options = options
-        self._context = context
-        self._ready = threading.Event()
-        self._handle: ServerHandle | None = None
-        self._scope: trio.CancelScope | None = None
-        self._token: trio.lowlevel.TrioToken | None = None
-        self._nursery: trio.Nursery | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="ttrec-serve", daemon=True)
-
-    @property
-    def trio_token(self) -> trio.lowlevel.TrioToken:
-        assert self._token is not None
-        return self._token
-
-    @property
-    def handle(self) -> ServerHandle:
-        assert self._handle is not None, "start() first"
-        return self._handle
-
-    def _run(self) -> None:
-        try:
-            trio.run(self._main)
-        except BaseException as exc:  # handed to the test's thread in start() / stop()
-            self._error = exc
-        finally:
-            self._ready.set()
-
-    async def _main(self) -> None:
-        self._token = trio.lowlevel.current_trio_token()
-        with trio.CancelScope() as self._scope:
-            async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                self._handle = await nursery.start(_serve, self._paths, self._options, self._context)
-                self._ready.set()
-                await trio.sleep_forever()
-
-    def spawn(self, task: Callable[[], Awaitable[None]], refused: Callable[[], None]) -> None:
-        """Start `task` in the server's trio run without waiting for it (thread-safe, never
-        blocks); `refused()` is called instead when the server is stopping, and
-        RuntimeError raised when it has stopped."""
-
-        def start() -> None:  # in the server's thread; must not raise (it would end the run)
-            try:
-                assert self._nursery is not None  # the token exists only once it does
-                self._nursery.start_soon(task)
-            except RuntimeError:  # the nursery closed: the server is stopping
-                refused()
-
-        try:
-            self.trio_token.run_sync_soon(start)
-        except trio.RunFinishedError:
-            raise RuntimeError("the test server has stopped") from None
-
-    def start(self) -> ServerHandle:
-        self._thread.start()
-        if not self._ready.wait(START_TIMEOUT_S):
-            raise TimeoutError(f"the test server did not start within {START_TIMEOUT_S} s")
-        if self._handle is None:
-            found = list(leaves(self._error)) if self._error is not None else []
-            if len(found) == 1 and isinstance(found[0], Exception):
-                raise found[0]  # the real error (a bad capture, a port in use), not trio's group
-            raise RuntimeError(f"the test server failed to start: {self._error!r}") from self._error
-        return self._handle
-
-    def stop(self) -> None:
-        if self._thread.is_alive() and self._scope is not None and self._token is not None:
-            with suppress(trio.RunFinishedError):  # it stopped by itself meanwhile
-                trio.from_thread.run_sync(self._scope.cancel, trio_token=self._token)
-        self._thread.join(START_TIMEOUT_S)
-        if self._error is not None:
-            raise RuntimeError(f"the test server failed: {self._error!r}") from self._error
