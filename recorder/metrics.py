@@ -56,6 +56,13 @@ class LiveCollector(Collector):
 
 
 def _families(snap: Snapshot) -> Iterator[Any]:
+    yield from _state_families(snap)
+    yield from _counter_families(snap)
+    yield from _open_capture_families(snap)
+
+
+def _state_families(snap: Snapshot) -> Iterator[Any]:
+    """Captures and fixtures by state."""
     states = GaugeMetricFamily(
         "ttrec_captures", "Captures by state (open ones by session state)", labels=["state"]
     )
@@ -86,6 +93,10 @@ def _families(snap: Snapshot) -> Iterator[Any]:
     ):
         fixtures.add_metric([state], count)
     yield fixtures
+
+
+def _counter_families(snap: Snapshot) -> Iterator[Any]:
+    """Totals since the recorder started."""
     for name, help_text, value in (
         ("ttrec_frames", "Data frames written", snap.frames),
         ("ttrec_heartbeats", "Heartbeats and other non-data messages written", snap.heartbeats),
@@ -103,6 +114,10 @@ def _families(snap: Snapshot) -> Iterator[Any]:
         counter = CounterMetricFamily(name, help_text)
         counter.add_metric([], value)
         yield counter
+
+
+def _open_capture_families(snap: Snapshot) -> Iterator[Any]:
+    """Per open capture: gaps not yet repaired, and how long since its last message."""
     gaps = GaugeMetricFamily(
         "ttrec_gaps_open", "Possible gaps not yet repaired, per open capture", labels=["fixture", "feed"]
     )
