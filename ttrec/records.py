@@ -290,8 +290,10 @@ def quick_text_record(line: bytes) -> Frame | Heartbeat | None:
     one, each value of exactly its type (so a flat object, see `_parsed`); None when the
     line is anything else: then decode it the stdlib's way (`decode_line`)."""
     obj = _parsed(line)
-    if type(obj) is not dict:
-        return None
+    return _text_record(obj) if type(obj) is dict else None
+
+
+def _text_record(obj: dict[str, Any]) -> Frame | Heartbeat | None:
     kind = obj.get("type")
     if kind == "frame":
         cls: type[Frame] | type[Heartbeat] = Frame
@@ -308,18 +310,30 @@ def quick_text_record(line: bytes) -> Frame | Heartbeat | None:
 
 
 def frame_text(line: bytes) -> str | None:
-    """A frame line's `data`, with no other check (`ttrec cat --frames`), when the line
-    is a flat object (see `_parsed`); None: decode the line the stdlib's way."""
+    """The `data` of a frame line, with no other check (`ttrec cat --frames`); None for a
+    line holding any other record; raises as `decode_line` for a line holding none."""
     obj = _parsed(line)
-    if type(obj) is not dict or obj.get("type") != "frame":
-        return None
-    data = obj.get("data")
-    if type(data) is not str:
-        return None
-    for value in obj.values():
-        if type(value) is dict or type(value) is list:
+    if type(obj) is dict:
+        data = obj.get("data")
+        if obj.get("type") == "frame" and type(data) is str and _flat(obj):
+            return data
+        if _text_record(obj) is not None:  # a heartbeat, most often
             return None
-    return data
+    obj = json.loads(line.decode())
+    if type(obj) is dict and obj.get("type") == "frame":
+        data = obj.get("data")
+        if type(data) is str:
+            return data
+    decode_record(obj)
+    return None
+
+
+def _flat(obj: dict[str, Any]) -> bool:
+    """No value is an array or an object (see `_parsed`)."""
+    for value in obj.values():  # a loop: quicker than any() over a handful of values
+        if type(value) is dict or type(value) is list:
+            return False
+    return True
 
 
 _CLASSES: Final[dict[str, type]] = {
