@@ -7,7 +7,9 @@ the periods reshuffled each time (as the provider sends them), one every 8 s of 
 time, with a heartbeat between. Baselines, measured in the same run on the same bytes:
 `zstd -19` of the whole JSON Lines for the ratio, `zstd -dc` (the whole process, as `ttrec
 cat` is timed) for read speed, and a plain buffered write of the uncompressed lines for
-write speed. Every repetition times each baseline beside its subject; the worst is shown.
+write speed. Every repetition times each baseline beside its subject; the worst is shown,
+from wall times and again from CPU times (the process's and its children's user + system
+time), which other work on a shared machine disturbs far less.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -55,10 +58,102 @@ def match_like_records(count: int, seed: int = 1) -> list[Record]:
     return records
 
 
-def timed(func: Callable[[], object]) -> float:
-    start = time.perf_counter()
+def timed(func: Callable[[], object]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of `func`: its own and its child processes' CPU. On a
+    machine shared with other work the CPU time moves far less than the wall time."""
+    start, cpu0 = time.perf_counter(), _cpu_s()
     func()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _cpu_s() - cpu0
+
+
+def _cpu_s() -> float:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+KEYS = ("write", "plain", "read", "cat", "frames", "zstd")
+
+
+def measure(records: list[Record], work: Path, runs: int) -> dict[str, list[tuple[float, float]]]:
+    """Each repetition times a baseline and the subject back to back, so both see the same
+    load; per figure the worst repetition is reported."""
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in KEYS}
+    capture = work / "c.jsonl.zst"
+
+    def write_capture() -> None:
+        capture.unlink(missing_ok=True)
+        with CaptureWriter(capture, HEADER) as writer:
+            for record in records:
+                writer.write(record)
+
+    def write_plain() -> None:
+        with open(work / "plain.jsonl", "wb") as f:
+            for record in records:
+                f.write(encode_record(record))
+                f.flush()
+
+    def read_records() -> None:
+        with CaptureReader(capture) as reader:
+            for _ in reader:
+                pass
+
+    def run_to_null(*args: str) -> Callable[[], object]:
+        return lambda: subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+
+    ttrec = (sys.executable, "-m", "ttrec", "cat")
+    for _ in range(runs):
+        times["write"].append(timed(write_capture))
+        times["plain"].append(timed(write_plain))
+        times["zstd"].append(timed(run_to_null("zstd", "-dcq", str(capture))))
+        times["cat"].append(timed(run_to_null(*ttrec, str(capture))))
+        times["frames"].append(timed(run_to_null(*ttrec, "--frames", str(capture))))
+        times["read"].append(timed(read_records))
+    return times
+
+
+def ratios(times: dict[str, list[tuple[float, float]]], n: int, which: int) -> dict[str, float]:
+    """The figures from wall times (`which` 0) or CPU times (1), each the worst run's."""
+    t = {k: [run[which] for run in v] for k, v in times.items()}
+
+    def vs_zstd(key: str) -> float:
+        return min(z / x for z, x in zip(t["zstd"], t[key], strict=True))
+
+    return {
+        "write_rec_per_s": n / max(t["write"]),
+        "plain_rec_per_s": n / max(t["plain"]),
+        "write_vs_plain": min(p / w for p, w in zip(t["plain"], t["write"], strict=True)),
+        "reader_rec_per_s": n / max(t["read"]),
+        "reader_vs_zstd": vs_zstd("read"),
+        "cat_vs_zstd": vs_zstd("cat"),
+        "cat_frames_vs_zstd": vs_zstd("frames"),
+        "zstd_s": max(t["zstd"]),
+    }
+
+
+def compression(jsonl: bytes, work: Path) -> tuple[float, float]:
+    """(the capture's ratio, zstd -19's ratio of the whole JSON Lines)."""
+    (work / "all.jsonl").write_bytes(jsonl)
+    subprocess.run(
+        ["zstd", "-q", "-19", "-f", str(work / "all.jsonl"), "-o", str(work / "z19.zst")], check=True
+    )
+    return len(jsonl) / (work / "c.jsonl.zst").stat().st_size, len(jsonl) / (work / "z19.zst").stat().st_size
+
+
+def report(wall: dict[str, float], cpu: dict[str, float], mb: float) -> None:
+    print(f"  {'':37s}  {'wall':>10s}  {'CPU time':>10s}")
+
+    def line(label: str, key: str, unit: str, target: str = "") -> None:
+        spec = ",.0f" if unit == " " else ".2f"
+        print(f"  {label:37s}: {wall[key]:10{spec}}{unit} {cpu[key]:10{spec}}{unit}  {target}".rstrip())
+
+    line("write, zstd block flushed per record", "write_rec_per_s", " ", "rec/s")
+    line("baseline: plain write + flush", "plain_rec_per_s", " ", "rec/s")
+    line("write / plain write speed", "write_vs_plain", "x")
+    line("read records (CaptureReader)", "reader_rec_per_s", " ", "rec/s (target >= 150,000)")
+    line("CaptureReader / zstd -dc speed", "reader_vs_zstd", "x")
+    line("ttrec cat / zstd -dc speed", "cat_vs_zstd", "x", "(target >= 0.7x)")
+    line("ttrec cat --frames / zstd -dc speed", "cat_frames_vs_zstd", "x", "(target >= 0.3x)")
+    print(f"  baseline: zstd -dc (whole process)   : {mb / wall['zstd_s']:10.1f} MB/s")
 
 
 def main() -> None:
@@ -71,90 +166,31 @@ def main() -> None:
         sys.exit("the zstd command-line tool is needed for the baselines")
     found = conditions()
     print_conditions("capture I/O", found)
-
     records = match_like_records(args.records)
     jsonl = encode_header(HEADER) + b"".join(encode_record(r) for r in records)
     mb = len(jsonl) / 1e6
     work = Path(tempfile.mkdtemp(prefix="ttrec-bench-"))
-    # Each repetition times a baseline and the subject back to back, so both see the same
-    # load; per figure the worst repetition is reported.
-    runs: dict[str, list[float]] = {k: [] for k in ("write", "plain", "read", "cat", "frames", "zstd")}
     try:
-        capture = work / "c.jsonl.zst"
-
-        def write_capture() -> None:
-            capture.unlink(missing_ok=True)
-            with CaptureWriter(capture, HEADER) as writer:
-                for record in records:
-                    writer.write(record)
-
-        def write_plain() -> None:
-            with open(work / "plain.jsonl", "wb") as f:
-                for record in records:
-                    f.write(encode_record(record))
-                    f.flush()
-
-        def read_records() -> None:
-            with CaptureReader(capture) as reader:
-                for _ in reader:
-                    pass
-
-        def run_to_null(cmd: list[str]) -> None:
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-
-        ttrec = [sys.executable, "-m", "ttrec", "cat"]
-        for _ in range(args.runs):
-            runs["write"].append(timed(write_capture))
-            runs["plain"].append(timed(write_plain))
-            runs["zstd"].append(timed(lambda: run_to_null(["zstd", "-dcq", str(capture)])))
-            runs["cat"].append(timed(lambda: run_to_null([*ttrec, str(capture)])))
-            runs["frames"].append(timed(lambda: run_to_null([*ttrec, "--frames", str(capture)])))
-            runs["read"].append(timed(read_records))
-        (work / "all.jsonl").write_bytes(jsonl)
-        subprocess.run(
-            ["zstd", "-q", "-19", "-f", str(work / "all.jsonl"), "-o", str(work / "z19.zst")], check=True
-        )
-        ratio = len(jsonl) / capture.stat().st_size
-        ratio_19 = len(jsonl) / (work / "z19.zst").stat().st_size
+        times = measure(records, work, args.runs)
+        ratio, ratio_19 = compression(jsonl, work)
     finally:
         shutil.rmtree(work)
-
     n = len(records)
-    zstd = runs["zstd"]
-
-    def vs_zstd(key: str) -> list[float]:
-        return [z / t for z, t in zip(zstd, runs[key], strict=True)]
-
-    figures = {
-        "records": n,
-        "megabytes": round(mb, 1),
-        "runs": args.runs,
-        "write_rec_per_s": n / max(runs["write"]),
-        "write_vs_plain": min(p / w for p, w in zip(runs["plain"], runs["write"], strict=True)),
-        "reader_rec_per_s": n / max(runs["read"]),
-        "reader_vs_zstd": min(vs_zstd("read")),
-        "cat_vs_zstd": min(vs_zstd("cat")),
-        "cat_frames_vs_zstd": min(vs_zstd("frames")),
-        "zstd_mb_per_s": mb / max(zstd),
-        "compression_ratio": ratio,
-        "ratio_vs_zstd19": ratio / ratio_19,
-    }
-    worst = f"worst of {args.runs}"
-    print(f"{n} records, {mb:.1f} MB of JSON Lines (match-like frames + heartbeats); each figure the {worst}")
-    slowest = max(runs["write"])
-    print(f"  write, zstd block flushed per record : {n / slowest:10,.0f} rec/s  {mb / slowest:7.1f} MB/s")
-    print(f"  baseline: plain write + flush        : {n / max(runs['plain']):10,.0f} rec/s")
-    print(f"  write / plain write speed            : {figures['write_vs_plain']:10.2f}x")
-    print(f"  read records (CaptureReader)         : {figures['reader_rec_per_s']:10,.0f} rec/s  (150k)")
-    print(f"  baseline: zstd -dc (whole process)   : {figures['zstd_mb_per_s']:10.1f} MB/s")
-    print(f"  CaptureReader / zstd -dc speed       : {figures['reader_vs_zstd']:10.2f}x")
-    print(f"  ttrec cat / zstd -dc speed           : {figures['cat_vs_zstd']:10.2f}x   (target >= 0.7x)")
-    print(
-        f"  ttrec cat --frames / zstd -dc speed  : {figures['cat_frames_vs_zstd']:10.2f}x   (target >= 0.3x)"
-    )
+    wall, cpu = ratios(times, n, 0), ratios(times, n, 1)
+    what = "match-like frames + heartbeats"
+    print(f"{n} records, {mb:.1f} MB of JSON Lines ({what}); each figure the worst of {args.runs}")
+    report(wall, cpu, mb)
     print(f"  compression ratio, per-record flush  : {ratio:10.1f}x  (target >= 30x)")
     print(f"  baseline: zstd -19 of the whole file : {ratio_19:10.1f}x")
     print(f"  ratio / zstd -19                     : {ratio / ratio_19:10.2f}")
+    figures = {"records": n, "megabytes": round(mb, 1), "runs": args.runs}
+    figures |= {k: v for k, v in wall.items() if k not in ("zstd_s", "plain_rec_per_s")}
+    figures |= {
+        "zstd_mb_per_s": mb / wall["zstd_s"],
+        "compression_ratio": ratio,
+        "ratio_vs_zstd19": ratio / ratio_19,
+    }
+    figures["cpu"] = {k: v for k, v in cpu.items() if k != "zstd_s"}
     write_results(args.json, "capture_io", found, figures)
 
 

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 from abc import ABC, abstractmethod
-from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
@@ -25,9 +24,11 @@ from ttrec.records import (
     Record,
     RecordError,
     decode_header,
-    decode_record,
+    decode_line,
     encode_header,
     encode_record,
+    frame_text,
+    quick_text_record,
 )
 
 CAPTURE_SUFFIX: Final = ".jsonl.zst"  # every capture file's name ends so
@@ -168,7 +169,8 @@ class CaptureReader(_Closing):
         self.damage: str | None = None
         self.lines = 0  # complete lines handed out so far, the header included
         self._complete_lines = 0  # complete lines decompressed so far
-        self._pending: deque[bytes] = deque()  # lines of the current block not handed out yet
+        self._block: list[bytes] = []  # the lines of the block being handed out
+        self._block_start = 0  # complete lines decompressed before that block
         self._magic = b""  # read to recognise the file, then fed to the decompressor first
         self._rest = b""  # decompressed text after the last newline so far
         self._counting = True  # False once copy_text() streams without splitting lines
@@ -246,11 +248,12 @@ class CaptureReader(_Closing):
         for block in self._iter_blocks():
             lines = block.split(b"\n")
             lines.pop()  # the empty piece after the block's last newline
+            start = self._block_start = self._complete_lines
             self._complete_lines += len(lines)
-            self._pending.extend(lines)
-            while self._pending:
-                self.lines += 1  # so errors name the line being decoded
-                yield self._pending.popleft()
+            self._block = lines
+            # `lines` counts the line being handed out, so that errors name it
+            for self.lines, line in enumerate(lines, start + 1):
+                yield line
 
     def raw_lines(self) -> Iterator[bytes]:
         """The remaining complete lines (without newline), not decoded."""
@@ -265,9 +268,10 @@ class CaptureReader(_Closing):
             raise RuntimeError("copy_text() copies a whole capture: call it right after opening")
         self._counting = False
         write(self.header_line + b"\n")
-        if self._pending:
-            write(b"\n".join(self._pending) + b"\n")
-            self._pending.clear()
+        pending = self._block[self.lines - self._block_start :]
+        if pending:
+            write(b"\n".join(pending) + b"\n")
+        self._block = []
         for chunk in self._chunks:
             cut = chunk.rfind(b"\n") + 1
             if not cut:
@@ -282,24 +286,21 @@ class CaptureReader(_Closing):
     def frame_texts(self) -> Iterator[str]:
         """The exact text of each remaining data frame (`ttrec cat --frames`).
 
-        One json.loads a line and nothing else for frames (building a Frame and checking
+        A frame's line is parsed and nothing else checked (building a Frame and checking
         every field costs half again as much); any other line is decoded as a record, so
         what is not JSON or not a record is still refused with its line number."""
         for line in self._lines:
             try:
-                obj = json.loads(line.decode())
-                if type(obj) is dict and obj.get("type") == "frame":
-                    data = obj.get("data")
-                    if type(data) is str:
-                        yield data
-                        continue
-                decode_record(obj)
+                text = frame_text(line)
             except (ValueError, RecordError, RecursionError) as exc:
                 raise CaptureFormatError(self.path, self.lines, _describe(exc)) from None
+            if text is not None:
+                yield text
 
     def __iter__(self) -> Iterator[Record]:
+        quick = quick_text_record  # most lines: one call, no exception handling
         for line in self._lines:
-            record = self._decode(line)
+            record = quick(line) or self._decode(line)
             if record is not None:
                 yield record
 
@@ -317,7 +318,7 @@ class CaptureReader(_Closing):
 
     def _decode(self, line: bytes) -> Record | None:
         try:
-            return decode_record(json.loads(line.decode()))
+            return decode_line(line)
         except (ValueError, RecordError, RecursionError) as exc:
             raise CaptureFormatError(self.path, self.lines, _describe(exc)) from None
 

@@ -22,8 +22,7 @@ def cat_to(reader: CaptureReader, out: BinaryIO, *, frames: bool) -> str | None:
     """Write the capture to `out`; return a note for stderr about a torn tail, or raise
     CaptureFormatError when damage stopped the copy (what came before it is written)."""
     if frames:
-        for text in reader.frame_texts():
-            out.write(text.encode() + b"\n")
+        _write_frames(reader, out)
     else:
         reader.copy_text(out.write)
     out.flush()
@@ -35,6 +34,27 @@ def cat_to(reader: CaptureReader, out: BinaryIO, *, frames: bool) -> str | None:
         return f"note: {reader.path}: torn tail after line {reader.lines}"
     why = "the recorder was stopped mid-write or is still writing"
     return f"note: {reader.path}: torn tail ({why}); every complete line was printed"
+
+
+FRAMES_PER_WRITE = 256  # one encode and one write a batch: per frame they cost as much as parsing
+
+
+def _write_frames(reader: CaptureReader, out: BinaryIO) -> None:
+    """Each frame's text on its line; the frames before a bad line are written before
+    its error propagates."""
+    batch: list[str] = []
+    try:
+        for text in reader.frame_texts():
+            batch.append(text)
+            if len(batch) == FRAMES_PER_WRITE:
+                out.write(("\n".join(batch) + "\n").encode())
+                batch.clear()
+    except CaptureFormatError:
+        if batch:
+            out.write(("\n".join(batch) + "\n").encode())
+        raise
+    if batch:
+        out.write(("\n".join(batch) + "\n").encode())
 
 
 def _plain_cat(args: list[str]) -> tuple[Path, bool] | None:

@@ -10,8 +10,10 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final, Literal
+from typing import Any, Final, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+import orjson
 
 from ttrec.actions import packet_position
 from ttrec.errors import InvalidFixtureId
@@ -167,6 +169,10 @@ def inspect_text(text: str, feed: Feed = "statistics") -> TextMessage:
     has_error = '"error"' in text and '"status"' in text
     if not (has_seq or has_error):
         return _HEARTBEAT
+    if feed == "statistics":
+        quick = _quick_data_frame(text)
+        if quick is not None:
+            return quick
     try:
         obj = json.loads(text)
     except (ValueError, RecursionError):  # nesting deeper than the parser's recursion limit
@@ -186,6 +192,31 @@ def inspect_text(text: str, feed: Feed = "statistics") -> TextMessage:
     if "error" in obj and isinstance(status, int) and not isinstance(status, bool):
         return TextMessage("heartbeat", error_status=status)
     return _HEARTBEAT
+
+
+# Nesting no deeper than this is within what the stdlib parser reads at any sensible stack
+# depth (its limit is the recursion limit, 1,000 frames, less the caller's stack).
+_SHALLOW: Final = 400
+
+
+def _quick_data_frame(text: str) -> TextMessage | None:
+    """`inspect_text`'s verdict on a statistics data frame, read by orjson (~4x quicker);
+    None for anything else, which is then read the stdlib's way. They agree here: both
+    are strict RFC 8259 parsers keeping the last of duplicate keys, and an int that orjson
+    reads (past 64 bits it reads a float, not taken here) is the stdlib's int; a text with
+    fewer brackets than _SHALLOW is no deeper than that, so the stdlib parses it too."""
+    if text.count("{") + text.count("[") >= _SHALLOW:
+        return None
+    try:
+        obj: Any = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    if type(obj) is not dict:
+        return None
+    seq, fixture = obj.get("seqNum"), obj.get("fixtureId")
+    if type(seq) is int and seq >= 1 and type(fixture) is str and fixture:
+        return TextMessage("frame", seq=seq, finished=obj.get("finished") is True)
+    return None
 
 
 def classify(text: str, feed: Feed = "statistics") -> FrameKind:

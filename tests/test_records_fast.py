@@ -1,0 +1,278 @@
+"""The quick paths for capture lines (orjson) against the stdlib's, which they replace.
+
+Each quick path must give exactly what the stdlib path gives: the same bytes written for
+a record, the same record (or the same error, message and line) read from any line, the
+same `cat --frames` output, on whole, torn and damaged captures. The references below are
+the stdlib code the quick paths replaced, written out here so that they cannot drift.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+import zstandard
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from record_strategies import FIXTURE, record_lists
+
+from ttrec.capture import CaptureReader, _describe
+from ttrec.cat import FRAMES_PER_WRITE, cat_to
+from ttrec.errors import CaptureFormatError
+from ttrec.records import (
+    Header,
+    Record,
+    _dumps,
+    _dumps_record,
+    decode_line,
+    decode_record,
+    encode_header,
+    encode_record,
+    frame_text,
+)
+
+HEADER = Header(FIXTURE, "ws://127.0.0.1:1/x", "recorded", "2026-11-24T07:00:00Z")
+KEYS = ("type", "t", "wall", "conn", "data", "redacted", "data_b64", "url", "code", "reason", "by")
+TYPES = ("frame", "heartbeat", "sent", "binary", "open", "close", "error", "header", "later-kind")
+DEEP = b'{"type":"frame","t":1,"wall":"w","conn":0,"data":"x","deep":' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+# deeper than the stdlib parses (RecursionError), within what orjson parses
+DEEPISH = b'{"type":"frame","t":1,"wall":"w","conn":0,"data":"x","deep":' + b"[" * 1020 + b"]" * 1020 + b"}"
+
+
+def legacy_decode(line: bytes) -> Record | None:
+    return decode_record(json.loads(line.decode()))
+
+
+def legacy_frame_text(line: bytes) -> str | None:
+    obj = json.loads(line.decode())
+    if type(obj) is dict and obj.get("type") == "frame":
+        data = obj.get("data")
+        if type(data) is str:
+            return data
+    decode_record(obj)
+    return None
+
+
+def outcome(func: Any, line: Any) -> tuple[str, Any]:
+    try:
+        return ("value", func(line))
+    except (ValueError, RecursionError, TypeError) as exc:
+        return ("error", (type(exc), str(exc)))
+
+
+surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF, exclude_categories=())
+any_text = st.text(st.characters(exclude_categories=()) | surrogates, max_size=20)  # lone surrogates too
+scalars = st.none() | st.booleans() | st.integers() | st.floats() | any_text
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(any_text, inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@st.composite
+def object_lines(draw: st.DrawFn) -> bytes:
+    """A JSON object with record-like keys, values mostly of the right type, duplicate keys,
+    NaN, huge ints, nested values and lone surrogates (escaped or as invalid UTF-8)."""
+    plausible = {
+        "type": st.sampled_from(TYPES),
+        "t": st.integers(min_value=-5),
+        "conn": st.integers(min_value=-5),
+        "redacted": st.booleans() | st.none(),
+    }
+    pairs = []
+    for key in draw(st.lists(st.sampled_from(KEYS) | any_text, max_size=8)):
+        values = plausible.get(key, any_text)
+        pairs.append((key, draw(values | json_values if draw(st.booleans()) else values)))
+    ascii_only = draw(st.booleans())
+    body = ",".join(
+        f"{json.dumps(k, ensure_ascii=ascii_only)}:{json.dumps(v, ensure_ascii=ascii_only)}" for k, v in pairs
+    )
+    return ("{" + body + "}").encode("utf-8", "surrogatepass")
+
+
+@st.composite
+def writer_shaped_lines(draw: st.DrawFn) -> bytes:
+    """The keys the writer writes for a frame or heartbeat, with values of the right type
+    or not, sometimes a key left out, repeated or added: the quick path's border."""
+    values = {
+        "type": st.sampled_from(TYPES),
+        "t": st.integers(min_value=-3, max_value=3) | st.integers(),
+        "wall": any_text,
+        "conn": st.integers(),
+        "data": any_text,
+        "redacted": st.booleans(),
+    }
+    pairs = [(k, draw(v | json_values if draw(st.integers(0, 5)) == 0 else v)) for k, v in values.items()]
+    if draw(st.booleans()):
+        del pairs[-1]  # no "redacted", as the writer writes it
+    if draw(st.integers(0, 3)) == 0:
+        del pairs[draw(st.integers(0, len(pairs) - 1))]
+    if draw(st.integers(0, 3)) == 0:
+        pairs.append((draw(st.sampled_from(KEYS) | any_text), draw(json_values)))
+    return ("{" + ",".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in pairs) + "}").encode()
+
+
+@st.composite
+def damaged(draw: st.DrawFn, lines: st.SearchStrategy[bytes]) -> bytes:
+    """A line with a byte changed, a piece cut out or bytes put in (never a newline)."""
+    line = draw(lines)
+    at = draw(st.integers(min_value=0, max_value=len(line)))
+    how = draw(st.sampled_from(("flip", "cut", "insert")))
+    if how == "flip" and at < len(line):
+        line = line[:at] + bytes([line[at] ^ draw(st.integers(1, 255))]) + line[at + 1 :]
+    elif how == "cut":
+        line = line[:at] + line[at + draw(st.integers(1, 8)) :]
+    else:
+        line = line[:at] + draw(st.binary(min_size=1, max_size=4)) + line[at:]
+    return line.replace(b"\n", b" ")
+
+
+record_lines = (
+    record_lists(max_size=4)
+    .filter(bool)
+    .flatmap(lambda rs: st.sampled_from([encode_record(r)[:-1] for r in rs]))
+)
+lines = st.one_of(
+    record_lines, writer_shaped_lines(), object_lines(), damaged(record_lines), damaged(object_lines())
+)
+
+
+def fuzz(examples: int) -> settings:
+    return settings(
+        max_examples=examples, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+
+
+def test_every_code_point_is_written_as_the_stdlib_writes_it():
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    expected = (json.dumps({"data": every}, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    assert _dumps_record({"data": every}) == expected
+
+
+@fuzz(400)
+@given(st.dictionaries(any_text, scalars.filter(lambda v: not isinstance(v, float)), max_size=6))
+def test_record_objects_are_written_as_the_stdlib_writes_them(obj):
+    assert outcome(_dumps_record, obj) == outcome(_dumps, obj)
+
+
+@fuzz(100)
+@given(record_lists())
+def test_records_are_written_as_the_stdlib_writes_them(records):
+    for record in records:
+        line = encode_record(record)
+        assert line == _dumps(json.loads(line))  # the key order and every byte as before
+
+
+def test_a_line_deeper_than_the_stdlib_parses_is_refused_as_it_refuses_it():
+    # Not under hypothesis, which raises the recursion limit while it runs a test.
+    assert outcome(legacy_decode, DEEPISH)[1][0] is RecursionError
+    assert outcome(decode_line, DEEPISH) == outcome(legacy_decode, DEEPISH)
+    assert outcome(frame_text, DEEPISH) == outcome(legacy_frame_text, DEEPISH)
+
+
+@fuzz(600)
+@given(lines)
+@example(DEEP)
+@example(b'{"type":"frame","t":18446744073709551616,"wall":"w","conn":0,"data":"x"}')
+@example(b'{"type":"frame","t":1,"wall":"w","conn":0,"data":"x","t":2}')
+@example(b'{"type":"frame","t":1,"wall":"w","conn":0,"data":"\\ud800"}')
+@example(b'{"type":"heartbeat","t":1,"wall":"w","conn":0,"data":"x","redacted":null}')
+def test_a_line_decodes_as_the_stdlib_decodes_it(line):
+    assert outcome(decode_line, line) == outcome(legacy_decode, line)
+
+
+@fuzz(600)
+@given(lines)
+@example(DEEP)
+@example(b'{"type":"frame","t":1,"wall":"w","conn":0,"data":"x","n":NaN}')
+@example(b'{"type":"frame","data":"x","more":{"data":1}}')
+def test_a_frame_text_is_found_as_the_stdlib_finds_it(line):
+    assert outcome(frame_text, line) == outcome(legacy_frame_text, line)
+
+
+@st.composite
+def captures(draw: st.DrawFn) -> tuple[bytes, list[bytes]]:
+    """A capture's bytes (a zstd block flushed per line, as the writer does, maybe torn
+    anywhere) and its lines after the header."""
+    body = draw(st.lists(lines | record_lines, max_size=FRAMES_PER_WRITE + 20 if draw(st.booleans()) else 12))
+    out = io.BytesIO()
+    header_end = 0
+    writer = zstandard.ZstdCompressor(write_checksum=True).stream_writer(out, closefd=False)
+    for line in [encode_header(HEADER)[:-1], *body]:
+        writer.write(line + b"\n")
+        writer.flush(zstandard.FLUSH_BLOCK)
+        header_end = header_end or out.tell()  # a tear before it is another test's subject
+    writer.flush(zstandard.FLUSH_FRAME)
+    raw = out.getvalue()
+    keep = draw(st.sampled_from([len(raw), draw(st.integers(min_value=header_end, max_value=len(raw)))]))
+    return raw[:keep], body
+
+
+def complete_lines(raw: bytes) -> list[bytes]:
+    """Every complete line python-zstandard decodes from `raw`, the header's dropped."""
+    text = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True).read()
+    return text.split(b"\n")[1:-1]
+
+
+def expected_run(raw: bytes, decode: Any) -> tuple[list[Any], tuple[int, str] | None]:
+    """What a stdlib reader returns: values up to the first bad line, and that line's
+    error as the reader words it (`_describe`, unchanged by the quick paths)."""
+    values = []
+    for number, line in enumerate(complete_lines(raw), start=2):
+        try:
+            value = decode(line)
+        except (ValueError, RecursionError) as exc:
+            return values, (number, _describe(exc))
+        if value is not None:
+            values.append(value)
+    return values, None
+
+
+@fuzz(150)
+@given(captures())
+def test_reading_a_capture_gives_what_the_stdlib_reading_gives(tmp_path_factory, capture):
+    raw, _ = capture
+    path = tmp_path_factory.mktemp("c") / "c.jsonl.zst"
+    path.write_bytes(raw)
+    records: list[Record] = []
+    error = None
+    with CaptureReader(path) as reader:
+        try:
+            records.extend(reader)
+        except CaptureFormatError as exc:
+            error = (exc.line, exc.problem)
+    assert (records, error) == expected_run(raw, legacy_decode)
+
+
+@fuzz(150)
+@given(captures())
+def test_cat_frames_prints_what_the_stdlib_reading_prints(tmp_path_factory, capture):
+    raw, _ = capture
+    path = tmp_path_factory.mktemp("c") / "c.jsonl.zst"
+    path.write_bytes(raw)
+    out = io.BytesIO()
+    error = None
+    with CaptureReader(path) as reader:
+        try:
+            cat_to(reader, out, frames=True)
+        except CaptureFormatError as exc:
+            error = (exc.line, exc.problem)
+    texts, expected_error = expected_run(raw, legacy_frame_text)
+    assert out.getvalue() == b"".join(t.encode() + b"\n" for t in texts)
+    assert error == expected_error
+
+
+@pytest.mark.parametrize("count", [FRAMES_PER_WRITE - 1, FRAMES_PER_WRITE, 2 * FRAMES_PER_WRITE + 3])
+def test_frames_before_a_bad_line_are_all_printed(tmp_path, count):
+    frames = [f'{{"type":"frame","t":{i},"wall":"w","conn":0,"data":"f{i}"}}'.encode() for i in range(count)]
+    body = [encode_header(HEADER)[:-1], *frames, b'{"type":"frame","t":"late"}']
+    path = tmp_path / "c.jsonl.zst"
+    path.write_bytes(zstandard.ZstdCompressor().compress(b"\n".join(body) + b"\n"))
+    out = io.BytesIO()
+    with CaptureReader(path) as reader, pytest.raises(CaptureFormatError) as caught:
+        cat_to(reader, out, frames=True)
+    assert out.getvalue() == b"".join(f"f{i}\n".encode() for i in range(count))
+    assert caught.value.line == count + 2
