@@ -8,11 +8,11 @@ the same for the connection of each fixture that is playing now.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Literal, Protocol
+from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from ttrec.feed import Feed
-from ttrec.truth import Truth
+from ttrec.truth import Truth, TruthTable
 
 if TYPE_CHECKING:
     from ttrec.schedule import Playback
@@ -64,7 +64,24 @@ class ConnectionReport:
     # in a truth line) and the true match state after it: what a consumer that applied
     # everything it received should believe. None when no data frame was sent.
     last_frame: int | None = None
-    truth: Truth | None = None
+    # Where `truth` is looked up: the capture's table, folded only when someone asks, so
+    # that ending a connection never parses the capture on the server's loop (~80 µs a
+    # frame, once per capture).
+    truths: TruthTable | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def truth(self) -> Truth | None:
+        """The true match state after `last_frame` (None: no data frame was sent)."""
+        if self.truths is None or self.last_frame is None:
+            return None
+        return self.truths.at(self.last_frame - 1)
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as the --report file holds it, its truth included."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "truths"}
+        truth = self.truth
+        out["truth"] = None if truth is None else asdict(truth)
+        return out
 
     def log_line(self) -> str:
         speed = "max" if self.speed is None else f"{self.speed:g}"

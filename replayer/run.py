@@ -25,7 +25,7 @@ import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
@@ -149,7 +149,7 @@ def write_report(path: Path, handle: ServerHandle, *, running: bool) -> None:
         "fixtures": handle.fixtures,
         "running": running,
         "connections_ended": handle.ended,  # `connections` keeps the latest 10,000
-        "connections": [asdict(c) for c in handle.connections],
+        "connections": [c.to_json() for c in handle.connections],
     }
     write_replacing(path, (json.dumps(report, indent=1) + "\n").encode(), REPORT)
 

@@ -28,7 +28,7 @@ from replayer.faults import FaultState
 from replayer.library import Fixture
 from replayer.options import ServeOptions
 from replayer.pacer import Pacer
-from replayer.report import ConnectionReport, Ending, LatenessHistogram, frame_reached, truth_reached
+from replayer.report import ConnectionReport, Ending, LatenessHistogram, frame_reached
 from replayer.sockets import drop_connection, unacknowledged_bytes
 from replayer.wire import NO_FRAMES, Frames, send_framed
 from ttrec.faults import FiringBudget
@@ -134,7 +134,7 @@ class Session:
             fault_frames=tuple(engine.fault_frames),
             duration_s=duration_s,
             last_frame=None if (reached := frame_reached(engine)) is None else reached + 1,
-            truth=truth_reached(engine),
+            truths=self.fixture.timeline.truth_table(),
         )
 
     def shut_down(self, code: int) -> None:

@@ -117,3 +117,21 @@ def test_asyncio_handle_truth_at_a_released_position() -> None:
             return truth
 
     assert_at_frame(asyncio.run(asyncio.wait_for(main(), 60)), 30)
+
+
+async def test_ending_a_connection_folds_no_truth_until_its_report_is_read(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Folding a capture's truth costs ~80 µs a frame: a connection's end must not pay it on
+    the server's loop (replayer.report); reading the report's truth does, once."""
+    options = serve_options(faults=["drop:after=30"])
+    with trio.fail_after(60):
+        async with open_server(options=options) as server:
+            async with server.connect() as ws:
+                assert await read_until_closed(ws) == 30
+            (report,) = await server.wait_connections(1)
+    assert report.truths is not None and report.last_frame == 30
+    assert report.truths._folded == []  # nothing folded by the connection's end
+    assert_at_frame(report.truth, 30)
+    assert report.to_json()["truth"]["frame"] == 30
+    assert "truths" not in report.to_json()

@@ -33,6 +33,7 @@ alike whichever feed it reads.
 from __future__ import annotations
 
 import json
+import threading
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -219,6 +220,9 @@ class TruthTable:
     def __init__(self, frame_texts: Iterable[str], feed: Feed = "statistics") -> None:
         self._pending: Iterator[Truth] | None = truths(frame_texts, feed)
         self._folded: list[Truth] = []  # in frame order; each Truth's `frame` is 1-based
+        # A harness handle's report may be read in a test's thread while the server's
+        # thread folds: one folder at a time.
+        self._folding = threading.Lock()
 
     def at(self, index: int) -> Truth | None:
         """The state after data frame `index` (0-based); None when no frame up to it was a
@@ -230,6 +234,10 @@ class TruthTable:
         return self._folded[found - 1] if found else None
 
     def _fold_past(self, frame: int) -> None:
+        with self._folding:
+            self._fold_locked(frame)
+
+    def _fold_locked(self, frame: int) -> None:
         while self._pending is not None and (not self._folded or self._folded[-1].frame < frame):
             following = next(self._pending, None)
             if following is None:
