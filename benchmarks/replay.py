@@ -221,18 +221,21 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:8.3f}"
 
 
-async def paced_clients(server: Server, n: int, count: int, spread_s: float) -> dict[str, Any]:
+async def paced_clients(
+    server: Server, n: int, count: int, spread_s: float
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """n clients read `count` frames each, connecting at random moments within `spread_s`.
     With spread_s = 0 they connect together, and the lateness histogram is reset once all of
     them have their first frame, so the figures are those of playback, not of the storm of
-    n simultaneous handshakes (whose figures are returned here)."""
-    connected = 0
-    all_connected = trio.Event()
+    n simultaneous handshakes (whose figures are returned here, first). Second: the server's
+    figures once every client has read its frames, before any of them closes."""
+    connected = read = 0
+    all_connected, all_read = trio.Event(), trio.Event()
     stats: dict[str, Any] = {}
     delays = random.Random(n).sample(range(1_000_000), n)
 
     async def one(delay: float) -> None:
-        nonlocal connected
+        nonlocal connected, read
         await trio.sleep(delay)
         async with open_websocket_url(server.url, extra_headers=ACCEPT, connect_timeout=60) as ws:
             await ws.send_message(auth_message("benchmark"))
@@ -242,6 +245,10 @@ async def paced_clients(server: Server, n: int, count: int, spread_s: float) -> 
                 all_connected.set()
             for _ in range(count - 1):
                 await ws.get_message()
+            read += 1
+            if read == n:
+                all_read.set()
+            await all_read.wait()
 
     async with trio.open_nursery() as nursery:
         for d in delays:
@@ -249,7 +256,9 @@ async def paced_clients(server: Server, n: int, count: int, spread_s: float) -> 
         await all_connected.wait()
         if spread_s == 0:
             stats = await trio.to_thread.run_sync(server.ask, "reset")
-    return stats
+        await all_read.wait()
+        played = await trio.to_thread.run_sync(server.ask)
+    return stats, played
 
 
 def lateness(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
@@ -259,7 +268,8 @@ def lateness(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
     print("    independently would), or all at once, so that their frames fall due together")
     print("    (the worst case; measured after the handshake storm, whose own p99 is shown last).")
     print("    Then CPython's full garbage collections during the measure, and the longest; last, the")
-    print("    server's CPU time per paced frame after the handshakes (at once only): the steadier figure.")
+    print("    server's CPU time per paced frame between the handshakes and the clients' closes (at once")
+    print("    only): the steadier figure on a shared machine.")
     print(f"    Each row is the worst (highest p99) of {runs} run(s).")
     print(
         "    speed  clients  connect   frames      p50      p99      max  storm p99  full GCs  longest"
@@ -277,12 +287,12 @@ def lateness(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
                 for _ in range(runs):
                     server = Server("replay", capture, speed)
                     try:
-                        storm = trio.run(paced_clients, server, n, count, spread)
-                        stats = server.ask()
+                        storm, stats = trio.run(paced_clients, server, n, count, spread)
                     finally:
                         server.close()
                     stats["storm_p99"] = storm["p99"] if storm and n > 1 else None
-                    # Server CPU per paced frame, once the handshakes are over (at once only).
+                    # Server CPU per paced frame, from the end of the handshakes to the last
+                    # frame read, before the clients close (at once only).
                     played_s = stats["cpu_s"] - storm["cpu_s"] if storm else None
                     stats["cpu_us"] = None if played_s is None else played_s / stats["count"] * 1e6
                     if worst is None or stats["p99"] > worst["p99"]:
