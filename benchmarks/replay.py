@@ -221,18 +221,21 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:8.3f}"
 
 
-async def paced_clients(server: Server, n: int, count: int, spread_s: float) -> dict[str, Any]:
+async def paced_clients(
+    server: Server, n: int, count: int, spread_s: float
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """n clients read `count` frames each, connecting at random moments within `spread_s`.
     With spread_s = 0 they connect together, and the lateness histogram is reset once all of
     them have their first frame, so the figures are those of playback, not of the storm of
-    n simultaneous handshakes (whose figures are returned here)."""
-    connected = 0
-    all_connected = trio.Event()
+    n simultaneous handshakes (whose figures are returned here, first). Second: the server's
+    figures once every client has read its frames, before any of them closes."""
+    connected = read = 0
+    all_connected, all_read = trio.Event(), trio.Event()
     stats: dict[str, Any] = {}
     delays = random.Random(n).sample(range(1_000_000), n)
 
     async def one(delay: float) -> None:
-        nonlocal connected
+        nonlocal connected, read
         await trio.sleep(delay)
         async with open_websocket_url(server.url, extra_headers=ACCEPT, connect_timeout=60) as ws:
             await ws.send_message(auth_message("benchmark"))
@@ -242,6 +245,10 @@ async def paced_clients(server: Server, n: int, count: int, spread_s: float) -> 
                 all_connected.set()
             for _ in range(count - 1):
                 await ws.get_message()
+            read += 1
+            if read == n:
+                all_read.set()
+            await all_read.wait()
 
     async with trio.open_nursery() as nursery:
         for d in delays:
@@ -249,7 +256,9 @@ async def paced_clients(server: Server, n: int, count: int, spread_s: float) -> 
         await all_connected.wait()
         if spread_s == 0:
             stats = await trio.to_thread.run_sync(server.ask, "reset")
-    return stats
+        await all_read.wait()
+        played = await trio.to_thread.run_sync(server.ask)
+    return stats, played
 
 
 def lateness(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
@@ -258,9 +267,14 @@ def lateness(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
     print(f"    random moments within one {cycle_s:g} s rhythm cycle of the capture (as consumers joining")
     print("    independently would), or all at once, so that their frames fall due together")
     print("    (the worst case; measured after the handshake storm, whose own p99 is shown last).")
-    print("    The last columns: CPython's full garbage collections during the measure, and the longest.")
+    print("    Then CPython's full garbage collections during the measure, and the longest; last, the")
+    print("    server's CPU time per paced frame between the handshakes and the clients' closes (at once")
+    print("    only): the steadier figure on a shared machine.")
     print(f"    Each row is the worst (highest p99) of {runs} run(s).")
-    print("    speed  clients  connect   frames      p50      p99      max  storm p99  full GCs  longest")
+    print(
+        "    speed  clients  connect   frames      p50      p99      max  storm p99  full GCs  longest"
+        "  CPU µs"
+    )
     rows: list[dict[str, Any]] = []
     for speed, span in ((1.0, SHORT_S), (10.0, LONG_S)):
         if speed not in SPEEDS:
@@ -273,20 +287,24 @@ def lateness(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
                 for _ in range(runs):
                     server = Server("replay", capture, speed)
                     try:
-                        storm = trio.run(paced_clients, server, n, count, spread)
-                        stats = server.ask()
+                        storm, stats = trio.run(paced_clients, server, n, count, spread)
                     finally:
                         server.close()
                     stats["storm_p99"] = storm["p99"] if storm and n > 1 else None
+                    # Server CPU per paced frame, from the end of the handshakes to the last
+                    # frame read, before the clients close (at once only).
+                    played_s = stats["cpu_s"] - storm["cpu_s"] if storm else None
+                    stats["cpu_us"] = None if played_s is None else played_s / stats["count"] * 1e6
                     if worst is None or stats["p99"] > worst["p99"]:
                         worst = stats
                 assert worst is not None
                 how = "spread" if spread else "at once"
                 storm_p99 = ms(worst["storm_p99"]) if worst["storm_p99"] is not None else " " * 8
+                cpu_us = f"{worst['cpu_us']:7.1f}" if worst["cpu_us"] is not None else ""
                 print(
                     f"    {speed:5g}  {n:7d}  {how:8s} {worst['count']:7d}  {ms(worst['p50'])} "
                     f"{ms(worst['p99'])} {ms(worst['max'])}  {storm_p99}  {worst['full_gc']:8d} "
-                    f"{ms(worst['full_gc_max'])}",
+                    f"{ms(worst['full_gc_max'])} {cpu_us}",
                     flush=True,
                 )
                 rows.append(
@@ -301,6 +319,7 @@ def lateness(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
                         "storm_p99_ms": None if worst["storm_p99"] is None else worst["storm_p99"] * 1000,
                         "full_gcs": worst["full_gc"],
                         "full_gc_max_ms": worst["full_gc_max"] * 1000,
+                        "cpu_us_per_frame": worst["cpu_us"],
                     }
                 )
     return rows
@@ -405,15 +424,16 @@ def main(argv: Sequence[str]) -> None:
     args = parser.parse_args(argv)
     if args.server:
         mode, capture, speed = args.server
-        if os.environ.get("BENCH_PROFILE"):
+        if os.environ.get("BENCH_PROFILE"):  # a CPU-time profile of the server, to this file
             import cProfile
 
-            cProfile.runctx(
+            profile = cProfile.Profile(time.process_time)
+            profile.runctx(
                 "trio.run(server_main, mode, Path(capture), None if speed == 'max' else float(speed))",
                 globals(),
                 locals(),
-                os.environ["BENCH_PROFILE"],
             )
+            profile.dump_stats(os.environ["BENCH_PROFILE"])
             return
         trio.run(server_main, mode, Path(capture), None if speed == "max" else float(speed))
         return

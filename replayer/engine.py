@@ -139,10 +139,8 @@ class PlaybackEngine:
         quiet for longer than the interval (see ttrec.schedule), unless a no-heartbeats
         fault withholds them; the last action is a sleep until `until`."""
         while True:
-            beat = self.policy.next_synthetic(self._last_sent, None if math.isinf(until) else until)
-            if beat is not None:
-                beat = max(beat, self.fault_state.heartbeats_resume_at)
-            if beat is None or beat >= until:
+            beat = self._next_beat(until)
+            if beat is None:
                 yield from self._wait(SleepUntil(until))
                 return
             yield from self._wait(SleepUntil(beat))
@@ -150,6 +148,13 @@ class PlaybackEngine:
             self._last_sent = self.now
             self.heartbeats_sent += 1
             self.synthetic_heartbeats += 1
+
+    def _next_beat(self, until: float) -> float | None:
+        """When the next synthetic heartbeat leaves, if before `until`."""
+        beat = self.policy.next_synthetic(self._last_sent, None if math.isinf(until) else until)
+        if beat is not None:
+            beat = max(beat, self.fault_state.heartbeats_resume_at)
+        return None if beat is None or beat >= until else beat
 
     def _step(self, actions: Actions, now: float) -> Action:
         self.now = now
@@ -212,7 +217,10 @@ class PlaybackEngine:
         if delay:
             due = (self.now if due is None else due) + delay
         if due is not None:
-            yield from self.quiet(due)
+            if self._next_beat(due) is None:  # the usual case, without a generator for it
+                self.now = yield SleepUntil(due)
+            else:
+                yield from self.quiet(due)
         # The hot path of every frame, written out: no nested generator per step.
         self.now = yield Send(this[0].payload, due if timed else None)
         self._last_sent = self.now

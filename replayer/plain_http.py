@@ -3,8 +3,8 @@
 this server is, and a log line. trio-websocket alone answers it with an empty 400 and then
 waits out the handshake timeout.
 
-A websocket request is handed on untouched: `Replayed` gives trio-websocket the bytes
-read here first, then the rest of the stream.
+A websocket request is handed on untouched: `replayer.wire.ServerStream` gives
+trio-websocket the bytes read here first, then the rest of the stream.
 """
 
 from __future__ import annotations
@@ -67,27 +67,3 @@ async def answer_plain(stream: trio.abc.Stream, conn: h11.Connection) -> None:
     out = (out or b"") + (conn.send(h11.Data(data=PLAIN_HTTP_BODY)) or b"")
     out += conn.send(h11.EndOfMessage()) or b""
     await stream.send_all(out)
-
-
-class Replayed(trio.abc.Stream):
-    """`stream`, with `first` handed out again before anything newly received."""
-
-    def __init__(self, stream: trio.abc.Stream, first: bytes) -> None:
-        self._stream = stream
-        self._first = first
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        if self._first:
-            cut = len(self._first) if max_bytes is None else max_bytes
-            data, self._first = self._first[:cut], self._first[cut:]
-            return data
-        return await self._stream.receive_some(max_bytes)
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await self._stream.send_all(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self._stream.wait_send_all_might_not_block()
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()

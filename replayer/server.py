@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Final, NoReturn
 
 import trio
-from trio_websocket import ConnectionClosed, WebSocketRequest, wrap_server_stream
+from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, wrap_server_stream
 
 from replayer.control import CONTROL_PATH, serve_control
 from replayer.faults import prepare, rejected
@@ -22,10 +22,10 @@ from replayer.handshake import Accept, Reject, decide
 from replayer.library import Fixture, NoCaptures, load_fixtures
 from replayer.options import ServeOptions
 from replayer.pacer import Pacer
-from replayer.plain_http import PLAIN_HTTP_STATUS, Replayed, answer_plain, read_head
+from replayer.plain_http import PLAIN_HTTP_STATUS, answer_plain, read_head
 from replayer.report import ConnectionReport, LatenessHistogram, Positions
 from replayer.session import Session
-from replayer.wire import frames_of
+from replayer.wire import ServerStream, frames_of
 from ttrec.errors import TtrecError
 from ttrec.faults import FiringBudget, RejectFault
 from ttrec.feed import Feed, feed_path, parse_feed_path, validate_fixture_id
@@ -171,97 +171,123 @@ class _Server:
             await trio.aclose_forcefully(stream)
 
     async def _serve_stream(self, stream: trio.abc.Stream, client: str) -> None:
+        """Handshake, then refuse the connection, serve step control, or play a fixture."""
         started = trio.current_time()
         async with trio.open_nursery() as nursery:
-            request = None
-            with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
-                head = await read_head(stream)
-                if head.plain_target is not None and head.conn is not None:
-                    await answer_plain(stream, head.conn)
-                    self.handle.record(
-                        ConnectionReport(
-                            client=client,
-                            path=head.plain_target,
-                            fixture=None,
-                            feed=None,
-                            ended="rejected",
-                            code=PLAIN_HTTP_STATUS,
-                            duration_s=trio.current_time() - started,
-                        )
-                    )
-                    nursery.cancel_scope.cancel()
-                    return
-                request = await wrap_server_stream(
-                    nursery,
-                    Replayed(stream, head.received),
-                    message_queue_size=CLIENT_MESSAGE_QUEUE,
-                    max_message_size=CLIENT_MAX_MESSAGE_BYTES,
-                )
-            if request is None:
-                logger.debug("%s sent no websocket handshake in time", client)
-                nursery.cancel_scope.cancel()
-                return
-            path = request.path
-            if self.options.control is not None and path.partition("?")[0] == CONTROL_PATH:
-                await self._serve_control(request)
-                nursery.cancel_scope.cancel()
-                return
-            decision = decide(path, request.headers, self.fixtures, self.options.speed)
-            attempt, refusal = self._attempt(decision)
-            if refusal is not None:
-                decision = Reject.json(refusal.status, f"Refused by fault {refusal} (attempt {attempt})")
-            if isinstance(decision, Reject):
-                with trio.move_on_after(CLOSE_TIMEOUT_S):
-                    await request.reject(decision.status, extra_headers=decision.headers, body=decision.body)
-                routed = parse_feed_path(path)
-                self.handle.record(
-                    ConnectionReport(
-                        client=client,
-                        path=path,
-                        fixture=routed[0] if routed else None,
-                        feed=routed[1] if routed else None,
-                        ended="rejected",
-                        code=decision.status,
-                        faults=() if refusal is None else (str(refusal),),
-                        duration_s=trio.current_time() - started,
-                    )
-                )
-                nursery.cancel_scope.cancel()
-                return
-            try:
-                ws = await request.accept()
-            except ConnectionClosed:
-                nursery.cancel_scope.cancel()
-                return
-            session = Session(
-                ws,
-                stream,
-                decision.fixture,
-                self.options,
-                start_position=decision.start_position,
-                speed=decision.speed,
-                lateness=self.handle.lateness,
-                pacer=self.pacer,
-                connection_index=attempt,
-                fault_budget=self.budgets[(decision.fixture.fixture_id, decision.fixture.feed)],
-                frames=self.frames[(decision.fixture.fixture_id, decision.fixture.feed)],
-            )
-            self.sessions.add(session)
-            self.handle.accepted += 1
-            self.handle.positions.accepted(decision.fixture.fixture_id, decision.fixture.feed, session.engine)
-            try:
-                await session.run()
-            finally:
-                self.sessions.discard(session)
-                if session.ended is None:
-                    # The server is stopping: say so to the client, briefly, then go.
-                    with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_CLOSE_TIMEOUT_S):
-                        await ws.aclose(GOING_AWAY, "server shutting down")
-                    session.shut_down(GOING_AWAY)
-                self.handle.record(
-                    session.report(client=client, path=path, duration_s=trio.current_time() - started)
-                )
+            request = await self._handshake(nursery, stream, client, started)
+            if request is not None:
+                await self._route(request, stream, client, started)
             nursery.cancel_scope.cancel()
+
+    async def _handshake(
+        self, nursery: trio.Nursery, stream: trio.abc.Stream, client: str, started: float
+    ) -> WebSocketRequest | None:
+        """The websocket request, or None when there is none to serve: a plain HTTP request
+        (answered and reported here) or nothing in time."""
+        with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
+            head = await read_head(stream)
+            if head.plain_target is not None and head.conn is not None:
+                await answer_plain(stream, head.conn)
+                self._record_refusal(client, head.plain_target, PLAIN_HTTP_STATUS, started, routed=False)
+                return None
+            return await wrap_server_stream(
+                nursery,
+                ServerStream(stream, head.received),
+                message_queue_size=CLIENT_MESSAGE_QUEUE,
+                max_message_size=CLIENT_MAX_MESSAGE_BYTES,
+            )
+        logger.debug("%s sent no websocket handshake in time", client)
+        return None
+
+    async def _route(
+        self, request: WebSocketRequest, stream: trio.abc.Stream, client: str, started: float
+    ) -> None:
+        path = request.path
+        if self.options.control is not None and path.partition("?")[0] == CONTROL_PATH:
+            await self._serve_control(request)
+            return
+        decision = decide(path, request.headers, self.fixtures, self.options.speed)
+        attempt, refusal = self._attempt(decision)
+        if refusal is not None:
+            decision = Reject.json(refusal.status, f"Refused by fault {refusal} (attempt {attempt})")
+        if isinstance(decision, Reject):
+            with trio.move_on_after(CLOSE_TIMEOUT_S):
+                await request.reject(decision.status, extra_headers=decision.headers, body=decision.body)
+            faults = () if refusal is None else (str(refusal),)
+            self._record_refusal(client, path, decision.status, started, faults)
+            return
+        try:
+            ws = await request.accept()
+        except ConnectionClosed:
+            return
+        await self._play(ws, stream, decision, attempt, client, path, started)
+
+    def _record_refusal(
+        self,
+        client: str,
+        path: str,
+        code: int,
+        started: float,
+        faults: tuple[str, ...] = (),
+        *,
+        routed: bool = True,
+    ) -> None:
+        """Report a connection refused before its websocket opened (a plain HTTP request
+        names no fixture: `routed` False)."""
+        fixture_feed = parse_feed_path(path) if routed else None
+        self.handle.record(
+            ConnectionReport(
+                client=client,
+                path=path,
+                fixture=fixture_feed[0] if fixture_feed else None,
+                feed=fixture_feed[1] if fixture_feed else None,
+                ended="rejected",
+                code=code,
+                faults=faults,
+                duration_s=trio.current_time() - started,
+            )
+        )
+
+    async def _play(
+        self,
+        ws: WebSocketConnection,
+        stream: trio.abc.Stream,
+        decision: Accept,
+        attempt: int,
+        client: str,
+        path: str,
+        started: float,
+    ) -> None:
+        """Run the connection's session; report it however it ends."""
+        key = (decision.fixture.fixture_id, decision.fixture.feed)
+        session = Session(
+            ws,
+            stream,
+            decision.fixture,
+            self.options,
+            start_position=decision.start_position,
+            speed=decision.speed,
+            lateness=self.handle.lateness,
+            pacer=self.pacer,
+            connection_index=attempt,
+            fault_budget=self.budgets[key],
+            frames=self.frames[key],
+        )
+        self.sessions.add(session)
+        self.handle.accepted += 1
+        self.handle.positions.accepted(*key, session.engine)
+        try:
+            await session.run()
+        finally:
+            self.sessions.discard(session)
+            if session.ended is None:
+                # The server is stopping: say so to the client, briefly, then go.
+                with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_CLOSE_TIMEOUT_S):
+                    await ws.aclose(GOING_AWAY, "server shutting down")
+                session.shut_down(GOING_AWAY)
+            self.handle.record(
+                session.report(client=client, path=path, duration_s=trio.current_time() - started)
+            )
 
     def _attempt(self, decision: Accept | Reject) -> tuple[int, RejectFault | None]:
         """Number an accepted handshake (per fixture and feed) and say if a fault refuses it."""

@@ -7,8 +7,10 @@ Everything a connection can meet (the client leaving, a stuck client, a fault) e
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NoReturn
+from typing import Final, NoReturn
 
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
@@ -30,7 +32,7 @@ from replayer.options import ServeOptions
 from replayer.pacer import Pacer
 from replayer.report import ConnectionReport, Ending, LatenessHistogram, frame_reached
 from replayer.sockets import drop_connection, unacknowledged_bytes
-from replayer.wire import NO_FRAMES, Frames, send_framed
+from replayer.wire import NO_FRAMES, Frames, Wire
 from ttrec.faults import FiringBudget
 from ttrec.feed import (
     AUTH_INVALID_FRAME,
@@ -41,6 +43,19 @@ from ttrec.feed import (
 )
 from ttrec.schedule import HeartbeatPolicy
 from ttrec.wire import ABNORMAL_CLOSURE, CLOSE_TIMEOUT_S, MESSAGE_TOO_BIG, POLICY_VIOLATION
+
+# Sends done in a row without a checkpoint (at speed max), so that one fast connection
+# cannot keep the others from running: the cost of one trip through trio's scheduler is
+# shared by this many frames.
+SENDS_PER_TURN: Final = 32
+
+
+@dataclass(slots=True)
+class _Flush:
+    """A frame went partly into the socket: await the rest (replayer.wire), then count it
+    as sent (its `due`, as `Send`'s)."""
+
+    due: float | None
 
 
 class _Ended(Exception):
@@ -92,7 +107,9 @@ class Session:
         self.start_frame = fixture.timeline.start_index(options.start_at) + start_position
         self.lateness = lateness
         self.pacer = pacer
-        self.frames = frames  # the capture's messages, framed once for every client (replayer.wire)
+        # The capture's messages, framed once for every client, and how they are written.
+        self.wire = Wire(ws, frames)
+        self._next: Action | _Flush | None = None  # what the timer's step left for the task to do
         # Set while a send is under way; the server's watchdog gives up on a client whose
         # send has lasted the send timeout (one check a second instead of a cancel scope
         # and a deadline per message).
@@ -210,8 +227,15 @@ class Session:
 
     async def _play(self) -> None:
         try:
-            action = self.engine.start(trio.current_time())
+            action: Action | _Flush = self.engine.start(trio.current_time())
             while True:
+                if not isinstance(action, _Flush):
+                    action = self._run_ready(action, SENDS_PER_TURN)
+                if isinstance(action, SleepUntil):
+                    await self.pacer.sleep_until(action.at, self._on_time)
+                    assert self._next is not None
+                    action, self._next = self._next, None
+                    continue
                 await self._perform(action)
                 action = self.engine.advance(trio.current_time())
         except _Ended as end:
@@ -219,11 +243,50 @@ class Session:
         except ConnectionClosed:
             self._client_left()
 
-    async def _perform(self, action: Action) -> None:
+    def _on_time(self) -> float | None:
+        """Run by the shared timer when this connection's sleep is over, without a task
+        switch (replayer.pacer): write what is due; the next deadline to sleep until, or
+        None to wake the task for what needs it (`_next`)."""
+        action = self._run_ready(self.engine.advance(trio.current_time()), SENDS_PER_TURN)
+        if type(action) is SleepUntil:
+            return action.at
+        self._next = action
+        return None
+
+    def _run_ready(self, action: Action, budget: int) -> Action | _Flush:
+        """Perform, without awaiting, the sends whose frame goes straight into the socket
+        (at most `budget`); the first action left to perform."""
+        engine = self.engine
+        while budget > 0:
+            kind = type(action)
+            if kind is Send:
+                assert isinstance(action, Send)
+                payload, due = action.payload, action.due
+            elif kind is SendHeartbeat:
+                payload, due = self._synthetic_heartbeat(), None
+                action = Send(payload)
+            else:
+                return action
+            if not self.wire.write_now(payload):
+                return action
+            if self.wire.owed:  # the rest of the frame must be awaited
+                return _Flush(due)
+            now = self._last_sent = trio.current_time()
+            if due is not None:
+                self.lateness.add(now - due)
+            action = engine.advance(now)
+            budget -= 1
+        return action
+
+    async def _perform(self, action: Action | _Flush) -> None:
         """Do what the engine said (replayer.engine); a close or a drop raises _Ended."""
         match action:
             case Send(payload=payload, due=due):
                 await self._send(payload)
+                if due is not None:
+                    self.lateness.add(self._last_sent - due)
+            case _Flush(due=due):
+                await self._sent(self.wire.flush())
                 if due is not None:
                     self.lateness.add(self._last_sent - due)
             case SleepUntil(at=at):
@@ -259,8 +322,12 @@ class Session:
         return default_heartbeat(now) if template is None else restamp(template, now)
 
     async def _send(self, payload: str | bytes) -> None:
+        await self._sent(self.wire.send(payload))
+
+    async def _sent(self, sending: Awaitable[None]) -> None:
+        """Await a write, watched by the server for a client that stopped reading."""
         self.sending_since = trio.current_time()
-        await send_framed(self.ws, payload, self.frames)
+        await sending
         self._last_sent = trio.current_time()
         self.sending_since = None
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import trio
 from replayer_support import FIXTURE, client, frames_every, running, timed, write_capture
+from trio.testing import MockClock
 
-from replayer.pacer import Pacer
+from replayer.pacer import WAKE_EARLY_S, Pacer, wake_early_for
 
 
 async def test_real_clock_wake_ups_are_never_early() -> None:
@@ -67,3 +68,72 @@ async def test_paced_playback_on_the_real_clock(tmp_path: Path) -> None:
     offsets = [t - first for t, _ in arrivals]
     # generous: shared CI machines; the benchmark measures the real precision
     assert offsets == pytest.approx([0, 0.05, 0.1, 0.15, 0.2, 0.25], abs=0.02)
+
+
+def test_the_margin_is_the_clocks_real_seconds() -> None:
+    """Woken early only where a second of the clock is a second of sleep: under a virtual
+    clock, yielding until a deadline would never reach it."""
+    assert wake_early_for(MockClock()) == 0.0  # autojump or not: time moves only by jumps
+    assert wake_early_for(MockClock(rate=1.0)) == WAKE_EARLY_S
+    assert wake_early_for(MockClock(rate=1000.0)) == 0.0
+
+    async def real() -> float:
+        return wake_early_for(trio.lowlevel.current_clock())
+
+    assert trio.run(real) == WAKE_EARLY_S
+
+
+async def test_a_step_runs_at_each_deadline_and_the_sleeper_wakes_when_it_says(
+    autojump_clock: object,
+) -> None:
+    pacer = Pacer(wake_early_s=0.0)
+    ran: list[float] = []
+    nexts = iter([2.0, 5.0, None])  # seconds after start: sleep on twice, then wake
+
+    def step() -> float | None:
+        ran.append(trio.current_time() - start)
+        later = next(nexts)
+        return None if later is None else start + later
+
+    with trio.fail_after(100):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(pacer.run)
+            start = trio.current_time()
+            await pacer.sleep_until(start + 1.0, step)
+            woke = trio.current_time() - start
+            nursery.cancel_scope.cancel()
+    assert ran == [1.0, 2.0, 5.0]
+    assert woke == 5.0
+
+
+async def test_what_a_step_raises_reaches_its_sleeper_and_the_pacer_goes_on(autojump_clock: object) -> None:
+    pacer = Pacer(wake_early_s=0.0)
+
+    def failing() -> float | None:
+        raise ValueError("from the step")
+
+    with trio.fail_after(100):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(pacer.run)
+            with pytest.raises(ValueError, match="from the step"):
+                await pacer.sleep_until(trio.current_time() + 1.0, failing)
+            await pacer.sleep_until(trio.current_time() + 1.0)  # still pacing
+            nursery.cancel_scope.cancel()
+
+
+async def test_a_cancelled_sleepers_step_never_runs(autojump_clock: object) -> None:
+    pacer = Pacer(wake_early_s=0.0)
+    ran: list[float] = []
+
+    def step() -> float | None:
+        ran.append(trio.current_time())
+        return None
+
+    with trio.fail_after(100):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(pacer.run)
+            with trio.move_on_after(1.0):
+                await pacer.sleep_until(trio.current_time() + 2.0, step)
+            await trio.sleep(5.0)
+            nursery.cancel_scope.cancel()
+    assert ran == []
