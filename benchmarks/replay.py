@@ -123,6 +123,7 @@ async def server_main(mode: str, capture: Path, speed: float | None) -> None:
                 lambda task_status: serve([capture], options, task_status=task_status)
             )
             await nursery.start(manage_collection, handle)  # as `ttrec serve` does
+            GC_PAUSES.full.clear()  # its start-up collection came before any client
             url = handle.fixture_url(FIXTURE)
         else:
             frames = [r.data for r in CaptureReader(capture) if isinstance(r, Frame)]
