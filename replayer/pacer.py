@@ -108,7 +108,9 @@ class Pacer:
             self._sleep.deadline = deadline - early
 
         def abort(_: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
-            waiter.task = None  # left in the heap; the runner discards it
+            # Left in the heap until its deadline, where the runner discards it: let go of
+            # the step now, which holds the whole connection (its session and buffers).
+            waiter.task = waiter.step = None
             return trio.lowlevel.Abort.SUCCEEDED
 
         await trio.lowlevel.wait_task_rescheduled(abort)

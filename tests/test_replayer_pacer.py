@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
 
 import pytest
@@ -137,3 +139,30 @@ async def test_a_cancelled_sleepers_step_never_runs(autojump_clock: object) -> N
             await trio.sleep(5.0)
             nursery.cancel_scope.cancel()
     assert ran == []
+
+
+async def test_a_cancelled_sleepers_step_is_let_go_before_its_deadline(autojump_clock: object) -> None:
+    """A step holds a whole connection (its session, its buffers): a connection that ends
+    while asleep must not stay in memory until its deadline comes round."""
+    pacer = Pacer(wake_early_s=0.0)
+
+    class Connection:
+        def step(self) -> float | None:
+            return None
+
+    gone: list[weakref.ref[Connection]] = []
+
+    async def connection_ends_while_asleep() -> None:
+        connection = Connection()
+        gone.append(weakref.ref(connection))
+        with trio.move_on_after(1.0):
+            await pacer.sleep_until(trio.current_time() + 3600.0, connection.step)
+
+    with trio.fail_after(100):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(pacer.run)
+            async with trio.open_nursery() as connections:
+                connections.start_soon(connection_ends_while_asleep)
+            gc.collect()
+            assert gone[0]() is None  # an hour before its deadline
+            nursery.cancel_scope.cancel()
