@@ -31,6 +31,7 @@ from ttrec.records import (
     encode_header,
     encode_record,
     frame_text,
+    frame_text_by_stdlib,
 )
 
 HEADER = Header(FIXTURE, "ws://127.0.0.1:1/x", "recorded", "2026-11-24T07:00:00Z")
@@ -43,16 +44,6 @@ DEEPISH = b'{"type":"frame","t":1,"wall":"w","conn":0,"data":"x","deep":' + b"["
 
 def legacy_decode(line: bytes) -> Record | None:
     return decode_record(json.loads(line.decode()))
-
-
-def legacy_frame_text(line: bytes) -> str | None:
-    obj = json.loads(line.decode())
-    if type(obj) is dict and obj.get("type") == "frame":
-        data = obj.get("data")
-        if type(data) is str:
-            return data
-    decode_record(obj)
-    return None
 
 
 def outcome(func: Any, line: Any) -> tuple[str, Any]:
@@ -170,7 +161,7 @@ def test_a_line_deeper_than_the_stdlib_parses_is_refused_as_it_refuses_it():
     # Not under hypothesis, which raises the recursion limit while it runs a test.
     assert outcome(legacy_decode, DEEPISH)[1][0] is RecursionError
     assert outcome(decode_line, DEEPISH) == outcome(legacy_decode, DEEPISH)
-    assert outcome(frame_text, DEEPISH) == outcome(legacy_frame_text, DEEPISH)
+    assert outcome(frame_text, DEEPISH) == outcome(frame_text_by_stdlib, DEEPISH)
 
 
 @fuzz(600)
@@ -190,7 +181,7 @@ def test_a_line_decodes_as_the_stdlib_decodes_it(line):
 @example(b'{"type":"frame","t":1,"wall":"w","conn":0,"data":"x","n":NaN}')
 @example(b'{"type":"frame","data":"x","more":{"data":1}}')
 def test_a_frame_text_is_found_as_the_stdlib_finds_it(line):
-    assert outcome(frame_text, line) == outcome(legacy_frame_text, line)
+    assert outcome(frame_text, line) == outcome(frame_text_by_stdlib, line)
 
 
 @st.composite
@@ -260,7 +251,7 @@ def test_cat_frames_prints_what_the_stdlib_reading_prints(tmp_path_factory, capt
             cat_to(reader, out, frames=True)
         except CaptureFormatError as exc:
             error = (exc.line, exc.problem)
-    texts, expected_error = expected_run(raw, legacy_frame_text)
+    texts, expected_error = expected_run(raw, frame_text_by_stdlib)
     assert out.getvalue() == b"".join(t.encode() + b"\n" for t in texts)
     assert error == expected_error
 

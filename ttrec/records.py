@@ -319,6 +319,12 @@ def frame_text(line: bytes) -> str | None:
             return data
         if _text_record(obj) is not None:  # a heartbeat, most often
             return None
+    return frame_text_by_stdlib(line)
+
+
+def frame_text_by_stdlib(line: bytes) -> str | None:
+    """`frame_text` the stdlib's way: what the quick path must agree with, and where it
+    hands every line it does not vouch for (tests/test_records_fast.py compares them)."""
     obj = json.loads(line.decode())
     if type(obj) is dict and obj.get("type") == "frame":
         data = obj.get("data")
