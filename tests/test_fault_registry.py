@@ -52,3 +52,24 @@ def test_an_unknown_kind_names_every_registered_one() -> None:
     with pytest.raises(FaultSpecError) as caught:
         parse_fault("explode:after=1")
     assert all(kind in str(caught.value) for kind in KINDS)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_kind_needs_the_keys_its_grammar_row_needs_and_no_others(kind: str) -> None:
+    """The grammar row is made from the kind's declared keys, and so is its parsing: a key
+    the row shows bare must be given, one in brackets may be left out, and any other is
+    refused."""
+    cls = REGISTRY[kind]
+    row = cls.GRAMMAR.split(":", 1)[1]
+    optional = set(re.findall(r"\[,(\w+)=", row))
+    required = {key for key in re.findall(r"(\w+)=", row) if key not in optional}
+    example = dict(item.split("=", 1) for item in cls.EXAMPLE.split(":", 1)[1].split(","))
+    for key in required:
+        without = ",".join(f"{k}={v}" for k, v in example.items() if k != key)
+        with pytest.raises(FaultSpecError, match=f"{key}="):
+            parse_fault(f"{kind}:{without}")
+    for key in optional & set(example):
+        without = ",".join(f"{k}={v}" for k, v in example.items() if k != key)
+        assert type(parse_fault(f"{kind}:{without}")) is cls
+    with pytest.raises(FaultSpecError, match="unknown key 'nonsense'"):
+        parse_fault(f"{cls.EXAMPLE},nonsense=1")

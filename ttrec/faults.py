@@ -51,9 +51,9 @@ import json
 import math
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import MISSING, Field, dataclass, field, fields
 from types import MappingProxyType
-from typing import TYPE_CHECKING, ClassVar, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, Self, TypeVar, dataclass_transform
 
 from ttrec.errors import TtrecError
 from ttrec.moments import Moment, parse_moment
@@ -140,15 +140,172 @@ class AtMoment:
 Trigger = AfterFrames | WithProbability | AtMoment
 
 
-# --- faults on a connection -----------------------------------------------------------------
+# --- the keys a kind takes ------------------------------------------------------------------
 
 
 def _seconds_text(seconds: float) -> str:
     return f"{seconds:g}"
 
 
-def _for_text(duration_s: float | None) -> str:
-    return "" if duration_s is None else f",for={_seconds_text(duration_s)}"
+def _sendable_close_code(code: int) -> bool:
+    # 1004-1006 and 1015 are reserved for reporting, never sent; 1016-2999 are unassigned.
+    return code in (1000, 1001, 1002, 1003) or 1007 <= code <= 1014 or 3000 <= code <= 4999
+
+
+def _int(spec: str, key: str, value: str, *, minimum: int = 0) -> int:
+    try:
+        number = int(value, 10)
+    except ValueError:
+        raise FaultSpecError(spec, f"{key} must be an integer, got {value!r}") from None
+    if number < minimum:
+        raise FaultSpecError(
+            spec, f"{key} must be at least {minimum}" if minimum else f"{key} must not be negative"
+        )
+    return number
+
+
+def _count(spec: str, key: str, value: str) -> int:
+    return _int(spec, key, value, minimum=1)
+
+
+def _close_code(spec: str, key: str, value: str) -> int:
+    code = _int(spec, key, value)
+    if not _sendable_close_code(code):
+        raise FaultSpecError(spec, f"{code} is not a close code a server may send")
+    return code
+
+
+def _close_reason(spec: str, key: str, value: str) -> str:
+    if len(value.encode()) > MAX_CLOSE_REASON_BYTES:
+        raise FaultSpecError(spec, f"{key} is longer than {MAX_CLOSE_REASON_BYTES} bytes")
+    return value
+
+
+def _http_status(spec: str, key: str, value: str) -> int:
+    status = _int(spec, key, value)
+    if not 400 <= status <= 599:
+        raise FaultSpecError(spec, f"{key} must be an HTTP error status (400-599), got {status}")
+    return status
+
+
+def parse_seconds(text: str) -> float:
+    """`5`, `2.5`, `5s` or `250ms` as seconds; ValueError for anything else (or < 0, inf, nan)."""
+    raw = text.strip().lower()
+    scale = 1.0
+    if raw.endswith("ms"):
+        raw, scale = raw[:-2], 0.001
+    elif raw.endswith("s"):
+        raw = raw[:-1]
+    seconds = float(raw) * scale
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"not a duration: {text!r}")
+    return seconds
+
+
+def _seconds(spec: str, key: str, value: str) -> float:
+    try:
+        seconds = parse_seconds(value)
+    except ValueError:
+        raise FaultSpecError(spec, f"{key} must be seconds (5, 2.5, 5s, 250ms), got {value!r}") from None
+    if seconds <= 0:
+        raise FaultSpecError(spec, f"{key} must be more than 0 seconds")
+    return seconds
+
+
+_KEY: Final = "ttrec.faults.Key"  # where a field's metadata holds its Key
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """A `KEY=VALUE` of a kind, declared on the dataclass field it fills
+    (`field(metadata=...)`): a kind's parsing, printing back and grammar row all come from
+    the keys of its fields. A field with a default may be left out of a spec."""
+
+    name: str
+    placeholder: str  # its value in the grammar row: `for=S`
+    read: Callable[[str, str, str], Any]  # (spec, key, text) -> the value, or FaultSpecError
+    show: Callable[[Any], str] = str
+    missing: str = ""  # the problem when it is not given and its field has no default
+    shown_at_default: bool = False  # printed back even at its default (`code=1011`)
+
+
+def _key(name: str, placeholder: str, read: Callable[[str, str, str], Any], **how: Any) -> Mapping[str, Key]:
+    return MappingProxyType({_KEY: Key(name, placeholder, read, **how)})
+
+
+_FOR: Final = _key("for", "S", _seconds, show=_seconds_text, missing="say how long: for=SECONDS")
+_BY: Final = _key("by", "S", _seconds, show=_seconds_text, missing="say how long: by=SECONDS")
+_CODE: Final = _key("code", "C", _close_code, shown_at_default=True)
+_REASON: Final = _key("reason", "R", _close_reason)
+_NEXT: Final = _key("next", "N", _count, missing="say how many attempts: next=N")
+_STATUS: Final = _key("status", "S", _http_status, shown_at_default=True)
+_FROM: Final = _key("from", "K", _int)
+
+
+# --- kinds ----------------------------------------------------------------------------------
+
+
+class _Kind:
+    """What every kind shares: reading its keys from a spec, printing them back and its
+    grammar row, all from the fields that declare them (see Key)."""
+
+    __slots__ = ()
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+    KIND: ClassVar[str]
+    GRAMMAR: ClassVar[str]  # its row in docs/faults.md
+    EXAMPLE: ClassVar[str]  # its example in `ttrec serve --help`
+    LEAD: ClassVar[str] = ""  # the grammar before the keys
+
+    @classmethod
+    def _keys(cls) -> list[tuple[Field[Any], Key]]:
+        return [(f, f.metadata[_KEY]) for f in fields(cls) if _KEY in f.metadata]
+
+    @classmethod
+    def _grammar(cls) -> str:
+        text = f"{cls.KIND}:{cls.LEAD}"
+        for f, key in cls._keys():
+            item = ("," if cls.LEAD or text[-1] != ":" else "") + f"{key.name}={key.placeholder}"
+            text += item if f.default is MISSING else f"[{item}]"
+        return text
+
+    @classmethod
+    def _read_keys(cls, spec: str, params: dict[str, str]) -> dict[str, Any]:
+        """The values of the keys given in `params` (taken out of it), by field name."""
+        values: dict[str, Any] = {}
+        for f, key in cls._keys():
+            if key.name in params:
+                values[f.name] = key.read(spec, key.name, params.pop(key.name))
+            elif f.default is MISSING:
+                raise FaultSpecError(spec, key.missing)
+        return values
+
+    def _lead(self) -> list[str]:
+        return []
+
+    def __str__(self) -> str:
+        items = self._lead()
+        for f, key in self._keys():
+            value = getattr(self, f.name)
+            if key.shown_at_default or value != f.default:
+                items.append(f"{key.name}={key.show(value)}")
+        return f"{self.KIND}:{','.join(items)}"
+
+
+K = TypeVar("K", bound=_Kind)
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+def fault_kind(kind: str, *, example: str) -> Callable[[type[K]], type[K]]:
+    """Make the class a kind: a frozen dataclass named `kind` in specs, with its `example`
+    in `ttrec serve --help` and its grammar row made from its keys."""
+
+    def make(cls: type[K]) -> type[K]:
+        made = dataclass(frozen=True, slots=True)(cls)
+        made.KIND, made.EXAMPLE = kind, example
+        made.GRAMMAR = made._grammar()
+        return made
+
+    return make
 
 
 class FaultTarget(Protocol[T_co]):
@@ -166,15 +323,28 @@ class FaultTarget(Protocol[T_co]):
     def send_corrupt_frame(self) -> T_co: ...
 
 
-class _OnConnection:
+@dataclass(frozen=True, slots=True)
+class _OnConnection(_Kind):
     """What every kind acting on a playing connection shares: its trigger, and when that
     trigger can never be met on a capture."""
 
-    __slots__ = ()
+    LEAD: ClassVar = "TRIGGER"
     trigger: Trigger
-    KIND: ClassVar[str]
-    GRAMMAR: ClassVar[str]  # its row in docs/faults.md
-    EXAMPLE: ClassVar[str]  # its example in `ttrec serve --help`
+
+    @classmethod
+    def from_params(cls, spec: str, params: dict[str, str]) -> Self:
+        fault = cls(_trigger(spec, params), **cls._read_keys(spec, params))
+        problem = fault._refusal()
+        if problem:
+            raise FaultSpecError(spec, problem)
+        return fault
+
+    def _refusal(self) -> str | None:
+        """Why this fault cannot be as given, or None."""
+        return None
+
+    def _lead(self) -> list[str]:
+        return [str(self.trigger)]
 
     def why_never(self, timeline: Timeline, start: int, name: str) -> str | None:
         """Why this fault can never fire on a playback of `timeline` (called `name`) from its
@@ -195,196 +365,89 @@ class _OnConnection:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@fault_kind("drop", example="drop:at=match-point")
 class DropFault(_OnConnection):
     """End the TCP connection with no close frame: the client sees an abnormal closure."""
-
-    KIND: ClassVar = "drop"
-    GRAMMAR: ClassVar = "drop:TRIGGER"
-    EXAMPLE: ClassVar = "drop:at=match-point"
-    trigger: Trigger
-
-    def __str__(self) -> str:
-        return f"drop:{self.trigger}"
-
-    @classmethod
-    def parse(cls, spec: str, trigger: Trigger, params: dict[str, str]) -> DropFault:
-        return cls(trigger)
 
     def apply(self, target: FaultTarget[T]) -> T:
         return target.drop()
 
 
-@dataclass(frozen=True, slots=True)
+@fault_kind("close", example="close:after=40,code=1011,reason=overloaded")
 class CloseFault(_OnConnection):
     """Close the websocket with a chosen code and reason."""
 
-    KIND: ClassVar = "close"
-    GRAMMAR: ClassVar = "close:TRIGGER[,code=C][,reason=R]"
-    EXAMPLE: ClassVar = "close:after=40,code=1011,reason=overloaded"
-    trigger: Trigger
-    code: int = DEFAULT_CLOSE_CODE
-    reason: str = ""
-
-    def __str__(self) -> str:
-        reason = f",reason={self.reason}" if self.reason else ""
-        return f"close:{self.trigger},code={self.code}{reason}"
-
-    @classmethod
-    def parse(cls, spec: str, trigger: Trigger, params: dict[str, str]) -> CloseFault:
-        code = _int(spec, "code", params.pop("code", str(DEFAULT_CLOSE_CODE)))
-        if not _sendable_close_code(code):
-            raise FaultSpecError(spec, f"{code} is not a close code a server may send")
-        reason = params.pop("reason", "")
-        if len(reason.encode()) > MAX_CLOSE_REASON_BYTES:
-            raise FaultSpecError(spec, f"reason is longer than {MAX_CLOSE_REASON_BYTES} bytes")
-        return cls(trigger, code, reason)
+    code: int = field(default=DEFAULT_CLOSE_CODE, metadata=_CODE)
+    reason: str = field(default="", metadata=_REASON)
 
     def apply(self, target: FaultTarget[T]) -> T:
         return target.close(self.code, self.reason)
 
 
-@dataclass(frozen=True, slots=True)
+@fault_kind("stall", example="stall:after=10,for=25")
 class StallFault(_OnConnection):
     """Send nothing at all for `duration_s`, then go on where playback was."""
 
-    KIND: ClassVar = "stall"
-    GRAMMAR: ClassVar = "stall:TRIGGER,for=S"
-    EXAMPLE: ClassVar = "stall:after=10,for=25"
-    trigger: Trigger
-    duration_s: float
-
-    def __str__(self) -> str:
-        return f"stall:{self.trigger},for={_seconds_text(self.duration_s)}"
-
-    @classmethod
-    def parse(cls, spec: str, trigger: Trigger, params: dict[str, str]) -> StallFault:
-        return cls(trigger, _required_duration(spec, params, "for"))
+    duration_s: float = field(metadata=_FOR)
 
     def apply(self, target: FaultTarget[T]) -> T:
         return target.stall(self.duration_s)
 
 
-@dataclass(frozen=True, slots=True)
+@fault_kind("no-heartbeats", example="no-heartbeats:after=0")
 class NoHeartbeatsFault(_OnConnection):
     """Withhold heartbeats for `duration_s` (None: for good) while data goes on."""
 
-    KIND: ClassVar = "no-heartbeats"
-    GRAMMAR: ClassVar = "no-heartbeats:TRIGGER[,for=S]"
-    EXAMPLE: ClassVar = "no-heartbeats:after=0"
-    trigger: Trigger
-    duration_s: float | None = None
-
-    def __str__(self) -> str:
-        return f"no-heartbeats:{self.trigger}{_for_text(self.duration_s)}"
-
-    @classmethod
-    def parse(cls, spec: str, trigger: Trigger, params: dict[str, str]) -> NoHeartbeatsFault:
-        return cls(trigger, _duration(spec, params, "for", required=False))
+    duration_s: float | None = field(default=None, metadata=_FOR)
 
     def apply(self, target: FaultTarget[T]) -> T:
         return target.withhold_heartbeats(self.duration_s)
 
 
-@dataclass(frozen=True, slots=True)
+@fault_kind("heartbeats-only", example="heartbeats-only:at=set-end#1,for=60")
 class HeartbeatsOnlyFault(_OnConnection):
     """Withhold data for `duration_s` (None: for good) while heartbeats go on."""
 
-    KIND: ClassVar = "heartbeats-only"
-    GRAMMAR: ClassVar = "heartbeats-only:TRIGGER[,for=S]"
-    EXAMPLE: ClassVar = "heartbeats-only:at=set-end#1,for=60"
-    trigger: Trigger
-    duration_s: float | None = None
-
-    def __str__(self) -> str:
-        return f"heartbeats-only:{self.trigger}{_for_text(self.duration_s)}"
-
-    @classmethod
-    def parse(cls, spec: str, trigger: Trigger, params: dict[str, str]) -> HeartbeatsOnlyFault:
-        return cls(trigger, _duration(spec, params, "for", required=False))
+    duration_s: float | None = field(default=None, metadata=_FOR)
 
     def apply(self, target: FaultTarget[T]) -> T:
         return target.withhold_data(self.duration_s)
 
 
-@dataclass(frozen=True, slots=True)
+@fault_kind("duplicate", example="duplicate:p=0.05")
 class DuplicateFault(_OnConnection):
     """Send the data frame just sent once more."""
 
-    KIND: ClassVar = "duplicate"
-    GRAMMAR: ClassVar = "duplicate:TRIGGER"
-    EXAMPLE: ClassVar = "duplicate:p=0.05"
-    trigger: Trigger
-
-    def __str__(self) -> str:
-        return f"duplicate:{self.trigger}"
-
-    @classmethod
-    def parse(cls, spec: str, trigger: Trigger, params: dict[str, str]) -> DuplicateFault:
-        if trigger == AfterFrames(0):
-            raise FaultSpecError(spec, "duplicate repeats the frame just sent: after must be at least 1")
-        return cls(trigger)
+    def _refusal(self) -> str | None:
+        if self.trigger == AfterFrames(0):
+            return "duplicate repeats the frame just sent: after must be at least 1"
+        return None
 
     def apply(self, target: FaultTarget[T]) -> T:
         return target.resend_last_frame()
 
 
-@dataclass(frozen=True, slots=True)
+@fault_kind("reorder", example="reorder:at=game-point")
 class ReorderFault(_OnConnection):
     """Swap the next two data frames."""
-
-    KIND: ClassVar = "reorder"
-    GRAMMAR: ClassVar = "reorder:TRIGGER"
-    EXAMPLE: ClassVar = "reorder:at=game-point"
-    trigger: Trigger
-
-    def __str__(self) -> str:
-        return f"reorder:{self.trigger}"
-
-    @classmethod
-    def parse(cls, spec: str, trigger: Trigger, params: dict[str, str]) -> ReorderFault:
-        return cls(trigger)
 
     def apply(self, target: FaultTarget[T]) -> T:
         return target.swap_next_frames()
 
 
-@dataclass(frozen=True, slots=True)
+@fault_kind("delay", example="delay:after=5,by=3")
 class DelayFault(_OnConnection):
     """Hold the next data frame `by_s` seconds past its due time."""
 
-    KIND: ClassVar = "delay"
-    GRAMMAR: ClassVar = "delay:TRIGGER,by=S"
-    EXAMPLE: ClassVar = "delay:after=5,by=3"
-    trigger: Trigger
-    by_s: float
-
-    def __str__(self) -> str:
-        return f"delay:{self.trigger},by={_seconds_text(self.by_s)}"
-
-    @classmethod
-    def parse(cls, spec: str, trigger: Trigger, params: dict[str, str]) -> DelayFault:
-        return cls(trigger, _required_duration(spec, params, "by"))
+    by_s: float = field(metadata=_BY)
 
     def apply(self, target: FaultTarget[T]) -> T:
         return target.delay_next_frame(self.by_s)
 
 
-@dataclass(frozen=True, slots=True)
+@fault_kind("corrupt", example="corrupt:after=20")
 class CorruptFault(_OnConnection):
     """Send a text frame that is not JSON."""
-
-    KIND: ClassVar = "corrupt"
-    GRAMMAR: ClassVar = "corrupt:TRIGGER"
-    EXAMPLE: ClassVar = "corrupt:after=20"
-    trigger: Trigger
-
-    def __str__(self) -> str:
-        return f"corrupt:{self.trigger}"
-
-    @classmethod
-    def parse(cls, spec: str, trigger: Trigger, params: dict[str, str]) -> CorruptFault:
-        return cls(trigger)
 
     def apply(self, target: FaultTarget[T]) -> T:
         return target.send_corrupt_frame()
@@ -406,42 +469,28 @@ ConnectionFault = (
 # --- the fault at the handshake -------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class RejectFault:
+@fault_kind("reject", example="reject:next=2,status=503")
+class RejectFault(_Kind):
     """Refuse connection attempts `first` .. `first + count - 1` with HTTP `status`."""
 
-    KIND: ClassVar = "reject"
-    GRAMMAR: ClassVar = "reject:next=N[,status=S][,from=K]"
-    EXAMPLE: ClassVar = "reject:next=2,status=503"
-    count: int
-    status: int = DEFAULT_REJECT_STATUS
-    first: int = 0
+    count: int = field(metadata=_NEXT)
+    status: int = field(default=DEFAULT_REJECT_STATUS, metadata=_STATUS)
+    first: int = field(default=0, metadata=_FROM)
 
-    def __str__(self) -> str:
-        first = f",from={self.first}" if self.first else ""
-        return f"reject:next={self.count},status={self.status}{first}"
+    @classmethod
+    def from_params(cls, spec: str, params: dict[str, str]) -> Self:
+        for key in (*_TRIGGER_KEYS, TIMES_KEY):
+            if key in params:
+                raise FaultSpecError(
+                    spec, f"reject acts on connection attempts: use next=N[,from=K], not {key}"
+                )
+        return cls(**cls._read_keys(spec, params))
 
     def rejects(self, attempt: int) -> bool:
         return self.first <= attempt < self.first + self.count
 
     def why_never(self, timeline: Timeline, start: int, name: str) -> str | None:
         return None  # it acts at the handshake, whatever the capture
-
-    @classmethod
-    def parse(cls, spec: str, params: dict[str, str]) -> RejectFault:
-        for key in (*_TRIGGER_KEYS, TIMES_KEY):
-            if key in params:
-                raise FaultSpecError(
-                    spec, f"reject acts on connection attempts: use next=N[,from=K], not {key}"
-                )
-        if "next" not in params:
-            raise FaultSpecError(spec, "say how many attempts: next=N")
-        count = _int(spec, "next", params.pop("next"), minimum=1)
-        status = _int(spec, "status", params.pop("status", str(DEFAULT_REJECT_STATUS)))
-        if not 400 <= status <= 599:
-            raise FaultSpecError(spec, f"status must be an HTTP error status (400-599), got {status}")
-        first = _int(spec, "from", params.pop("from", "0"))
-        return cls(count, status, first)
 
 
 Fault = ConnectionFault | RejectFault
@@ -472,47 +521,6 @@ TIMES_KEY: Final = "times"
 ENDING_FAULTS: Final = (DropFault, CloseFault)
 
 # --- parsing --------------------------------------------------------------------------------
-
-
-def _sendable_close_code(code: int) -> bool:
-    # 1004-1006 and 1015 are reserved for reporting, never sent; 1016-2999 are unassigned.
-    return code in (1000, 1001, 1002, 1003) or 1007 <= code <= 1014 or 3000 <= code <= 4999
-
-
-def _int(spec: str, key: str, value: str, *, minimum: int = 0) -> int:
-    try:
-        number = int(value, 10)
-    except ValueError:
-        raise FaultSpecError(spec, f"{key} must be an integer, got {value!r}") from None
-    if number < minimum:
-        raise FaultSpecError(
-            spec, f"{key} must be at least {minimum}" if minimum else f"{key} must not be negative"
-        )
-    return number
-
-
-def parse_seconds(text: str) -> float:
-    """`5`, `2.5`, `5s` or `250ms` as seconds; ValueError for anything else (or < 0, inf, nan)."""
-    raw = text.strip().lower()
-    scale = 1.0
-    if raw.endswith("ms"):
-        raw, scale = raw[:-2], 0.001
-    elif raw.endswith("s"):
-        raw = raw[:-1]
-    seconds = float(raw) * scale
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"not a duration: {text!r}")
-    return seconds
-
-
-def _seconds(spec: str, key: str, value: str) -> float:
-    try:
-        seconds = parse_seconds(value)
-    except ValueError:
-        raise FaultSpecError(spec, f"{key} must be seconds (5, 2.5, 5s, 250ms), got {value!r}") from None
-    if seconds <= 0:
-        raise FaultSpecError(spec, f"{key} must be more than 0 seconds")
-    return seconds
 
 
 def _params(spec: str, rest: str) -> dict[str, str]:
@@ -564,20 +572,6 @@ def _times(spec: str, value: str | None, default: int | None) -> int | None:
     return int(value)
 
 
-def _required_duration(spec: str, params: dict[str, str], key: str) -> float:
-    duration = _duration(spec, params, key, required=True)
-    assert duration is not None
-    return duration
-
-
-def _duration(spec: str, params: dict[str, str], key: str, *, required: bool) -> float | None:
-    if key not in params:
-        if required:
-            raise FaultSpecError(spec, f"say how long: {key}=SECONDS")
-        return None
-    return _seconds(spec, key, params.pop(key))
-
-
 def parse_fault(spec: str) -> Fault:
     """Parse `KIND[:KEY=VALUE,...]` into a fault; a FaultSpecError says what is wrong."""
     kind, _, rest = spec.strip().partition(":")
@@ -585,11 +579,7 @@ def parse_fault(spec: str) -> Fault:
     if kind not in KINDS:
         raise FaultSpecError(spec, f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
     params = _params(spec, rest)
-    fault: Fault
-    if kind == RejectFault.KIND:
-        fault = RejectFault.parse(spec, params)
-    else:
-        fault = CONNECTION_KINDS[kind].parse(spec, _trigger(spec, params), params)
+    fault = REGISTRY[kind].from_params(spec, params)
     if params:
         raise FaultSpecError(spec, f"unknown key {sorted(params)[0]!r} for {kind}")
     return fault
