@@ -3,7 +3,8 @@ fixture and returns the final scoreboard (points per set, the last seqNum).
 
 test_asyncio_scoreboard.py tests it with pytest-asyncio against ttrec's replayer
 (`ttrec.testing.serve_asyncio` and the `ttrec_asyncio_server` fixture). It does not use
-ttrec itself.
+ttrec itself, nor share code with the other examples: the directory is meant to be
+copied out whole (docs/harness.md).
 """
 
 from __future__ import annotations

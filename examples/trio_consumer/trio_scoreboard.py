@@ -2,7 +2,9 @@
 live scoreboard (points per set, sets won, the last seqNum) from the data frames.
 
 This is the kind of code ttrec helps to test; test_trio_scoreboard.py tests it with the
-pytest plugin (the `ttrec_server` fixture and step control). It does not use ttrec itself.
+pytest plugin (the `ttrec_server` fixture and step control). It does not use ttrec itself,
+nor share code with the other examples: the directory is meant to be copied out whole
+(docs/harness.md).
 """
 
 from __future__ import annotations
