@@ -9,10 +9,11 @@ import pytest
 import zstandard
 from click.testing import CliRunner
 
-from ttrec.actions import POINT_SCORED, STATUS_UPDATED, TIMEOUT, parse_packet
+from ttrec.actions import STATUS_UPDATED, TIMEOUT, parse_packet
 from ttrec.bundled import SAMPLES, SampleSpec, actions_sample_paths, sample_path, sample_paths, samples_dir
 from ttrec.capture import read_capture
 from ttrec.cli import cli
+from ttrec.match import POINT_SCORED
 from ttrec.outputs import feed_file
 from ttrec.records import Frame, Heartbeat
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
-from ttrec.match import GAME_POINT, MATCH_POINT, POINT_SCORED, POINT_STARTED, SWAP_SERVE, Side
+from ttrec.match import ACTION_NAMES, Side
 
 # fixtureActionTypeId -> fixtureActionType. Table-tennis types from the provider's list (the
 # part after 1102 could not be read, so the statistics feed's own 1103/1105/1108 are added);
@@ -49,15 +49,11 @@ ACTION_TYPES: Final[Mapping[int, str]] = {
     VIDEO_CHECK_RESULT: "Video Check Result",
     INJURY: "Injury",
     PLAY_RESUMED: "Play Resumed",
-    POINT_STARTED: "Point Started",
-    POINT_SCORED: "Point Scored",
-    SWAP_SERVE: "Swap Serve",
-    GAME_POINT: "Game Point",
-    MATCH_POINT: "Match Point",
+    **ACTION_NAMES,  # the ones a statistics frame counts
 }
 # The actions whose count a statistics frame carries (SPEC §6: a statistics frame follows
 # each of them, and only them).
-COUNTED: Final = frozenset({POINT_STARTED, POINT_SCORED, SWAP_SERVE, GAME_POINT, MATCH_POINT})
+COUNTED: Final = frozenset(ACTION_NAMES)
 
 SendType = Literal["Pending", "Updated", "Cancelled", "Deleted", "Confirmed", "Restored"]
 SEND_TYPES: Final[Mapping[SendType, int]] = {
