@@ -26,7 +26,6 @@ control, which makes "when" a matter of frames rather than seconds (docs/harness
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -44,8 +43,6 @@ from ttrec.testing.harness import (
     _Common,
     describe_timeout,
     thread_setup,
-    tls_contexts,
-    token_for,
 )
 from ttrec.truth import Truth
 
@@ -216,15 +213,11 @@ async def serve_asyncio(
     and `control` mean (default: the first served). Starting and stopping wait in a worker thread
     (`asyncio.to_thread`), so the loop runs on meanwhile; the block's end closes open
     connections with 1001 and joins the server's thread."""
-    paths, options = thread_setup(captures, options, option_kwargs)
-    with tempfile.TemporaryDirectory(prefix="ttrec-asyncio-") as scratch:
-        server_context = client_context = ca_file = None
-        if tls:
-            server_context, client_context, ca_file = tls_contexts(Path(scratch))
-        runner = ServerThread(paths, options, server_context)
+    with thread_setup(captures, options, option_kwargs, tls=tls, prefix="ttrec-asyncio-") as setup:
+        runner = setup.runner
         await asyncio.to_thread(runner.start)
-        server = AsyncioServer(runner, options, token_for(options))
-        server.ca_file, server.ssl_context = ca_file, client_context
+        server = AsyncioServer(runner, setup.options, setup.token)
+        server.ca_file, server.ssl_context = setup.ca_file, setup.client_context
         try:
             if fixture is not None and fixture not in server.fixtures:
                 raise ValueError(f"fixture {fixture} is not in the captures served ({server.fixtures})")

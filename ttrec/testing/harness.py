@@ -177,7 +177,13 @@ class TrioServer(_Common):
             yield ws
 
 
-def tls_contexts(ca_dir: Path | None) -> tuple[ssl.SSLContext, ssl.SSLContext, Path]:
+def tls_contexts(
+    tls: bool, ca_dir: Path | None
+) -> tuple[ssl.SSLContext | None, ssl.SSLContext | None, Path | None]:
+    """With `tls`, a throwaway CA written to `ca_dir` (a new temporary directory if None):
+    the server's context, a client context trusting it and the CA file; else three Nones."""
+    if not tls:
+        return None, None, None
     made = self_signed()
     directory = Path(tempfile.mkdtemp(prefix="ttrec-ca-")) if ca_dir is None else ca_dir
     return made.context, made.client_context(), made.write_ca(directory / "ttrec-ca.pem")
@@ -200,9 +206,7 @@ async def open_server(
     if options.control is None:
         # Step control is what tests want from this handle; an idle gate costs nothing.
         options = _with_control(options)
-    server_context = client_context = ca_file = None
-    if tls:
-        server_context, client_context, ca_file = tls_contexts(ca_dir)
+    server_context, client_context, ca_file = tls_contexts(tls, ca_dir)
     paths = list(captures) if captures else default_captures()
     async with trio.open_nursery() as nursery:
         handle: ServerHandle = await nursery.start(_serve, paths, options, server_context)
@@ -386,28 +390,46 @@ def serve_in_thread(
     heartbeat_interval_s, paused, start_at) unless `options` is given. The server listens on
     127.0.0.1, port 0, on the real clock; the block's end stops it and joins the thread.
     """
-    paths, options = thread_setup(captures, options, option_kwargs)
-    with tempfile.TemporaryDirectory(prefix="ttrec-thread-") as scratch:
-        server_context = client_context = ca_file = None
-        if tls:
-            server_context, client_context, ca_file = tls_contexts(Path(scratch))
-        runner = ServerThread(paths, options, server_context)
-        handle = runner.start()
-        server = ThreadServer(handle, options, token_for(options), runner.trio_token)
-        server.ca_file, server.ssl_context = ca_file, client_context
+    with thread_setup(captures, options, option_kwargs, tls=tls, prefix="ttrec-thread-") as setup:
+        runner = setup.runner
+        server = ThreadServer(runner.start(), setup.options, setup.token, runner.trio_token)
+        server.ca_file, server.ssl_context = setup.ca_file, setup.client_context
         try:
             yield server
         finally:
             runner.stop()
 
 
+@dataclass(frozen=True)
+class ThreadSetup:
+    """A server in a thread, not started yet (serve_in_thread, serve_asyncio): its runner,
+    its options, the token a client sends, and with TLS the CA and a client context."""
+
+    runner: ServerThread
+    options: ServeOptions
+    token: str
+    ca_file: Path | None
+    client_context: ssl.SSLContext | None
+
+
+@contextmanager
 def thread_setup(
-    captures: Sequence[Path | str] | None, options: ServeOptions | None, option_kwargs: dict[str, Any]
-) -> tuple[list[Path], ServeOptions]:
-    """The captures and options of a server in a thread (serve_in_thread, serve_asyncio)."""
+    captures: Sequence[Path | str] | None,
+    options: ServeOptions | None,
+    option_kwargs: dict[str, Any],
+    *,
+    tls: bool,
+    prefix: str,
+) -> Iterator[ThreadSetup]:
+    """The server in a thread of serve_in_thread and serve_asyncio, its CA (with `tls`) in a
+    temporary directory named `prefix`..., removed when the block ends."""
     if options is not None and option_kwargs:
         raise TypeError("give either options or keyword options, not both")
     options = options or serve_options(**option_kwargs)
     if options.control is None:
         options = _with_control(options)
-    return ([Path(p) for p in captures] if captures else default_captures()), options
+    paths = [Path(p) for p in captures] if captures else default_captures()
+    with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
+        server_context, client_context, ca_file = tls_contexts(tls, Path(scratch))
+        runner = ServerThread(paths, options, server_context)
+        yield ThreadSetup(runner, options, token_for(options), ca_file, client_context)
