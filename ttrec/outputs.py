@@ -74,26 +74,28 @@ CAPTURE: Final = Purpose("a capture")
 
 def check_replaceable(path: Path, purpose: Purpose) -> None:
     """Raise OutputRefused unless `path` is free, or a regular file ttrec wrote for `purpose`."""
-    try:
-        mode = path.lstat().st_mode
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise OutputRefused(path, f"cannot write {purpose.what} here: {exc.strerror}") from None
-    if stat.S_ISREG(mode) and purpose.recognises(_head(path)):
+    mode = _mode_there(path, purpose)
+    if mode is None or (stat.S_ISREG(mode) and purpose.recognises(_head(path))):
         return
     raise OutputRefused(path, _refusal(mode, purpose))
 
 
 def check_new(path: Path, purpose: Purpose = CAPTURE) -> None:
     """Raise OutputRefused if `path` exists in any form (a new capture never replaces one)."""
+    mode = _mode_there(path, purpose)
+    if mode is not None:
+        raise OutputRefused(path, _refusal(mode, purpose))
+
+
+def _mode_there(path: Path, purpose: Purpose) -> int | None:
+    """The mode of what is at `path` itself (a link is not followed), None when nothing is;
+    OutputRefused when it cannot be looked at."""
     try:
-        mode = path.lstat().st_mode
+        return path.lstat().st_mode
     except FileNotFoundError:
-        return
+        return None
     except OSError as exc:
         raise OutputRefused(path, f"cannot write {purpose.what} here: {exc.strerror}") from None
-    raise OutputRefused(path, _refusal(mode, purpose))
 
 
 def check_capture_destination(out: Path, file_suffix: str) -> None:
