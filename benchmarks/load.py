@@ -33,52 +33,26 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from itertools import cycle
 from pathlib import Path
 from typing import Any, Final
 
 import trio
 from conditions import conditions, print_conditions, write_results  # benchmarks/ is on sys.path
 from process_limits import raise_fd_limit, rss_kib
+from synthetic import sample_frames, write_capture
 from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
 
 from replayer import ServeOptions, serve
 from replayer.collector import manage_collection
 from replayer.report import LatenessHistogram
-from ttrec.bundled import sample_paths
-from ttrec.capture import CaptureReader, CaptureWriter
-from ttrec.feed import ACCEPT_HEADER, auth_message, feed_path
-from ttrec.records import Frame, Header
+from ttrec.feed import ACCEPT_HEADER, auth_message
 
 FIXTURE: Final = "10ad0000-0000-4000-8000-00000000be4c"
-NS: Final = 1_000_000_000
-GAPS_S: Final = (0.3, 2.5, 0.2, 4.0, 0.4, 1.6)  # the rhythm of benchmarks/replay.py; mean 1.5 s
 ACCEPT: Final = [(b"Accept", ACCEPT_HEADER.encode())]
 SAMPLE_PERIOD_S: Final = 10.0
 CHURN_FRAMES: Final = 5  # frames a churning client reads before it leaves
 CONNECT_TIMEOUT_S: Final = 60.0  # 1,000 handshakes at once queue behind each other
 SPAN_MARGIN_S: Final = 60.0  # the capture outlasts the run, so no client reaches its end
-
-
-def write_capture(path: Path, span_s: float) -> int:
-    with CaptureReader(sample_paths()[0]) as reader:
-        frames = [r.data for r in reader if isinstance(r, Frame)]
-    header = Header(
-        fixture_id=FIXTURE,
-        url=f"ws://127.0.0.1:1{feed_path(FIXTURE)}",
-        source="derived",
-        created="2026-11-24T00:00:00Z",
-    )
-    n = 0
-    t = 0.0
-    with CaptureWriter(path, header) as writer:
-        for gap, text in zip(cycle(GAPS_S), cycle(frames), strict=False):
-            if t > span_s:
-                break
-            writer.write(Frame(int(t * NS), "2026-11-24T00:00:00Z", 0, text))
-            n += 1
-            t += gap
-    return n
 
 
 # --- the server process ---------------------------------------------------------------
@@ -220,7 +194,9 @@ def main(argv: Sequence[str]) -> None:
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ttrec-load-") as scratch:
         capture = Path(scratch) / "load.jsonl.zst"
-        frames = write_capture(capture, (args.minutes * 60 + SPAN_MARGIN_S) * args.speed)
+        frames = write_capture(
+            capture, FIXTURE, sample_frames(), (args.minutes * 60 + SPAN_MARGIN_S) * args.speed
+        )
         command = [sys.executable, __file__, "--server", str(capture), str(args.speed), str(args.minutes)]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         try:

@@ -34,25 +34,22 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from itertools import cycle
 from pathlib import Path
 from typing import Any, Final
 
 import trio
 from conditions import conditions, print_conditions, write_results  # benchmarks/ is on sys.path
 from process_limits import raise_fd_limit, rss_kib
+from synthetic import GAPS_S, sample_frames, write_capture
 from trio_websocket import ConnectionClosed, WebSocketRequest, open_websocket_url, serve_websocket
 
 from replayer import ServeOptions, serve
 from replayer.collector import manage_collection
-from ttrec.bundled import sample_paths
-from ttrec.capture import CaptureReader, CaptureWriter
+from ttrec.capture import CaptureReader
 from ttrec.feed import ACCEPT_HEADER, auth_message, feed_path
-from ttrec.records import Frame, Header
+from ttrec.records import Frame
 
 FIXTURE: Final = "b3c1a2d4-0000-4000-8000-00000000be4c"
-NS: Final = 1_000_000_000
-GAPS_S: Final = (0.3, 2.5, 0.2, 4.0, 0.4, 1.6)  # point started / scored rhythms; mean 1.5 s
 ACCEPT: Final = [("Accept", ACCEPT_HEADER)]
 SHORT_S: Final = 12.0  # recorded span played at speed 1
 LONG_S: Final = 60.0  # recorded span played at speed 10
@@ -60,34 +57,6 @@ CLIENT_COUNTS = tuple(int(n) for n in os.environ.get("BENCH_CLIENTS", "1,100,100
 SPEEDS = tuple(float(n) for n in os.environ.get("BENCH_SPEEDS", "1,10").split(","))
 MAX_FRAMES_ONE: Final = 20_000  # frames to one client at speed max
 MAX_FRAMES_EACH: Final = 400  # frames to each of 100 clients at speed max
-
-
-def sample_frames() -> list[str]:
-    with CaptureReader(sample_paths()[0]) as reader:
-        return [r.data for r in reader if isinstance(r, Frame)]
-
-
-def write_capture(path: Path, frames: Sequence[str], span_s: float | None, count: int | None = None) -> int:
-    """A capture of real frames on the synthetic rhythm (or 1 ms apart when `count` is
-    given: for speed max only the order matters). Returns the number of frames."""
-    header = Header(
-        fixture_id=FIXTURE,
-        url=f"ws://127.0.0.1:1{feed_path(FIXTURE)}",
-        source="derived",
-        created="2026-11-24T00:00:00Z",
-    )
-    n = 0
-    with CaptureWriter(path, header) as writer:
-        t = 0.0
-        for gap, text in zip(cycle(GAPS_S), cycle(frames), strict=False):
-            if span_s is not None and t > span_s:
-                break
-            if count is not None and n >= count:
-                break
-            writer.write(Frame(int(t * NS), "2026-11-24T00:00:00Z", 0, text))
-            n += 1
-            t += gap if count is None else 0.001
-    return n
 
 
 # --- the server process ---------------------------------------------------------------
@@ -281,7 +250,7 @@ def lateness(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
         if speed not in SPEEDS:
             continue
         capture = work / f"paced-{speed:g}.jsonl.zst"
-        count = write_capture(capture, frames, span)
+        count = write_capture(capture, FIXTURE, frames, span)
         for n in CLIENT_COUNTS:
             for spread in (cycle_s / speed, 0.0) if n > 1 else (0.0,):
                 worst: dict[str, Any] | None = None
@@ -333,7 +302,7 @@ def throughput(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]
     rows: list[dict[str, Any]] = []
     for n, each in ((1, MAX_FRAMES_ONE), (100, MAX_FRAMES_EACH)):
         capture = work / f"max-{n}.jsonl.zst"
-        write_capture(capture, frames, None, each)
+        write_capture(capture, FIXTURE, frames, None, each)
         servers = {mode: Server(mode, capture, None) for mode in ("bare", "replay")}
         got: dict[str, list[tuple[float, float]]] = {"bare": [], "replay": []}
         try:
@@ -388,7 +357,7 @@ async def hold(url: str, n: int, ready: trio.Event, release: trio.Event) -> None
 
 def memory(frames: list[str], work: Path) -> dict[str, Any]:
     capture = work / "memory.jsonl.zst"
-    write_capture(capture, frames, LONG_S)
+    write_capture(capture, FIXTURE, frames, LONG_S)
     server = Server("replay", capture, 1.0)
     n = 1000
     try:
