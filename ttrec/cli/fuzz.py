@@ -9,6 +9,7 @@ import click
 
 from ttrec.cli import command
 from ttrec.cli.logs import say
+from ttrec.simulator import BEST_OF_CHOICES, MAX_SEED
 from ttrec.testing.fuzz import FuzzResult, Outcome, Scenario, describe, fuzz, write_repro
 
 
@@ -21,9 +22,11 @@ from ttrec.testing.fuzz import FuzzResult, Outcome, Scenario, describe, fuzz, wr
     "It prints its beliefs as JSON Lines on stdout (docs/verdict.md).",
 )
 @click.option("--examples", type=click.IntRange(1, 100_000), default=100, show_default=True)
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
 @click.option(
-    "--best-of", type=click.Choice(["3", "5", "7"]), help="Only matches of this length (default: any)."
+    "--best-of",
+    type=click.Choice([str(n) for n in BEST_OF_CHOICES]),
+    help="Only matches of this length (default: any).",
 )
 @click.option(
     "--max-faults",
