@@ -26,7 +26,7 @@ control, which makes "when" a matter of frames rather than seconds (docs/harness
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -37,9 +37,9 @@ from replayer import ConnectionReport, ServeOptions
 from replayer.control import FixtureGate, Position
 from replayer.run import ServerThread
 from ttrec.feed import Feed
-from ttrec.moments import Moment
 from ttrec.testing.harness import (
     WAIT_TIMEOUT_S,
+    GateCalls,
     _Common,
     describe_timeout,
     thread_setup,
@@ -51,49 +51,20 @@ T = TypeVar("T")
 POLL_S: Final = 0.005
 
 
-class AsyncioControl:
-    """The step control of one fixture (replayer.control.FixtureGate), awaitable from asyncio.
-    Waits are bounded by `timeout`; a TimeoutError says what the server saw."""
+class AsyncioControl(GateCalls[Coroutine[Any, Any, Position]]):
+    """The step control of one fixture (replayer.control.FixtureGate), awaitable from asyncio:
+    `await server.control.release(3)`. Waits are bounded by `timeout`; a TimeoutError says
+    what the server saw."""
 
     def __init__(self, owner: AsyncioServer, gate: FixtureGate) -> None:
+        super().__init__(gate)
         self._owner = owner
-        self._gate = gate
 
-    async def position(self) -> Position:
-        return await self._owner._call(_now(self._gate.position), WAIT_TIMEOUT_S)
+    def _now(self, fn: Callable[[], Position]) -> Coroutine[Any, Any, Position]:
+        return self._owner._call(_now(fn), WAIT_TIMEOUT_S)
 
-    async def pause(self) -> Position:
-        return await self._owner._call(_now(self._gate.pause), WAIT_TIMEOUT_S)
-
-    async def resume(self) -> Position:
-        return await self._owner._call(_now(self._gate.resume), WAIT_TIMEOUT_S)
-
-    async def release(
-        self, frames: int = 1, *, wait: bool = True, timeout: float = WAIT_TIMEOUT_S
-    ) -> Position:
-        """Let `frames` more data frames go; with `wait`, return once they were sent."""
-        return await self._owner._call(lambda: self._gate.release(frames, wait=wait), timeout)
-
-    async def run_to(
-        self,
-        moment: Moment | None = None,
-        *,
-        seq: int | None = None,
-        wait: bool = True,
-        timeout: float = WAIT_TIMEOUT_S,
-    ) -> Position:
-        """Release up to the next frame showing `moment`, or with seqNum `seq` (or past it)."""
-        return await self._owner._call(lambda: self._gate.run_to(moment, seq=seq, wait=wait), timeout)
-
-    async def sent(self, *, timeout: float = WAIT_TIMEOUT_S) -> Position:
-        """Wait until the released frames were written to the consumer's socket."""
-        return await self._owner._call(self._gate.sent, timeout)
-
-    async def delivered(self, *, timeout: float = WAIT_TIMEOUT_S) -> Position:
-        """Wait until they are in the consumer's receive buffer (acknowledged by its TCP stack;
-        Linux only, elsewhere the same as `sent`). Not that the consumer has read them: for
-        that, wait for the consumer's own state (`wait_until`)."""
-        return await self._owner._call(self._gate.delivered, timeout)
+    def _wait(self, fn: Callable[[], Awaitable[Position]], timeout: float) -> Coroutine[Any, Any, Position]:
+        return self._owner._call(fn, timeout)
 
 
 def _now(fn: Callable[[], T]) -> Callable[[], Awaitable[T]]:

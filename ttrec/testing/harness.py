@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
@@ -42,6 +42,7 @@ WAIT_TIMEOUT_S: Final = 30.0
 ACCEPT: Final = (("Accept", ACCEPT_HEADER),)
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def default_captures() -> list[Path]:
@@ -242,24 +243,34 @@ def token_for(options: ServeOptions) -> str:
 # -- in a thread -----------------------------------------------------------------------
 
 
-class ThreadControl:
-    """The step control of one fixture, called from another thread (blocking, bounded)."""
+class GateCalls(Generic[R]):
+    """The step control of one fixture (replayer.control.FixtureGate) called from outside
+    the server's trio run: what each call returns is `R`, made by `_now` (a call that
+    answers at once) and `_wait` (one that waits, bounded by `timeout`; a TimeoutError says
+    what the server saw). ThreadControl blocks and returns a Position, AsyncioControl
+    returns a coroutine of one."""
 
-    def __init__(self, owner: ThreadServer, gate: FixtureGate) -> None:
-        self._owner = owner
+    def __init__(self, gate: FixtureGate) -> None:
         self._gate = gate
 
-    def position(self) -> Position:
-        return self._owner._call_sync(self._gate.position)
+    def _now(self, fn: Callable[[], Position]) -> R:
+        raise NotImplementedError
 
-    def pause(self) -> Position:
-        return self._owner._call_sync(self._gate.pause)
+    def _wait(self, fn: Callable[[], Awaitable[Position]], timeout: float) -> R:
+        raise NotImplementedError
 
-    def resume(self) -> Position:
-        return self._owner._call_sync(self._gate.resume)
+    def position(self) -> R:
+        return self._now(self._gate.position)
 
-    def release(self, frames: int = 1, *, wait: bool = True, timeout: float = WAIT_TIMEOUT_S) -> Position:
-        return self._owner._call(lambda: self._gate.release(frames, wait=wait), timeout)
+    def pause(self) -> R:
+        return self._now(self._gate.pause)
+
+    def resume(self) -> R:
+        return self._now(self._gate.resume)
+
+    def release(self, frames: int = 1, *, wait: bool = True, timeout: float = WAIT_TIMEOUT_S) -> R:
+        """Let `frames` more data frames go; with `wait`, return once they were sent."""
+        return self._wait(lambda: self._gate.release(frames, wait=wait), timeout)
 
     def run_to(
         self,
@@ -268,15 +279,33 @@ class ThreadControl:
         seq: int | None = None,
         wait: bool = True,
         timeout: float = WAIT_TIMEOUT_S,
-    ) -> Position:
-        return self._owner._call(lambda: self._gate.run_to(moment, seq=seq, wait=wait), timeout)
+    ) -> R:
+        """Release up to the next frame showing `moment`, or with seqNum `seq` (or past it)."""
+        return self._wait(lambda: self._gate.run_to(moment, seq=seq, wait=wait), timeout)
 
-    def sent(self, *, timeout: float = WAIT_TIMEOUT_S) -> Position:
-        return self._owner._call(self._gate.sent, timeout)
+    def sent(self, *, timeout: float = WAIT_TIMEOUT_S) -> R:
+        """Wait until the released frames were written to the consumer's socket."""
+        return self._wait(self._gate.sent, timeout)
 
-    def delivered(self, *, timeout: float = WAIT_TIMEOUT_S) -> Position:
-        """Wait until what was released is in the client's receive buffer (FixtureGate.delivered)."""
-        return self._owner._call(self._gate.delivered, timeout)
+    def delivered(self, *, timeout: float = WAIT_TIMEOUT_S) -> R:
+        """Wait until they are in the consumer's receive buffer (acknowledged by its TCP stack;
+        Linux only, elsewhere the same as `sent`). Not that the consumer has read them: for
+        that, wait for the consumer's own state."""
+        return self._wait(self._gate.delivered, timeout)
+
+
+class ThreadControl(GateCalls[Position]):
+    """The step control of one fixture, called from another thread (blocking, bounded)."""
+
+    def __init__(self, owner: ThreadServer, gate: FixtureGate) -> None:
+        super().__init__(gate)
+        self._owner = owner
+
+    def _now(self, fn: Callable[[], Position]) -> Position:
+        return self._owner._call_sync(fn)
+
+    def _wait(self, fn: Callable[[], Awaitable[Position]], timeout: float) -> Position:
+        return self._owner._call(fn, timeout)
 
 
 class ThreadServer(_Common):
