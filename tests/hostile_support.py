@@ -47,6 +47,17 @@ def reset(stream: trio.SocketStream) -> None:
     stream.socket.close()
 
 
+async def read_until_closed(stream: trio.SocketStream) -> bytes:
+    """Everything the server sends until it ends the TCP connection (a reset ends it too)."""
+    answer = b""
+    try:
+        while chunk := await stream.receive_some(RECEIVE_BYTES):
+            answer += chunk
+    except trio.BrokenResourceError:
+        pass
+    return answer
+
+
 class RawClient:
     def __init__(self, stream: trio.SocketStream) -> None:
         self.stream = stream

@@ -17,7 +17,7 @@ from typing import Final
 
 import pytest
 import trio
-from hostile_support import RawClient, raise_fd_limit, reset
+from hostile_support import RawClient, raise_fd_limit, read_until_closed, reset
 from replayer_support import (
     FIXTURE,
     OTHER_FIXTURE,
@@ -338,12 +338,7 @@ async def test_garbage_instead_of_a_handshake_is_cut_off_quickly(
         start = trio.current_time()
         with contextlib.suppress(trio.BrokenResourceError):  # refused while still sending: fine
             await stream.send_all(request_bytes)
-        answer = b""
-        try:
-            while chunk := await stream.receive_some(4096):
-                answer += chunk
-        except trio.BrokenResourceError:
-            pass
+        answer = await read_until_closed(stream)
         log.append((answer[:12].decode("latin-1"), trio.current_time() - start))
         await stream.aclose()
 

@@ -26,7 +26,7 @@ from typing import Final
 import pytest
 import trio
 from click.testing import CliRunner
-from hostile_support import RawClient
+from hostile_support import RawClient, read_until_closed
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from recorder_support import FIXTURE as RECORDED_FIXTURE
@@ -157,12 +157,7 @@ async def test_nul_bytes_in_the_request_line_are_refused(
         async with running([capture]) as handle:
             stream = await trio.open_tcp_stream("127.0.0.1", handle.port)
             await stream.send_all(request)
-            answer = b""
-            try:
-                while chunk := await stream.receive_some(4096):
-                    answer += chunk
-            except trio.BrokenResourceError:
-                pass
+            answer = await read_until_closed(stream)
             await stream.aclose()
     assert not answer.startswith(b"HTTP/1.1 101")
     assert answer == b"" or answer.startswith((b"HTTP/1.1 400", b"HTTP/1.1 404"))
