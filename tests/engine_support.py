@@ -21,9 +21,22 @@ from replayer.engine import (
 from replayer.faults import FaultState
 from replayer.options import ServeOptions
 from ttrec.faults import Fault, needs_moments
+from ttrec.records import NS_PER_S as NS
+from ttrec.records import Frame, Heartbeat
 from ttrec.schedule import HeartbeatPolicy, Timeline
 
 SYNTHETIC = "SYNTHETIC"
+W = "2026-11-24T07:00:00Z"  # the wall time of every record made here
+
+
+def frame(t_s: float, seq: int) -> Frame:
+    """A data frame recorded at `t_s` seconds, with seqNum `seq`."""
+    return Frame(round(t_s * NS), W, 0, f'{{"seqNum":{seq},"fixtureId":"f"}}')
+
+
+def beat(t_s: float, n: int = 0) -> Heartbeat:
+    """The `n`-th recorded heartbeat, at `t_s` seconds."""
+    return Heartbeat(round(t_s * NS), W, 0, f'{{"message":"Heartbeat {n}","level":"INFO"}}')
 
 
 @dataclass(frozen=True)

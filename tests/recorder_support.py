@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import resource
+import signal
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -141,3 +143,10 @@ def decompressed(path: Path) -> bytes:
                 break
             out += chunk
     return out
+
+
+def limit_file_size(limit: int) -> None:
+    """For a child process, before exec (`preexec_fn`): the kernel refuses writes past
+    `limit` bytes with EFBIG (a full disk), which without SIGXFSZ ignored would kill it."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))

@@ -17,8 +17,6 @@ import contextlib
 import errno
 import io
 import os
-import resource
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -33,6 +31,7 @@ from recorder_support import (
     FIXTURE_2,
     TOKEN,
     frames_of,
+    limit_file_size,
     read,
     record_from,
     replayer,
@@ -143,13 +142,6 @@ async def test_a_refusal_at_any_byte_never_escapes_or_hangs(tmp_path: Path, auto
 # --- at the OS level --------------------------------------------------------------------
 
 
-def _limit_file_size(limit: int) -> None:
-    # In the child before exec: the kernel refuses writes past `limit` bytes with EFBIG,
-    # and without SIGXFSZ ignored it would kill the process instead.
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-
 def _record_cli(
     url: str, out: Path, *fixtures: str, limit: int | None = None, timeout_s: float = 60
 ) -> subprocess.CompletedProcess[str]:
@@ -160,7 +152,7 @@ def _record_cli(
         capture_output=True,
         text=True,
         timeout=timeout_s,
-        preexec_fn=None if limit is None else (lambda: _limit_file_size(limit)),
+        preexec_fn=None if limit is None else (lambda: limit_file_size(limit)),
         check=False,
     )
 

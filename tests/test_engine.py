@@ -12,27 +12,17 @@ from __future__ import annotations
 import itertools
 import math
 
-from engine_support import SYNTHETIC, Performer, Seen, engine_for
+from engine_support import NS, SYNTHETIC, Performer, Seen, beat, engine_for, frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from replayer.engine import Close, Drop
 from ttrec.faults import Fault, parse_fault
-from ttrec.records import Frame, Heartbeat, Record
+from ttrec.records import Record
 from ttrec.schedule import HeartbeatPolicy, Timeline, build_timeline
 from ttrec.testing.strategies import seeds
 
-NS = 1_000_000_000
-W = "2026-11-24T07:00:00Z"
 EPS = 1e-9
-
-
-def frame(t_s: float, seq: int) -> Frame:
-    return Frame(round(t_s * NS), W, 0, f'{{"seqNum":{seq},"fixtureId":"f"}}')
-
-
-def beat(t_s: float, n: int) -> Heartbeat:
-    return Heartbeat(round(t_s * NS), W, 0, f'{{"message":"Heartbeat {n}","level":"INFO"}}')
 
 
 @st.composite

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from recorder_support import FIXTURE, FIXTURE_2, TOKEN, all_text, frames_of, write_match
+from recorder_support import FIXTURE, FIXTURE_2, TOKEN, all_text, frames_of, limit_file_size, write_match
 
 from replayer import ServeOptions, ServerHandle
 from replayer.run import ServerThread
@@ -156,11 +155,7 @@ def test_token_given_on_the_command_line_is_hidden_from_ps(served: ServerHandle,
     assert TOKEN.encode() not in ps.stdout
 
 
-def _limit_file_size() -> None:
-    """In the child: files may not grow past 2 KiB (the disk is "full"), and exceeding
-    that is an EFBIG error instead of the default SIGXFSZ kill."""
-    resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+FULL_AT = 2048  # bytes a file may grow to: the disk is "full"
 
 
 def test_a_disk_that_refuses_writes_fails_the_fixture_clearly_and_keeps_what_was_written(
@@ -169,7 +164,9 @@ def test_a_disk_that_refuses_writes_fails_the_fixture_clearly_and_keeps_what_was
     out = tmp_path / "out"
     env = {**os.environ, "TTREC_TOKEN": TOKEN}
     command = [sys.executable, "-m", "ttrec", "record", FIXTURE, "--base-url", served.url, "--out", str(out)]
-    done = subprocess.run(command, env=env, capture_output=True, timeout=60, preexec_fn=_limit_file_size)
+    done = subprocess.run(
+        command, env=env, capture_output=True, timeout=60, preexec_fn=lambda: limit_file_size(FULL_AT)
+    )
     assert done.returncode == 1
     assert b"Traceback" not in done.stderr
     assert b"cannot write the capture: File too large" in done.stdout + done.stderr

@@ -5,24 +5,12 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from engine_support import SYNTHETIC, Performer, engine_for
+from engine_support import NS, SYNTHETIC, Performer, W, beat, engine_for, frame
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ttrec.records import Binary, Close, Frame, Heartbeat, Open, Record, Sent
+from ttrec.records import Binary, Close, Open, Record, Sent
 from ttrec.schedule import HeartbeatPolicy, Playback, Timeline, build_timeline
-
-NS = 1_000_000_000
-W = "2026-11-24T07:00:00Z"
-
-
-def frame(t_s: float, seq: int) -> Frame:
-    return Frame(int(t_s * NS), W, 0, f'{{"seqNum":{seq},"fixtureId":"f"}}')
-
-
-def beat(t_s: float, n: int = 0) -> Heartbeat:
-    return Heartbeat(int(t_s * NS), W, 0, f'{{"message":"Heartbeat {n}","level":"INFO"}}')
-
 
 RECORDS: list[Record] = [
     Open(0, W, 0, "ws://x/v2/tabletennis/fixtures/f/statistics"),
