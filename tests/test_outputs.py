@@ -27,7 +27,7 @@ from typing import Final
 
 import pytest
 from click.testing import CliRunner
-from test_disk_errors import _limit_file_size
+from recorder_support import limit_file_size
 
 from ttrec import outputs
 from ttrec.capture import CaptureReader
@@ -53,7 +53,7 @@ def ttrec(
         capture_output=True,
         text=True,
         timeout=TIMEOUT_S,
-        preexec_fn=None if limit is None else (lambda: _limit_file_size(limit)),
+        preexec_fn=None if limit is None else (lambda: limit_file_size(limit)),
         check=False,
     )
 
@@ -248,7 +248,7 @@ def test_dash_sends_nothing_when_the_capture_cannot_be_built(tmp_path: Path) -> 
         capture_output=True,
         timeout=TIMEOUT_S,
         cwd=tmp_path,
-        preexec_fn=lambda: _limit_file_size(2000),  # the temporary file meets the limit
+        preexec_fn=lambda: limit_file_size(2000),  # the temporary file meets the limit
         check=False,
     )
     assert done.returncode == 1 and done.stdout == b"", done.stderr
