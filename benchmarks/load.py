@@ -39,7 +39,7 @@ from typing import Any, Final
 import trio
 from conditions import conditions, print_conditions, write_results  # benchmarks/ is on sys.path
 from process_limits import raise_fd_limit, rss_kib
-from synthetic import sample_frames, write_capture
+from synthetic import FIXTURE, sample_frames, write_capture
 from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
 
 from replayer import ServeOptions, serve
@@ -47,7 +47,6 @@ from replayer.collector import manage_collection
 from replayer.report import LatenessHistogram
 from ttrec.feed import ACCEPT_HEADER, auth_message
 
-FIXTURE: Final = "10ad0000-0000-4000-8000-00000000be4c"
 ACCEPT: Final = [(b"Accept", ACCEPT_HEADER.encode())]
 SAMPLE_PERIOD_S: Final = 10.0
 CHURN_FRAMES: Final = 5  # frames a churning client reads before it leaves
@@ -194,9 +193,7 @@ def main(argv: Sequence[str]) -> None:
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ttrec-load-") as scratch:
         capture = Path(scratch) / "load.jsonl.zst"
-        frames = write_capture(
-            capture, FIXTURE, sample_frames(), (args.minutes * 60 + SPAN_MARGIN_S) * args.speed
-        )
+        frames = write_capture(capture, sample_frames(), (args.minutes * 60 + SPAN_MARGIN_S) * args.speed)
         command = [sys.executable, __file__, "--server", str(capture), str(args.speed), str(args.minutes)]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         try:

@@ -40,7 +40,7 @@ from typing import Any, Final
 import trio
 from conditions import conditions, print_conditions, write_results  # benchmarks/ is on sys.path
 from process_limits import raise_fd_limit, rss_kib
-from synthetic import GAPS_S, sample_frames, write_capture
+from synthetic import FIXTURE, GAPS_S, sample_frames, write_capture
 from trio_websocket import ConnectionClosed, WebSocketRequest, open_websocket_url, serve_websocket
 
 from replayer import ServeOptions, serve
@@ -49,7 +49,6 @@ from ttrec.capture import CaptureReader
 from ttrec.feed import ACCEPT_HEADER, auth_message, feed_path
 from ttrec.records import Frame
 
-FIXTURE: Final = "b3c1a2d4-0000-4000-8000-00000000be4c"
 ACCEPT: Final = [("Accept", ACCEPT_HEADER)]
 SHORT_S: Final = 12.0  # recorded span played at speed 1
 LONG_S: Final = 60.0  # recorded span played at speed 10
@@ -250,7 +249,7 @@ def lateness(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
         if speed not in SPEEDS:
             continue
         capture = work / f"paced-{speed:g}.jsonl.zst"
-        count = write_capture(capture, FIXTURE, frames, span)
+        count = write_capture(capture, frames, span)
         for n in CLIENT_COUNTS:
             for spread in (cycle_s / speed, 0.0) if n > 1 else (0.0,):
                 worst: dict[str, Any] | None = None
@@ -302,7 +301,7 @@ def throughput(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]
     rows: list[dict[str, Any]] = []
     for n, each in ((1, MAX_FRAMES_ONE), (100, MAX_FRAMES_EACH)):
         capture = work / f"max-{n}.jsonl.zst"
-        write_capture(capture, FIXTURE, frames, None, each)
+        write_capture(capture, frames, None, each)
         servers = {mode: Server(mode, capture, None) for mode in ("bare", "replay")}
         got: dict[str, list[tuple[float, float]]] = {"bare": [], "replay": []}
         try:
@@ -357,7 +356,7 @@ async def hold(url: str, n: int, ready: trio.Event, release: trio.Event) -> None
 
 def memory(frames: list[str], work: Path) -> dict[str, Any]:
     capture = work / "memory.jsonl.zst"
-    write_capture(capture, FIXTURE, frames, LONG_S)
+    write_capture(capture, frames, LONG_S)
     server = Server("replay", capture, 1.0)
     n = 1000
     try:

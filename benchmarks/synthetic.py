@@ -13,6 +13,7 @@ from ttrec.capture import CaptureReader, CaptureWriter
 from ttrec.feed import feed_path
 from ttrec.records import NS_PER_S, Frame, Header
 
+FIXTURE: Final = "b3c1a2d4-0000-4000-8000-00000000be4c"  # the fixture of every synthetic capture
 GAPS_S: Final = (0.3, 2.5, 0.2, 4.0, 0.4, 1.6)  # point started / scored rhythms; mean 1.5 s
 
 
@@ -21,15 +22,12 @@ def sample_frames() -> list[str]:
         return [r.data for r in reader if isinstance(r, Frame)]
 
 
-def write_capture(
-    path: Path, fixture: str, frames: Sequence[str], span_s: float | None, count: int | None = None
-) -> int:
-    """A capture of `fixture` with `frames` (repeated) on the rhythm for `span_s` seconds,
-    or `count` frames 1 ms apart (for speed max only the order matters). Returns the number
-    of frames."""
+def write_capture(path: Path, frames: Sequence[str], span_s: float | None, count: int | None = None) -> int:
+    """A capture of `frames` (repeated) on the rhythm for `span_s` seconds, or `count`
+    frames 1 ms apart (for speed max only the order matters). Returns the number of frames."""
     header = Header(
-        fixture_id=fixture,
-        url=f"ws://127.0.0.1:1{feed_path(fixture)}",
+        fixture_id=FIXTURE,
+        url=f"ws://127.0.0.1:1{feed_path(FIXTURE)}",
         source="derived",
         created="2026-11-24T00:00:00Z",
     )
