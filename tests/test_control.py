@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Final
 
@@ -19,7 +21,7 @@ import trio.testing
 from replayer_support import FIXTURE, client, frame_text, frames_every, heartbeat_text, running, write_capture
 from trio_websocket import ConnectionClosed, ConnectionRejected, WebSocketConnection, open_websocket_url
 
-from replayer import ServeOptions
+from replayer import ServeOptions, ServerHandle
 from replayer.control import CONTROL_PATH, ControlError, FixtureGate, StepControl
 from ttrec.bundled import sample_path
 from ttrec.capture import CaptureReader
@@ -76,19 +78,27 @@ async def settle() -> None:
     await trio.testing.wait_all_tasks_blocked()
 
 
+@asynccontextmanager
+async def held(capture: Path) -> AsyncIterator[tuple[ServerHandle, FixtureGate, trio.Nursery]]:
+    """A server holding `capture` before its first frame (step control, paused), the gate
+    of its fixture, and a nursery for consumers, cancelled when the block ends."""
+    control = StepControl(paused=True)
+    async with (
+        running([capture], ServeOptions(control=control)) as handle,
+        trio.open_nursery() as nursery,
+    ):
+        yield handle, control.gate(), nursery
+        nursery.cancel_scope.cancel()
+
+
 async def test_paused_connection_gets_heartbeats_and_no_frame_until_released(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     capture = write_capture(tmp_path / "a.jsonl.zst", frames_every(10, 1.0))
-    control = StepControl(paused=True)
     consumer = Consumer()
     with trio.fail_after(600):
-        async with (
-            running([capture], ServeOptions(control=control)) as handle,
-            trio.open_nursery() as nursery,
-        ):
+        async with held(capture) as (handle, gate, nursery):
             nursery.start_soon(consumer.run, handle.fixture_url(FIXTURE))
-            gate = control.gate()
             await trio.sleep(35)
             assert consumer.frames == []
             assert len(consumer.heartbeats) == 3  # at 10, 20 and 30 s: the line stays alive
@@ -100,25 +110,20 @@ async def test_paused_connection_gets_heartbeats_and_no_frame_until_released(
             await settle()
             assert consumer.seqs == [1, 2, 3, 4, 5]
             assert position.seq == 5
-            nursery.cancel_scope.cancel()
 
 
 async def test_a_release_keeps_the_recorded_pace_after_a_long_hold(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     capture = write_capture(tmp_path / "a.jsonl.zst", frames_every(6, 2.0))
-    control = StepControl(paused=True)
     consumer = Consumer()
     with trio.fail_after(600):
-        async with (
-            running([capture], ServeOptions(control=control)) as handle,
-            trio.open_nursery() as nursery,
-        ):
+        async with held(capture) as (handle, gate, nursery):
             nursery.start_soon(consumer.run, handle.fixture_url(FIXTURE))
             await trio.sleep(1)
-            await control.gate().release(2)
+            await gate.release(2)
             await trio.sleep(100)  # held before frame 3 meanwhile
-            control.gate().resume()
+            gate.resume()
             await trio.sleep(20)
             times = [t for t, m in consumer.messages if classify(m) == "frame"]
             gaps = [round(b - a, 6) for a, b in itertools.pairwise(times)]
@@ -126,7 +131,6 @@ async def test_a_release_keeps_the_recorded_pace_after_a_long_hold(
             assert len(times) == 6
             assert gaps[0] == 2.0 and gaps[2:] == [2.0, 2.0, 2.0]
             assert gaps[1] > 100
-            nursery.cancel_scope.cancel()
 
 
 async def test_run_to_seq_and_moments_on_a_real_match(autojump_clock: trio.testing.MockClock) -> None:
@@ -227,13 +231,9 @@ async def test_sent_waits_for_a_consumer_that_connects_later(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     capture = write_capture(tmp_path / "a.jsonl.zst", frames_every(5, 1.0))
-    control = StepControl(paused=True)
     consumer = Consumer()
     with trio.fail_after(600):
-        async with (
-            running([capture], ServeOptions(control=control)) as handle,
-            trio.open_nursery() as nursery,
-        ):
+        async with held(capture) as (handle, gate, nursery):
 
             async def later() -> None:
                 await trio.sleep(30)
@@ -241,11 +241,10 @@ async def test_sent_waits_for_a_consumer_that_connects_later(
 
             nursery.start_soon(later)
             before = trio.current_time()
-            await control.gate().release(2)
+            await gate.release(2)
             assert trio.current_time() - before >= 30
             await settle()
             assert consumer.seqs == [1, 2]
-            nursery.cancel_scope.cancel()
 
 
 async def test_release_to_the_end_and_past_it(tmp_path: Path, autojump_clock: trio.testing.MockClock) -> None:
