@@ -7,7 +7,13 @@ Prints, in one run:
   (a) lateness against the schedule (p50, p99, max) for 1, 100 and 1,000 clients at
       speed 1 and 10. Measured server-side: the moment `send_message` returned (the frame
       is in the kernel's socket buffer) minus the moment the schedule said, over every
-      paced frame of every connection (replayer.LatenessHistogram, 2% bins).
+      paced frame of every connection (replayer.LatenessHistogram, 2% bins). Clients
+      joining spread are measured from the first one's handshake, so their rows include
+      the frames due while the others connect (handshakes on the same loop); all at once,
+      from when every client has its first frame (the storm's p99 is shown apart). Beside
+      the lateness: full GCs, and late wakes (`LateWakes`: the OS running the server later
+      than the pacer's margin: the machine was busy with other processes, and frames due
+      then are late through no work of the server's).
   (b) frames/s at --speed max to 1 and to 100 clients, beside a bare trio-websocket loop
       sending the same frames (accept, read the auth message, send_message in a loop), as
       a ratio; plus the server's CPU time per frame. Client-observed: from the first
@@ -50,6 +56,7 @@ from trio_websocket import ConnectionClosed, WebSocketRequest, open_websocket_ur
 
 from replayer import ServeOptions, serve
 from replayer.collector import manage_collection
+from replayer.pacer import WAKE_EARLY_S
 from ttrec.bundled import sample_paths
 from ttrec.capture import CaptureReader, CaptureWriter
 from ttrec.feed import ACCEPT_HEADER, auth_message, feed_path
@@ -116,6 +123,30 @@ class GcPauses:
 GC_PAUSES: Final = GcPauses()
 
 
+class LateWakes(trio.abc.Instrument):
+    """The OS waking the server later than it asked. Between two runs of its ready tasks
+    trio waits in epoll with a timeout (rounded up to a whole millisecond); the pacer wakes
+    `WAKE_EARLY_S` before a deadline to cover that. A wait that outlasts its timeout by
+    more than that margin means the process was ready but another one had the core: the
+    frames due meanwhile are late through no work of the server's. Counted beside the
+    lateness, so that a tail from a busy machine can be told from one of the server."""
+
+    def __init__(self) -> None:
+        self.overs: list[float] = []
+        self._started = 0.0
+
+    def before_io_wait(self, timeout: float) -> None:
+        self._started = time.perf_counter()
+
+    def after_io_wait(self, timeout: float) -> None:
+        over = time.perf_counter() - self._started - timeout
+        if over > WAKE_EARLY_S:
+            self.overs.append(over)
+
+
+LATE_WAKES: Final = LateWakes()
+
+
 async def server_main(mode: str, capture: Path, speed: float | None) -> None:
     """Serve, print {"url"}, then answer commands read from stdin, one JSON line each."""
     raise_fd_limit()
@@ -129,6 +160,7 @@ async def server_main(mode: str, capture: Path, speed: float | None) -> None:
             )
             await nursery.start(manage_collection, handle)  # as `ttrec serve` does
             GC_PAUSES.full.clear()  # its start-up collection came before any client
+            LATE_WAKES.overs.clear()
             url = handle.fixture_url(FIXTURE)
         else:
             frames = [r.data for r in CaptureReader(capture) if isinstance(r, Frame)]
@@ -158,6 +190,8 @@ async def server_main(mode: str, capture: Path, speed: float | None) -> None:
                 "cpu_s": usage.ru_utime + usage.ru_stime,
                 "full_gc": len(GC_PAUSES.full),
                 "full_gc_max": max(GC_PAUSES.full, default=0.0),
+                "late_wakes": len(LATE_WAKES.overs),
+                "late_wake_max": max(LATE_WAKES.overs, default=0.0),
             }
             if handle is not None:
                 lateness = handle.lateness
@@ -171,6 +205,7 @@ async def server_main(mode: str, capture: Path, speed: float | None) -> None:
                 if command == "reset":
                     lateness.reset()
                     GC_PAUSES.full.clear()
+                    LATE_WAKES.overs.clear()
             print(json.dumps(stats), flush=True)
         nursery.cancel_scope.cancel()
 
@@ -278,13 +313,16 @@ def lateness(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
     print(f"    random moments within one {cycle_s:g} s rhythm cycle of the capture (as consumers joining")
     print("    independently would), or all at once, so that their frames fall due together")
     print("    (the worst case; measured after the handshake storm, whose own p99 is shown last).")
-    print("    Then CPython's full garbage collections during the measure, and the longest; last, the")
+    print("    Spread, the measure includes the frames due while the others still connect. Then")
+    print("    CPython's full garbage collections during the measure, and the longest; the times the OS")
+    print("    woke the server later than the pacer's margin allows (another process had the core;")
+    print("    frames due then are late through no work of the server's), and the latest; last, the")
     print("    server's CPU time per paced frame between the handshakes and the clients' closes (at once")
     print("    only): the steadier figure on a shared machine.")
     print(f"    Each row is the worst (highest p99) of {runs} run(s).")
     print(
         "    speed  clients  connect   frames      p50      p99      max  storm p99  full GCs  longest"
-        "  CPU µs"
+        "  late wakes   latest  CPU µs"
     )
     rows: list[dict[str, Any]] = []
     for speed, span in ((1.0, SHORT_S), (10.0, LONG_S)):
@@ -315,7 +353,8 @@ def lateness(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
                 print(
                     f"    {speed:5g}  {n:7d}  {how:8s} {worst['count']:7d}  {ms(worst['p50'])} "
                     f"{ms(worst['p99'])} {ms(worst['max'])}  {storm_p99}  {worst['full_gc']:8d} "
-                    f"{ms(worst['full_gc_max'])} {cpu_us}",
+                    f"{ms(worst['full_gc_max'])}  {worst['late_wakes']:10d} {ms(worst['late_wake_max'])} "
+                    f"{cpu_us}",
                     flush=True,
                 )
                 rows.append(
@@ -330,6 +369,8 @@ def lateness(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
                         "storm_p99_ms": None if worst["storm_p99"] is None else worst["storm_p99"] * 1000,
                         "full_gcs": worst["full_gc"],
                         "full_gc_max_ms": worst["full_gc_max"] * 1000,
+                        "late_wakes": worst["late_wakes"],
+                        "late_wake_max_ms": worst["late_wake_max"] * 1000,
                         "cpu_us_per_frame": worst["cpu_us"],
                     }
                 )
@@ -441,13 +482,15 @@ def main(argv: Sequence[str]) -> None:
 
             profile = cProfile.Profile(time.process_time)
             profile.runctx(
-                "trio.run(server_main, mode, Path(capture), None if speed == 'max' else float(speed))",
+                "trio.run(server_main, mode, Path(capture), None if speed == 'max' else float(speed),"
+                " instruments=[LATE_WAKES])",
                 globals(),
                 locals(),
             )
             profile.dump_stats(os.environ["BENCH_PROFILE"])
             return
-        trio.run(server_main, mode, Path(capture), None if speed == "max" else float(speed))
+        speed_or_max = None if speed == "max" else float(speed)
+        trio.run(server_main, mode, Path(capture), speed_or_max, instruments=[LATE_WAKES])
         return
     raise_fd_limit()
     found = conditions()
