@@ -13,7 +13,10 @@ lateness of the paced frames sent in that window (p50, p99, max; server-side, th
 Clients connect at random moments within the first `--ramp` seconds (consumers joining
 independently), authenticate and read every message until the end. Besides the held
 clients, `--churn` clients connect, read a few frames and leave, over and over, so that a
-leak in what a finished connection leaves behind shows as growing memory. The capture is
+leak in what a finished connection leaves behind shows as growing memory: the last lines
+give the RSS growth over the second half of the run, per connection that ended in it
+(the first half holds the ramp, whose allocations the rest reuses). The server keeps the
+report of each ended connection (the latest 10,000, about 0.5 KiB each) on purpose. The capture is
 real frames from a bundled sample on a synthetic rhythm averaging 1.5 s between frames,
 several times denser than a real match, long enough for the whole run at `--speed`.
 
@@ -246,6 +249,21 @@ def main(argv: Sequence[str]) -> None:
         f"RSS after the ramp: min {min(steady):.1f} MiB, max {max(steady):.1f} MiB, "
         f"median {statistics.median(steady):.1f} MiB, last minus first {steady[-1] - steady[0]:+.1f} MiB"
     )
+    # Growth over the second half of the run, per connection ended in it: what a leak in
+    # what ended connections leave behind would show as, once the ramp's allocations are
+    # reused. Each ended connection's report is kept on purpose (the latest
+    # replayer.server.MAX_KEPT_REPORTS, ~0.5 KiB each): that much growth is expected.
+    half = windows[len(windows) // 2 :]
+    grown_kib = half[-1]["rss_kib"] - half[0]["rss_kib"] if half else 0
+    ended_in_half = half[-1]["ended"] - half[0]["ended"] if half else 0
+    per_ended_kib = grown_kib / ended_in_half if ended_in_half else None
+    if half:
+        print(
+            f"RSS over the second half ({half[0]['t_s']:.0f}-{half[-1]['t_s']:.0f} s): "
+            f"{grown_kib / 1024:+.1f} MiB, "
+            f"{ended_in_half} connections ended in it"
+            + ("" if per_ended_kib is None else f" ({per_ended_kib:+.2f} KiB each)")
+        )
     print(
         f"clients: {tally.connected} held connected, {tally.churned} churn connections completed, "
         f"{len(tally.failures)} failures{': ' + tally.failures[0] if tally.failures else ''}"
@@ -262,6 +280,7 @@ def main(argv: Sequence[str]) -> None:
         "rss_first_mib": steady[0],
         "rss_last_mib": steady[-1],
         "rss_max_mib": max(steady),
+        "rss_second_half_kib_per_ended": per_ended_kib,
         "churn_completed": tally.churned,
         "failures": len(tally.failures),
     }

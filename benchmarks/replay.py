@@ -7,11 +7,21 @@ Prints, in one run:
   (a) lateness against the schedule (p50, p99, max) for 1, 100 and 1,000 clients at
       speed 1 and 10. Measured server-side: the moment `send_message` returned (the frame
       is in the kernel's socket buffer) minus the moment the schedule said, over every
-      paced frame of every connection (replayer.LatenessHistogram, 2% bins).
+      paced frame of every connection (replayer.LatenessHistogram, 2% bins). Clients
+      joining spread are measured from the first one's handshake, so their rows include
+      the frames due while the others connect (handshakes on the same loop); all at once,
+      from when every client has its first frame (the storm's p99 is shown apart). Beside
+      the lateness: full GCs, and late wakes (`LateWakes`: the OS running the server later
+      than the pacer's margin: the machine was busy with other processes, and frames due
+      then are late through no work of the server's).
   (b) frames/s at --speed max to 1 and to 100 clients, beside a bare trio-websocket loop
       sending the same frames (accept, read the auth message, send_message in a loop), as
-      a ratio; plus the server's CPU time per frame, the fairer figure when the client
-      process is the bottleneck.
+      a ratio; plus the server's CPU time per frame. Client-observed: from the first
+      connect to the last of the clients' messages received. The clients are lean readers
+      (benchmarks/lean_reader.py): raw receives of up to 1 MiB and a walk over the frame
+      headers, a few µs a frame, where a trio-websocket client spends ~100 µs parsing each
+      frame and so measured itself (~10,000 frames/s, for both servers alike). Every
+      message each client got is checked against the capture after the timed window.
   (c) memory per connected client: the server's RSS with 1,000 idle connected clients
       (authenticated, mid-playback) minus its RSS before they connected.
 
@@ -39,12 +49,14 @@ from typing import Any, Final
 
 import trio
 from conditions import conditions, print_conditions, write_results  # benchmarks/ is on sys.path
+from lean_reader import messages, read_messages
 from process_limits import raise_fd_limit, rss_kib
 from synthetic import FIXTURE, GAPS_S, sample_frames, write_capture
 from trio_websocket import ConnectionClosed, WebSocketRequest, open_websocket_url, serve_websocket
 
 from replayer import ServeOptions, serve
 from replayer.collector import manage_collection
+from replayer.pacer import WAKE_EARLY_S
 from ttrec.capture import CaptureReader
 from ttrec.feed import ACCEPT_HEADER, auth_message, feed_path
 from ttrec.records import Frame
@@ -79,6 +91,30 @@ class GcPauses:
 GC_PAUSES: Final = GcPauses()
 
 
+class LateWakes(trio.abc.Instrument):
+    """The OS waking the server later than it asked. Between two runs of its ready tasks
+    trio waits in epoll with a timeout (rounded up to a whole millisecond); the pacer wakes
+    `WAKE_EARLY_S` before a deadline to cover that. A wait that outlasts its timeout by
+    more than that margin means the process was ready but another one had the core: the
+    frames due meanwhile are late through no work of the server's. Counted beside the
+    lateness, so that a tail from a busy machine can be told from one of the server."""
+
+    def __init__(self) -> None:
+        self.overs: list[float] = []
+        self._started = 0.0
+
+    def before_io_wait(self, timeout: float) -> None:
+        self._started = time.perf_counter()
+
+    def after_io_wait(self, timeout: float) -> None:
+        over = time.perf_counter() - self._started - timeout
+        if over > WAKE_EARLY_S:
+            self.overs.append(over)
+
+
+LATE_WAKES: Final = LateWakes()
+
+
 async def server_main(mode: str, capture: Path, speed: float | None) -> None:
     """Serve, print {"url"}, then answer commands read from stdin, one JSON line each."""
     raise_fd_limit()
@@ -92,6 +128,7 @@ async def server_main(mode: str, capture: Path, speed: float | None) -> None:
             )
             await nursery.start(manage_collection, handle)  # as `ttrec serve` does
             GC_PAUSES.full.clear()  # its start-up collection came before any client
+            LATE_WAKES.overs.clear()
             url = handle.fixture_url(FIXTURE)
         else:
             frames = [r.data for r in CaptureReader(capture) if isinstance(r, Frame)]
@@ -121,6 +158,8 @@ async def server_main(mode: str, capture: Path, speed: float | None) -> None:
                 "cpu_s": usage.ru_utime + usage.ru_stime,
                 "full_gc": len(GC_PAUSES.full),
                 "full_gc_max": max(GC_PAUSES.full, default=0.0),
+                "late_wakes": len(LATE_WAKES.overs),
+                "late_wake_max": max(LATE_WAKES.overs, default=0.0),
             }
             if handle is not None:
                 lateness = handle.lateness
@@ -134,6 +173,7 @@ async def server_main(mode: str, capture: Path, speed: float | None) -> None:
                 if command == "reset":
                     lateness.reset()
                     GC_PAUSES.full.clear()
+                    LATE_WAKES.overs.clear()
             print(json.dumps(stats), flush=True)
         nursery.cancel_scope.cancel()
 
@@ -170,20 +210,25 @@ class Server:
         self.process.wait(timeout=30)
 
 
-async def client(url: str, count: int) -> None:
-    async with open_websocket_url(url, extra_headers=ACCEPT, connect_timeout=60) as ws:
-        await ws.send_message(auth_message("benchmark"))
-        for _ in range(count):
-            await ws.get_message()
+async def clients(url: str, n: int, count: int, expected: Sequence[str]) -> float:
+    """Connect n lean readers at once (benchmarks/lean_reader.py), each reading `count`
+    messages; wall seconds taken. Then, outside the timed window, every message each
+    reader got is checked against `expected` (the capture's frames, in order)."""
+    got: list[bytearray] = []
 
+    async def one() -> None:
+        got.append(await read_messages(url, auth_message("benchmark"), count, ACCEPT))
 
-async def clients(url: str, n: int, count: int) -> float:
-    """Connect n clients at once, each reading `count` messages; wall seconds taken."""
     start = time.perf_counter()
     async with trio.open_nursery() as nursery:
         for _ in range(n):
-            nursery.start_soon(client, url, count)
-    return time.perf_counter() - start
+            nursery.start_soon(one)
+    wall = time.perf_counter() - start
+    want = [text.encode() for text in expected[:count]]
+    for raw in got:
+        if messages(raw)[:count] != want:
+            raise SystemExit(f"replay benchmark: a client got other frames than {url} should send")
+    return wall
 
 
 def ms(seconds: float) -> str:
@@ -236,13 +281,16 @@ def lateness(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
     print(f"    random moments within one {cycle_s:g} s rhythm cycle of the capture (as consumers joining")
     print("    independently would), or all at once, so that their frames fall due together")
     print("    (the worst case; measured after the handshake storm, whose own p99 is shown last).")
-    print("    Then CPython's full garbage collections during the measure, and the longest; last, the")
+    print("    Spread, the measure includes the frames due while the others still connect. Then")
+    print("    CPython's full garbage collections during the measure, and the longest; the times the OS")
+    print("    woke the server later than the pacer's margin allows (another process had the core;")
+    print("    frames due then are late through no work of the server's), and the latest; last, the")
     print("    server's CPU time per paced frame between the handshakes and the clients' closes (at once")
     print("    only): the steadier figure on a shared machine.")
     print(f"    Each row is the worst (highest p99) of {runs} run(s).")
     print(
         "    speed  clients  connect   frames      p50      p99      max  storm p99  full GCs  longest"
-        "  CPU µs"
+        "  late wakes   latest  CPU µs"
     )
     rows: list[dict[str, Any]] = []
     for speed, span in ((1.0, SHORT_S), (10.0, LONG_S)):
@@ -273,7 +321,8 @@ def lateness(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
                 print(
                     f"    {speed:5g}  {n:7d}  {how:8s} {worst['count']:7d}  {ms(worst['p50'])} "
                     f"{ms(worst['p99'])} {ms(worst['max'])}  {storm_p99}  {worst['full_gc']:8d} "
-                    f"{ms(worst['full_gc_max'])} {cpu_us}",
+                    f"{ms(worst['full_gc_max'])}  {worst['late_wakes']:10d} {ms(worst['late_wake_max'])} "
+                    f"{cpu_us}",
                     flush=True,
                 )
                 rows.append(
@@ -288,6 +337,8 @@ def lateness(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
                         "storm_p99_ms": None if worst["storm_p99"] is None else worst["storm_p99"] * 1000,
                         "full_gcs": worst["full_gc"],
                         "full_gc_max_ms": worst["full_gc_max"] * 1000,
+                        "late_wakes": worst["late_wakes"],
+                        "late_wake_max_ms": worst["late_wake_max"] * 1000,
                         "cpu_us_per_frame": worst["cpu_us"],
                     }
                 )
@@ -302,13 +353,14 @@ def throughput(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]
     for n, each in ((1, MAX_FRAMES_ONE), (100, MAX_FRAMES_EACH)):
         capture = work / f"max-{n}.jsonl.zst"
         write_capture(capture, frames, None, each)
+        expected = [r.data for r in CaptureReader(capture) if isinstance(r, Frame)]
         servers = {mode: Server(mode, capture, None) for mode in ("bare", "replay")}
         got: dict[str, list[tuple[float, float]]] = {"bare": [], "replay": []}
         try:
             for _ in range(runs):
                 for mode, server in servers.items():
                     cpu0 = server.ask()["cpu_s"]
-                    wall = trio.run(clients, server.url, n, each)
+                    wall = trio.run(clients, server.url, n, each, expected)
                     got[mode].append((n * each / wall, (server.ask()["cpu_s"] - cpu0) / (n * each)))
         finally:
             for server in servers.values():
@@ -398,13 +450,15 @@ def main(argv: Sequence[str]) -> None:
 
             profile = cProfile.Profile(time.process_time)
             profile.runctx(
-                "trio.run(server_main, mode, Path(capture), None if speed == 'max' else float(speed))",
+                "trio.run(server_main, mode, Path(capture), None if speed == 'max' else float(speed),"
+                " instruments=[LATE_WAKES])",
                 globals(),
                 locals(),
             )
             profile.dump_stats(os.environ["BENCH_PROFILE"])
             return
-        trio.run(server_main, mode, Path(capture), None if speed == "max" else float(speed))
+        speed_or_max = None if speed == "max" else float(speed)
+        trio.run(server_main, mode, Path(capture), speed_or_max, instruments=[LATE_WAKES])
         return
     raise_fd_limit()
     found = conditions()

@@ -12,9 +12,10 @@ it the time the action finished:
 
 An action that ends the connection (`Close`, `Drop`) is the last one asked for; `SleepUntil`
 at infinity (the capture played, nothing more to send) is never followed by another. The
-client leaving is the session's business: it stops asking. With the same playback,
-policy and fault state (the same seed) the engine gives the same actions for the same
-times, so it is tested without sockets (tests/test_engine.py).
+client leaving is the session's business: it stops asking. Either way the session calls
+`engine.finish()` once the connection is over. With the same playback, policy and fault
+state (the same seed) the engine gives the same actions for the same times, so it is
+tested without sockets (tests/test_engine.py).
 
 Heartbeats owed while a step-control gate holds a frame come from `engine.quiet(until)`,
 a second stream of actions the session performs inside the gate's wait.
@@ -133,6 +134,15 @@ class PlaybackEngine:
         """The previous action is done at `now`: the next one."""
         assert self._actions is not None, "start() first"
         return self._step(self._actions, now)
+
+    def finish(self) -> None:
+        """The connection is over: end the playback's generator. Its frame refers back to
+        this engine, a reference cycle that refcounting never frees; left to the garbage
+        collector, it waits for a full collection, which `replayer.collector` makes rare
+        on purpose (and it holds the connection's fault generator, ~2.5 KB)."""
+        if self._actions is not None:
+            self._actions.close()
+            self._actions = None
 
     def quiet(self, until: float) -> Actions:
         """Keep the line alive until `until`: synthetic heartbeats whenever it would stay

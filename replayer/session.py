@@ -186,6 +186,8 @@ class Session:
                 self._end(end.ending, end.code)
             except ConnectionClosed:
                 self._client_left()
+            finally:
+                self.engine.finish()  # nothing more is played; see PlaybackEngine.finish
         if self.gate is not None:
             self.gate.done(self, ended=True)
         if self._stuck:
