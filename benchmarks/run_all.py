@@ -78,6 +78,20 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} ms"
 
 
+def _late_wakes(row: dict[str, Any]) -> str:
+    """The OS waking the server later than the pacer's margin (older results have no count)."""
+    if "late_wakes" not in row:
+        return ""
+    return f"; {row['late_wakes']} late wake(s), latest {_ms(row['late_wake_max_ms'])}"
+
+
+def _per_ended(figures: dict[str, Any]) -> str:
+    """RSS growth over the run's second half per connection ended in it (older results have none)."""
+    if "rss_second_half_kib_per_ended" not in figures:
+        return ""
+    return f", {figures['rss_second_half_kib_per_ended']:+.2f} KiB per ended connection in the second half"
+
+
 def _rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(what, figure, baseline or target) per row, from whichever benchmarks ran."""
     rows: list[tuple[str, str, str]] = []
@@ -106,7 +120,7 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 (
                     f"lateness, {row['clients']:,} client(s), speed {row['speed']:g}, {row['connect']}",
                     f"p99 {_ms(row['p99_ms'])}, max {_ms(row['max_ms'])}; "
-                    f"{row['full_gcs']} full GC(s), longest {_ms(row['full_gc_max_ms'])}",
+                    f"{row['full_gcs']} full GC(s), longest {_ms(row['full_gc_max_ms'])}" + _late_wakes(row),
                     "target p99 ≤ 5 ms (100), ≤ 20 ms (1,000)" if row["clients"] > 1 else "",
                 )
             )
@@ -128,7 +142,7 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 f"{f['clients']:,} clients held {f['minutes']:g} min (+{f['churn']} churning), "
                 f"speed {f['speed']:g}",
                 f"p99 {_ms(f['p99_ms'])}; RSS {f['rss_first_mib']:.1f} → {f['rss_last_mib']:.1f} MiB "
-                f"(max {f['rss_max_mib']:.1f}); {f['failures']} failures",
+                f"(max {f['rss_max_mib']:.1f}){_per_ended(f)}; {f['failures']} failures",
                 "RSS flat",
             )
         )
