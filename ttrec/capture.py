@@ -39,7 +39,7 @@ TABLE_LOG: Final = 16
 # block flush anyway; a frame end resets the compression context, and ending one every
 # 5 s of a live match cut the ratio from ~32x to ~8x (benchmarks/capture_io.py).
 FRAME_SPAN_NS: Final = 60_000_000_000
-READ_CHUNK: Final = 1 << 16  # input bytes; ~2 MB of text out, cache-friendly
+READ_CHUNK: Final = 1 << 16  # compressed bytes read at a time: dozens of the writer's frames
 
 
 class _Closing(ABC):
