@@ -10,12 +10,21 @@ cat` is timed) for read speed, and a plain buffered write of the uncompressed li
 write speed. Every repetition times each baseline beside its subject; the worst is shown,
 from wall times and again from CPU times (the process's and its children's user + system
 time), which other work on a shared machine disturbs far less.
+
+What is timed: `read` iterates a CaptureReader over the whole capture, every record built
+and checked as any caller gets it; `ttrec cat` and `ttrec cat --frames` are whole processes
+(`python -m ttrec`, start-up included) writing all their output to /dev/null. They run as
+an installed ttrec does, its modules byte-compiled: each command runs once untimed first,
+with bytecode kept in the run's scratch directory. Without that, a checkout run with
+PYTHONDONTWRITEBYTECODE set (as the benchmark machine's shell has) recompiled ttrec's modules in
+every process, about a tenth of `ttrec cat`'s time, which pip does once at install.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import shutil
@@ -97,10 +106,17 @@ def measure(records: list[Record], work: Path, runs: int) -> dict[str, list[tupl
             for _ in reader:
                 pass
 
+    env = dict(os.environ, PYTHONPYCACHEPREFIX=str(work / "bytecode"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+
     def run_to_null(*args: str) -> Callable[[], object]:
-        return lambda: subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+        return lambda: subprocess.run(args, check=True, stdout=subprocess.DEVNULL, env=env)
 
     ttrec = (sys.executable, "-m", "ttrec", "cat")
+    write_capture()
+    commands = (("zstd", "-dcq", str(capture)), (*ttrec, str(capture)), (*ttrec, "--frames", str(capture)))
+    for command in commands:
+        run_to_null(*command)()  # untimed: compiles the bytecode (see the docstring)
     for _ in range(runs):
         times["write"].append(timed(write_capture))
         times["plain"].append(timed(write_plain))

@@ -75,7 +75,7 @@ def make_captures(directory: Path, n: int, frames: int) -> list[str]:
     for i in range(n):
         fixture = str(uuid.UUID(int=(i + 1) << 64 | 0x4000_8000_0000_0000))
         fixtures.append(fixture)
-        new_header = replace(header, fixture_id=fixture, url=header.url.replace(old, fixture))
+        new_header = header._replace(fixture_id=fixture, url=header.url.replace(old, fixture))
         with CaptureWriter(directory / f"{fixture}.jsonl.zst", new_header) as writer:
             for rec in records:
                 if isinstance(rec, Frame):

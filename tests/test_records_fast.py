@@ -8,6 +8,7 @@ the stdlib code the quick paths replaced, written out here so that they cannot d
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from typing import Any
@@ -22,10 +23,14 @@ from ttrec.capture import CaptureReader, _describe
 from ttrec.cat import FRAMES_PER_WRITE, cat_to
 from ttrec.errors import CaptureFormatError
 from ttrec.records import (
+    Frame,
     Header,
+    Heartbeat,
     Record,
     _dumps,
     _dumps_record,
+    _make_frame,
+    _make_heartbeat,
     decode_line,
     decode_record,
     encode_header,
@@ -173,6 +178,8 @@ def test_a_line_deeper_than_the_stdlib_parses_is_refused_as_it_refuses_it():
 @example(b'{"type":"heartbeat","t":1,"wall":"w","conn":0,"data":"x","redacted":null}')
 def test_a_line_decodes_as_the_stdlib_decodes_it(line):
     assert outcome(decode_line, line) == outcome(legacy_decode, line)
+    # the reader hands out views of the decompressed text
+    assert outcome(decode_line, memoryview(line)) == outcome(legacy_decode, line)
 
 
 @fuzz(600)
@@ -182,6 +189,17 @@ def test_a_line_decodes_as_the_stdlib_decodes_it(line):
 @example(b'{"type":"frame","data":"x","more":{"data":1}}')
 def test_a_frame_text_is_found_as_the_stdlib_finds_it(line):
     assert outcome(frame_text, line) == outcome(frame_text_by_stdlib, line)
+    assert outcome(frame_text, memoryview(line)) == outcome(frame_text_by_stdlib, line)
+
+
+@given(st.integers(min_value=0), any_text, st.integers(), any_text, st.booleans())
+def test_the_quick_record_maker_builds_what_the_dataclass_builds(t, wall, conn, data, redacted):
+    for cls, make in ((Frame, _make_frame), (Heartbeat, _make_heartbeat)):
+        quick, built = make(t, wall, conn, data, redacted), cls(t, wall, conn, data, redacted)
+        assert type(quick) is cls and quick == built and repr(quick) == repr(built)
+        assert dataclasses.astuple(quick) == (t, wall, conn, data, redacted)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            quick.t = t + 1  # type: ignore[misc]
 
 
 @st.composite

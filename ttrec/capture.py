@@ -14,22 +14,18 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Final, Self
+from typing import IO, TYPE_CHECKING, Final, Self
 
 import zstandard
 
 from ttrec.errors import CaptureFormatError, CaptureWriteError
-from ttrec.records import (
-    Header,
-    Record,
-    RecordError,
-    decode_header,
-    decode_line,
-    encode_header,
-    encode_record,
-    frame_text,
-    quick_text_record,
-)
+from ttrec.header import Header, RecordError, decode_header, encode_header
+
+# ttrec.records (the record classes, orjson) is imported where records are written or
+# read, not here: `ttrec cat` copies text without them, and on a large capture start-up
+# was a third of its time (benchmarks/capture_io.py).
+if TYPE_CHECKING:
+    from ttrec.records import Record
 
 CAPTURE_SUFFIX: Final = ".jsonl.zst"  # every capture file's name ends so
 ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
@@ -43,7 +39,7 @@ TABLE_LOG: Final = 16
 # block flush anyway; a frame end resets the compression context, and ending one every
 # 5 s of a live match cut the ratio from ~32x to ~8x (benchmarks/capture_io.py).
 FRAME_SPAN_NS: Final = 60_000_000_000
-READ_CHUNK: Final = 1 << 16  # input bytes; ~2 MB of text out, cache-friendly
+READ_CHUNK: Final = 1 << 16  # compressed bytes read at a time: dozens of the writer's frames
 
 
 class _Closing(ABC):
@@ -110,6 +106,9 @@ class CaptureWriter(_Closing):
             write_checksum=1,
         )
         compressor = zstandard.ZstdCompressor(compression_params=params)
+        from ttrec.records import encode_record  # see the note at the imports
+
+        self._encode = encode_record
         self._zstd = compressor.stream_writer(self._file, closefd=False)
         self._append(encode_header(header), end_frame=False)
 
@@ -120,7 +119,7 @@ class CaptureWriter(_Closing):
         if self._frame_start_t is None:
             self._frame_start_t = record.t
         end_frame = record.t - self._frame_start_t >= self._frame_span_ns
-        self._append(encode_record(record), end_frame=end_frame)
+        self._append(self._encode(record), end_frame=end_frame)
         if end_frame:
             self._frame_start_t = None
 
@@ -169,8 +168,8 @@ class CaptureReader(_Closing):
         self.damage: str | None = None
         self.lines = 0  # complete lines handed out so far, the header included
         self._complete_lines = 0  # complete lines decompressed so far
-        self._block: list[bytes] = []  # the lines of the block being handed out
-        self._block_start = 0  # complete lines decompressed before that block
+        self._run: list[memoryview] = []  # the lines of the run being handed out
+        self._run_start = 0  # complete lines decompressed before that run
         self._magic = b""  # read to recognise the file, then fed to the decompressor first
         self._rest = b""  # decompressed text after the last newline so far
         self._counting = True  # False once copy_text() streams without splitting lines
@@ -180,7 +179,7 @@ class CaptureReader(_Closing):
             raise CaptureFormatError(self.path, None, exc.strerror or str(exc)) from None
         try:
             self._chunks = self._iter_chunks()
-            self._lines = self._iter_lines()
+            self._runs = self._iter_runs()
             self.header = self._read_header()
         except BaseException:
             self.close()
@@ -191,18 +190,23 @@ class CaptureReader(_Closing):
         magic = self._magic = self._file.read(4)
         if magic != ZSTD_MAGIC:
             raise CaptureFormatError(self.path, None, "not a zstd file (is it a ttrec capture?)")
-        line = next(self._lines, None)
+        line = next(self._lines(), None)
         if line is None:
             problem = self.damage or "the capture is empty (not even a header survived)"
             raise CaptureFormatError(self.path, 1, problem)
-        self.header_line = line
+        self.header_line = bytes(line)
         try:
-            return decode_header(json.loads(line.decode()))
+            return decode_header(json.loads(self.header_line.decode()))
         except (ValueError, RecordError, RecursionError) as exc:
             raise CaptureFormatError(self.path, 1, _describe(exc)) from None
 
     def _iter_chunks(self) -> Iterator[bytes]:
-        """Decompressed bytes, frame after frame; sets `torn_tail` / `damage` at the end."""
+        """Decompressed bytes, frame after frame; sets `torn_tail` / `damage` at the end.
+
+        One decompressor per zstd frame, since only its `eof` tells that a frame ended (a
+        decompressor reading across frames, or zstd's stream reader, says nothing of a
+        torn last frame). The writer ends a frame after a record, so a frame's text is
+        whole lines: it comes out as one piece, in one copy."""
         dctx = zstandard.ZstdDecompressor()
         dobj = dctx.decompressobj()
         pending = False  # input fed to the current frame that has not ended it yet
@@ -244,20 +248,39 @@ class CaptureReader(_Closing):
             self.torn_tail = True  # a last line without its newline was cut mid-write
             self._rest = b""
 
-    def _iter_lines(self) -> Iterator[bytes]:
+    def _iter_runs(self) -> Iterator[list[memoryview]]:
+        """The complete lines of each block, without their newlines, as views of it: a
+        line's bytes are not copied (`orjson` reads a view)."""
         for block in self._iter_blocks():
-            lines = block.split(b"\n")
-            lines.pop()  # the empty piece after the block's last newline
-            start = self._block_start = self._complete_lines
-            self._complete_lines += len(lines)
-            self._block = lines
-            # `lines` counts the line being handed out, so that errors name it
-            for self.lines, line in enumerate(lines, start + 1):
+            view, find = memoryview(block), block.find
+            run = []
+            start = 0
+            while (end := find(b"\n", start)) >= 0:
+                run.append(view[start:end])
+                start = end + 1
+            self._run_start = self._complete_lines
+            self._complete_lines += len(run)
+            self._run = run
+            yield run
+
+    def _pending_runs(self) -> Iterator[tuple[list[memoryview], int]]:
+        """The runs of lines not handed out yet, each with the number of lines before it.
+        Every way of reading sets `lines` to the line it is handing out, so that errors
+        name it and a read stopped early resumes after it."""
+        handed_out = self.lines - self._run_start
+        if handed_out < len(self._run):
+            yield self._run[handed_out:], self.lines
+        for run in self._runs:
+            yield run, self._run_start
+
+    def _lines(self) -> Iterator[memoryview]:
+        for run, before in self._pending_runs():
+            for self.lines, line in enumerate(run, before + 1):
                 yield line
 
     def raw_lines(self) -> Iterator[bytes]:
         """The remaining complete lines (without newline), not decoded."""
-        return self._lines
+        return map(bytes, self._lines())
 
     def copy_text(self, write: Callable[[bytes | memoryview], object]) -> None:
         """Hand `write` the capture's text from the header on, in large pieces, up to the
@@ -268,10 +291,10 @@ class CaptureReader(_Closing):
             raise RuntimeError("copy_text() copies a whole capture: call it right after opening")
         self._counting = False
         write(self.header_line + b"\n")
-        pending = self._block[self.lines - self._block_start :]
+        pending = self._run[self.lines - self._run_start :]
         if pending:
             write(b"\n".join(pending) + b"\n")
-        self._block = []
+        self._run = []
         for chunk in self._chunks:
             cut = chunk.rfind(b"\n") + 1
             if not cut:
@@ -289,38 +312,49 @@ class CaptureReader(_Closing):
         A frame's line is parsed and nothing else checked (building a Frame and checking
         every field costs half again as much); any other line is decoded as a record, so
         what is not JSON or not a record is still refused with its line number."""
-        for line in self._lines:
-            try:
-                text = frame_text(line)
-            except (ValueError, RecordError, RecursionError) as exc:
-                raise CaptureFormatError(self.path, self.lines, _describe(exc)) from None
-            if text is not None:
-                yield text
+        from ttrec.records import frame_text  # see the note at the imports
+
+        for run, before in self._pending_runs():
+            for self.lines, line in enumerate(run, before + 1):
+                try:
+                    text = frame_text(line)
+                except (ValueError, RecordError, RecursionError) as exc:
+                    raise self._error(exc) from None
+                if text is not None:
+                    yield text
 
     def __iter__(self) -> Iterator[Record]:
-        quick = quick_text_record  # most lines: one call, no exception handling
-        for line in self._lines:
-            record = quick(line) or self._decode(line)
-            if record is not None:
+        from ttrec.records import decode_line, quick_text_record  # see the note at the imports
+
+        for run, before in self._pending_runs():
+            for self.lines, line in enumerate(run, before + 1):
+                record: Record | None = quick_text_record(line)  # most lines: one call, no try
+                if record is None:
+                    try:
+                        record = decode_line(line)
+                    except (ValueError, RecordError, RecursionError) as exc:
+                        raise self._error(exc) from None
+                    if record is None:
+                        continue
                 yield record
 
     def records_and_errors(self) -> Iterator[Record | CaptureFormatError]:
         """Every record, and in place of each line that is not one its error: reads on
         past bad lines, for a validator that wants every problem (`ttrec check`)."""
-        for line in self._lines:
+        from ttrec.records import decode_line  # see the note at the imports
+
+        for line in self._lines():
             try:
-                record = self._decode(line)
-            except CaptureFormatError as exc:
-                yield exc
+                record = decode_line(line)
+            except (ValueError, RecordError, RecursionError) as exc:
+                yield self._error(exc)
                 continue
             if record is not None:
                 yield record
 
-    def _decode(self, line: bytes) -> Record | None:
-        try:
-            return decode_line(line)
-        except (ValueError, RecordError, RecursionError) as exc:
-            raise CaptureFormatError(self.path, self.lines, _describe(exc)) from None
+    def _error(self, exc: Exception) -> CaptureFormatError:
+        """The error of the line being handed out."""
+        return CaptureFormatError(self.path, self.lines, _describe(exc))
 
     def close(self) -> None:
         self._file.close()

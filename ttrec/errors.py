@@ -28,7 +28,7 @@ TtrecError
  └── ListenError(host, port)          replayer.server: the port cannot be bound
 
 Two ValueErrors stay outside the tree because callers add the context they lack:
-RecordError (ttrec.records; the reader adds path and line) and FrameError (ttrec.match; a
+RecordError (ttrec.header; the reader adds path and line) and FrameError (ttrec.match; a
 data frame without the statistics shape, reported as a problem of that frame).
 """
 

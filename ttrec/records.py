@@ -1,4 +1,5 @@
-"""The records of capture format ttrec/1 (SPEC §2) and their one-line JSON encoding.
+"""The records of capture format ttrec/1 (SPEC §2) and their one-line JSON encoding
+(the header line's in `ttrec.header`, imported here too).
 
 Pure values and pure functions: the writer and reader in `ttrec.capture` do the file work.
 """
@@ -8,39 +9,32 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import orjson
 
-from ttrec import TOOL
+# The header lives in ttrec.header (a reader checks it without loading the classes below).
+from ttrec.header import FORMAT as FORMAT
+from ttrec.header import SOURCES as SOURCES
+from ttrec.header import Header as Header
+from ttrec.header import RecordError as RecordError
+from ttrec.header import Source as Source
+from ttrec.header import decode_header as decode_header
+from ttrec.header import dumps_line as _dumps
+from ttrec.header import encode_header as encode_header
+from ttrec.header import field_of as _get
 
-FORMAT: Final = "ttrec/1"
 NS_PER_S: Final = 1_000_000_000  # record times (`t`) are nanoseconds
-Source = Literal["recorded", "simulated", "derived"]
-SOURCES: Final = ("recorded", "simulated", "derived")
 ClosedBy = Literal["server", "client", "network"]
 CLOSED_BY: Final = ("server", "client", "network")
 # A record marked `"redacted": true` held the access token (a server echoed it) and had it
 # replaced by "<redacted>": its text is no longer exactly what arrived. Written only when
 # true; readers that do not know the key ignore it, so this stays within ttrec/1.
 REDACTED_KEY: Final = "redacted"
-
-
-class RecordError(ValueError):
-    """A line that is JSON but not a valid record; the reader adds the path and line."""
-
-
-@dataclass(frozen=True, slots=True)
-class Header:
-    fixture_id: str
-    url: str
-    source: Source
-    created: str
-    feed: str = "statistics"
-    tool: str = TOOL
-    # Keys beyond the required ones (simulator seed, teams, derivation...), kept as read.
-    extra: dict[str, Any] = field(default_factory=dict)
+# A line as the reader hands it out: a view of the decompressed text, not a copy of it.
+Line = bytes | memoryview
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +113,6 @@ class Error:
 
 Record = Frame | Heartbeat | Binary | Sent | Open | Close | Error
 
-_HEADER_KEYS: Final = ("type", "format", "fixture_id", "feed", "url", "source", "created", "tool")
-
-
-def _dumps(obj: dict[str, Any]) -> bytes:
-    return (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-
 
 def _dumps_record(obj: dict[str, Any]) -> bytes:
     """`_dumps(obj)` for a record's keys (str, int, bool, None values only), 3x quicker.
@@ -137,23 +125,6 @@ def _dumps_record(obj: dict[str, Any]) -> bytes:
         return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
     except TypeError:
         return _dumps(obj)
-
-
-def encode_header(header: Header) -> bytes:
-    obj: dict[str, Any] = {
-        "type": "header",
-        "format": FORMAT,
-        "fixture_id": header.fixture_id,
-        "feed": header.feed,
-        "url": header.url,
-        "source": header.source,
-        "created": header.created,
-        "tool": header.tool,
-    }
-    for key, value in header.extra.items():
-        if key not in obj:
-            obj[key] = value
-    return _dumps(obj)
 
 
 def encode_record(record: Record) -> bytes:
@@ -180,40 +151,6 @@ def encode_record(record: Record) -> bytes:
     if getattr(record, "redacted", False):
         obj[REDACTED_KEY] = True
     return _dumps_record(obj)
-
-
-def _get(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], *, optional: bool = False) -> Any:
-    value = obj.get(key)
-    if value is None and optional:
-        return None
-    # bool is an int subclass; a boolean where a number belongs is a malformed record.
-    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
-        expected = " or ".join(k.__name__ for k in _as_tuple(kind))
-        raise RecordError(f"{key!r} must be {expected}, got {type(value).__name__}")
-    return value
-
-
-def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kind if isinstance(kind, tuple) else (kind,)
-
-
-def decode_header(obj: Any) -> Header:
-    if not isinstance(obj, dict) or obj.get("type") != "header":
-        raise RecordError("the first line is not a ttrec header")
-    if obj.get("format") != FORMAT:
-        raise RecordError(f"unknown capture format {obj.get('format')!r} (this ttrec reads {FORMAT})")
-    source = _get(obj, "source", str)
-    if source not in SOURCES:
-        raise RecordError(f"unknown source {source!r}")
-    return Header(
-        fixture_id=_get(obj, "fixture_id", str),
-        url=_get(obj, "url", str),
-        source=source,
-        created=_get(obj, "created", str),
-        feed=_get(obj, "feed", str),
-        tool=_get(obj, "tool", str),
-        extra={k: v for k, v in obj.items() if k not in _HEADER_KEYS},
-    )
 
 
 def decode_record(obj: Any) -> Record | None:
@@ -261,7 +198,7 @@ def decode_record(obj: Any) -> Record | None:
     )
 
 
-def decode_line(line: bytes) -> Record | None:
+def decode_line(line: Line) -> Record | None:
     """`decode_record(json.loads(line))`, with the same outcome for every line, quicker.
 
     Raises what that raises (ValueError, RecordError, RecursionError): a line that
@@ -269,10 +206,10 @@ def decode_line(line: bytes) -> Record | None:
     record = quick_text_record(line)
     if record is not None:
         return record
-    return decode_record(json.loads(line.decode()))
+    return decode_record(json.loads(str(line, "utf-8")))
 
 
-def _parsed(line: bytes) -> Any:
+def _parsed(line: Line) -> Any:
     """orjson's reading of `line`, or None where it refuses it. Where orjson accepts a line
     holding a flat object (scalar values only) the stdlib reads the same values: both are
     strict RFC 8259 parsers that check UTF-8, keep the last of duplicate keys and refuse
@@ -285,7 +222,7 @@ def _parsed(line: bytes) -> Any:
         return None
 
 
-def quick_text_record(line: bytes) -> Frame | Heartbeat | None:
+def quick_text_record(line: Line) -> Frame | Heartbeat | None:
     """The Frame or Heartbeat on a line holding exactly the keys the writer writes for
     one, each value of exactly its type (so a flat object, see `_parsed`); None when the
     line is anything else: then decode it the stdlib's way (`decode_line`)."""
@@ -295,10 +232,11 @@ def quick_text_record(line: bytes) -> Frame | Heartbeat | None:
 
 def _text_record(obj: dict[str, Any]) -> Frame | Heartbeat | None:
     kind = obj.get("type")
+    make: Callable[[int, str, int, str, bool], Frame | Heartbeat]
     if kind == "frame":
-        cls: type[Frame] | type[Heartbeat] = Frame
+        make = _make_frame
     elif kind == "heartbeat":
-        cls = Heartbeat
+        make = _make_heartbeat
     else:
         return None
     get: Any = obj.get  # values of any type until checked below
@@ -306,10 +244,31 @@ def _text_record(obj: dict[str, Any]) -> Frame | Heartbeat | None:
     fits = type(t) is int and type(wall) is str and type(conn) is int and type(data) is str
     if not fits or t < 0 or type(redacted) is not bool or len(obj) != 5 + (REDACTED_KEY in obj):
         return None
-    return cls(t, wall, conn, data, redacted)
+    return make(t, wall, conn, data, redacted)
 
 
-def frame_text(line: bytes) -> str | None:
+def _maker(cls: type[Frame] | type[Heartbeat]) -> Callable[[int, str, int, str, bool], Any]:
+    """`cls(t, wall, conn, data, redacted)`, built in half the time: a frozen dataclass's
+    __init__ sets each field through object.__setattr__, this sets its slots directly (the
+    reader makes one per line; tests/test_records_fast.py compares the two)."""
+    new = object.__new__
+    set_t, set_wall, set_conn, set_data, set_redacted = (
+        getattr(cls, name).__set__ for name in ("t", "wall", "conn", "data", "redacted")
+    )
+
+    def make(t: int, wall: str, conn: int, data: str, redacted: bool) -> Any:
+        record = new(cls)
+        set_t(record, t)
+        set_wall(record, wall)
+        set_conn(record, conn)
+        set_data(record, data)
+        set_redacted(record, redacted)
+        return record
+
+    return make
+
+
+def frame_text(line: Line) -> str | None:
     """The `data` of a frame line, with no other check (`ttrec cat --frames`); None for a
     line holding any other record; raises as `decode_line` for a line holding none."""
     obj = _parsed(line)
@@ -322,10 +281,10 @@ def frame_text(line: bytes) -> str | None:
     return frame_text_by_stdlib(line)
 
 
-def frame_text_by_stdlib(line: bytes) -> str | None:
+def frame_text_by_stdlib(line: Line) -> str | None:
     """`frame_text` the stdlib's way: what the quick path must agree with, and where it
     hands every line it does not vouch for (tests/test_records_fast.py compares them)."""
-    obj = json.loads(line.decode())
+    obj = json.loads(str(line, "utf-8"))
     if type(obj) is dict and obj.get("type") == "frame":
         data = obj.get("data")
         if type(data) is str:
@@ -342,6 +301,8 @@ def _flat(obj: dict[str, Any]) -> bool:
     return True
 
 
+_make_frame: Final[Callable[[int, str, int, str, bool], Frame]] = _maker(Frame)
+_make_heartbeat: Final[Callable[[int, str, int, str, bool], Heartbeat]] = _maker(Heartbeat)
 _CLASSES: Final[dict[str, type]] = {
     "frame": Frame,
     "heartbeat": Heartbeat,
