@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from record_strategies import FIXTURE, record_lists
 
-from ttrec.capture import CaptureReader, _describe
-from ttrec.cat import FRAMES_PER_WRITE, cat_to
+from ttrec.capture import FRAME_BATCH_LINES, CaptureReader, _describe
+from ttrec.cat import cat_to
 from ttrec.errors import CaptureFormatError
 from ttrec.records import (
     Frame,
@@ -206,7 +206,9 @@ def test_the_quick_record_maker_builds_what_the_dataclass_builds(t, wall, conn, 
 def captures(draw: st.DrawFn) -> tuple[bytes, list[bytes]]:
     """A capture's bytes (a zstd block flushed per line, as the writer does, maybe torn
     anywhere) and its lines after the header."""
-    body = draw(st.lists(lines | record_lines, max_size=FRAMES_PER_WRITE + 20 if draw(st.booleans()) else 12))
+    body = draw(
+        st.lists(lines | record_lines, max_size=FRAME_BATCH_LINES + 20 if draw(st.booleans()) else 12)
+    )
     out = io.BytesIO()
     header_end = 0
     writer = zstandard.ZstdCompressor(write_checksum=True).stream_writer(out, closefd=False)
@@ -274,7 +276,7 @@ def test_cat_frames_prints_what_the_stdlib_reading_prints(tmp_path_factory, capt
     assert error == expected_error
 
 
-@pytest.mark.parametrize("count", [FRAMES_PER_WRITE - 1, FRAMES_PER_WRITE, 2 * FRAMES_PER_WRITE + 3])
+@pytest.mark.parametrize("count", [FRAME_BATCH_LINES - 1, FRAME_BATCH_LINES, 2 * FRAME_BATCH_LINES + 3])
 def test_frames_before_a_bad_line_are_all_printed(tmp_path, count):
     frames = [f'{{"type":"frame","t":{i},"wall":"w","conn":0,"data":"f{i}"}}'.encode() for i in range(count)]
     body = [encode_header(HEADER)[:-1], *frames, b'{"type":"frame","t":"late"}']

@@ -40,6 +40,10 @@ TABLE_LOG: Final = 16
 # 5 s of a live match cut the ratio from ~32x to ~8x (benchmarks/capture_io.py).
 FRAME_SPAN_NS: Final = 60_000_000_000
 READ_CHUNK: Final = 1 << 16  # compressed bytes read at a time: dozens of the writer's frames
+# `cat --frames` writes at most this many lines' frames at once (~200 KB of match frames):
+# temporaries of megabytes are mapped fresh from the kernel, and their page faults cost
+# more than the copying (benchmarks/capture_io.py).
+FRAME_BATCH_LINES: Final = 64
 
 
 class _Closing(ABC):
@@ -322,6 +326,36 @@ class CaptureReader(_Closing):
                     raise self._error(exc) from None
                 if text is not None:
                     yield text
+
+    def frame_text_batches(self) -> Iterator[list[str]]:
+        """The remaining data frames' texts, as `frame_texts` gives them, up to
+        FRAME_BATCH_LINES lines' worth at a time (`ttrec cat --frames`: one write a batch).
+        The texts before a line that is refused are handed out before its error is raised;
+        `lines` is the last line read of the batch handed out."""
+        for run, before in self._pending_runs():
+            for start in range(0, len(run), FRAME_BATCH_LINES):
+                stop = min(start + FRAME_BATCH_LINES, len(run))
+                yield from self._frame_batch(run, before, start, stop)
+
+    def _frame_batch(self, run: list[memoryview], before: int, start: int, stop: int) -> Iterator[list[str]]:
+        from ttrec.records import frame_text, quick_frame_texts  # see the note at the imports
+
+        texts: list[str] = []
+        while (start := quick_frame_texts(run, start, stop, texts)) < stop:
+            self.lines = before + start + 1  # the line the quick way passed on, named in errors
+            try:
+                text = frame_text(run[start])
+            except (ValueError, RecordError, RecursionError) as exc:
+                if texts:
+                    self.lines -= 1
+                    yield texts
+                    self.lines += 1
+                raise self._error(exc) from None
+            if text is not None:
+                texts.append(text)
+            start += 1
+        self.lines = before + stop
+        yield texts
 
     def __iter__(self) -> Iterator[Record]:
         from ttrec.records import decode_line, quick_text_record  # see the note at the imports
