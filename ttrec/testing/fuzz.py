@@ -91,8 +91,9 @@ class Scenario:
 
 # A search draws the same match again and again (while shrinking, and as hypothesis mutates
 # earlier examples: half of 200 examples in a check_consumer run): simulating it and
-# working out its truth were a third of an example's time. Both are immutable.
-@functools.lru_cache(maxsize=64)
+# working out its truth were a third of an example's time. Both are immutable; 16 of them
+# (up to 2 MB each) keep nearly every repeat of a 200-example run.
+@functools.lru_cache(maxsize=16)
 def _played(
     seed: int, best_of: int, doubles: bool, collection: Collection, correction_ppm: int
 ) -> tuple[SimulatedMatch, tuple[dict[str, object], ...]]:
