@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-import trustme
-
 from ttrec.errors import TtrecError
 from ttrec.outputs import CA_FILE, CA_TRAILER, write_replacing
 
@@ -42,6 +40,8 @@ class SelfSigned:
 
 def self_signed(hosts: Sequence[str] = ()) -> SelfSigned:
     """A fresh CA and a certificate for the loopback names plus `hosts`."""
+    import trustme  # here: it loads `cryptography`, a tenth of every `ttrec serve`'s start-up
+
     names = list(dict.fromkeys([*LOOPBACK_NAMES, *(h for h in hosts if h)]))
     ca = trustme.CA()
     cert = ca.issue_cert(*names)

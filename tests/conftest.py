@@ -6,6 +6,9 @@ for anything timed, and a `trio.fail_after` bound on every network test.
 
 from __future__ import annotations
 
+from typing import Final
+
+import pytest
 from hypothesis import HealthCheck, settings
 
 # CI machines are small and shared: judge properties by their examples, not by speed.
@@ -13,3 +16,39 @@ settings.register_profile(
     "ttrec", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
 settings.load_profile("ttrec")
+
+# The tests that take longest (from some seconds to tens of seconds on the 2-core machine),
+# longest first. They start before every other test, so that no worker is still running one
+# of them at the end while the others wait (the order changes nothing else: every test sets
+# up what it needs). A test missing here only starts later.
+LONG_FIRST: Final = (
+    "tests/test_fuzz.py::test_fuzz_finds_each_bug_and_shrinks_it[python-period-order",
+    "tests/test_fuzz.py::test_fuzz_finds_each_bug_and_shrinks_it[node-period-order",
+    "tests/test_fuzz.py::test_fuzz_finds_each_bug_and_shrinks_it[python-forgets-position",
+    "tests/test_fuzz.py::test_fuzz_finds_each_bug_and_shrinks_it[node-forgets-position",
+    "tests/test_fuzz.py::test_fuzz_finds_each_bug_and_shrinks_it",
+    "tests/test_check_consumer.py::test_the_correct_consumer_passes_hundreds_of_examples_under_trio",
+    "tests/test_readme.py::test_the_two_commands_install_demo_and_test",
+    "tests/test_record_live_cli.py",
+    "tests/test_capture_fuzz.py::test_garbage_lines",
+    "tests/test_examples.py",
+    "tests/test_capture_fuzz.py::test_bit_flips",
+    "tests/test_feed_quick.py::test_a_text_is_inspected_as_the_stdlib_inspects_it",
+    "tests/test_cli_simulate.py::test_every_simulated_capture_passes_check_and_info_reports_what_was_played",
+    "tests/test_fuzz.py::test_ttrec_fuzz_on_the_node_consumers",
+    "tests/test_simulated_feeds.py",
+    "tests/test_simulator_theory.py",
+    "tests/test_live_metrics.py",
+    "tests/test_recorder_connection.py::test_on_the_real_clock",
+    "tests/test_plugin.py",
+    "tests/test_records_fast.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next(
+            (i for i, prefix in enumerate(LONG_FIRST) if item.nodeid.startswith(prefix)), len(LONG_FIRST)
+        )
+
+    items.sort(key=rank)  # stable: the rest keep their order

@@ -49,6 +49,9 @@ def fuzz(max_examples: int) -> settings:
 
 def _file(data: bytes, name: str = "case.jsonl.zst") -> Path:
     path = _SCRATCH / name
+    # A new file, not the last case's truncated: ext4 flushes a file truncated and written
+    # again when it is closed, a millisecond of waiting for each of thousands of cases.
+    path.unlink(missing_ok=True)
     path.write_bytes(data)
     return path
 

@@ -25,9 +25,11 @@ TIMEOUT_S: Final = 120
 
 
 def _pytest_in(folder: str) -> subprocess.CompletedProcess[str]:
-    """The example folder's own test suite, as its project would run it."""
+    """The example folder's own test suite, as its project would run it. In one process
+    (`-n 0`): under this repository's addopts its few tests would start a worker per core
+    first, three times the work."""
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"examples/{folder}"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", f"examples/{folder}"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -1,11 +1,12 @@
-"""`ttrec record --live` as processes: a staggered `ttrec serve` and the recorder, until idle;
-a refused token; and the one-line usage errors."""
+"""`ttrec record --live` as processes: a staggered `ttrec serve` and the recorders (plain,
+json logs, quiet, a refused token) until idle; SIGTERM; and the one-line usage errors."""
 
 from __future__ import annotations
 
 import json
 import signal
 import sys
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import pytest
@@ -18,49 +19,84 @@ from ttrec.cli import cli
 from ttrec.records import Close
 
 TOKEN = "live-cli-token-5678"
+# On one worker (pyproject: --dist loadgroup), so that the module's `runs` happen once.
+pytestmark = pytest.mark.xdist_group("record-live-cli")
 
 
-async def serve_and_record(tmp_path: Path, record_args: list[str]) -> tuple[int, str, str]:
+# The recorders the tests below judge, by name: their `ttrec record` options beyond the
+# server's addresses and the output folder.
+RECORDERS = {
+    "plain": ["--until", "idle", "--token", TOKEN],
+    "json": ["--until", "idle", "--token", TOKEN, "--log-format", "json", "-v"],
+    "quiet": ["--until", "idle", "--token", TOKEN, "-q"],
+    "refused": ["--until", "idle", "--token", "not-the-token"],
+}
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    out: str
+    err: str
+    out_dir: Path
+
+
+async def serve_and_record(folder: Path) -> dict[str, Run]:
+    """One staggered `ttrec serve` and every recorder of RECORDERS at once, each a process
+    with its own output folder: the matches are live for seconds of the real clock, lived
+    once for all the tests instead of once each."""
     served = [
-        write_match(tmp_path / "a.jsonl.zst", 8, FIXTURE, step_s=1.0),
-        write_match(tmp_path / "b.jsonl.zst", 8, OTHER_FIXTURE, step_s=1.0),
+        write_match(folder / "a.jsonl.zst", 8, FIXTURE, step_s=1.0),
+        write_match(folder / "b.jsonl.zst", 8, OTHER_FIXTURE, step_s=1.0),
     ]
-    ready = tmp_path / "ready.json"
+    ready = folder / "ready.json"
     serve = [sys.executable, "-m", "ttrec", "serve", *map(str, served), "--ready-file", str(ready)]
-    # Each match is live for about 7 s: time enough for the recorder to start on a loaded machine.
+    # Each match is live for about 7 s: time enough for the recorders to start on a loaded machine.
     serve += ["--speed", "2", "--stagger", "1", "--token", TOKEN]
-    out_file, err_file = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    runs: dict[str, Run] = {}
+
+    async def record(name: str, base: list[str]) -> None:
+        out_dir, out_file, err_file = folder / name, folder / f"{name}.out", folder / f"{name}.err"
+        with out_file.open("wb") as out, err_file.open("wb") as err:
+            command = [*base, "--out", str(out_dir), *RECORDERS[name]]
+            done = await trio.run_process(command, stdout=out, stderr=err, check=False)
+        runs[name] = Run(done.returncode, out_file.read_text(), err_file.read_text(), out_dir)
+
     with trio.fail_after(60):
         async with trio.open_nursery() as nursery:
             server: trio.Process = await nursery.start(
                 lambda task_status: trio.run_process(serve, check=False, task_status=task_status)
             )
             info = await wait_ready(server, ready)
-            record = [sys.executable, "-m", "ttrec", "record", "--live", "--api-url", info["api_url"]]
-            record += ["--base-url", info["url"], "--poll", "0.5", "--out", str(tmp_path / "out")]
-            record += record_args
-            with out_file.open("wb") as out, err_file.open("wb") as err:
-                done = await trio.run_process(record, stdout=out, stderr=err, check=False)
+            base = [sys.executable, "-m", "ttrec", "record", "--live", "--api-url", info["api_url"]]
+            base += ["--base-url", info["url"], "--poll", "0.5"]
+            async with trio.open_nursery() as recorders:
+                for name in RECORDERS:
+                    recorders.start_soon(record, name, base)
             server.send_signal(signal.SIGTERM)
             await server.wait()
-    return done.returncode, out_file.read_text(), err_file.read_text()
+    return runs
 
 
-async def test_records_every_fixture_until_idle(tmp_path: Path) -> None:
-    code, out, err = await serve_and_record(tmp_path, ["--until", "idle", "--token", TOKEN])
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    return trio.run(serve_and_record, tmp_path_factory.mktemp("live"))
+
+
+def test_records_every_fixture_until_idle(runs: dict[str, Run]) -> None:
+    code, out, err, out_dir = astuple(runs["plain"])
     assert code == 0, err
     assert "2 capture(s): 2 finished, 0 failed, 0 stopped" in out
     fixtures = {}
-    for path in (tmp_path / "out").iterdir():
+    for path in out_dir.iterdir():
         reader, records = read(path)
         fixtures[reader.header.fixture_id] = len(frames_of(records))
     assert fixtures == {FIXTURE: 8, OTHER_FIXTURE: 8}
     assert "Traceback" not in err and TOKEN not in err + out
 
 
-async def test_json_logs_with_verbose(tmp_path: Path) -> None:
-    args = ["--until", "idle", "--token", TOKEN, "--log-format", "json", "-v"]
-    code, _, err = await serve_and_record(tmp_path, args)
+def test_json_logs_with_verbose(runs: dict[str, Run]) -> None:
+    code, _, err, _ = astuple(runs["json"])
     assert code == 0, err
     lines = [json.loads(line) for line in err.splitlines()]  # every line is one JSON object
     assert all(set(line) == {"time", "level", "subject", "message"} for line in lines)
@@ -68,14 +104,14 @@ async def test_json_logs_with_verbose(tmp_path: Path) -> None:
     assert {line["subject"] for line in lines} >= {"api", "fixtures", FIXTURE, OTHER_FIXTURE}
 
 
-async def test_quiet_shows_no_info_lines(tmp_path: Path) -> None:
-    code, out, err = await serve_and_record(tmp_path, ["--until", "idle", "--token", TOKEN, "-q"])
+def test_quiet_shows_no_info_lines(runs: dict[str, Run]) -> None:
+    code, out, err, _ = astuple(runs["quiet"])
     assert code == 0 and err == ""
     assert "2 finished" in out
 
 
-async def test_a_refused_token_is_one_line_and_exit_1(tmp_path: Path) -> None:
-    code, out, err = await serve_and_record(tmp_path, ["--until", "idle", "--token", "not-the-token"])
+def test_a_refused_token_is_one_line_and_exit_1(runs: dict[str, Run]) -> None:
+    code, out, err, _ = astuple(runs["refused"])
     assert code == 1
     assert err.strip().splitlines()[-1] == (
         "ttrec record: the fixtures API refused the token (HTTP 401): "

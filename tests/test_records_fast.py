@@ -68,20 +68,40 @@ json_values = st.recursive(
 )
 
 
+def _plain_or_any(values: st.SearchStrategy[Any]) -> tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]:
+    """A key's values of the right type, and the same or any JSON value."""
+    return values, values | json_values
+
+
+# The strategies the line composites draw from, built once: building them anew for every
+# line drawn took most of these tests' time.
+_key = st.sampled_from(KEYS) | any_text
+_object_keys = st.lists(_key, max_size=8)
+_any_text_or_any = _plain_or_any(any_text)
+_object_values = {
+    "type": _plain_or_any(st.sampled_from(TYPES)),
+    "t": _plain_or_any(st.integers(min_value=-5)),
+    "conn": _plain_or_any(st.integers(min_value=-5)),
+    "redacted": _plain_or_any(st.booleans() | st.none()),
+}
+_writer_values = {
+    "type": _plain_or_any(st.sampled_from(TYPES)),
+    "t": _plain_or_any(st.integers(min_value=-3, max_value=3) | st.integers()),
+    "wall": _any_text_or_any,
+    "conn": _plain_or_any(st.integers()),
+    "data": _any_text_or_any,
+    "redacted": _plain_or_any(st.booleans()),
+}
+
+
 @st.composite
 def object_lines(draw: st.DrawFn) -> bytes:
     """A JSON object with record-like keys, values mostly of the right type, duplicate keys,
     NaN, huge ints, nested values and lone surrogates (escaped or as invalid UTF-8)."""
-    plausible = {
-        "type": st.sampled_from(TYPES),
-        "t": st.integers(min_value=-5),
-        "conn": st.integers(min_value=-5),
-        "redacted": st.booleans() | st.none(),
-    }
     pairs = []
-    for key in draw(st.lists(st.sampled_from(KEYS) | any_text, max_size=8)):
-        values = plausible.get(key, any_text)
-        pairs.append((key, draw(values | json_values if draw(st.booleans()) else values)))
+    for key in draw(_object_keys):
+        plain, or_any = _object_values.get(key, _any_text_or_any)
+        pairs.append((key, draw(or_any if draw(st.booleans()) else plain)))
     ascii_only = draw(st.booleans())
     body = ",".join(
         f"{json.dumps(k, ensure_ascii=ascii_only)}:{json.dumps(v, ensure_ascii=ascii_only)}" for k, v in pairs
@@ -93,21 +113,16 @@ def object_lines(draw: st.DrawFn) -> bytes:
 def writer_shaped_lines(draw: st.DrawFn) -> bytes:
     """The keys the writer writes for a frame or heartbeat, with values of the right type
     or not, sometimes a key left out, repeated or added: the quick path's border."""
-    values = {
-        "type": st.sampled_from(TYPES),
-        "t": st.integers(min_value=-3, max_value=3) | st.integers(),
-        "wall": any_text,
-        "conn": st.integers(),
-        "data": any_text,
-        "redacted": st.booleans(),
-    }
-    pairs = [(k, draw(v | json_values if draw(st.integers(0, 5)) == 0 else v)) for k, v in values.items()]
+    pairs = [
+        (k, draw(or_any if draw(st.integers(0, 5)) == 0 else plain))
+        for k, (plain, or_any) in _writer_values.items()
+    ]
     if draw(st.booleans()):
         del pairs[-1]  # no "redacted", as the writer writes it
     if draw(st.integers(0, 3)) == 0:
         del pairs[draw(st.integers(0, len(pairs) - 1))]
     if draw(st.integers(0, 3)) == 0:
-        pairs.append((draw(st.sampled_from(KEYS) | any_text), draw(json_values)))
+        pairs.append((draw(_key), draw(json_values)))
     return ("{" + ",".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in pairs) + "}").encode()
 
 

@@ -43,7 +43,6 @@ from ttrec.faults import parse_fault
 from ttrec.feed import feed_url
 from ttrec.simulator import write_capture
 from ttrec.testing.fuzz import FUZZ_TOKEN, Scenario, describe, hypothesis_search, verdict_problem
-from ttrec.truth import truths
 from ttrec.verdict import BeliefError, parse_beliefs
 
 Belief = Mapping[str, Any]
@@ -109,8 +108,7 @@ def check_scenario(
 ) -> None:
     """One scenario: serve it, run the consumer, judge; ConsumerDiverged when it failed.
     `speed` is the trio server's (asyncio's always plays at full speed)."""
-    match = scenario.match()
-    truth = [t.to_json() for t in truths(match.frames)]
+    match, truth = scenario.played()
     with tempfile.TemporaryDirectory(prefix="ttrec-check-") as folder:
         capture = write_capture(match, Path(folder) / "match.jsonl.zst")
         start = scenario.start_position(len(match.frames))

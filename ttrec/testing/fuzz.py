@@ -13,6 +13,7 @@ from the seed and shrinks a failure towards a short match and few faults.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import shlex
 import tempfile
@@ -59,10 +60,11 @@ class Scenario:
 
     def match(self) -> SimulatedMatch:
         """The scenario's match, the same every time."""
-        incidents = Incidents(correction_ppm=self.correction_ppm, scenario=self.collection)
-        return simulate_match(
-            self.match_seed, best_of=self.best_of, doubles=self.doubles, incidents=incidents
-        )
+        return self.played()[0]
+
+    def played(self) -> tuple[SimulatedMatch, tuple[dict[str, object], ...]]:
+        """The scenario's match and its truth, one JSON object a frame (docs/verdict.md)."""
+        return _played(self.match_seed, self.best_of, self.doubles, self.collection, self.correction_ppm)
 
     def start_position(self, frames: int) -> int:
         """The startPosition of the first connection: a share of the match, so it is always
@@ -85,6 +87,19 @@ class Scenario:
         for spec in self.faults:
             words += ["--fault", spec]
         return shlex.join(words)
+
+
+# A search draws the same match again and again (while shrinking, and as hypothesis mutates
+# earlier examples: half of 200 examples in a check_consumer run): simulating it and
+# working out its truth were a third of an example's time. Both are immutable; 16 of them
+# (up to 2 MB each) keep nearly every repeat of a 200-example run.
+@functools.lru_cache(maxsize=16)
+def _played(
+    seed: int, best_of: int, doubles: bool, collection: Collection, correction_ppm: int
+) -> tuple[SimulatedMatch, tuple[dict[str, object], ...]]:
+    incidents = Incidents(correction_ppm=correction_ppm, scenario=collection)
+    match = simulate_match(seed, best_of=best_of, doubles=doubles, incidents=incidents)
+    return match, tuple(t.to_json() for t in truths(match.frames))
 
 
 FailureKind = Literal["diverged", "crashed", "timed-out", "gave-up", "not-beliefs"]
@@ -129,16 +144,20 @@ def consumer_argv(template: str, values: dict[str, str]) -> list[str]:
 
 async def run_scenario(scenario: Scenario, consumer: str, workdir: Path, timeout_s: float) -> Outcome:
     """Serve the scenario, run the consumer against it, judge its beliefs."""
-    match = scenario.match()
+    match, truth = scenario.played()
     with tempfile.TemporaryDirectory(dir=workdir, prefix="example-") as folder:
         capture = write_capture(match, Path(folder) / "match.jsonl.zst")
-        return await _serve_and_judge(match, capture, scenario, consumer, timeout_s)
+        return await _serve_and_judge(match, truth, capture, scenario, consumer, timeout_s)
 
 
 async def _serve_and_judge(
-    match: SimulatedMatch, capture: Path, scenario: Scenario, consumer: str, timeout_s: float
+    match: SimulatedMatch,
+    truth: Sequence[Mapping[str, object]],
+    capture: Path,
+    scenario: Scenario,
+    consumer: str,
+    timeout_s: float,
 ) -> Outcome:
-    truth = [t.to_json() for t in truths(match.frames)]
     options = ServeOptions(
         speed=None,
         on_end="close",
@@ -172,13 +191,13 @@ async def _serve_and_judge(
     return _judge(truth, stdout, stderr, done.returncode)
 
 
-def _judge(truth: list[dict[str, object]], stdout: str, stderr: str, returncode: int) -> Outcome:
+def _judge(truth: Sequence[Mapping[str, object]], stdout: str, stderr: str, returncode: int) -> Outcome:
     problem, kind, divergence = _problem(truth, stdout, returncode)
     return Outcome(problem, kind, divergence, returncode, stdout, stderr)
 
 
 def _problem(
-    truth: list[dict[str, object]], stdout: str, returncode: int
+    truth: Sequence[Mapping[str, object]], stdout: str, returncode: int
 ) -> tuple[str | None, FailureKind | None, Divergence | None]:
     if returncode != 0:
         return f"the consumer exited with status {returncode}", "crashed", None
