@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -260,7 +260,7 @@ def _writer_shaped(obj: dict[str, Any]) -> bool:
     )
 
 
-def quick_frame_texts(lines: list[Line], start: int, stop: int, texts: list[str]) -> int:
+def quick_frame_texts(lines: Sequence[Line], start: int, stop: int, texts: list[str]) -> int:
     """Append to `texts` the `data` of each frame line of `lines[start:stop]`, passing
     over heartbeat lines, up to the first line this quick way does not vouch for; return
     its index (`stop` when it vouched for them all). `ttrec cat --frames` reads a whole
