@@ -27,6 +27,7 @@ from ttrec.records import (
     Header,
     Heartbeat,
     Record,
+    RecordError,
     _dumps,
     _dumps_record,
     _make_frame,
@@ -302,3 +303,33 @@ def test_frames_before_a_bad_line_are_all_printed(tmp_path, count):
         cat_to(reader, out, frames=True)
     assert out.getvalue() == b"".join(f"f{i}\n".encode() for i in range(count))
     assert caught.value.line == count + 2
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"kind":"frame","t":0,"wall":"w","conn":0,"data":"x"}',  # the writer's key count, no "type"
+        b'{"type":"frame","t":0,"wall":"w","conn":0,"text":"x"}',
+        b'{"type":"frame","t":-1,"wall":"w","conn":0,"data":"x"}',
+        b'{"type":"heartbeat","t":0,"wall":"w","conn":0,"data":"x","more":1}',
+    ],
+)
+def test_a_line_shaped_almost_as_the_writer_writes_goes_the_careful_way(tmp_path, line):
+    """The quick loop of `cat --frames` takes only what the writer writes: a line with the
+    writer's number of keys but not its keys or values is judged as the stdlib judges it."""
+    body = [encode_header(HEADER)[:-1], b'{"type":"frame","t":0,"wall":"w","conn":0,"data":"first"}', line]
+    path = tmp_path / "c.jsonl.zst"
+    path.write_bytes(zstandard.ZstdCompressor().compress(b"\n".join(body) + b"\n"))
+    out, error = io.BytesIO(), None
+    with CaptureReader(path) as reader:
+        try:
+            cat_to(reader, out, frames=True)
+        except CaptureFormatError as exc:
+            error = (exc.line, exc.problem)
+    try:
+        expected = [t for t in (frame_text_by_stdlib(b) for b in body[1:]) if t is not None]
+        expected_error = None
+    except (ValueError, RecordError) as exc:
+        expected, expected_error = ["first"], (3, _describe(exc))
+    assert out.getvalue() == b"".join(t.encode() + b"\n" for t in expected)
+    assert error == expected_error

@@ -277,7 +277,7 @@ def quick_frame_texts(lines: Sequence[Line], start: int, stop: int, texts: list[
             return index
         if type(obj) is not dict or not shaped(obj):
             return index
-        kind = obj["type"]
+        kind = obj.get("type")
         if kind == "frame":
             append(obj["data"])
         elif kind != "heartbeat":
