@@ -62,14 +62,19 @@ async def test_many_sleepers_wake_in_deadline_order_and_cancelled_ones_do_not(au
 
 
 async def test_paced_playback_on_the_real_clock(tmp_path: Path) -> None:
+    """Over a real socket on the real clock, frame k (every 0.05 s of capture time) never
+    arrives before k * 0.05 s after the client began connecting: the server's schedule
+    starts after that, so an early frame is a pacing bug, whatever the machine's load. How
+    late frames are is a figure of the machine, not asserted here (benchmarks/replay.py
+    prints it; the MockClock tests pin the schedule exactly)."""
     capture = write_capture(tmp_path / "a.jsonl.zst", frames_every(6, 0.05))
     with trio.fail_after(10):
-        async with running([capture]) as handle, client(handle.fixture_url(FIXTURE)) as ws:
-            arrivals = await timed(ws, 6)
-    first = arrivals[0][0]
-    offsets = [t - first for t, _ in arrivals]
-    # generous: shared CI machines; the benchmark measures the real precision
-    assert offsets == pytest.approx([0, 0.05, 0.1, 0.15, 0.2, 0.25], abs=0.02)
+        async with running([capture]) as handle:
+            began = trio.current_time()
+            async with client(handle.fixture_url(FIXTURE)) as ws:
+                arrivals = await timed(ws, 6)
+    offsets = [t - began for t, _ in arrivals]
+    assert all(offset >= 0.05 * k for k, offset in enumerate(offsets)), offsets
 
 
 def test_the_margin_is_the_clocks_real_seconds() -> None:
