@@ -20,7 +20,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -115,7 +114,7 @@ def _import_constants_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     values = [*range(101, 951, 7), *(10**k + 3 for k in range(3, 19))]
     (tmp_path / f"{name}.py").write_text(f"VALUES = {tuple(values)!r}\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(sys.modules, name, importlib.import_module(name))
+    importlib.import_module(name)  # it stays imported (a name of its own): as a real import would
 
 
 def test_the_same_seed_draws_the_same_scenarios_whatever_the_process_imported(
@@ -238,7 +237,7 @@ def test_period_order_is_caught_where_it_shows(tmp_path: Path, node_path: None, 
 def test_fuzz_finds_each_bug_and_shrinks_it(
     tmp_path: Path,
     node_path: None,
-    record_property: Callable[[str, object], None],
+    request: pytest.FixtureRequest,
     language: str,
     bug: str,
     within: int,
@@ -255,7 +254,7 @@ def test_fuzz_finds_each_bug_and_shrinks_it(
         max_faults=1,
     )
     assert result.failure is not None, f"{bug} not found in {within} examples"
-    record_property("found_at_example", result.first_failure_at)  # in --junitxml's report
+    request.node.user_properties.append(("found_at_example", result.first_failure_at))  # --junitxml
     scenario, outcome = result.failure
     assert outcome.kind == kind, outcome.problem
     assert scenario.best_of == 3 and len(scenario.faults) <= 1 and scenario.match_seed == 0
