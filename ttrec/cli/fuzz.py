@@ -73,7 +73,7 @@ def fuzz_command(
     Each example serves one scenario (a simulated match, with corrections and collections
     completed, suspended or dropped; up to 3 faults; a join position) on loopback at full
     speed and runs the consumer; its beliefs are judged against the truth
-    (`ttrec verdict`). The same seed gives the same scenarios. On a failure the smallest
+    (`ttrec verdict`). The same seed gives the same scenarios (docs/fuzz.md). On a failure the smallest
     scenario found is written to --out (capture, faults, the `ttrec serve` command that
     replays it, the verdict), exit 1; exit 0 when every example passed.
 
