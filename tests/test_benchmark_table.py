@@ -4,23 +4,18 @@ benchmarks/results.json: a figure in the README cannot drift from its measuremen
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from benchmark_support import load_benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_all() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("run_all", ROOT / "benchmarks" / "run_all.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("run_all", module)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("run_all")
 
 
 def test_the_readme_shows_the_table_of_the_committed_results() -> None:

@@ -7,29 +7,21 @@ loopback test reads a replay server at speed max. Loopback only, every wait boun
 
 from __future__ import annotations
 
-import importlib.util
 import struct
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 import trio
+from benchmark_support import load_benchmark
 from replayer_support import ACCEPT, FIXTURE, frames_every, running, texts, write_capture
 
 from replayer import ServeOptions
 from ttrec.feed import auth_message
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def lean_reader() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("lean_reader", ROOT / "benchmarks" / "lean_reader.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("lean_reader", module)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("lean_reader")
 
 
 lean = lean_reader()
