@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ssl
 import tempfile
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -243,7 +244,7 @@ def token_for(options: ServeOptions) -> str:
 # -- in a thread -----------------------------------------------------------------------
 
 
-class GateCalls(Generic[R]):
+class GateCalls(ABC, Generic[R]):
     """The step control of one fixture (replayer.control.FixtureGate) called from outside
     the server's trio run: what each call returns is `R`, made by `_now` (a call that
     answers at once) and `_wait` (one that waits, bounded by `timeout`; a TimeoutError says
@@ -253,11 +254,11 @@ class GateCalls(Generic[R]):
     def __init__(self, gate: FixtureGate) -> None:
         self._gate = gate
 
-    def _now(self, fn: Callable[[], Position]) -> R:
-        raise NotImplementedError
+    @abstractmethod
+    def _now(self, fn: Callable[[], Position]) -> R: ...
 
-    def _wait(self, fn: Callable[[], Awaitable[Position]], timeout: float) -> R:
-        raise NotImplementedError
+    @abstractmethod
+    def _wait(self, fn: Callable[[], Awaitable[Position]], timeout: float) -> R: ...
 
     def position(self) -> R:
         return self._now(self._gate.position)
