@@ -259,12 +259,18 @@ def expected_run(raw: bytes, decode: Any) -> tuple[list[Any], tuple[int, str] | 
     return values, None
 
 
+def capture_file(tmp_path_factory: pytest.TempPathFactory, raw: bytes) -> Path:
+    """`raw` in a capture file of its own (one a hypothesis example: tmp_path is per test)."""
+    path = tmp_path_factory.mktemp("c") / "c.jsonl.zst"
+    path.write_bytes(raw)
+    return path
+
+
 @fuzz(150)
 @given(captures())
 def test_reading_a_capture_gives_what_the_stdlib_reading_gives(tmp_path_factory, capture):
     raw, _ = capture
-    path = tmp_path_factory.mktemp("c") / "c.jsonl.zst"
-    path.write_bytes(raw)
+    path = capture_file(tmp_path_factory, raw)
     records: list[Record] = []
     error = None
     with CaptureReader(path) as reader:
@@ -279,8 +285,7 @@ def test_reading_a_capture_gives_what_the_stdlib_reading_gives(tmp_path_factory,
 @given(captures())
 def test_cat_frames_prints_what_the_stdlib_reading_prints(tmp_path_factory, capture):
     raw, _ = capture
-    path = tmp_path_factory.mktemp("c") / "c.jsonl.zst"
-    path.write_bytes(raw)
+    path = capture_file(tmp_path_factory, raw)
     texts, expected_error = expected_run(raw, frame_text_by_stdlib)
     assert frames_printed(path) == (b"".join(t.encode() + b"\n" for t in texts), expected_error)
 

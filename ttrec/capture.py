@@ -311,25 +311,17 @@ class CaptureReader(_Closing):
         self._end_of_text()
 
     def frame_texts(self) -> Iterator[str]:
-        """The exact text of each remaining data frame (`ttrec cat --frames`).
-
-        A frame's line is parsed and nothing else checked (building a Frame and checking
-        every field costs half again as much); any other line is decoded as a record, so
-        what is not JSON or not a record is still refused with its line number."""
-        from ttrec.records import frame_text  # see the note at the imports
-
-        for run, before in self._pending_runs():
-            for self.lines, line in enumerate(run, before + 1):
-                try:
-                    text = frame_text(line)
-                except (ValueError, RecordError, RecursionError) as exc:
-                    raise self._error(exc) from None
-                if text is not None:
-                    yield text
+        """The exact text of each remaining data frame, one at a time (`frame_text_batches`
+        flattened: `lines` moves a batch at a time)."""
+        for batch in self.frame_text_batches():
+            yield from batch
 
     def frame_text_batches(self) -> Iterator[list[str]]:
-        """The remaining data frames' texts, as `frame_texts` gives them, up to
-        FRAME_BATCH_LINES lines' worth at a time (`ttrec cat --frames`: one write a batch).
+        """The exact texts of the remaining data frames, up to FRAME_BATCH_LINES lines'
+        worth at a time (`ttrec cat --frames`: one write a batch). A frame's line is parsed
+        and nothing else checked (building a Frame and checking every field costs half
+        again as much); any other line is decoded as a record, so what is not JSON or not
+        a record is still refused with its line number.
         The texts before a line that is refused are handed out before its error is raised;
         `lines` is the last line read of the batch handed out."""
         for run, before in self._pending_runs():
