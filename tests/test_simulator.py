@@ -34,7 +34,10 @@ from ttrec.simulated_incidents import Incidents
 from ttrec.simulator import DEFAULT_START, Event, SimulatedMatch, simulate_match
 from ttrec.testing.strategies import seeds
 
-PROPERTY = settings(max_examples=25, deadline=None)
+# Each rule below sees this many matches: more than the 25 each saw when every rule was its
+# own property test drawing its own matches, and the 40 the time-out rule saw by seed.
+MATCHES_PER_RULE = 40
+PROPERTY = settings(max_examples=MATCHES_PER_RULE, deadline=None)
 NO_CORRECTIONS = Incidents(correction_ppm=0)
 
 
@@ -213,9 +216,7 @@ def test_doubles_teams_have_two_players_and_singles_one() -> None:
 # --- properties over many matches --------------------------------------------------------
 
 
-@PROPERTY
-@given(clean_matches())
-def test_scores_follow_ittf_rules(match: SimulatedMatch) -> None:
+def rule_scores_follow_ittf_rules(match: SimulatedMatch) -> None:
     to_win = match.best_of // 2 + 1
     assert to_win <= len(match.sets) <= match.best_of
     won = dict(zip(SIDES, match.sets_won, strict=True))
@@ -234,15 +235,11 @@ def test_scores_follow_ittf_rules(match: SimulatedMatch) -> None:
     assert previous == match.sets[-1] and period == len(match.sets)
 
 
-@PROPERTY
-@given(clean_matches())
-def test_serve_alternates_by_ittf_rules(match: SimulatedMatch) -> None:
+def rule_serve_alternates_by_ittf_rules(match: SimulatedMatch) -> None:
     assert [point.server for point in match.points] == expected_servers(match)
 
 
-@PROPERTY
-@given(clean_matches())
-def test_every_frame_adds_one_action_and_says_which(match: SimulatedMatch) -> None:
+def rule_every_frame_adds_one_action_and_says_which(match: SimulatedMatch) -> None:
     found = frame_actions(match)
     assert found == [(a.side, a.period, a.action_id) for a in match.actions]
     # A frame's seqNum is its action's place in the whole timeline (SPEC §6): the gaps are
@@ -254,9 +251,7 @@ def test_every_frame_adds_one_action_and_says_which(match: SimulatedMatch) -> No
     assert [f.finished for f in frames] == [False] * (len(frames) - 1) + [True]
 
 
-@PROPERTY
-@given(clean_matches())
-def test_actions_tell_the_points_that_were_played(match: SimulatedMatch) -> None:
+def rule_actions_tell_the_points_that_were_played(match: SimulatedMatch) -> None:
     actions = [(a.side, a.period, a.action_id) for a in match.actions]
     scored = [(side, period) for side, period, action in actions if action == POINT_SCORED]
     assert scored == [(p.winner, p.period) for p in match.points]
@@ -270,9 +265,7 @@ def test_actions_tell_the_points_that_were_played(match: SimulatedMatch) -> None
     assert announced == expected_announcements(match)
 
 
-@PROPERTY
-@given(clean_matches())
-def test_final_frame_holds_the_result(match: SimulatedMatch) -> None:
+def rule_final_frame_holds_the_result(match: SimulatedMatch) -> None:
     final = parse_frame(match.frames[-1])
     assert final.finished and final.winner == match.winner
     assert final.sets == list(match.sets)
@@ -285,9 +278,7 @@ def test_final_frame_holds_the_result(match: SimulatedMatch) -> None:
         assert team.count(POINT_STARTED) == served + lets
 
 
-@PROPERTY
-@given(clean_matches())
-def test_match_totals_are_sums_over_sets_in_every_frame(match: SimulatedMatch) -> None:
+def rule_match_totals_are_sums_over_sets_in_every_frame(match: SimulatedMatch) -> None:
     for text in match.frames:
         frame = parse_frame(text)
         for team in frame.teams:
@@ -310,9 +301,7 @@ def provider_keys(obj: Any, path: str = "") -> set[str]:
 PROVIDER = json.loads(PROVIDER_SAMPLE.read_text())
 
 
-@PROPERTY
-@given(clean_matches())
-def test_frames_have_the_providers_shape(match: SimulatedMatch) -> None:
+def rule_frames_have_the_providers_shape(match: SimulatedMatch) -> None:
     final = json.loads(match.frames[-1])
     assert provider_keys(final) == provider_keys(PROVIDER)
     for text in match.frames:
@@ -354,9 +343,7 @@ def test_periods_and_aggregates_come_in_no_fixed_order() -> None:
     assert len(game_orders) > 5 and len(period_orders) > 5
 
 
-@PROPERTY
-@given(clean_matches())
-def test_records_timing_and_heartbeats(match: SimulatedMatch) -> None:
+def rule_records_timing_and_heartbeats(match: SimulatedMatch) -> None:
     records = match.records
     assert isinstance(records[0], Open) and records[0].t == 0 and records[0].url == match.header.url
     assert isinstance(records[-1], Close) and (records[-1].code, records[-1].by) == (1000, "server")
@@ -412,28 +399,58 @@ def rests(match: SimulatedMatch) -> list[tuple[Event, Event, set[int]]]:
     return found
 
 
-def test_time_outs_come_when_a_side_trails_and_each_side_has_one() -> None:
+def rule_time_outs_come_when_a_side_trails_and_each_side_has_one(match: SimulatedMatch) -> int:
     """ITTF: one time-out of up to a minute per side and match. It follows a point that
-    left the calling side 3 or more behind, and each side calls at most one."""
-    taken = 0
-    for seed in range(40):
-        match = simulate_match(seed, best_of=7, incidents=NO_CORRECTIONS)
-        scored_times = [e.t for e in match.events if e.type_id == POINT_SCORED]
-        score_after = dict(zip(scored_times, (point.score for point in match.points), strict=True))
-        callers = []
-        for scored, serve, between in rests(match):
-            if TIMEOUT in between:
-                assert serve.t - scored.t >= 40 * S
-                home, away = score_after[scored.t]
-                assert abs(home - away) >= 3
-                caller = next(
-                    e.side for e in match.events if e.type_id == TIMEOUT and scored.t <= e.t <= serve.t
-                )
-                assert caller == ("home" if home < away else "away")
-                callers.append(caller)
-        assert len(callers) == len(set(callers))
-        taken += len(callers)
-    assert taken > 0
+    left the calling side 3 or more behind, and each side calls at most one. Returns how
+    many were called."""
+    scored_times = [e.t for e in match.events if e.type_id == POINT_SCORED]
+    score_after = dict(zip(scored_times, (point.score for point in match.points), strict=True))
+    callers = []
+    for scored, serve, between in rests(match):
+        if TIMEOUT in between:
+            assert serve.t - scored.t >= 40 * S
+            home, away = score_after[scored.t]
+            assert abs(home - away) >= 3
+            caller = next(e.side for e in match.events if e.type_id == TIMEOUT and scored.t <= e.t <= serve.t)
+            assert caller == ("home" if home < away else "away")
+            callers.append(caller)
+    assert len(callers) == len(set(callers))
+    return len(callers)
+
+
+# Every rule above, on the same matches: simulating a match (about 50 ms, most of it
+# rendering the frames) costs far more than checking a rule on it, so each match drawn is
+# checked against all of them (MATCHES_PER_RULE matches in all).
+RULES = (
+    rule_scores_follow_ittf_rules,
+    rule_serve_alternates_by_ittf_rules,
+    rule_every_frame_adds_one_action_and_says_which,
+    rule_actions_tell_the_points_that_were_played,
+    rule_final_frame_holds_the_result,
+    rule_match_totals_are_sums_over_sets_in_every_frame,
+    rule_frames_have_the_providers_shape,
+    rule_records_timing_and_heartbeats,
+    rule_time_outs_come_when_a_side_trails_and_each_side_has_one,
+)
+
+
+@PROPERTY
+@given(clean_matches())
+def test_every_rule_holds_on_every_clean_match(match: SimulatedMatch) -> None:
+    for rule in RULES:
+        rule(match)
+
+
+def test_time_outs_are_called() -> None:
+    """The time-out rule is not vacuous: the first of the best-of-7 matches that has one
+    (each side keeps its time-out for a bad moment in half the matches)."""
+    taken = (
+        rule_time_outs_come_when_a_side_trails_and_each_side_has_one(
+            simulate_match(seed, best_of=7, incidents=NO_CORRECTIONS)
+        )
+        for seed in range(40)
+    )
+    assert any(taken)
 
 
 def test_a_match_has_heartbeats_in_its_game_breaks() -> None:
