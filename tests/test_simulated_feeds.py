@@ -77,11 +77,26 @@ def test_simulate_writes_both_feeds_of_one_match(tmp_path: Path) -> None:
             assert record.t == packet_t[parse_frame(record.data).seq_num]
 
 
-def test_the_two_feeds_agree_after_every_counted_action() -> None:
+DEFAULT_SEEDS = range(60)
+
+
+@pytest.fixture(scope="module")
+def default_matches() -> list[SimulatedMatch]:
+    """Matches of seeds 0..59 with every default (best of 5, default corrections): several
+    tests below look at the same matches, and simulating one (50-90 ms, about 1 MB) costs
+    far more than any of their checks."""
+    return [simulate_match(seed) for seed in DEFAULT_SEEDS]
+
+
+# The tests that share default_matches run on one worker, so it is simulated once.
+shares_default_matches = pytest.mark.xdist_group("simulated-feeds-default-matches")
+
+
+@shares_default_matches
+def test_the_two_feeds_agree_after_every_counted_action(default_matches: list[SimulatedMatch]) -> None:
     """The actions feed's summary (games won, points per game) and the statistics frame of
     the same fixtureSeqNum tell the same score: two renderings of one timeline."""
-    for seed in range(6):
-        match = simulate_match(seed, best_of=5)
+    for match in default_matches[:6]:
         by_seq = {p.seq: p for p in packets(match.actions_records)}
         for text in match.frames:
             frame = parse_frame(text)
@@ -94,11 +109,13 @@ def test_the_two_feeds_agree_after_every_counted_action() -> None:
         assert final.finished and final.summary is not None and final.summary.current_status == "Completed"
 
 
-def test_statistics_seqnums_skip_about_as_many_actions_as_the_providers_sample() -> None:
+@shares_default_matches
+def test_statistics_seqnums_skip_about_as_many_actions_as_the_providers_sample(
+    default_matches: list[SimulatedMatch],
+) -> None:
     """The provider's sample: final seqNum 272 with 249 counted actions (8.5 % uncounted)."""
     shares = []
-    for seed in range(60):
-        match = simulate_match(seed, best_of=5)
+    for match in default_matches:
         last = parse_frame(match.frames[-1]).seq_num
         assert last == len(match.events)
         shares.append(1 - len(match.frames) / last)
@@ -147,10 +164,12 @@ def test_a_correction_at_match_point_gives_the_deciding_point_to_its_winner() ->
     assert len(updated) == 1 and updated[0].side == match.winner and updated[0].related
 
 
-def test_default_corrections_come_once_every_few_matches_and_check_accepts_them() -> None:
+@shares_default_matches
+def test_default_corrections_come_once_every_few_matches_and_check_accepts_them(
+    default_matches: list[SimulatedMatch],
+) -> None:
     corrected = 0
-    for seed in range(40):
-        match = simulate_match(seed)
+    for match in default_matches[:40]:
         sends = {e.send_type for e in match.events}
         corrected += bool(sends - {"Confirmed"})
         assert check(match.header, match.records).finish() == []
