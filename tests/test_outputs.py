@@ -40,9 +40,18 @@ TIMEOUT_S: Final = 30
 FIXTURE_ID: Final = "00000000-0000-4000-8000-00000000abcd"
 
 
+@pytest.fixture(scope="module")
+def capture_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """One simulated capture's bytes: simulated once, written afresh for each test."""
+    directory = tmp_path_factory.mktemp("simulated")
+    return write_capture(simulate_match(3, fixture_id=FIXTURE_ID), directory / "match.jsonl.zst").read_bytes()
+
+
 @pytest.fixture
-def capture(tmp_path: Path) -> Path:
-    return write_capture(simulate_match(3, fixture_id=FIXTURE_ID), tmp_path / "match.jsonl.zst")
+def capture(tmp_path: Path, capture_bytes: bytes) -> Path:
+    path = tmp_path / "match.jsonl.zst"
+    path.write_bytes(capture_bytes)
+    return path
 
 
 def ttrec(
@@ -205,7 +214,7 @@ def test_a_failed_write_leaves_nothing_and_the_retry_succeeds(
     assert failed.returncode == 1, failed.stderr
     assert "Traceback" not in failed.stderr and str(out) in failed.stderr
     assert list(out.parent.iterdir()) == []  # no partial capture, no temporary file
-    retried = ttrec(*DERIVED[command](capture, out))
+    retried = invoke(*DERIVED[command](capture, out))  # in-process: no file size limit to set
     assert retried.returncode == 0, retried.stderr
     with CaptureReader(out) as reader:
         assert any(isinstance(r, Frame) for r in reader) and not reader.torn_tail
@@ -223,23 +232,34 @@ def test_derived_outputs_never_replace_anything(tmp_path: Path, capture: Path, c
 
 
 @pytest.mark.parametrize("command", DERIVED)
-def test_dash_is_stdout_and_never_a_file(tmp_path: Path, capture: Path, command: str) -> None:
+def test_dash_is_stdout_and_never_a_file(
+    tmp_path: Path, capture: Path, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every command writes `-o -` through one function (ttrec.outputs.new_capture): one
+    command goes through a real process and its real stdout, the others in-process."""
     to_file = tmp_path / "file.jsonl.zst"
-    assert ttrec(*DERIVED[command](capture, to_file)).returncode == 0
-    done = subprocess.run(
-        [sys.executable, "-m", "ttrec", *map(str, DERIVED[command](capture, Path("-")))],
-        capture_output=True,
-        timeout=TIMEOUT_S,
-        cwd=tmp_path,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    assert invoke(*DERIVED[command](capture, to_file)).returncode == 0
+    args = [str(a) for a in DERIVED[command](capture, Path("-"))]
+    if command == "simulate":
+        done = subprocess.run(
+            [sys.executable, "-m", "ttrec", *args],
+            capture_output=True,
+            timeout=TIMEOUT_S,
+            cwd=tmp_path,
+            check=False,
+        )
+        returncode, stdout, stderr = done.returncode, done.stdout, done.stderr
+    else:
+        monkeypatch.chdir(tmp_path)
+        result = CliRunner().invoke(cli, args)
+        returncode, stdout, stderr = result.exit_code, result.stdout_bytes, result.stderr_bytes
+    assert returncode == 0, stderr
     assert not (tmp_path / "-").exists()
     piped = tmp_path / "piped.jsonl.zst"
-    piped.write_bytes(done.stdout)
+    piped.write_bytes(stdout)
     with CaptureReader(to_file) as a, CaptureReader(piped) as b:
         assert list(b) == list(a) and b.header.fixture_id == a.header.fixture_id
-    assert b"stdout" in done.stderr  # the summary goes to stderr, the capture alone to stdout
+    assert b"stdout" in stderr  # the summary goes to stderr, the capture alone to stdout
 
 
 def test_dash_sends_nothing_when_the_capture_cannot_be_built(tmp_path: Path) -> None:
