@@ -4,8 +4,9 @@ truth) or are worked out here, never copied from the output."""
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from statistics import mean
 
@@ -77,26 +78,20 @@ def test_simulate_writes_both_feeds_of_one_match(tmp_path: Path) -> None:
             assert record.t == packet_t[parse_frame(record.data).seq_num]
 
 
-DEFAULT_SEEDS = range(60)
-
-
 @pytest.fixture(scope="module")
-def default_matches() -> list[SimulatedMatch]:
-    """Matches of seeds 0..59 with every default (best of 5, default corrections): several
-    tests below look at the same matches, and simulating one (50-90 ms, about 1 MB) costs
-    far more than any of their checks."""
-    return [simulate_match(seed) for seed in DEFAULT_SEEDS]
+def default_match() -> Callable[[int], SimulatedMatch]:
+    """The match of a seed with every default (best of 5, default corrections), simulated
+    once per module: three tests below look at seeds 0..59, and simulating a match (50-90
+    ms, about 1 MB) costs far more than any of their checks."""
+    return functools.cache(simulate_match)
 
 
-# The tests that share default_matches run on one worker, so it is simulated once.
-shares_default_matches = pytest.mark.xdist_group("simulated-feeds-default-matches")
-
-
-@shares_default_matches
-def test_the_two_feeds_agree_after_every_counted_action(default_matches: list[SimulatedMatch]) -> None:
+def test_the_two_feeds_agree_after_every_counted_action(
+    default_match: Callable[[int], SimulatedMatch],
+) -> None:
     """The actions feed's summary (games won, points per game) and the statistics frame of
     the same fixtureSeqNum tell the same score: two renderings of one timeline."""
-    for match in default_matches[:6]:
+    for match in map(default_match, range(6)):
         by_seq = {p.seq: p for p in packets(match.actions_records)}
         for text in match.frames:
             frame = parse_frame(text)
@@ -109,13 +104,12 @@ def test_the_two_feeds_agree_after_every_counted_action(default_matches: list[Si
         assert final.finished and final.summary is not None and final.summary.current_status == "Completed"
 
 
-@shares_default_matches
 def test_statistics_seqnums_skip_about_as_many_actions_as_the_providers_sample(
-    default_matches: list[SimulatedMatch],
+    default_match: Callable[[int], SimulatedMatch],
 ) -> None:
     """The provider's sample: final seqNum 272 with 249 counted actions (8.5 % uncounted)."""
     shares = []
-    for match in default_matches:
+    for match in map(default_match, range(60)):
         last = parse_frame(match.frames[-1]).seq_num
         assert last == len(match.events)
         shares.append(1 - len(match.frames) / last)
@@ -164,12 +158,11 @@ def test_a_correction_at_match_point_gives_the_deciding_point_to_its_winner() ->
     assert len(updated) == 1 and updated[0].side == match.winner and updated[0].related
 
 
-@shares_default_matches
 def test_default_corrections_come_once_every_few_matches_and_check_accepts_them(
-    default_matches: list[SimulatedMatch],
+    default_match: Callable[[int], SimulatedMatch],
 ) -> None:
     corrected = 0
-    for match in default_matches[:40]:
+    for match in map(default_match, range(40)):
         sends = {e.send_type for e in match.events}
         corrected += bool(sends - {"Confirmed"})
         assert check(match.header, match.records).finish() == []

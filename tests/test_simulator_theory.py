@@ -8,6 +8,7 @@ rejected against a model 2 points off, so the test can tell a wrong simulator.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter
 from fractions import Fraction
@@ -26,6 +27,9 @@ DEUCE_PAIRS = 12  # scores listed one by one; longer games fall in the tail bin
 OFF_BY = Fraction(2, 100)
 
 
+# Cached: the fixture below holds one chance at a time, and a worker that gets tests of
+# the chances interleaved (xdist) would otherwise play a chance's matches again.
+@functools.cache
 def played(point_prob: Fraction, best_of: int) -> list[list[tuple[int, int]]]:
     model = PointModel.fixed(to_ppm(float(point_prob)))
     # Distinct seeds per best_of: the same seed plays the same first games whatever the
