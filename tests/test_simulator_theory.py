@@ -8,7 +8,6 @@ rejected against a model 2 points off, so the test can tell a wrong simulator.
 
 from __future__ import annotations
 
-import functools
 import random
 from collections import Counter
 from fractions import Fraction
@@ -27,9 +26,6 @@ DEUCE_PAIRS = 12  # scores listed one by one; longer games fall in the tail bin
 OFF_BY = Fraction(2, 100)
 
 
-# Cached: the fixture below holds one chance at a time, and a worker that gets tests of
-# the chances interleaved (xdist) would otherwise play a chance's matches again.
-@functools.cache
 def played(point_prob: Fraction, best_of: int) -> list[list[tuple[int, int]]]:
     model = PointModel.fixed(to_ppm(float(point_prob)))
     # Distinct seeds per best_of: the same seed plays the same first games whatever the
@@ -38,39 +34,41 @@ def played(point_prob: Fraction, best_of: int) -> list[list[tuple[int, int]]]:
     return [play(random.Random(seed), best_of, model).sets for seed in seeds]
 
 
-@pytest.fixture(scope="module", params=[Fraction(1, 2), Fraction(3, 5), Fraction(7, 20)], ids=str)
-def matches(request: pytest.FixtureRequest) -> tuple[Fraction, dict[int, list[list[tuple[int, int]]]]]:
-    p: Fraction = request.param
-    return p, {best_of: played(p, best_of) for best_of in (3, 5, 7)}
+Matches = dict[int, list[list[tuple[int, int]]]]  # the set scores of each match, by best_of
 
 
-Matches = tuple[Fraction, dict[int, list[list[tuple[int, int]]]]]
-
-
-def all_games(matches: Matches) -> list[tuple[int, int]]:
-    return [score for by_best_of in matches[1].values() for sets in by_best_of for score in sets]
-
-
-def test_game_scores_follow_the_exact_distribution(matches: Matches) -> None:
-    p = matches[0]
+def game_scores_fit(p: Fraction, matches: Matches) -> None:
     observed = Counter(all_games(matches))
     assert chi_square_fit(observed, theory.game_scores(p, DEUCE_PAIRS)).p_value > LEVEL
     assert chi_square_fit(observed, theory.game_scores(p + OFF_BY, DEUCE_PAIRS)).p_value < LEVEL
 
 
-def test_points_per_game_follow_the_exact_distribution(matches: Matches) -> None:
-    p = matches[0]
+def points_per_game_fit(p: Fraction, matches: Matches) -> None:
     observed = Counter(home + away for home, away in all_games(matches))
     assert chi_square_fit(observed, theory.points_per_game(p, DEUCE_PAIRS)).p_value > LEVEL
 
 
-@pytest.mark.parametrize("best_of", [3, 5, 7])
-def test_match_scores_and_lengths_follow_the_exact_distribution(matches: Matches, best_of: int) -> None:
-    p = matches[0]
-    finals = [(sum(h > a for h, a in sets), sum(a > h for h, a in sets)) for sets in matches[1][best_of]]
-    assert chi_square_fit(Counter(finals), theory.match_scores(p, best_of)).p_value > LEVEL
+def match_scores_and_lengths_fit(p: Fraction, matches: Matches, best_of: int) -> None:
+    finals = [(sum(h > a for h, a in sets), sum(a > h for h, a in sets)) for sets in matches[best_of]]
+    assert chi_square_fit(Counter(finals), theory.match_scores(p, best_of)).p_value > LEVEL, best_of
     lengths = Counter(home + away for home, away in finals)
-    assert chi_square_fit(lengths, theory.games_per_match(p, best_of)).p_value > LEVEL
+    assert chi_square_fit(lengths, theory.games_per_match(p, best_of)).p_value > LEVEL, best_of
+
+
+def all_games(matches: Matches) -> list[tuple[int, int]]:
+    return [score for by_best_of in matches.values() for sets in by_best_of for score in sets]
+
+
+# One test per chance, fitting every distribution to the same 1500 matches: playing them
+# costs seconds, the fits milliseconds, and tests of one chance that shared a module
+# fixture played them again on each xdist worker that ran one of them.
+@pytest.mark.parametrize("p", [Fraction(1, 2), Fraction(3, 5), Fraction(7, 20)], ids=str)
+def test_game_scores_points_per_game_and_match_scores_follow_the_exact_distributions(p: Fraction) -> None:
+    matches = {best_of: played(p, best_of) for best_of in (3, 5, 7)}
+    game_scores_fit(p, matches)
+    points_per_game_fit(p, matches)
+    for best_of in matches:
+        match_scores_and_lengths_fit(p, matches, best_of)
 
 
 def test_a_point_prob_has_no_serve_effect_and_no_strength_draw() -> None:
