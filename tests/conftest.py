@@ -38,6 +38,7 @@ LONG_FIRST: Final = (
     "tests/test_fuzz.py::test_ttrec_fuzz_on_the_node_consumers",
     "tests/test_simulated_feeds.py",
     "tests/test_simulator_theory.py",
+    "tests/test_simulator.py::test_every_rule_holds_on_every_clean_match",
     "tests/test_live_metrics.py",
     "tests/test_recorder_connection.py::test_on_the_real_clock",
     "tests/test_plugin.py",
