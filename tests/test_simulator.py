@@ -203,16 +203,6 @@ def test_header_records_how_the_match_was_made() -> None:
     )
 
 
-def test_doubles_teams_have_two_players_and_singles_one() -> None:
-    for seed in range(10):
-        singles, doubles = simulate_match(seed), simulate_match(seed, doubles=True)
-        for team in (singles.home, singles.away):
-            assert "/" not in team.name and re.fullmatch(r"TTREC_SIM - [A-Z]+ [A-Z][a-z]+", team.name)
-        for team in (doubles.home, doubles.away):
-            assert re.fullmatch(r"TTREC_SIM - [A-Z]+ [A-Z][a-z]+/[A-Z]+ [A-Z][a-z]+", team.name)
-        assert singles.home.id != singles.away.id
-
-
 # --- properties over many matches --------------------------------------------------------
 
 
@@ -418,6 +408,19 @@ def rule_time_outs_come_when_a_side_trails_and_each_side_has_one(match: Simulate
     return len(callers)
 
 
+def rule_doubles_teams_have_two_players_and_singles_one(match: SimulatedMatch) -> None:
+    player = r"[A-Z]+ [A-Z][a-z]+"
+    shape = rf"TTREC_SIM - {player}/{player}" if match.doubles else rf"TTREC_SIM - {player}"
+    for team in (match.home, match.away):
+        assert re.fullmatch(shape, team.name), (match.doubles, team.name)
+    assert match.home.id != match.away.id
+
+
+def rule_no_corrections_when_the_rate_is_zero(match: SimulatedMatch) -> None:
+    """Corrections themselves are tested in tests/test_simulated_feeds.py."""
+    assert {event.send_type for event in match.events} == {"Confirmed"}
+
+
 # Every rule above, on the same matches: simulating a match (about 50 ms, most of it
 # rendering the frames) costs far more than checking a rule on it, so each match drawn is
 # checked against all of them (MATCHES_PER_RULE matches in all).
@@ -431,6 +434,8 @@ RULES = (
     rule_frames_have_the_providers_shape,
     rule_records_timing_and_heartbeats,
     rule_time_outs_come_when_a_side_trails_and_each_side_has_one,
+    rule_doubles_teams_have_two_players_and_singles_one,
+    rule_no_corrections_when_the_rate_is_zero,
 )
 
 
