@@ -46,6 +46,27 @@ LONG_FIRST: Final = (
 )
 
 
+# Tests that share an expensive module-level setup, by node-id prefix: each group runs on one
+# xdist worker, so that its setup is made once. pytest-xdist's own `xdist_group` mark groups
+# nothing under pytest 9 (xdist 3.8 renames the items through `item._nodeid`, which pytest 9
+# no longer reads), so the groups are named here, where the scheduler can see them.
+SAME_WORKER: Final = ("tests/test_record_live_cli.py",)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class SameWorkerGroups(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            group = next((prefix for prefix in SAME_WORKER if nodeid.startswith(prefix)), None)
+            return group if group is not None else super()._split_scope(nodeid)
+
+    return SameWorkerGroups(config, log)  # type: ignore[arg-type]
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     def rank(item: pytest.Item) -> int:
         return next(
