@@ -51,8 +51,10 @@ async def serve_and_record(folder: Path) -> dict[str, Run]:
     ]
     ready = folder / "ready.json"
     serve = [sys.executable, "-m", "ttrec", "serve", *map(str, served), "--ready-file", str(ready)]
-    # Each match is live for about 7 s: time enough for the recorders to start on a loaded machine.
-    serve += ["--speed", "2", "--stagger", "1", "--token", TOKEN]
+    # Each match is live for about 5 s (14.5 s of capture at speed 3): time enough for the
+    # recorders to start on a loaded machine (about 1 s) and connect while it is listed live.
+    # --on-end close: the recorders need not linger 2 s after the finished frame.
+    serve += ["--speed", "3", "--stagger", "1", "--on-end", "close", "--token", TOKEN]
     runs: dict[str, Run] = {}
 
     async def record(name: str, base: list[str]) -> None:
@@ -145,8 +147,8 @@ def test_usage_errors(args: list[str], problem: str) -> None:
 
 async def test_sigterm_closes_every_capture_and_exits_0(tmp_path: Path) -> None:
     served = [
-        write_match(tmp_path / "a.jsonl.zst", 40, FIXTURE, step_s=1.0),
-        write_match(tmp_path / "b.jsonl.zst", 40, OTHER_FIXTURE, step_s=1.0),
+        write_match(tmp_path / "a.jsonl.zst", 40, FIXTURE, step_s=0.2),
+        write_match(tmp_path / "b.jsonl.zst", 40, OTHER_FIXTURE, step_s=0.2),
     ]
     ready, out_dir = tmp_path / "ready.json", tmp_path / "out"
     serve = [sys.executable, "-m", "ttrec", "serve", *map(str, served), "--ready-file", str(ready)]
@@ -165,7 +167,8 @@ async def test_sigterm_closes_every_capture_and_exits_0(tmp_path: Path) -> None:
             )
             while not out_dir.exists() or len(list(out_dir.iterdir())) < 2:
                 await trio.sleep(0.05)
-            await trio.sleep(2.0)  # a few frames in
+            while not all(frames_of(read(path)[1]) for path in out_dir.iterdir()):
+                await trio.sleep(0.05)  # a frame in, each
             recorder.send_signal(signal.SIGTERM)
             code = await recorder.wait()
             server.send_signal(signal.SIGTERM)
