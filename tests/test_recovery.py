@@ -164,6 +164,9 @@ async def test_ttrec_record_against_ttrec_serve_start_at_and_a_drop_finishes(tmp
     serve_args = [sys.executable, "-m", "ttrec", "serve", str(capture), "--speed", "max"]
     serve_args += ["--start-at", START_AT, "--fault", "drop:at=match-point", "--exit-when", "played"]
     serve_args += ["--ready-file", str(ready), "--report", str(report)]
+    # A heartbeat after 0.1 s of quiet: the recorder's linger after the finished frame ends at
+    # it (else FINISHED_LINGER_S, 2 s of the real clock).
+    serve_args += ["--heartbeat-interval", "0.1"]
     out = tmp_path / "recorded.jsonl.zst"
     with trio.fail_after(60):
         async with trio.open_nursery() as nursery:
