@@ -310,12 +310,12 @@ def test_recording_from_an_unreachable_provider_fails_at_the_deadline(pytester: 
         env.setenv("TTREC_TOKEN", "provider-token")
         # Bounded: before the deadline existed this run never ended.
         result = pytester.runpytest_subprocess(
-            "--ttrec-record-mode=once", base, "--ttrec-record-timeout=2", timeout=60
+            "--ttrec-record-mode=once", base, "--ttrec-record-timeout=1", timeout=60
         )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*recording fixture * did not complete (it did not complete within 2 s (--ttrec-record-timeout);"
+            "*recording fixture * did not complete (it did not complete within 1 s (--ttrec-record-timeout);"
             " last: cannot connect*"
         ]
     )
