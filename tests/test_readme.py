@@ -7,22 +7,13 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
-from functools import partial
 from pathlib import Path
-from typing import TypeVar
 
-import pytest
-import trio
-import trio.testing
-from click.testing import CliRunner
+from cli_support import invoke_on_mock_clock
 
 from ttrec.bundled import SAMPLES
-from ttrec.cli import cli
 from ttrec.cli.watch import DEMO_SECONDS
 from ttrec.simulator import simulate_match
-
-T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -46,20 +37,7 @@ def run(command: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedPr
     )
 
 
-def bounded_run(
-    real_run: Callable[..., T], clock: trio.abc.Clock, fn: Callable[..., Awaitable[T]], *args: object
-) -> T:
-    """trio.run on `clock`, failing after three demos' worth of its time (a bound that the
-    MockClock jumps to, should the demo ever wait on nothing)."""
-
-    async def bounded() -> T:
-        with trio.fail_after(3 * DEMO_SECONDS):
-            return await fn(*args)
-
-    return real_run(bounded, clock=clock)
-
-
-def test_the_two_commands_install_demo_and_test(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_two_commands_install_demo_and_test() -> None:
     setup, tests = block_after("Two commands")
     assert setup.startswith("python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && ")
     assert tests == ".ci/run"
@@ -82,9 +60,7 @@ def test_the_two_commands_install_demo_and_test(monkeypatch: pytest.MonkeyPatch)
     assert result.stdout.splitlines()[-1].endswith(winner)
     assert finished in result.stderr
     # The exact words, defaults and all: the whole DEMO_SECONDS pass on the MockClock.
-    clock = trio.testing.MockClock(autojump_threshold=0)
-    monkeypatch.setattr(trio, "run", partial(bounded_run, trio.run, clock))
-    exact = CliRunner().invoke(cli, demo.split()[1:], prog_name="ttrec")
+    exact, clock = invoke_on_mock_clock(demo.split()[1:], bound_s=3 * DEMO_SECONDS)
     assert exact.exit_code == 0, exact.stderr
     assert exact.stdout.splitlines()[-1].endswith(winner)
     assert finished in exact.stderr
