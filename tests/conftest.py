@@ -29,7 +29,6 @@ LONG_FIRST: Final = (
     "tests/test_fuzz.py::test_fuzz_finds_each_bug_and_shrinks_it",
     "tests/test_check_consumer.py::test_the_correct_consumer_passes_hundreds_of_examples_under_trio",
     "tests/test_record_live_cli.py",
-    "tests/test_hostile_clients.py::test_1000_connections_at_once",
     "tests/test_capture_fuzz.py::test_garbage_lines",
     "tests/test_examples.py",
     "tests/test_capture_fuzz.py::test_bit_flips",
