@@ -28,7 +28,6 @@ LONG_FIRST: Final = (
     "tests/test_fuzz.py::test_fuzz_finds_each_bug_and_shrinks_it[node-forgets-position",
     "tests/test_fuzz.py::test_fuzz_finds_each_bug_and_shrinks_it",
     "tests/test_check_consumer.py::test_the_correct_consumer_passes_hundreds_of_examples_under_trio",
-    "tests/test_readme.py::test_the_two_commands_install_demo_and_test",
     "tests/test_record_live_cli.py",
     "tests/test_capture_fuzz.py::test_garbage_lines",
     "tests/test_examples.py",
@@ -39,9 +38,9 @@ LONG_FIRST: Final = (
     "tests/test_simulated_feeds.py",
     "tests/test_simulator_theory.py",
     "tests/test_simulator.py::test_every_rule_holds_on_every_clean_match",
-    "tests/test_live_metrics.py",
     "tests/test_recorder_connection.py::test_on_the_real_clock",
     "tests/test_plugin.py",
+    "tests/test_readme.py",
     "tests/test_records_fast.py",
 )
 

@@ -56,9 +56,11 @@ def match_frames(count: int, fixture: str = FIXTURE) -> list[str]:
     return texts
 
 
-def match_records(count: int, fixture: str = FIXTURE, step_s: float = 2.0) -> list[Record]:
+def match_records(
+    count: int, fixture: str = FIXTURE, step_s: float = 2.0, heartbeat_s: float = 0.5
+) -> list[Record]:
     """Frames at irregular times (step_s, 1.5 step_s, ...), with a recorded heartbeat in
-    each long pause, as the provider's feed would look."""
+    each long pause (`heartbeat_s` after every fifth frame), as the provider's feed would look."""
     records: list[Record] = []
     t = 0
     for i, text in enumerate(match_frames(count, fixture)):
@@ -68,12 +70,14 @@ def match_records(count: int, fixture: str = FIXTURE, step_s: float = 2.0) -> li
             hb = json.dumps(
                 {"message": f"Heartbeat sent at 2026-11-24T07:00:{i % 60:02d}.5Z", "level": "INFO"}
             )
-            records.append(Heartbeat(t + int(0.5 * NS), WALL, 0, hb))
-            t += int(0.5 * NS)
+            records.append(Heartbeat(t + int(heartbeat_s * NS), WALL, 0, hb))
+            t += int(heartbeat_s * NS)
     return records
 
 
-def write_match(path: Path, count: int, fixture: str = FIXTURE, step_s: float = 2.0) -> Path:
+def write_match(
+    path: Path, count: int, fixture: str = FIXTURE, step_s: float = 2.0, heartbeat_s: float = 0.5
+) -> Path:
     header = Header(
         fixture_id=fixture,
         url=f"wss://dde-streams.data.srarena.io/v2/tabletennis/fixtures/{fixture}/statistics",
@@ -81,7 +85,7 @@ def write_match(path: Path, count: int, fixture: str = FIXTURE, step_s: float = 
         created=WALL,
     )
     with CaptureWriter(path, header) as writer:
-        for record_ in match_records(count, fixture, step_s):
+        for record_ in match_records(count, fixture, step_s, heartbeat_s):
             writer.write(record_)
     return path
 

@@ -264,9 +264,10 @@ def test_serve_asyncio_gives_the_url_of_either_feed(both: list[Path]) -> None:
 
     async def read(url: str, token: str, count: int, feed: Feed) -> list[str]:
         got: list[str] = []
-        async with websockets.connect(
-            url, additional_headers={"Accept": ACCEPT_HEADER}, close_timeout=1
-        ) as ws:
+        # max_queue=None: at speed max the frames keep coming after our close; a bounded queue
+        # would stop websockets reading before the server's close frame (1006 after 1 s).
+        headers = {"Accept": ACCEPT_HEADER}
+        async with websockets.connect(url, additional_headers=headers, close_timeout=1, max_queue=None) as ws:
             await ws.send(auth_message(token))
             while len(got) < count:
                 message = await ws.recv()
@@ -315,7 +316,9 @@ def test_the_marker_records_each_feed_into_its_capture(
     )
     pytester.makepyfile(test_both=BOTH_RECORDED.format(fixture=FIXTURE, packets=_first_finished() + 1))
     monkeypatch.setenv("TTREC_TOKEN", "provider-token")
-    with serve_in_thread(both, tokens=["provider-token"]) as provider:
+    # A heartbeat after 0.1 s of quiet ends each recorder's linger after the finished frame
+    # (else FINISHED_LINGER_S, 2 s of the real clock, per feed).
+    with serve_in_thread(both, tokens=["provider-token"], heartbeat_interval_s=0.1) as provider:
         result = pytester.runpytest("--ttrec-record-mode=once", f"--ttrec-base-url={provider.url}")
         result.assert_outcomes(passed=1)
     recorded = {}

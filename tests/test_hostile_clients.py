@@ -202,7 +202,7 @@ async def test_an_auth_message_over_the_bound_is_closed_with_1009(
 
 async def test_a_flood_of_small_messages_delays_nobody(tmp_path: Path) -> None:
     """Real clock: the flood costs CPU, which the MockClock would not show."""
-    count, step_s = 30, 0.1
+    count, step_s = 30, 0.05  # 30 frames judged, each 50 ms after the last, under the flood
     capture = _capture(tmp_path, count, step_s)
     sent = 0
 

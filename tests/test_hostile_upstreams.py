@@ -25,6 +25,7 @@ import zstandard
 from click.testing import CliRunner
 from hostile_support import reset
 from recorder_support import FIXTURE, TOKEN, frames_of, match_frames, read
+from replayer_support import heartbeat_text
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
 from wsproto.events import AcceptConnection, CloseConnection, RejectConnection, RejectData, Request
@@ -344,7 +345,17 @@ async def test_an_oversized_message_is_refused_and_the_rest_recorded(
             await peer.text("y" * size)
         await peer.until_client_leaves()
 
-    result, _ = await _record(tmp_path, Upstream([oversized], gap_s=0.01), stop_after_s=60)
+    async def then_a_heartbeat(peer: Peer) -> None:
+        # The heartbeat after the finished frame ends the recorder's linger at once (else
+        # FINISHED_LINGER_S, 2 s of the real clock).
+        await peer.accept()
+        await peer.read_auth()
+        await peer.frames()
+        await peer.text(heartbeat_text(0))
+        await peer.until_client_leaves()
+
+    upstream = Upstream([oversized, then_a_heartbeat], gap_s=0.01)
+    result, _ = await _record(tmp_path, upstream, stop_after_s=60)
     _assert_every_frame_once(result)
     _, records = read(result.path)
     first_close = next(r for r in records if isinstance(r, Close))

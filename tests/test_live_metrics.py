@@ -1,7 +1,10 @@
 """`record --live --metrics`: the Prometheus exporter, scraped over loopback while recording.
 
-On the real clock (the exporter's thread is invisible to trio's MockClock), at a high
-playback speed, every wait bounded.
+Scraping is on the real clock (the exporter's thread is invisible to trio's MockClock: while
+the recorder waits for that thread to stop, the MockClock would jump to every deadline), at a
+high playback speed. The fixtures by state are counted by the snapshot a scrape is made of,
+shown through the exporter's text format without its thread: on the MockClock
+(`autojump_clock`). Every wait bounded.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 import trio
+import trio.testing
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
@@ -47,8 +51,9 @@ async def test_metrics_while_recording_and_after(tmp_path: Path) -> None:
     out, log = tmp_path / "out", io.StringIO()
     scraped: list[dict[tuple[str, tuple[tuple[str, str], ...]], float]] = []
     with trio.fail_after(60):
-        async with replayer(served, ServeOptions(speed=20.0)) as handle, trio.open_nursery() as nursery:
-            listings = listings_of(handle.served, stagger_s=0.0, speed=20.0)
+        # Each match is live for 1.4 s (55.5 s of capture at speed 40), scraped every 50 ms.
+        async with replayer(served, ServeOptions(speed=40.0)) as handle, trio.open_nursery() as nursery:
+            listings = listings_of(handle.served, stagger_s=0.0, speed=40.0)
             api = await nursery.start(
                 lambda task_status: serve_api_tcp(listings, frozenset(), task_status=task_status)
             )
@@ -103,8 +108,8 @@ def test_parse_address_refuses(value: str) -> None:
 async def watch_fixture_states(
     tmp_path: Path, serve_options: ServeOptions, stagger_s: float
 ) -> tuple[list[tuple[int, int, int]], LiveRecorder]:
-    """Record two fixtures (the second `stagger_s` after the first) with the exporter on,
-    sampling (scheduled, live, recording) from the snapshot every 20 ms."""
+    """Record two fixtures (the second `stagger_s` after the first), sampling (scheduled,
+    live, recording) from the snapshot every 20 ms (on the MockClock: no exporter thread)."""
     served = [
         write_match(tmp_path / "a.jsonl.zst", FRAMES, FIXTURE, step_s=1.0),
         write_match(tmp_path / "b.jsonl.zst", FRAMES, OTHER_FIXTURE, step_s=1.0),
@@ -136,12 +141,12 @@ async def watch_fixture_states(
                         await trio.sleep(0.02)
 
                 nursery.start_soon(sample)
-                await recorder.run(metrics=("127.0.0.1", 0))
+                await recorder.run()
             nursery.cancel_scope.cancel()
     return seen, recorder
 
 
-async def test_fixtures_by_state(tmp_path: Path) -> None:
+async def test_fixtures_by_state(tmp_path: Path, autojump_clock: trio.testing.MockClock) -> None:
     # Each match plays 29 s / 20 = 1.45 s; the second starts 3 s after the first.
     seen, recorder = await watch_fixture_states(tmp_path, ServeOptions(speed=20.0), stagger_s=3.0)
     # One recorded while the other was still scheduled, then the other alone.
@@ -155,7 +160,9 @@ async def test_fixtures_by_state(tmp_path: Path) -> None:
     assert states == {"scheduled": 0, "live": 0, "recording": 0, "done": 2, "failed": 0, "stopped": 0}
 
 
-async def test_fixtures_refused_on_the_websocket_count_as_failed(tmp_path: Path) -> None:
+async def test_fixtures_refused_on_the_websocket_count_as_failed(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
     # The API lists them, the websocket refuses our token: each fixture's capture fails.
     options = ServeOptions(speed=20.0, tokens=frozenset({"another-token"}))
     _, recorder = await watch_fixture_states(tmp_path, options, stagger_s=0.0)

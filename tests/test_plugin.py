@@ -47,6 +47,10 @@ DOUBLES: Final = sample_truth("sample-doubles-bo5-decider")
 DOUBLES_FIXTURE: Final = DOUBLES.fixture_id
 DOUBLES_SEQS: Final = [seq_num(text) for text in DOUBLES.frames]
 # pytest-asyncio (a test extra) warns in every project that leaves its loop scope unset.
+# The provider of the record-mode tests: a heartbeat after this long of quiet. The recorder
+# lingers after the finished frame until a heartbeat (or FINISHED_LINGER_S, 2 s of the real
+# clock): a quick heartbeat ends each recording at once, closed by the recorder as ever.
+QUICK_HEARTBEAT_S: Final = 0.1
 INI: Final = (
     "[pytest]\ntrio_mode = true\naddopts = -p no:cacheprovider\n"
     "asyncio_default_fixture_loop_scope = function\n"
@@ -223,7 +227,7 @@ def test_record_mode_once_records_a_missing_capture_then_replays_it(
     pytester.makepyfile(test_recorded=RECORDED.format(fixture=SAMPLE_FIXTURE, frames=SAMPLE_FRAMES))
     capture = pytester.path / "captures" / "final.jsonl.zst"
     monkeypatch.delenv("TTREC_TOKEN", raising=False)
-    with serve_in_thread(tokens=["provider-token"]) as provider:
+    with serve_in_thread(tokens=["provider-token"], heartbeat_interval_s=QUICK_HEARTBEAT_S) as provider:
         base = f"--ttrec-base-url={provider.url}"
         result = pytester.runpytest("--ttrec-record-mode=once", base)
         result.assert_outcomes(failed=1)  # no token: a clear failure, nothing written
@@ -260,7 +264,7 @@ def test_a_recording_that_does_not_finish_fails_and_leaves_nothing(
     pytester.makeini(INI)
     pytester.makepyfile(test_recorded=RECORDED.format(fixture=SAMPLE_FIXTURE, frames=SAMPLE_FRAMES))
     monkeypatch.setenv("TTREC_TOKEN", "wrong")
-    with serve_in_thread(tokens=["provider-token"]) as provider:
+    with serve_in_thread(tokens=["provider-token"], heartbeat_interval_s=QUICK_HEARTBEAT_S) as provider:
         result = pytester.runpytest("--ttrec-record-mode=once", f"--ttrec-base-url={provider.url}")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*recording fixture * did not complete (failed*"])
@@ -306,12 +310,12 @@ def test_recording_from_an_unreachable_provider_fails_at_the_deadline(pytester: 
         env.setenv("TTREC_TOKEN", "provider-token")
         # Bounded: before the deadline existed this run never ended.
         result = pytester.runpytest_subprocess(
-            "--ttrec-record-mode=once", base, "--ttrec-record-timeout=2", timeout=60
+            "--ttrec-record-mode=once", base, "--ttrec-record-timeout=1", timeout=60
         )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*recording fixture * did not complete (it did not complete within 2 s (--ttrec-record-timeout);"
+            "*recording fixture * did not complete (it did not complete within 1 s (--ttrec-record-timeout);"
             " last: cannot connect*"
         ]
     )

@@ -9,7 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cli_support import invoke_on_mock_clock
+
 from ttrec.bundled import SAMPLES
+from ttrec.cli.watch import DEMO_SECONDS
 from ttrec.simulator import simulate_match
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +37,7 @@ def run(command: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedPr
     )
 
 
-def test_the_two_commands_install_demo_and_test():
+def test_the_two_commands_install_demo_and_test() -> None:
     setup, tests = block_after("Two commands")
     assert setup.startswith("python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && ")
     assert tests == ".ci/run"
@@ -46,13 +49,22 @@ def test_the_two_commands_install_demo_and_test():
     # The main job, exactly as written after the install (this environment is installed).
     demo = setup.split(" && ")[-1]
     assert demo == ".venv/bin/ttrec demo"
-    result = run(demo.replace(".venv/bin/", ""), ROOT, timeout=90)
-    assert result.returncode == 0, result.stderr
     # The demo plays the bundled singles sample: what the simulator played for its seed.
     spec = SAMPLES["sample-singles-bo5"]
     truth = simulate_match(spec.seed, best_of=spec.best_of, doubles=spec.doubles)
-    assert result.stdout.splitlines()[-1].endswith(f"FINISHED winner {truth.winner}")
-    assert f"finished: {len(truth.frames)} frames" in result.stderr
+    winner, finished = f"FINISHED winner {truth.winner}", f"finished: {len(truth.frames)} frames"
+    # The installed script, as a process, to the end of the match; told to take 1 s instead
+    # of its DEMO_SECONDS, which the in-process run below spends on trio's MockClock.
+    result = run(demo.replace(".venv/bin/", "") + " --seconds 1", ROOT, timeout=90)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].endswith(winner)
+    assert finished in result.stderr
+    # The exact words, defaults and all: the whole DEMO_SECONDS pass on the MockClock.
+    exact, clock = invoke_on_mock_clock(demo.split()[1:], bound_s=3 * DEMO_SECONDS)
+    assert exact.exit_code == 0, exact.stderr
+    assert exact.stdout.splitlines()[-1].endswith(winner)
+    assert finished in exact.stderr
+    assert DEMO_SECONDS - 1 <= clock.current_time() <= DEMO_SECONDS + 1
 
 
 def test_simulate_and_read_commands_work_as_written(tmp_path):

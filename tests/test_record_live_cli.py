@@ -41,6 +41,30 @@ class Run:
     out_dir: Path
 
 
+# A `ttrec record --live` process started beside the server: it imports the command while
+# the server starts, waits (bounded) for the server's ready file, then runs the console
+# entry point (`python -m ttrec` runs the same `main`) with the addresses in it. A recorder
+# is then polling within milliseconds of the fixtures API's start: the matches need be
+# live only briefly, however slowly a loaded machine starts processes.
+RECORDER_WHEN_READY = """
+import json, sys, time
+from pathlib import Path
+
+import recorder.live, ttrec.cli.record  # what `record --live` imports, paid while the server starts
+from ttrec.cat import main
+
+ready, args = Path(sys.argv[1]), sys.argv[2:]
+deadline = time.monotonic() + 60
+while not ready.exists():
+    if time.monotonic() > deadline:
+        sys.exit("no ready file within 60 s")
+    time.sleep(0.01)
+info = json.loads(ready.read_text())
+sys.argv = ["ttrec", "record", "--live", "--api-url", info["api_url"], "--base-url", info["url"], *args]
+main()
+"""
+
+
 async def serve_and_record(folder: Path) -> dict[str, Run]:
     """One staggered `ttrec serve` and every recorder of RECORDERS at once, each a process
     with its own output folder: the matches are live for seconds of the real clock, lived
@@ -51,14 +75,16 @@ async def serve_and_record(folder: Path) -> dict[str, Run]:
     ]
     ready = folder / "ready.json"
     serve = [sys.executable, "-m", "ttrec", "serve", *map(str, served), "--ready-file", str(ready)]
-    # Each match is live for about 7 s: time enough for the recorders to start on a loaded machine.
-    serve += ["--speed", "2", "--stagger", "1", "--token", TOKEN]
+    # Each match is live for 3.6 s (14.5 s of capture at speed 4), the second from 1 s on;
+    # --on-end close: the recorders need not linger 2 s after the finished frame.
+    serve += ["--speed", "4", "--stagger", "1", "--on-end", "close", "--token", TOKEN]
     runs: dict[str, Run] = {}
 
-    async def record(name: str, base: list[str]) -> None:
+    async def record(name: str) -> None:
         out_dir, out_file, err_file = folder / name, folder / f"{name}.out", folder / f"{name}.err"
         with out_file.open("wb") as out, err_file.open("wb") as err:
-            command = [*base, "--out", str(out_dir), *RECORDERS[name]]
+            command = [sys.executable, "-c", RECORDER_WHEN_READY, str(ready), "--poll", "0.5"]
+            command += ["--out", str(out_dir), *RECORDERS[name]]
             done = await trio.run_process(command, stdout=out, stderr=err, check=False)
         runs[name] = Run(done.returncode, out_file.read_text(), err_file.read_text(), out_dir)
 
@@ -67,12 +93,10 @@ async def serve_and_record(folder: Path) -> dict[str, Run]:
             server: trio.Process = await nursery.start(
                 lambda task_status: trio.run_process(serve, check=False, task_status=task_status)
             )
-            info = await wait_ready(server, ready)
-            base = [sys.executable, "-m", "ttrec", "record", "--live", "--api-url", info["api_url"]]
-            base += ["--base-url", info["url"], "--poll", "0.5"]
             async with trio.open_nursery() as recorders:
                 for name in RECORDERS:
-                    recorders.start_soon(record, name, base)
+                    recorders.start_soon(record, name)
+                await wait_ready(server, ready)  # the server started: or fail here, not after 60 s
             server.send_signal(signal.SIGTERM)
             await server.wait()
     return runs
@@ -145,8 +169,8 @@ def test_usage_errors(args: list[str], problem: str) -> None:
 
 async def test_sigterm_closes_every_capture_and_exits_0(tmp_path: Path) -> None:
     served = [
-        write_match(tmp_path / "a.jsonl.zst", 40, FIXTURE, step_s=1.0),
-        write_match(tmp_path / "b.jsonl.zst", 40, OTHER_FIXTURE, step_s=1.0),
+        write_match(tmp_path / "a.jsonl.zst", 40, FIXTURE, step_s=0.2),
+        write_match(tmp_path / "b.jsonl.zst", 40, OTHER_FIXTURE, step_s=0.2),
     ]
     ready, out_dir = tmp_path / "ready.json", tmp_path / "out"
     serve = [sys.executable, "-m", "ttrec", "serve", *map(str, served), "--ready-file", str(ready)]
@@ -165,7 +189,8 @@ async def test_sigterm_closes_every_capture_and_exits_0(tmp_path: Path) -> None:
             )
             while not out_dir.exists() or len(list(out_dir.iterdir())) < 2:
                 await trio.sleep(0.05)
-            await trio.sleep(2.0)  # a few frames in
+            while not all(frames_of(read(path)[1]) for path in out_dir.iterdir()):
+                await trio.sleep(0.05)  # a frame in, each
             recorder.send_signal(signal.SIGTERM)
             code = await recorder.wait()
             server.send_signal(signal.SIGTERM)

@@ -86,10 +86,11 @@ def test_help_and_version() -> None:
 def served(tmp_path: Path) -> Iterator[ThreadServer]:
     """The harness's server in a thread: its reports are read thread-safely, and
     `wait_connections` waits (bounded) for the server to have seen a connection end, which
-    it may do a moment after the recorder has exited."""
+    it may do a moment after the recorder has exited. A heartbeat after 0.1 s of quiet ends
+    the recorder's linger after a finished frame at once (else FINISHED_LINGER_S, 2 s)."""
     a = write_match(tmp_path / "a.jsonl.zst", 15, FIXTURE)
     b = write_match(tmp_path / "b.jsonl.zst", 9, FIXTURE_2)
-    with serve_in_thread([a, b], speed=None, tokens=[TOKEN]) as server:
+    with serve_in_thread([a, b], speed=None, tokens=[TOKEN], heartbeat_interval_s=0.1) as server:
         yield server
 
 

@@ -85,7 +85,9 @@ async def test_recorded_frames_equal_the_source_byte_for_byte_with_the_same_spac
 async def test_on_the_real_clock_the_recorded_spacing_matches_within_milliseconds(tmp_path: Path) -> None:
     # The same as above through real sockets, a real event loop and the real clock: the
     # recorder stamps each message on arrival, the replayer sends each on schedule.
-    source = write_match(tmp_path / "source.jsonl.zst", 30, step_s=0.05)  # gaps of 50-125 ms
+    # Gaps of 50-125 ms; each recorded heartbeat 50 ms after its frame (the one after the
+    # finished frame ends the recorder's linger), so the match takes 3 s of the real clock.
+    source = write_match(tmp_path / "source.jsonl.zst", 30, step_s=0.05, heartbeat_s=0.05)
     _, source_records = read(source)
     with trio.fail_after(30):
         async with replayer([source], ServeOptions(speed=1.0)) as handle:

@@ -31,7 +31,7 @@ from ttrec.records import Close
 
 FRAMES = 200
 STEP_S = 1.0
-SPEED = 20.0  # 200 frames at ~1.5 s each: ~15 s of playback, far longer than any test waits
+SPEED = 40.0  # 200 frames ~1.75 s apart: ~9 s of playback, far longer than any test waits (~1 s)
 
 
 @pytest.fixture
@@ -159,14 +159,21 @@ FULL_AT = 2048  # bytes a file may grow to: the disk is "full"
 
 
 def test_a_disk_that_refuses_writes_fails_the_fixture_clearly_and_keeps_what_was_written(
-    served: ServerHandle, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     out = tmp_path / "out"
     env = {**os.environ, "TTREC_TOKEN": TOKEN}
-    command = [sys.executable, "-m", "ttrec", "record", FIXTURE, "--base-url", served.url, "--out", str(out)]
-    done = subprocess.run(
-        command, env=env, capture_output=True, timeout=60, preexec_fn=lambda: limit_file_size(FULL_AT)
-    )
+    source = write_match(tmp_path / "a.jsonl.zst", FRAMES, FIXTURE, step_s=STEP_S)
+    # As fast as the recorder reads: the disk is full after a few dozen frames, not seconds.
+    with ServerThread([source], ServeOptions(speed=None)) as handle:
+        command = [sys.executable, "-m", "ttrec", "record", FIXTURE, "--base-url", handle.url]
+        done = subprocess.run(
+            [*command, "--out", str(out)],
+            env=env,
+            capture_output=True,
+            timeout=60,
+            preexec_fn=lambda: limit_file_size(FULL_AT),
+        )
     assert done.returncode == 1
     assert b"Traceback" not in done.stderr
     assert b"cannot write the capture: File too large" in done.stdout + done.stderr

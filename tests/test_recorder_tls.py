@@ -24,16 +24,19 @@ from recorder.session import RecordOptions
 from recorder.status import PlainReporter
 from ttrec.capture import CaptureReader
 from ttrec.records import Error
-from ttrec.testing import open_server
+from ttrec.testing import open_server, serve_options
 from ttrec.wire import HANDSHAKE_TIMEOUT_S
 
 AT_ONCE_S: Final = HANDSHAKE_TIMEOUT_S / 2  # far more than a loopback TLS handshake needs
+# The bundled sample as fast as read, a heartbeat after 0.1 s of quiet: the one after the
+# finished frame ends a recording at once (else the recorder lingers FINISHED_LINGER_S, 2 s).
+QUICK_END: Final = serve_options(heartbeat_interval_s=0.1)
 
 
 async def test_record_stops_at_once_on_an_untrusted_certificate_and_records_with_ca_file(
     tmp_path: Path,
 ) -> None:
-    async with open_server(tls=True, ca_dir=tmp_path) as server:
+    async with open_server(options=QUICK_END, tls=True, ca_dir=tmp_path) as server:
         options = RecordOptions(base_url=server.url, seed=1)
         log = io.StringIO()
         with trio.fail_after(AT_ONCE_S):
@@ -74,7 +77,7 @@ async def _ttrec(*args: str) -> trio.CompletedProcess[bytes]:
 async def test_watch_and_record_commands_name_the_certificate_failure_and_take_ca_file(
     tmp_path: Path,
 ) -> None:
-    async with open_server(tls=True, ca_dir=tmp_path) as server:
+    async with open_server(options=QUICK_END, tls=True, ca_dir=tmp_path) as server:
         url = server.fixture_url()
         with trio.fail_after(AT_ONCE_S):
             watched = await _ttrec("watch", "--plain", url)

@@ -73,6 +73,12 @@ def _served_seqs() -> list[int]:
 SERVED: Final = _served_seqs()
 
 
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """MATCH as a capture, written once for the module (the server only reads it)."""
+    return write_capture(MATCH, tmp_path_factory.mktemp("recovery") / "match.jsonl.zst")
+
+
 def _options(spec: str) -> ServeOptions:
     return ServeOptions(speed=None, seed=3, faults=(parse_fault(spec),), start_at=parse_start_at(START_AT))
 
@@ -115,9 +121,8 @@ async def resume_from_zero(url: str) -> tuple[dict[int, str], int]:
 
 @pytest.mark.parametrize("spec", _specs())
 async def test_a_resume_from_zero_client_reaches_the_end(
-    tmp_path: Path, autojump_clock: trio.testing.MockClock, spec: str
+    capture: Path, autojump_clock: trio.testing.MockClock, spec: str
 ) -> None:
-    capture = write_capture(MATCH, tmp_path / "match.jsonl.zst")
     with trio.fail_after(600):
         async with replayer([capture], _options(spec)) as handle:
             frames, connections = await resume_from_zero(handle.fixture_url(FIXTURE))
@@ -131,9 +136,8 @@ async def test_a_resume_from_zero_client_reaches_the_end(
 # (match point is the second-to-last frame here) is not recorded. Left to the recorder's owners.
 @pytest.mark.parametrize("spec", _specs())
 async def test_the_recorder_reaches_the_end(
-    tmp_path: Path, autojump_clock: trio.testing.MockClock, spec: str
+    tmp_path: Path, capture: Path, autojump_clock: trio.testing.MockClock, spec: str
 ) -> None:
-    capture = write_capture(MATCH, tmp_path / "match.jsonl.zst")
     with trio.fail_after(600):
         async with replayer([capture], _options(spec)) as handle:
             [result] = await record_from(handle, [FIXTURE], tmp_path / "out")
@@ -154,16 +158,20 @@ def _fired(handle: ServerHandle) -> list[str]:
 # --- the commands, as the issue found them ------------------------------------------------
 
 
-async def test_ttrec_record_against_ttrec_serve_start_at_and_a_drop_finishes(tmp_path: Path) -> None:
+async def test_ttrec_record_against_ttrec_serve_start_at_and_a_drop_finishes(
+    tmp_path: Path, capture: Path
+) -> None:
     """`ttrec serve --start-at set=3 --fault drop:at=match-point --exit-when played` with
     `ttrec record` (resuming with the frames received): both exit 0, the capture holds every
     served seqNum once, and the server stops by itself once the match was played to its end.
     Real processes on the real clock at speed max; bounded."""
-    capture = write_capture(MATCH, tmp_path / "match.jsonl.zst")
     ready, report = tmp_path / "ready.json", tmp_path / "report.json"
     serve_args = [sys.executable, "-m", "ttrec", "serve", str(capture), "--speed", "max"]
     serve_args += ["--start-at", START_AT, "--fault", "drop:at=match-point", "--exit-when", "played"]
     serve_args += ["--ready-file", str(ready), "--report", str(report)]
+    # A heartbeat after 0.1 s of quiet: the recorder's linger after the finished frame ends at
+    # it (else FINISHED_LINGER_S, 2 s of the real clock).
+    serve_args += ["--heartbeat-interval", "0.1"]
     out = tmp_path / "recorded.jsonl.zst"
     with trio.fail_after(60):
         async with trio.open_nursery() as nursery:

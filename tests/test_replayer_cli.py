@@ -1,4 +1,6 @@
-"""`ttrec serve` as a process: ready file, a real client, SIGTERM; and its one-line errors."""
+"""`ttrec serve` as a process: ready file, a real client, SIGTERM; and its one-line errors (the
+first start refusal and the first impossible fault as processes, the rest in this process on
+trio's MockClock: tests/cli_support.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import trio
+from cli_support import invoke_on_mock_clock
 from click.testing import CliRunner
 from replayer_support import (
     FIXTURE,
@@ -152,34 +155,51 @@ def serve_process(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_start_refusals_are_one_line_before_listening(tmp_path: Path) -> None:
     capture = str(write_capture(tmp_path / "a.jsonl.zst", frames_every(2, 1.0)))
-    for args, code, message in [
-        (
-            ["--certfile", str(tmp_path / "nonexistent.pem")],
-            1,
-            f"{tmp_path / 'nonexistent.pem'}: no such file",
-        ),
-        (["--token", ""], 2, "--token: a token must not be empty"),
-        (["--token", "ok", "--token", "  "], 2, "--token: a token must not be empty"),
-        (["--report", str(tmp_path / "no-dir" / "r.json")], 1, "cannot write the report"),
-        (["--ready-file", str(tmp_path / "no-dir" / "r.json")], 1, "cannot write the ready file"),
-    ]:
-        result = serve_process(capture, *args, "--exit-after", "1")
-        assert result.returncode == code, (args, result.stderr)
-        assert result.stderr.count("\n") == 1 and message in result.stderr, (args, result.stderr)
-        assert "listening" not in result.stderr
+    for first, (args, code, message) in enumerate(
+        [
+            (
+                ["--certfile", str(tmp_path / "nonexistent.pem")],
+                1,
+                f"{tmp_path / 'nonexistent.pem'}: no such file",
+            ),
+            (["--token", ""], 2, "--token: a token must not be empty"),
+            (["--token", "ok", "--token", "  "], 2, "--token: a token must not be empty"),
+            (["--report", str(tmp_path / "no-dir" / "r.json")], 1, "cannot write the report"),
+            (["--ready-file", str(tmp_path / "no-dir" / "r.json")], 1, "cannot write the ready file"),
+        ]
+    ):
+        # The first as a process, the others in this process on the MockClock (were one
+        # accepted, it would listen for a client: the bound ends it as a failure).
+        if first == 0:
+            done = serve_process(capture, *args, "--exit-after", "1")
+            returncode, stderr = done.returncode, done.stderr
+        else:
+            result, _ = invoke_on_mock_clock(["serve", capture, *args, "--exit-after", "1"], bound_s=60)
+            returncode, stderr = result.exit_code, result.stderr
+        assert returncode == code, (args, stderr)
+        assert stderr.count("\n") == 1 and message in stderr, (args, stderr)
+        assert "listening" not in stderr
 
 
 def test_a_fault_that_can_never_fire_is_refused(tmp_path: Path) -> None:
     # frames_every(2, ...) has no game point at all; 12 frames give after=12 but not after=13.
     short = write_capture(tmp_path / "a.jsonl.zst", frames_every(12, 1.0))
-    for fault, words in [
-        ("drop:at=game-point#999", "has 0 game-point(s)"),
-        ("drop:at=final", "has no final"),
-        ("close:after=13", "plays 12 data frame(s)"),
-    ]:
-        result = serve_process(str(short), "--fault", fault)  # a process: were it accepted, it would serve
-        assert result.returncode == 2, (fault, result.stderr)
-        output = result.stderr
+    for first, (fault, words) in enumerate(
+        [
+            ("drop:at=game-point#999", "has 0 game-point(s)"),
+            ("drop:at=final", "has no final"),
+            ("close:after=13", "plays 12 data frame(s)"),
+        ]
+    ):
+        # The first as a process; the others on the MockClock in this process (were one
+        # accepted, it would serve until the bound ends it as a failure).
+        if first == 0:
+            done = serve_process(str(short), "--fault", fault)
+            returncode, output = done.returncode, done.stderr
+        else:
+            result, _ = invoke_on_mock_clock(["serve", str(short), "--fault", fault], bound_s=60)
+            returncode, output = result.exit_code, result.stderr
+        assert returncode == 2, (fault, output)
         assert output.count("\n") == 1 and f"--fault: {fault}" in output and words in output, output
 
 

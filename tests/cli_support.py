@@ -1,0 +1,45 @@
+"""A `ttrec` command run in this process on trio's MockClock (autojump): a command that
+waits (the demo's 20 s, a server that would listen for a client) costs no real time, and
+every wait is bounded by a deadline the MockClock jumps to, should the command ever wait
+on nothing. Each claim also keeps one run as a real process (its module says which)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar
+from unittest import mock
+
+import trio
+import trio.testing
+from click.testing import CliRunner, Result
+
+from ttrec.cli import cli
+
+T = TypeVar("T")
+
+
+def _bounded_run(
+    real_run: Callable[..., T],
+    clock: trio.abc.Clock,
+    bound_s: float,
+    fn: Callable[..., Awaitable[T]],
+    *args: object,
+    **kwargs: Any,
+) -> T:
+    """trio.run on `clock`, failing (trio.TooSlowError) after `bound_s` of its time."""
+
+    async def bounded() -> T:
+        with trio.fail_after(bound_s):
+            return await fn(*args)
+
+    return real_run(bounded, clock=clock, **kwargs)
+
+
+def invoke_on_mock_clock(args: list[str], *, bound_s: float) -> tuple[Result, trio.testing.MockClock]:
+    """`ttrec ARGS` through click's runner, every trio.run of it on one autojumping MockClock;
+    returns the result and the clock (its time is how long the command waited)."""
+    clock = trio.testing.MockClock(autojump_threshold=0)
+    with mock.patch.object(trio, "run", partial(_bounded_run, trio.run, clock, bound_s)):
+        result = CliRunner().invoke(cli, args, prog_name="ttrec")
+    return result, clock
