@@ -6,6 +6,7 @@ for anything timed, and a `trio.fail_after` bound on every network test.
 
 from __future__ import annotations
 
+import os
 from typing import Final
 
 import pytest
@@ -43,6 +44,18 @@ LONG_FIRST: Final = (
     "tests/test_readme.py",
     "tests/test_records_fast.py",
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The processes the tests start run ttrec as an installed ttrec runs, from bytecode (pip
+    # compiles it at install). A shell that sets PYTHONDONTWRITEBYTECODE (this project's
+    # machines do) would have every `ttrec` process compile ttrec's modules again, ~0.1 s of
+    # CPU each. Set once, by the process that starts the others (xdist's workers inherit it);
+    # the bytecode goes to pytest's cache directory, never into the checkout.
+    if hasattr(config, "workerinput") or "PYTHONPYCACHEPREFIX" in os.environ or config.cache is None:
+        return
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(config.cache.mkdir("bytecode"))
 
 
 # Tests that share an expensive module-level setup, by node-id prefix: each group runs on one
