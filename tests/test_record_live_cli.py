@@ -19,8 +19,8 @@ from ttrec.cli import cli
 from ttrec.records import Close
 
 TOKEN = "live-cli-token-5678"
-# On one worker (pyproject: --dist loadgroup), so that the module's `runs` happen once.
-pytestmark = pytest.mark.xdist_group("record-live-cli")
+# This module runs on one xdist worker (tests/conftest.py, SAME_WORKER), so that its `runs`
+# happen once.
 
 
 # The recorders the tests below judge, by name: their `ttrec record` options beyond the
