@@ -10,42 +10,21 @@ check_consumer raises on a scenario that shows it. Loopback only, port 0.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-from pathlib import Path
-from types import ModuleType
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import trio
 import websockets
+from fuzz_support import CONSUMER, trio_consumer
 from websockets.asyncio.client import connect
 
 from ttrec.feed import ACCEPT_HEADER
 from ttrec.testing import check_consumer
 from ttrec.testing.check import ConsumerDiverged
 
-EXAMPLE: Final = Path(__file__).resolve().parent.parent / "examples" / "fuzz_consumers" / "consumer.py"
 RETRY_S: Final = 0.05
-
-
-def _load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fuzz_consumer", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-CONSUMER: Final = _load(EXAMPLE)
-
-
-def trio_consumer(bug: str | None = None) -> Any:
-    async def run(url: str, token: str) -> list[dict[str, Any]]:
-        return await CONSUMER.beliefs(url, token, bug)  # type: ignore[no-any-return]
-
-    return run
 
 
 def asyncio_consumer(bug: str | None = None) -> Any:
