@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,9 +21,13 @@ import websockets
 from fuzz_support import CONSUMER, trio_consumer
 from websockets.asyncio.client import connect
 
+from replayer.library import load_fixture
 from ttrec.feed import ACCEPT_HEADER
+from ttrec.simulator import write_capture
 from ttrec.testing import check_consumer
-from ttrec.testing.check import ConsumerDiverged
+from ttrec.testing.check import ConsumerDiverged, simulated_fixtures
+from ttrec.testing.fuzz import Scenario
+from ttrec.testing.strategies import OFTEN_CORRECTED_PPM
 
 RETRY_S: Final = 0.05
 
@@ -51,6 +56,22 @@ def asyncio_consumer(bug: str | None = None) -> Any:
                 await asyncio.sleep(RETRY_S)
 
     return run
+
+
+def test_the_fixture_served_under_trio_is_what_loading_the_written_capture_gives(tmp_path: Path) -> None:
+    # Under trio the match is served from its records in memory, not from a capture file.
+    for number, scenario in enumerate(
+        [
+            Scenario(0, 3, False, (), 0, 0),
+            Scenario(7, 5, True, (), 0, 0, "dropped", OFTEN_CORRECTED_PPM),
+            Scenario(11, 7, False, (), 0, 0, "suspended"),
+        ]
+    ):
+        loaded = load_fixture(write_capture(scenario.match(), tmp_path / f"{number}.jsonl.zst"))
+        (built,) = simulated_fixtures(scenario.match_key()).values()
+        assert loaded.problem is None and built.problem is None
+        assert (built.fixture_id, built.feed, built.header) == (loaded.fixture_id, loaded.feed, loaded.header)
+        assert built.timeline == loaded.timeline and len(built.timeline.frame_positions) > 0
 
 
 def test_the_correct_consumer_passes_hundreds_of_examples_under_trio() -> None:

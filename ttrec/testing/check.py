@@ -26,6 +26,7 @@ Time, per event loop:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -36,14 +37,18 @@ from typing import Any, Final, Literal
 import trio
 import trio.testing
 
-from replayer import ServeOptions, serve
-from replayer.run import ServerThread
+from replayer import ServeOptions, serve_listeners
+from replayer.library import Fixture
+from replayer.run import LOOPBACK, ServerThread
+from replayer.server import open_listeners
 from ttrec.errors import TtrecError
 from ttrec.faults import parse_fault
-from ttrec.feed import feed_url
+from ttrec.feed import Feed, feed_url
+from ttrec.schedule import build_timeline
 from ttrec.simulator import write_capture
 from ttrec.testing.fuzz import (
     FUZZ_TOKEN,
+    MatchKey,
     Outcome,
     Scenario,
     Verdicts,
@@ -132,14 +137,15 @@ def judge_in_process(
     """One scenario served on loopback, the consumer run in this process, its beliefs
     judged as `ttrec fuzz` judges a process's (a consumer that raises has crashed)."""
     match, truth = scenario.played()
-    with tempfile.TemporaryDirectory(prefix="ttrec-check-") as folder:
-        capture = write_capture(match, Path(folder) / "match.jsonl.zst")
-        start = scenario.start_position(len(match.frames))
-        if loop == "trio":
-            clock = trio.testing.MockClock(autojump_threshold=0)
-            options = _options(scenario, speed)
-            beliefs = trio.run(_in_trio, consumer, capture, options, start, timeout_s, clock=clock)
-        else:
+    start = scenario.start_position(len(match.frames))
+    if loop == "trio":
+        clock = trio.testing.MockClock(autojump_threshold=0)
+        fixtures = simulated_fixtures(scenario.match_key())
+        options = _options(scenario, speed)
+        beliefs = trio.run(_in_trio, consumer, fixtures, options, start, timeout_s, clock=clock)
+    else:
+        with tempfile.TemporaryDirectory(prefix="ttrec-check-") as folder:
+            capture = write_capture(match, Path(folder) / "match.jsonl.zst")
             beliefs = _in_asyncio(consumer, capture, scenario, start, timeout_s)
     if isinstance(beliefs, Outcome):
         return beliefs
@@ -151,18 +157,37 @@ def judge_in_process(
     return Outcome(problem, kind, divergence)
 
 
+# A search plays the same match again and again (ttrec.testing.fuzz._played). Its fixture is
+# built once, from the match's records in memory: what loading the capture `ttrec fuzz`
+# writes gives (tests/test_check_consumer.py), without compressing, syncing and reading a
+# file per example (a fifth of an example's time).
+@functools.lru_cache(maxsize=16)
+def simulated_fixtures(match_key: MatchKey) -> Mapping[tuple[str, Feed], Fixture]:
+    """The server's fixtures for the match of the scenarios with this `Scenario.match_key`."""
+    seed, best_of, doubles, collection, correction_ppm = match_key
+    match = Scenario(seed, best_of, doubles, (), 0, 0, collection, correction_ppm).match()
+    timeline = build_timeline(match.records, "statistics")
+    fixture = Fixture(match.fixture_id, "statistics", Path("simulated.jsonl.zst"), match.header, timeline)
+    return {(fixture.fixture_id, fixture.feed): fixture}
+
+
 def _options(scenario: Scenario, speed: float | None) -> ServeOptions:
     faults = tuple(parse_fault(spec) for spec in scenario.faults)
     return ServeOptions(speed=speed, on_end="close", faults=faults, seed=scenario.fault_seed)
 
 
 async def _in_trio(
-    consumer: Consumer, capture: Path, options: ServeOptions, start: int, timeout_s: float
+    consumer: Consumer,
+    fixtures: Mapping[tuple[str, Feed], Fixture],
+    options: ServeOptions,
+    start: int,
+    timeout_s: float,
 ) -> list[Belief] | Outcome:
     """The server and the consumer in this trio run (under the MockClock): the beliefs, or
     what went wrong."""
+    listeners = await open_listeners(LOOPBACK, 0, None)
     async with trio.open_nursery() as nursery:
-        handle = await nursery.start(serve, [capture], options)
+        handle = await nursery.start(functools.partial(serve_listeners, listeners, fixtures, options))
         url = feed_url(handle.url, handle.fixtures[0], start_position=start)
         collected: list[Belief] = []
         with trio.move_on_after(timeout_s) as scope:

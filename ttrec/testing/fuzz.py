@@ -41,6 +41,9 @@ from ttrec.verdict import BeliefError, Divergence, first_divergence, parse_belie
 
 FUZZ_TOKEN: Final = "ttrec-fuzz"  # noqa: S105 (not a secret: the mock accepts any token)
 PLACEHOLDERS: Final = ("url", "base_url", "fixture", "token", "ca_file")
+# What a simulated match depends on: seed, best of, doubles, how its collection ends, the
+# corrections per million points (Scenario.match_key).
+MatchKey = tuple[int, int, bool, Collection, int]
 OUTPUT_TAIL_CHARS: Final = 4000  # of a failing consumer's stderr, kept for the repro
 
 
@@ -65,7 +68,11 @@ class Scenario:
 
     def played(self) -> tuple[SimulatedMatch, tuple[dict[str, object], ...]]:
         """The scenario's match and its truth, one JSON object a frame (docs/verdict.md)."""
-        return _played(self.match_seed, self.best_of, self.doubles, self.collection, self.correction_ppm)
+        return _played(*self.match_key())
+
+    def match_key(self) -> MatchKey:
+        """What the scenario's match depends on: scenarios with the same key play the same match."""
+        return (self.match_seed, self.best_of, self.doubles, self.collection, self.correction_ppm)
 
     def start_position(self, frames: int) -> int:
         """The startPosition of the first connection: a share of the match, so it is always
@@ -80,9 +87,8 @@ class Scenario:
         scenarios that differ in nothing else (measured: half the runs of a search)."""
         faults = tuple(parse_fault(spec) for spec in self.faults)
         drawn = any(isinstance(getattr(f, "trigger", None), WithProbability) for f in faults)
-        match = (self.match_seed, self.best_of, self.doubles, self.collection, self.correction_ppm)
         start = self.start_position(len(self.match().frames))
-        return (match, tuple(str(f) for f in faults), self.fault_seed if drawn else None, start)
+        return (self.match_key(), tuple(str(f) for f in faults), self.fault_seed if drawn else None, start)
 
     def serve_command(self, capture: str) -> str:
         """The one-line `ttrec serve` that replays this scenario."""
