@@ -22,11 +22,6 @@ settings.load_profile("ttrec")
 # of them at the end while the others wait (the order changes nothing else: every test sets
 # up what it needs). A test missing here only starts later.
 LONG_FIRST: Final = (
-    "tests/test_fuzz.py::test_fuzz_finds_each_bug_and_shrinks_it[python-period-order",
-    "tests/test_fuzz.py::test_fuzz_finds_each_bug_and_shrinks_it[node-period-order",
-    "tests/test_fuzz.py::test_fuzz_finds_each_bug_and_shrinks_it[python-forgets-position",
-    "tests/test_fuzz.py::test_fuzz_finds_each_bug_and_shrinks_it[node-forgets-position",
-    "tests/test_fuzz.py::test_fuzz_finds_each_bug_and_shrinks_it",
     "tests/test_check_consumer.py::test_the_correct_consumer_passes_hundreds_of_examples_under_trio",
     "tests/test_readme.py::test_the_two_commands_install_demo_and_test",
     "tests/test_record_live_cli.py",

@@ -4,7 +4,9 @@ under trio (virtual time) and asyncio (the server in a thread at full speed).
 The consumer is examples/fuzz_consumers/consumer.py's own logic (the `Consumer` class
 `ttrec fuzz` runs as a process), followed with trio-websocket (its `beliefs`) or with the
 asyncio `websockets` client below; correct, it passes every scenario; with a planted bug,
-check_consumer raises on a scenario that shows it. Loopback only, port 0.
+check_consumer raises on a scenario that shows it. Under trio each match is served from its
+records in memory, and that is what loading the capture `ttrec fuzz` writes gives. Loopback
+only, port 0.
 """
 
 from __future__ import annotations

@@ -3,12 +3,19 @@
 Real consumers in real processes over loopback: the example consumers in
 examples/fuzz_consumers (Python with trio-websocket, Node with ws), correct and with each of
 their plantable bugs, and throwaway consumers that crash, print nothing or print noise. The
-correct consumers pass scenarios with every fault kind and every collection ending; each bug
-of both consumers is found within a bounded number of examples and shrunk to a small
-scenario (match seed 0, best of 3, at most one fault); the same seed draws the same
-scenarios; the repro folder replays the failure. Every run is bounded: per example
-(--timeout) and per search (--budget). TTREC_FUZZ_EXAMPLES=200 runs the correct consumers
-over that many examples (docs/fuzz.md has the figures of such a run); by default, 5.
+correct consumers pass scenarios with every fault kind and every collection ending. Each bug
+is found within a bounded number of examples and shrunk to a small scenario (match seed 0,
+best of 3, at most one fault) by `fuzz`'s own search, each example judged with the
+consumers' logic in this process (consumer.py on trio's virtual time: a whole search costs
+about what three consumer processes do); each consumer as a process, bug planted, gives the
+same verdict word for word on the search's first failing example (so a search with it finds
+the bug there or sooner) and on the shrunk scenario, and passes that one without the bug;
+`ttrec fuzz` through real Node processes shrinks a bug to the very scenario the in-process
+search does. An example that serves what an earlier one served is judged once, and the
+search is the same for it. The same seed draws the same scenarios; the repro folder holds
+the failing match. Every run is bounded: per example (--timeout) and per search (--budget).
+TTREC_FUZZ_EXAMPLES=200 runs the correct consumers over that many examples (docs/fuzz.md has
+the figures of such a run); by default, 5.
 """
 
 from __future__ import annotations
