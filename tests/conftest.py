@@ -23,6 +23,9 @@ settings.load_profile("ttrec")
 # up what it needs). A test missing here only starts later.
 LONG_FIRST: Final = (
     "tests/test_check_consumer.py::test_the_correct_consumer_passes_hundreds_of_examples_under_trio",
+    # one xdist group (the bugs' searches, shared): some 15 s on one worker in all
+    "tests/test_fuzz.py::test_fuzz_finds_each_bug_and_shrinks_it",
+    "tests/test_fuzz.py::test_each_consumer_process_fails_where_the_search_found_its_bug",
     "tests/test_readme.py::test_the_two_commands_install_demo_and_test",
     "tests/test_record_live_cli.py",
     "tests/test_capture_fuzz.py::test_garbage_lines",

@@ -270,6 +270,8 @@ BUGS: Final = [
     ("period-order", 40, "diverged"),
 ]
 WITHIN: Final = {bug: within for bug, within, _ in BUGS}
+# The tests of a bug's search share it (_search_for): on one xdist worker, each search runs once.
+ON_THE_SEARCHES_WORKER: Final = pytest.mark.xdist_group("fuzz-bug-searches")
 
 
 @dataclass(frozen=True)
@@ -306,6 +308,7 @@ def _search_for(bug: str) -> Search:
     return Search(result, failed[0])
 
 
+@ON_THE_SEARCHES_WORKER
 @pytest.mark.parametrize(("bug", "within", "kind"), BUGS)
 def test_fuzz_finds_each_bug_and_shrinks_it(
     request: pytest.FixtureRequest, bug: str, within: int, kind: str
@@ -328,6 +331,7 @@ def test_fuzz_finds_each_bug_and_shrinks_it(
         assert outcome.divergence.fields == ("sets",) and outcome.divergence.line == 1
 
 
+@ON_THE_SEARCHES_WORKER
 @pytest.mark.parametrize(("bug", "within", "kind"), BUGS)
 @pytest.mark.parametrize("language", ["python", "node"])
 def test_each_consumer_process_fails_where_the_search_found_its_bug(
