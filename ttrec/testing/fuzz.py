@@ -139,7 +139,7 @@ class FuzzResult:
     examples_run: int = 0  # examples judged, the shrinking steps included
     consumer_runs: int = 0  # of them, those the consumer ran (not a repeat of one it ran)
     failure: tuple[Scenario, Outcome] | None = None
-    failing_runs: int = 0  # every failing run, the shrinking steps included
+    failing_runs: int = 0  # every failing example, the shrinking steps (and their repeats) included
     stopped_by_budget: bool = False
     first_failure_at: int | None = None  # the example number that first failed
     timings: list[float] = field(default_factory=list)  # of each consumer run
