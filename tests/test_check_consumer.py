@@ -66,7 +66,7 @@ def test_the_fixture_served_under_trio_is_what_loading_the_written_capture_gives
         [
             Scenario(0, 3, False, (), 0, 0),
             Scenario(7, 5, True, (), 0, 0, "dropped", OFTEN_CORRECTED_PPM),
-            Scenario(11, 7, False, (), 0, 0, "suspended"),
+            Scenario(11, 3, False, (), 0, 0, "suspended"),
         ]
     ):
         loaded = load_fixture(write_capture(scenario.match(), tmp_path / f"{number}.jsonl.zst"))
