@@ -23,12 +23,10 @@ settings.load_profile("ttrec")
 # of them at the end while the others wait (the order changes nothing else: every test sets
 # up what it needs). A test missing here only starts later.
 LONG_FIRST: Final = (
-    "tests/test_fuzz.py::test_fuzz_finds_each_bug_and_shrinks_it[python-period-order",
-    "tests/test_fuzz.py::test_fuzz_finds_each_bug_and_shrinks_it[node-period-order",
-    "tests/test_fuzz.py::test_fuzz_finds_each_bug_and_shrinks_it[python-forgets-position",
-    "tests/test_fuzz.py::test_fuzz_finds_each_bug_and_shrinks_it[node-forgets-position",
-    "tests/test_fuzz.py::test_fuzz_finds_each_bug_and_shrinks_it",
     "tests/test_check_consumer.py::test_the_correct_consumer_passes_hundreds_of_examples_under_trio",
+    # one xdist group (the bugs' searches, shared): some 15 s on one worker in all
+    "tests/test_fuzz.py::test_fuzz_finds_each_bug_and_shrinks_it",
+    "tests/test_fuzz.py::test_each_consumer_process_fails_where_the_search_found_its_bug",
     "tests/test_record_live_cli.py",
     "tests/test_capture_fuzz.py::test_garbage_lines",
     "tests/test_examples.py",
@@ -58,11 +56,18 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["PYTHONPYCACHEPREFIX"] = str(config.cache.mkdir("bytecode"))
 
 
-# Tests that share an expensive module-level setup, by node-id prefix: each group runs on one
-# xdist worker, so that its setup is made once. pytest-xdist's own `xdist_group` mark groups
-# nothing under pytest 9 (xdist 3.8 renames the items through `item._nodeid`, which pytest 9
-# no longer reads), so the groups are named here, where the scheduler can see them.
-SAME_WORKER: Final = ("tests/test_record_live_cli.py",)
+# Tests that share an expensive setup (a module fixture, a cache), each group named by its
+# node-id prefixes: a group runs on one xdist worker, so that its setup is made once.
+# pytest-xdist's own `xdist_group` mark groups nothing under pytest 9 (xdist 3.8 renames the
+# items through `item._nodeid`, which pytest 9 no longer reads), so the groups are named
+# here, where the scheduler can see them.
+SAME_WORKER: Final = (
+    ("tests/test_record_live_cli.py",),
+    (  # the bugs' searches (test_fuzz._search_for)
+        "tests/test_fuzz.py::test_fuzz_finds_each_bug_and_shrinks_it",
+        "tests/test_fuzz.py::test_each_consumer_process_fails_where_the_search_found_its_bug",
+    ),
+)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -73,8 +78,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
 
     class SameWorkerGroups(LoadGroupScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            group = next((prefix for prefix in SAME_WORKER if nodeid.startswith(prefix)), None)
-            return group if group is not None else super()._split_scope(nodeid)
+            group = next((g for g in SAME_WORKER if nodeid.startswith(g)), None)
+            return group[0] if group is not None else super()._split_scope(nodeid)
 
     return SameWorkerGroups(config, log)  # type: ignore[arg-type]
 

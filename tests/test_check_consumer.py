@@ -4,48 +4,34 @@ under trio (virtual time) and asyncio (the server in a thread at full speed).
 The consumer is examples/fuzz_consumers/consumer.py's own logic (the `Consumer` class
 `ttrec fuzz` runs as a process), followed with trio-websocket (its `beliefs`) or with the
 asyncio `websockets` client below; correct, it passes every scenario; with a planted bug,
-check_consumer raises on a scenario that shows it. Loopback only, port 0.
+check_consumer raises on a scenario that shows it. Under trio each match is served from its
+records in memory, and that is what loading the capture `ttrec fuzz` writes gives. Loopback
+only, port 0.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import trio
 import websockets
+from fuzz_support import CONSUMER, trio_consumer
 from websockets.asyncio.client import connect
 
+from replayer.library import load_fixture
 from ttrec.feed import ACCEPT_HEADER
+from ttrec.simulator import write_capture
 from ttrec.testing import check_consumer
-from ttrec.testing.check import ConsumerDiverged
+from ttrec.testing.check import ConsumerDiverged, simulated_fixtures
+from ttrec.testing.fuzz import Scenario
+from ttrec.testing.strategies import OFTEN_CORRECTED_PPM
 
-EXAMPLE: Final = Path(__file__).resolve().parent.parent / "examples" / "fuzz_consumers" / "consumer.py"
 RETRY_S: Final = 0.05
-
-
-def _load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fuzz_consumer", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-CONSUMER: Final = _load(EXAMPLE)
-
-
-def trio_consumer(bug: str | None = None) -> Any:
-    async def run(url: str, token: str) -> list[dict[str, Any]]:
-        return await CONSUMER.beliefs(url, token, bug)  # type: ignore[no-any-return]
-
-    return run
 
 
 def asyncio_consumer(bug: str | None = None) -> Any:
@@ -72,6 +58,22 @@ def asyncio_consumer(bug: str | None = None) -> Any:
                 await asyncio.sleep(RETRY_S)
 
     return run
+
+
+def test_the_fixture_served_under_trio_is_what_loading_the_written_capture_gives(tmp_path: Path) -> None:
+    # Under trio the match is served from its records in memory, not from a capture file.
+    for number, scenario in enumerate(
+        [
+            Scenario(0, 3, False, (), 0, 0),
+            Scenario(7, 5, True, (), 0, 0, "dropped", OFTEN_CORRECTED_PPM),
+            Scenario(11, 3, False, (), 0, 0, "suspended"),
+        ]
+    ):
+        loaded = load_fixture(write_capture(scenario.match(), tmp_path / f"{number}.jsonl.zst"))
+        (built,) = simulated_fixtures(scenario.match_key()).values()
+        assert loaded.problem is None and built.problem is None
+        assert (built.fixture_id, built.feed, built.header) == (loaded.fixture_id, loaded.feed, loaded.header)
+        assert built.timeline == loaded.timeline and len(built.timeline.frame_positions) > 0
 
 
 def test_the_correct_consumer_passes_hundreds_of_examples_under_trio() -> None:

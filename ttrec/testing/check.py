@@ -26,6 +26,7 @@ Time, per event loop:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -36,13 +37,25 @@ from typing import Any, Final, Literal
 import trio
 import trio.testing
 
-from replayer import ServeOptions, serve
-from replayer.run import ServerThread
+from replayer import ServeOptions, serve_listeners
+from replayer.library import Fixture
+from replayer.run import LOOPBACK, ServerThread
+from replayer.server import open_listeners
 from ttrec.errors import TtrecError
 from ttrec.faults import parse_fault
-from ttrec.feed import feed_url
+from ttrec.feed import Feed, feed_url
+from ttrec.schedule import build_timeline
 from ttrec.simulator import write_capture
-from ttrec.testing.fuzz import FUZZ_TOKEN, Scenario, describe, hypothesis_search, verdict_problem
+from ttrec.testing.fuzz import (
+    FUZZ_TOKEN,
+    MatchKey,
+    Outcome,
+    Scenario,
+    Verdicts,
+    describe,
+    hypothesis_search,
+    verdict_problem,
+)
 from ttrec.verdict import BeliefError, parse_beliefs
 
 Belief = Mapping[str, Any]
@@ -69,6 +82,7 @@ class ConsumerDiverged(AssertionError):
 @dataclass
 class CheckResult:
     examples: int = 0  # examples the consumer passed
+    runs: int = 0  # of them, those the consumer ran (not a repeat of what it was served before)
 
 
 def check_consumer(
@@ -84,7 +98,8 @@ def check_consumer(
 ) -> CheckResult:
     """Run `consumer` against `examples` scenarios drawn from `seed`; raise
     ConsumerDiverged on the smallest failing one. Call it from a synchronous test (it runs
-    an event loop per example)."""
+    an event loop per example). An example that serves exactly what an earlier one served
+    (ttrec.testing.fuzz.Verdicts) is judged as that one was, without running the consumer."""
     try:
         from ttrec.testing.strategies import scenarios
     except ImportError as exc:
@@ -93,9 +108,16 @@ def check_consumer(
         raise ValueError(f"loop must be 'trio' or 'asyncio', got {loop!r}")
     limit = timeout_s or (TRIO_EXAMPLE_TIMEOUT_S if loop == "trio" else ASYNCIO_EXAMPLE_TIMEOUT_S)
     result = CheckResult()
+    verdicts = Verdicts()
 
     def example(scenario: Scenario) -> None:
-        check_scenario(consumer, scenario, loop=loop, timeout_s=limit, speed=speed)
+        served = scenario.served()
+        outcome = verdicts.get(served)
+        if outcome is None:
+            result.runs += 1
+            outcome = judge_in_process(consumer, scenario, loop=loop, timeout_s=limit, speed=speed)
+            verdicts.put(served, outcome)
+        _raise_on_failure(scenario, outcome)
         result.examples += 1
 
     run = hypothesis_search(example, scenarios(best_of=best_of, max_faults=max_faults), examples, seed)
@@ -103,30 +125,50 @@ def check_consumer(
     return result
 
 
-def check_scenario(
+def _raise_on_failure(scenario: Scenario, outcome: Outcome) -> None:
+    if outcome.problem is not None:
+        divergence = outcome.divergence
+        raise ConsumerDiverged(scenario, outcome.problem, divergence.describe()[1:] if divergence else ())
+
+
+def judge_in_process(
     consumer: Consumer, scenario: Scenario, *, loop: Loop, timeout_s: float, speed: float | None = None
-) -> None:
-    """One scenario: serve it, run the consumer, judge; ConsumerDiverged when it failed.
-    `speed` is the trio server's (asyncio's always plays at full speed)."""
+) -> Outcome:
+    """One scenario served on loopback, the consumer run in this process, its beliefs
+    judged as `ttrec fuzz` judges a process's (a consumer that raises has crashed)."""
     match, truth = scenario.played()
-    with tempfile.TemporaryDirectory(prefix="ttrec-check-") as folder:
-        capture = write_capture(match, Path(folder) / "match.jsonl.zst")
-        start = scenario.start_position(len(match.frames))
-        if loop == "trio":
-            clock = trio.testing.MockClock(autojump_threshold=0)
-            options = _options(scenario, speed)
-            beliefs = trio.run(_in_trio, consumer, capture, options, start, timeout_s, clock=clock)
-        else:
+    start = scenario.start_position(len(match.frames))
+    if loop == "trio":
+        clock = trio.testing.MockClock(autojump_threshold=0)
+        fixtures = simulated_fixtures(scenario.match_key())
+        options = _options(scenario, speed)
+        beliefs = trio.run(_in_trio, consumer, fixtures, options, start, timeout_s, clock=clock)
+    else:
+        with tempfile.TemporaryDirectory(prefix="ttrec-check-") as folder:
+            capture = write_capture(match, Path(folder) / "match.jsonl.zst")
             beliefs = _in_asyncio(consumer, capture, scenario, start, timeout_s)
-    if isinstance(beliefs, str):
-        raise ConsumerDiverged(scenario, beliefs)
+    if isinstance(beliefs, Outcome):
+        return beliefs
     try:
         parsed = parse_beliefs(json.dumps(dict(b), separators=(",", ":")) for b in beliefs)
     except (BeliefError, TypeError, ValueError) as exc:
-        raise ConsumerDiverged(scenario, f"the consumer's beliefs are not beliefs: {exc}") from None
-    problem, _, divergence = verdict_problem(truth, parsed)
-    if problem is not None:
-        raise ConsumerDiverged(scenario, problem, divergence.describe()[1:] if divergence else ())
+        return Outcome(f"the consumer's beliefs are not beliefs: {exc}", "not-beliefs")
+    problem, kind, divergence = verdict_problem(truth, parsed)
+    return Outcome(problem, kind, divergence)
+
+
+# A search plays the same match again and again (ttrec.testing.fuzz._played). Its fixture is
+# built once, from the match's records in memory: what loading the capture `ttrec fuzz`
+# writes gives (tests/test_check_consumer.py), without compressing, syncing and reading a
+# file per example (a fifth of an example's time).
+@functools.lru_cache(maxsize=16)
+def simulated_fixtures(match_key: MatchKey) -> Mapping[tuple[str, Feed], Fixture]:
+    """The server's fixtures for the match of the scenarios with this `Scenario.match_key`."""
+    seed, best_of, doubles, collection, correction_ppm = match_key
+    match = Scenario(seed, best_of, doubles, (), 0, 0, collection, correction_ppm).match()
+    timeline = build_timeline(match.records, "statistics")
+    fixture = Fixture(match.fixture_id, "statistics", Path("simulated.jsonl.zst"), match.header, timeline)
+    return {(fixture.fixture_id, fixture.feed): fixture}
 
 
 def _options(scenario: Scenario, speed: float | None) -> ServeOptions:
@@ -135,25 +177,30 @@ def _options(scenario: Scenario, speed: float | None) -> ServeOptions:
 
 
 async def _in_trio(
-    consumer: Consumer, capture: Path, options: ServeOptions, start: int, timeout_s: float
-) -> list[Belief] | str:
+    consumer: Consumer,
+    fixtures: Mapping[tuple[str, Feed], Fixture],
+    options: ServeOptions,
+    start: int,
+    timeout_s: float,
+) -> list[Belief] | Outcome:
     """The server and the consumer in this trio run (under the MockClock): the beliefs, or
     what went wrong."""
+    listeners = await open_listeners(LOOPBACK, 0, None)
     async with trio.open_nursery() as nursery:
-        handle = await nursery.start(serve, [capture], options)
+        handle = await nursery.start(functools.partial(serve_listeners, listeners, fixtures, options))
         url = feed_url(handle.url, handle.fixtures[0], start_position=start)
         collected: list[Belief] = []
         with trio.move_on_after(timeout_s) as scope:
             failure = await _collect(consumer(url, FUZZ_TOKEN), collected)
         nursery.cancel_scope.cancel()
     if scope.cancelled_caught:
-        return f"the consumer did not finish within {timeout_s:g} s of virtual time"
+        return Outcome(f"the consumer did not finish within {timeout_s:g} s of virtual time", "timed-out")
     return failure or collected
 
 
 def _in_asyncio(
     consumer: Consumer, capture: Path, scenario: Scenario, start: int, timeout_s: float
-) -> list[Belief] | str:
+) -> list[Belief] | Outcome:
     """The server in its own thread at full speed, the consumer in asyncio.run."""
     runner = ServerThread([capture], _options(scenario, None))
     handle = runner.start()
@@ -161,13 +208,13 @@ def _in_asyncio(
         url = feed_url(handle.url, handle.fixtures[0], start_position=start)
         collected: list[Belief] = []
 
-        async def bounded() -> str | None:
+        async def bounded() -> Outcome | None:
             return await asyncio.wait_for(_collect(consumer(url, FUZZ_TOKEN), collected), timeout_s)
 
         try:
             failure = asyncio.run(bounded())
         except TimeoutError:
-            return f"the consumer did not finish within {timeout_s:g} s"
+            return Outcome(f"the consumer did not finish within {timeout_s:g} s", "timed-out")
     finally:
         runner.stop()
     return failure or collected
@@ -175,8 +222,8 @@ def _in_asyncio(
 
 async def _collect(
     running: Awaitable[Iterable[Belief]] | AsyncIterator[Belief], into: list[Belief]
-) -> str | None:
-    """Gather the consumer's beliefs into `into`; what it raised, as a problem, or None."""
+) -> Outcome | None:
+    """Gather the consumer's beliefs into `into`; what it raised, as a crash, or None."""
     try:
         if isinstance(running, AsyncIterator):
             async for belief in running:
@@ -184,5 +231,5 @@ async def _collect(
         else:
             into.extend(await running)
     except Exception as exc:  # the consumer's own failure is a verdict, not an error of ttrec
-        return f"the consumer raised {exc!r}"
+        return Outcome(f"the consumer raised {exc!r}", "crashed")
     return None

@@ -18,7 +18,8 @@ import json
 import shlex
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 from replayer import ServeOptions, serve
 from ttrec.errors import TtrecError
-from ttrec.faults import parse_fault
+from ttrec.faults import WithProbability, parse_fault
 from ttrec.feed import feed_url
 from ttrec.simulated_incidents import DEFAULT_CORRECTION_PPM, Incidents
 from ttrec.simulated_incidents import Scenario as Collection
@@ -40,6 +41,9 @@ from ttrec.verdict import BeliefError, Divergence, first_divergence, parse_belie
 
 FUZZ_TOKEN: Final = "ttrec-fuzz"  # noqa: S105 (not a secret: the mock accepts any token)
 PLACEHOLDERS: Final = ("url", "base_url", "fixture", "token", "ca_file")
+# What a simulated match depends on: seed, best of, doubles, how its collection ends, the
+# corrections per million points (Scenario.match_key).
+MatchKey = tuple[int, int, bool, Collection, int]
 OUTPUT_TAIL_CHARS: Final = 4000  # of a failing consumer's stderr, kept for the repro
 
 
@@ -64,12 +68,27 @@ class Scenario:
 
     def played(self) -> tuple[SimulatedMatch, tuple[dict[str, object], ...]]:
         """The scenario's match and its truth, one JSON object a frame (docs/verdict.md)."""
-        return _played(self.match_seed, self.best_of, self.doubles, self.collection, self.correction_ppm)
+        return _played(*self.match_key())
+
+    def match_key(self) -> MatchKey:
+        """What the scenario's match depends on: scenarios with the same key play the same match."""
+        return (self.match_seed, self.best_of, self.doubles, self.collection, self.correction_ppm)
 
     def start_position(self, frames: int) -> int:
         """The startPosition of the first connection: a share of the match, so it is always
         inside the match whatever its length."""
         return frames * self.join_permille // 1000
+
+    def served(self) -> Hashable:
+        """What a consumer is served, and nothing else: two scenarios with the same value
+        serve the same match, the same faults and the same first startPosition. The fault
+        seed feeds only the draws of faults with a probability (`p=`), and the join position
+        counts only as the frame it rounds down to: a search's shrinking tries many
+        scenarios that differ in nothing else (measured: half the runs of a search)."""
+        faults = tuple(parse_fault(spec) for spec in self.faults)
+        drawn = any(isinstance(getattr(f, "trigger", None), WithProbability) for f in faults)
+        start = self.start_position(len(self.match().frames))
+        return (self.match_key(), tuple(str(f) for f in faults), self.fault_seed if drawn else None, start)
 
     def serve_command(self, capture: str) -> str:
         """The one-line `ttrec serve` that replays this scenario."""
@@ -117,12 +136,36 @@ class Outcome:
 
 @dataclass
 class FuzzResult:
-    examples_run: int = 0
+    examples_run: int = 0  # examples judged, the shrinking steps included
+    consumer_runs: int = 0  # of them, those the consumer ran (not a repeat of one it ran)
     failure: tuple[Scenario, Outcome] | None = None
-    failing_runs: int = 0  # every failing run, the shrinking steps included
+    failing_runs: int = 0  # every failing example, the shrinking steps (and their repeats) included
     stopped_by_budget: bool = False
     first_failure_at: int | None = None  # the example number that first failed
-    timings: list[float] = field(default_factory=list)
+    timings: list[float] = field(default_factory=list)  # of each consumer run
+
+
+class Verdicts:
+    """The outcomes of the scenarios a search has judged, by what each served
+    (`Scenario.served`): an example that serves exactly what an earlier one served is
+    judged as that one was, without running the consumer again. The most recent `size` are
+    kept (a repeat comes from shrinking or mutating a recent example); a passing outcome
+    is kept without the consumer's output."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._known: OrderedDict[Hashable, Outcome] = OrderedDict()
+
+    def get(self, served: Hashable) -> Outcome | None:
+        outcome = self._known.get(served)
+        if outcome is not None:
+            self._known.move_to_end(served)
+        return outcome
+
+    def put(self, served: Hashable, outcome: Outcome) -> None:
+        self._known[served] = outcome if outcome.problem is not None else Outcome(None)
+        if len(self._known) > self.size:
+            self._known.popitem(last=False)
 
 
 def consumer_argv(template: str, values: dict[str, str]) -> list[str]:
@@ -233,15 +276,21 @@ def fuzz(
     progress: Callable[[str], None] = lambda _line: None,
     best_of: int | None = None,
     max_faults: int = 3,
+    judge: Callable[[Scenario], Outcome] | None = None,
 ) -> FuzzResult:
-    """Run up to `examples` scenarios drawn from `seed`; shrink the first failure."""
+    """Run up to `examples` scenarios drawn from `seed`; shrink the first failure. Each
+    example is served over loopback and `consumer` run against it, unless `judge` is given:
+    then `judge` gives each example's outcome (a consumer judged in-process, as
+    ttrec.testing.check judges one)."""
     try:
         from hypothesis.errors import Flaky
     except ImportError:
         raise FuzzConfigError("ttrec fuzz needs hypothesis: pip install 'ttrec[strategies]'") from None
     from ttrec.testing.strategies import scenarios
 
-    search = _Search(consumer, workdir, timeout_s, budget_s, progress)
+    if judge is None:
+        judge = functools.partial(_run_command, consumer=consumer, workdir=workdir, timeout_s=timeout_s)
+    search = _Search(judge, budget_s, progress)
     run = hypothesis_search(search.attempt, scenarios(best_of=best_of, max_faults=max_faults), examples, seed)
     # The failure itself is in `result`. A network fault at full speed can make a failure
     # depend on timing: when its final replay passes, hypothesis calls it flaky, and the
@@ -311,18 +360,21 @@ def _without_local_constants() -> Iterator[None]:
         cache.clear()  # what was worked out without it, for the caller's own tests
 
 
+def _run_command(scenario: Scenario, *, consumer: str, workdir: Path, timeout_s: float) -> Outcome:
+    return trio.run(run_scenario, scenario, consumer, workdir, timeout_s)
+
+
 class _Search:
-    """One `fuzz` run: each example served and judged, the failures kept."""
+    """One `fuzz` run: each example judged, the failures kept."""
 
     def __init__(
-        self, consumer: str, workdir: Path, timeout_s: float, budget_s: float, progress: Callable[[str], None]
+        self, judge: Callable[[Scenario], Outcome], budget_s: float, progress: Callable[[str], None]
     ) -> None:
-        self.consumer = consumer
-        self.workdir = workdir
-        self.timeout_s = timeout_s
+        self.judge = judge
         self.budget_s = budget_s
         self.progress = progress
         self.result = FuzzResult()
+        self.verdicts = Verdicts()
         self.started = time.monotonic()
 
     def attempt(self, scenario: Scenario) -> None:
@@ -331,9 +383,14 @@ class _Search:
             result.stopped_by_budget = True
             return  # out of time: every further example (and shrink step) passes untried
         result.examples_run += 1
-        began = time.monotonic()
-        outcome = trio.run(run_scenario, scenario, self.consumer, self.workdir, self.timeout_s)
-        result.timings.append(time.monotonic() - began)
+        served = scenario.served()
+        outcome = self.verdicts.get(served)
+        if outcome is None:
+            result.consumer_runs += 1
+            began = time.monotonic()
+            outcome = self.judge(scenario)
+            result.timings.append(time.monotonic() - began)
+            self.verdicts.put(served, outcome)
         if outcome.problem is None:
             if result.first_failure_at is None:
                 self.progress(f"example {result.examples_run}: ok: {describe(scenario)[0]}")
