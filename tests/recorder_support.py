@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import resource
 import signal
 from collections.abc import AsyncIterator, Sequence
@@ -151,6 +152,10 @@ def decompressed(path: Path) -> bytes:
 
 def limit_file_size(limit: int) -> None:
     """For a child process, before exec (`preexec_fn`): the kernel refuses writes past
-    `limit` bytes with EFBIG (a full disk), which without SIGXFSZ ignored would kill it."""
+    `limit` bytes with EFBIG (a full disk), which without SIGXFSZ ignored would kill it.
+    The process writes no bytecode: a .pyc cut short at the limit would be read, and
+    refused, by every later process sharing the cache (conftest's PYTHONPYCACHEPREFIX).
+    Set here, in the child, it reaches the exec of a `subprocess.run` given no `env`."""
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
