@@ -39,7 +39,10 @@ TABLE_LOG: Final = 16
 # block flush anyway; a frame end resets the compression context, and ending one every
 # 5 s of a live match cut the ratio from ~32x to ~8x (benchmarks/capture_io.py).
 FRAME_SPAN_NS: Final = 60_000_000_000
-READ_CHUNK: Final = 1 << 16  # compressed bytes read at a time: dozens of the writer's frames
+# Compressed bytes read at a time: a few of the writer's frames. Where a frame ends,
+# python-zstandard copies the rest of the chunk (`unused_data`) to go on with, so the
+# copying grows with the frames a chunk spans: at 64 KiB, two thirds as much as the text.
+READ_CHUNK: Final = 1 << 14
 # `cat --frames` writes at most this many lines' frames at once (~200 KB of match frames):
 # temporaries of megabytes are mapped fresh from the kernel, and their page faults cost
 # more than the copying (benchmarks/capture_io.py).
