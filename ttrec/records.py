@@ -244,7 +244,7 @@ def quick_records(
     costs as much as the checks, so a run of lines is read in this one loop, the records
     built inline (see `_Shell`)."""
     loads, refused = orjson.loads, orjson.JSONDecodeError
-    new, shell, frame, heartbeat = object.__new__, _Shell, Frame, Heartbeat
+    shell, frame, heartbeat = _Shell, Frame, Heartbeat
     append = out.append
     for index in range(start, stop):
         try:
@@ -280,7 +280,7 @@ def quick_records(
             cls = heartbeat
         else:
             return index
-        record = new(shell)
+        record = shell()
         record.t = t
         record.wall = wall
         record.conn = conn
