@@ -47,6 +47,9 @@ READ_CHUNK: Final = 1 << 14
 # temporaries of megabytes are mapped fresh from the kernel, and their page faults cost
 # more than the copying (benchmarks/capture_io.py).
 FRAME_BATCH_LINES: Final = 64
+# Iterating a reader builds at most this many records ahead of the one handed out: a
+# zstd frame's lines may be many, and the records of a batch are held at once.
+RECORD_BATCH_LINES: Final = 64
 
 
 class _Closing(ABC):
@@ -359,22 +362,23 @@ class CaptureReader(_Closing):
         for run, before in self._pending_runs():
             start, stop = 0, len(run)
             while start < stop:
-                # the records of the lines the quick way vouches for, built a run at a time
-                # (per line, a call costs as much as the checks); handed out one at a time
-                end = quick_records(run, start, stop, records)
+                # Records are built a batch of lines at a time (per line, a call costs as
+                # much as the checks) and handed out one at a time.
+                limit = min(stop, start + RECORD_BATCH_LINES)
+                end = quick_records(run, start, limit, records)
                 for self.lines, record in enumerate(records, before + start + 1):
                     yield record
                 records.clear()
-                if end == stop:
-                    break
-                self.lines = before + end + 1  # the line the quick way passed on
-                try:
-                    refused = decode_line(run[end])
-                except (ValueError, RecordError, RecursionError) as exc:
-                    raise self._error(exc) from None
-                if refused is not None:
-                    yield refused
-                start = end + 1
+                start = end
+                if end < limit:  # a line the quick way passed on
+                    self.lines = before + end + 1
+                    try:
+                        refused = decode_line(run[end])
+                    except (ValueError, RecordError, RecursionError) as exc:
+                        raise self._error(exc) from None
+                    if refused is not None:
+                        yield refused
+                    start += 1
 
     def records_and_errors(self) -> Iterator[Record | CaptureFormatError]:
         """Every record, and in place of each line that is not one its error: reads on

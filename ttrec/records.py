@@ -236,39 +236,30 @@ def quick_records(
 ) -> int:
     """Append to `out` the record on each line of `lines[start:stop]` up to the first line
     this quick way does not vouch for, and return its index (`stop` when it vouched for
-    them all). With `texts`, append only each frame's `data`, passing over heartbeats
-    (`ttrec cat --frames`).
+    them all); with `texts`, only each frame's `data` (`ttrec cat --frames`).
 
     It vouches for a frame or a heartbeat as the writer writes it: exactly its keys, each
-    value of exactly its type (so a flat object, see `_parsed`). Per line, a function call
-    costs as much as the checks, so a run of lines is read in this one loop, the records
-    built inline (see `_Shell`)."""
+    value of exactly its type (so a flat object, see `_parsed`). Per line, a call costs as
+    much as these checks: a run of lines is read in this one loop, records built inline."""
     loads, refused = orjson.loads, orjson.JSONDecodeError
     shell, frame, heartbeat = _Shell, Frame, Heartbeat
     append = out.append
     for index in range(start, stop):
         try:
             obj = loads(lines[index])
-            kind = obj["type"]
-            t = obj["t"]
-            wall = obj["wall"]
-            conn = obj["conn"]
-            data = obj["data"]
+            kind, t, data = obj["type"], obj["t"], obj["data"]
+            wall, conn = obj["wall"], obj["conn"]
         except (refused, KeyError, TypeError):  # not JSON, a key missing, not an object
             return index
-        if (
-            type(t) is not int
-            or t < 0
-            or type(wall) is not str
-            or type(conn) is not int
-            or type(data) is not str
-        ):
+        if type(t) is not int or type(wall) is not str or type(conn) is not int or type(data) is not str:
             return index
         redacted = False
         if len(obj) != 5:  # only "redacted" may be added (the writer writes it when true)
             redacted = obj.get(REDACTED_KEY)
             if len(obj) != 6 or type(redacted) is not bool:
                 return index
+        if t < 0:
+            return index
         if kind == "frame":
             if texts:
                 append(data)
@@ -280,7 +271,7 @@ def quick_records(
             cls = heartbeat
         else:
             return index
-        record = shell()
+        record = shell()  # see _Shell
         record.t = t
         record.wall = wall
         record.conn = conn
