@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from record_strategies import FIXTURE, headers, record_lists
 
-from ttrec.capture import CaptureReader, CaptureWriter, read_capture
+from ttrec.capture import RECORD_BATCH_LINES, CaptureReader, CaptureWriter, read_capture
 from ttrec.errors import CaptureFormatError, CaptureWriteError
-from ttrec.records import Frame, Header, Heartbeat, encode_header, encode_record
+from ttrec.records import Frame, Header, Heartbeat, Open, decode_record, encode_header, encode_record
 
 HEADER = Header(
     fixture_id=FIXTURE,
@@ -176,3 +178,22 @@ def test_the_zstd_command_line_tool_reads_a_ttrec_capture(tmp_path):
     assert lines[0] == encode_header(HEADER).rstrip(b"\n")
     assert lines[1:] == [encode_record(r).rstrip(b"\n") for r in records]
     subprocess.run(["zstd", "-tq", str(path)], check=True)  # every checksum verifies
+
+
+def test_a_read_stopped_anywhere_resumes_after_the_last_record_handed_out(tmp_path):
+    """Records are built a batch of lines ahead of the one handed out: a read stopped at any
+    record, in a zstd frame of more lines than a batch, leaves every line after it."""
+    lines = [encode_record(r)[:-1] for r in frames(100)]
+    for index in (RECORD_BATCH_LINES, 70, 2 * RECORD_BATCH_LINES - 1):  # read the careful way
+        lines[index] = encode_record(Open(index, "w", 0, "ws://127.0.0.1:1/x"))[:-1]
+    lines[101] = b'{"type":"later-kind","t":101}'  # a type this version skips
+    path = tmp_path / "c.jsonl.zst"
+    path.write_bytes(zstandard.ZstdCompressor().compress(encode_header(HEADER) + b"\n".join(lines) + b"\n"))
+    numbered = [(n, line) for n, line in enumerate(lines, start=2) if b"later-kind" not in line]
+    for stop in (0, 1, 63, 64, 65, 66, 69, 70, 71, 72, 100, 101, 127, 128, 129, len(numbered)):
+        with CaptureReader(path) as reader:
+            head = list(itertools.islice(reader, stop))
+            assert head == [decode_record(json.loads(line)) for _, line in numbered[:stop]]
+            last = numbered[stop - 1][0] if stop else 1  # the line of the last record handed out
+            assert reader.lines == last
+            assert list(reader.raw_lines()) == lines[last - 1 :]

@@ -39,11 +39,17 @@ TABLE_LOG: Final = 16
 # block flush anyway; a frame end resets the compression context, and ending one every
 # 5 s of a live match cut the ratio from ~32x to ~8x (benchmarks/capture_io.py).
 FRAME_SPAN_NS: Final = 60_000_000_000
-READ_CHUNK: Final = 1 << 16  # compressed bytes read at a time: dozens of the writer's frames
+# Compressed bytes read at a time: a few of the writer's frames. Where a frame ends,
+# python-zstandard copies the rest of the chunk (`unused_data`) to go on with, so the
+# copying grows with the frames a chunk spans: at 64 KiB, two thirds as much as the text.
+READ_CHUNK: Final = 1 << 14
 # `cat --frames` writes at most this many lines' frames at once (~200 KB of match frames):
 # temporaries of megabytes are mapped fresh from the kernel, and their page faults cost
 # more than the copying (benchmarks/capture_io.py).
 FRAME_BATCH_LINES: Final = 64
+# Iterating a reader builds at most this many records ahead of the one handed out: a
+# zstd frame's lines may be many, and the records of a batch are held at once.
+RECORD_BATCH_LINES: Final = 64
 
 
 class _Closing(ABC):
@@ -330,10 +336,10 @@ class CaptureReader(_Closing):
                 yield from self._frame_batch(run, before, start, stop)
 
     def _frame_batch(self, run: list[memoryview], before: int, start: int, stop: int) -> Iterator[list[str]]:
-        from ttrec.records import frame_text, quick_frame_texts  # see the note at the imports
+        from ttrec.records import frame_text, quick_records  # see the note at the imports
 
         texts: list[str] = []
-        while (start := quick_frame_texts(run, start, stop, texts)) < stop:
+        while (start := quick_records(run, start, stop, texts, texts=True)) < stop:
             self.lines = before + start + 1  # the line the quick way passed on, named in errors
             try:
                 text = frame_text(run[start])
@@ -350,19 +356,29 @@ class CaptureReader(_Closing):
         yield texts
 
     def __iter__(self) -> Iterator[Record]:
-        from ttrec.records import decode_line, quick_text_record  # see the note at the imports
+        from ttrec.records import decode_line, quick_records  # see the note at the imports
 
+        records: list[Record] = []
         for run, before in self._pending_runs():
-            for self.lines, line in enumerate(run, before + 1):
-                record: Record | None = quick_text_record(line)  # most lines: one call, no try
-                if record is None:
+            start, stop = 0, len(run)
+            while start < stop:
+                # Records are built a batch of lines at a time (per line, a call costs as
+                # much as the checks) and handed out one at a time.
+                limit = min(stop, start + RECORD_BATCH_LINES)
+                end = quick_records(run, start, limit, records)
+                for self.lines, record in enumerate(records, before + start + 1):
+                    yield record
+                records.clear()
+                start = end
+                if end < limit:  # a line the quick way passed on
+                    self.lines = before + end + 1
                     try:
-                        record = decode_line(line)
+                        refused = decode_line(run[end])
                     except (ValueError, RecordError, RecursionError) as exc:
                         raise self._error(exc) from None
-                    if record is None:
-                        continue
-                yield record
+                    if refused is not None:
+                        yield refused
+                    start += 1
 
     def records_and_errors(self) -> Iterator[Record | CaptureFormatError]:
         """Every record, and in place of each line that is not one its error: reads on

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -226,84 +226,77 @@ def quick_text_record(line: Line) -> Frame | Heartbeat | None:
     """The Frame or Heartbeat on a line holding exactly the keys the writer writes for
     one, each value of exactly its type (so a flat object, see `_parsed`); None when the
     line is anything else: then decode it the stdlib's way (`decode_line`)."""
-    obj = _parsed(line)
-    return _text_record(obj) if type(obj) is dict else None
+    records: list[Record] = []
+    quick_records((line,), 0, 1, records)
+    return records[0] if records else None  # type: ignore[return-value]
 
 
-def _text_record(obj: dict[str, Any]) -> Frame | Heartbeat | None:
-    kind = obj.get("type")
-    make: Callable[[int, str, int, str, bool], Frame | Heartbeat]
-    if kind == "frame":
-        make = _make_frame
-    elif kind == "heartbeat":
-        make = _make_heartbeat
-    else:
-        return None
-    if not _writer_shaped(obj):
-        return None
-    return make(obj["t"], obj["wall"], obj["conn"], obj["data"], obj.get(REDACTED_KEY, False))
+def quick_records(
+    lines: Sequence[Line], start: int, stop: int, out: list[Any], *, texts: bool = False
+) -> int:
+    """Append to `out` the record on each line of `lines[start:stop]` up to the first line
+    this quick way does not vouch for, and return its index (`stop` when it vouched for
+    them all); with `texts`, only each frame's `data` (`ttrec cat --frames`).
 
-
-def _writer_shaped(obj: dict[str, Any]) -> bool:
-    """`obj` holds exactly the keys the writer writes for a frame or a heartbeat (its
-    `type` aside, checked by the caller), each value of exactly its type."""
-    get: Any = obj.get  # values of any type until checked here
-    t, redacted = get("t"), get(REDACTED_KEY, False)
-    return (
-        type(t) is int
-        and t >= 0
-        and type(get("wall")) is str
-        and type(get("conn")) is int
-        and type(get("data")) is str
-        and type(redacted) is bool
-        and len(obj) == 5 + (REDACTED_KEY in obj)
-    )
-
-
-def quick_frame_texts(lines: Sequence[Line], start: int, stop: int, texts: list[str]) -> int:
-    """Append to `texts` the `data` of each frame line of `lines[start:stop]`, passing
-    over heartbeat lines, up to the first line this quick way does not vouch for; return
-    its index (`stop` when it vouched for them all). `ttrec cat --frames` reads a whole
-    run of lines in this one loop: per line, calls cost as much as parsing.
-
-    It vouches for exactly the lines `quick_text_record` takes (a frame or a heartbeat as
-    the writer writes it), where `frame_text` gives the same: the data, or None."""
-    loads, refused, shaped = orjson.loads, orjson.JSONDecodeError, _writer_shaped
-    append = texts.append
+    It vouches for a frame or a heartbeat as the writer writes it: exactly its keys, each
+    value of exactly its type (so a flat object, see `_parsed`). Per line, a call costs as
+    much as these checks: a run of lines is read in this one loop, records built inline."""
+    loads, refused = orjson.loads, orjson.JSONDecodeError
+    shell, frame, heartbeat = _Shell, Frame, Heartbeat
+    append = out.append
     for index in range(start, stop):
         try:
             obj = loads(lines[index])
-        except refused:
+            kind, t, data = obj["type"], obj["t"], obj["data"]
+            wall, conn = obj["wall"], obj["conn"]
+        except (refused, KeyError, TypeError):  # not JSON, a key missing, not an object
             return index
-        if type(obj) is not dict or not shaped(obj):
+        if type(t) is not int or type(wall) is not str or type(conn) is not int or type(data) is not str:
             return index
-        kind = obj.get("type")
+        redacted = False
+        if len(obj) != 5:  # only "redacted" may be added (the writer writes it when true)
+            redacted = obj.get(REDACTED_KEY)
+            if len(obj) != 6 or type(redacted) is not bool:
+                return index
+        if t < 0:
+            return index
         if kind == "frame":
-            append(obj["data"])
-        elif kind != "heartbeat":
+            if texts:
+                append(data)
+                continue
+            cls: type[Frame] | type[Heartbeat] = frame
+        elif kind == "heartbeat":
+            if texts:
+                continue
+            cls = heartbeat
+        else:
             return index
+        record = shell()  # see _Shell
+        record.t = t
+        record.wall = wall
+        record.conn = conn
+        record.data = data
+        record.redacted = redacted
+        record.__class__ = cls  # type: ignore[assignment]
+        append(record)
     return stop
 
 
-def _maker(cls: type[Frame] | type[Heartbeat]) -> Callable[[int, str, int, str, bool], Any]:
-    """`cls(t, wall, conn, data, redacted)`, built in half the time: a frozen dataclass's
-    __init__ sets each field through object.__setattr__, this sets its slots directly (the
-    reader makes one per line; tests/test_records_fast.py compares the two)."""
-    new = object.__new__
-    set_t, set_wall, set_conn, set_data, set_redacted = (
-        getattr(cls, name).__set__ for name in ("t", "wall", "conn", "data", "redacted")
-    )
+class _Shell:
+    """A Frame or a Heartbeat being built: the same slots, not frozen. A frozen
+    dataclass's fields are set through object.__setattr__ (its __init__) or through its
+    slots' descriptors, a call each; a shell's are set as any attribute, and assigning
+    its `__class__` makes it the record (Python allows that between classes of one
+    layout). The reader builds one per line, in a quarter of the instructions of the
+    dataclass's __init__ and half those of setting the descriptors (valgrind);
+    tests/test_records_fast.py compares what it builds with what the dataclass builds."""
 
-    def make(t: int, wall: str, conn: int, data: str, redacted: bool) -> Any:
-        record = new(cls)
-        set_t(record, t)
-        set_wall(record, wall)
-        set_conn(record, conn)
-        set_data(record, data)
-        set_redacted(record, redacted)
-        return record
-
-    return make
+    __slots__ = Frame.__slots__  # Heartbeat's are the same
+    t: int
+    wall: str
+    conn: int
+    data: str
+    redacted: bool
 
 
 def frame_text(line: Line) -> str | None:
@@ -314,8 +307,6 @@ def frame_text(line: Line) -> str | None:
         data = obj.get("data")
         if obj.get("type") == "frame" and type(data) is str and _flat(obj):
             return data
-        if _text_record(obj) is not None:  # a heartbeat, most often
-            return None
     return frame_text_by_stdlib(line)
 
 
@@ -339,8 +330,6 @@ def _flat(obj: dict[str, Any]) -> bool:
     return True
 
 
-_make_frame: Final[Callable[[int, str, int, str, bool], Frame]] = _maker(Frame)
-_make_heartbeat: Final[Callable[[int, str, int, str, bool], Heartbeat]] = _maker(Heartbeat)
 _CLASSES: Final[dict[str, type]] = {
     "frame": Frame,
     "heartbeat": Heartbeat,
