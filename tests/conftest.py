@@ -50,10 +50,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # machines do) would have every `ttrec` process compile ttrec's modules again, ~0.1 s of
     # CPU each. Set once, by the process that starts the others (xdist's workers inherit it);
     # the bytecode goes to pytest's cache directory, never into the checkout.
-    if hasattr(config, "workerinput") or "PYTHONPYCACHEPREFIX" in os.environ or config.cache is None:
+    cache = getattr(config, "cache", None)  # None under -p no:cacheprovider
+    if hasattr(config, "workerinput") or "PYTHONPYCACHEPREFIX" in os.environ or cache is None:
         return
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    os.environ["PYTHONPYCACHEPREFIX"] = str(config.cache.mkdir("bytecode"))
+    os.environ["PYTHONPYCACHEPREFIX"] = str(cache.mkdir("bytecode"))
 
 
 # Tests that share an expensive setup (a module fixture, a cache), each group named by its
