@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from ttrec.capture import CAPTURE_SUFFIX, CaptureReader
 from ttrec.errors import CaptureFormatError, TtrecError
 from ttrec.feed import Feed, feed_named, feed_path, parse_feed_path, validate_fixture_id
-from ttrec.records import Header
+from ttrec.records import Header, Record
 from ttrec.schedule import Timeline, build_timeline
 
 
@@ -69,10 +69,16 @@ def _route(header: Header) -> tuple[str, Feed]:
 
 def load_fixture(path: Path) -> Fixture:
     with CaptureReader(path) as reader:
-        header = reader.header
-        timeline = build_timeline(reader, feed_named(header.feed))
+        fixture = fixture_from(reader.header, reader, path)
+    problem = _problem(reader)
+    return fixture if problem is None else replace(fixture, problem=problem)
+
+
+def fixture_from(header: Header, records: Iterable[Record], path: Path) -> Fixture:
+    """The fixture a capture's header and records make (`path`: the capture they are, or
+    would be, read from); `load_fixture` reads them from the file."""
     fixture_id, feed = _route(header)
-    return Fixture(fixture_id, feed, path, header, timeline, _problem(reader))
+    return Fixture(fixture_id, feed, path, header, build_timeline(records, feed_named(header.feed)))
 
 
 def _problem(reader: CaptureReader) -> str | None:

@@ -373,11 +373,11 @@ class CaptureReader(_Closing):
                 if end < limit:  # a line the quick way passed on
                     self.lines = before + end + 1
                     try:
-                        refused = decode_line(run[end])
+                        decoded = decode_line(run[end])  # the careful way
                     except (ValueError, RecordError, RecursionError) as exc:
                         raise self._error(exc) from None
-                    if refused is not None:
-                        yield refused
+                    if decoded is not None:  # None: a record type this version does not know
+                        yield decoded
                     start += 1
 
     def records_and_errors(self) -> Iterator[Record | CaptureFormatError]:

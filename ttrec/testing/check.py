@@ -38,13 +38,12 @@ import trio
 import trio.testing
 
 from replayer import ServeOptions, serve_listeners
-from replayer.library import Fixture
+from replayer.library import Fixture, fixture_from
 from replayer.run import LOOPBACK, ServerThread
 from replayer.server import open_listeners
 from ttrec.errors import TtrecError
 from ttrec.faults import parse_fault
 from ttrec.feed import Feed, feed_url
-from ttrec.schedule import build_timeline
 from ttrec.simulator import write_capture
 from ttrec.testing.fuzz import (
     FUZZ_TOKEN,
@@ -166,8 +165,7 @@ def simulated_fixtures(match_key: MatchKey) -> Mapping[tuple[str, Feed], Fixture
     """The server's fixtures for the match of the scenarios with this `Scenario.match_key`."""
     seed, best_of, doubles, collection, correction_ppm = match_key
     match = Scenario(seed, best_of, doubles, (), 0, 0, collection, correction_ppm).match()
-    timeline = build_timeline(match.records, "statistics")
-    fixture = Fixture(match.fixture_id, "statistics", Path("simulated.jsonl.zst"), match.header, timeline)
+    fixture = fixture_from(match.header, match.records, Path("match.jsonl.zst"))
     return {(fixture.fixture_id, fixture.feed): fixture}
 
 
