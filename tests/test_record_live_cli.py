@@ -70,20 +70,23 @@ async def serve_and_record(folder: Path) -> dict[str, Run]:
     with its own output folder: the matches are live for seconds of the real clock, lived
     once for all the tests instead of once each."""
     served = [
-        write_match(folder / "a.jsonl.zst", 8, FIXTURE, step_s=1.0),
-        write_match(folder / "b.jsonl.zst", 8, OTHER_FIXTURE, step_s=1.0),
+        write_match(folder / "a.jsonl.zst", 8, FIXTURE, step_s=0.6, heartbeat_s=0.3),
+        write_match(folder / "b.jsonl.zst", 8, OTHER_FIXTURE, step_s=0.6, heartbeat_s=0.3),
     ]
     ready = folder / "ready.json"
     serve = [sys.executable, "-m", "ttrec", "serve", *map(str, served), "--ready-file", str(ready)]
-    # Each match is live for 3.6 s (14.5 s of capture at speed 4), the second from 1 s on;
-    # --on-end close: the recorders need not linger 2 s after the finished frame.
-    serve += ["--speed", "4", "--stagger", "1", "--on-end", "close", "--token", TOKEN]
+    # Each match is live for 2.2 s (8.7 s of capture at speed 4), the second from 0.5 s on:
+    # a recorder polls first within a tenth of that of the ready file on a quiet machine
+    # (its imports are paid before), so a loaded one has 20x the margin. --on-end close: the
+    # recorders need not linger 2 s after the finished frame; --poll 0.25 (below): idle is
+    # seen a quarter second after the last capture closed.
+    serve += ["--speed", "4", "--stagger", "0.5", "--on-end", "close", "--token", TOKEN]
     runs: dict[str, Run] = {}
 
     async def record(name: str) -> None:
         out_dir, out_file, err_file = folder / name, folder / f"{name}.out", folder / f"{name}.err"
         with out_file.open("wb") as out, err_file.open("wb") as err:
-            command = [sys.executable, "-c", RECORDER_WHEN_READY, str(ready), "--poll", "0.5"]
+            command = [sys.executable, "-c", RECORDER_WHEN_READY, str(ready), "--poll", "0.25"]
             command += ["--out", str(out_dir), *RECORDERS[name]]
             done = await trio.run_process(command, stdout=out, stderr=err, check=False)
         runs[name] = Run(done.returncode, out_file.read_text(), err_file.read_text(), out_dir)
