@@ -5,6 +5,7 @@ on nothing. Each claim also keeps one run as a real process (its module says whi
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
@@ -14,6 +15,7 @@ import trio
 import trio.testing
 from click.testing import CliRunner, Result
 
+from ttrec.cat import main
 from ttrec.cli import cli
 
 T = TypeVar("T")
@@ -43,3 +45,19 @@ def invoke_on_mock_clock(args: list[str], *, bound_s: float) -> tuple[Result, tr
     with mock.patch.object(trio, "run", partial(_bounded_run, trio.run, clock, bound_s)):
         result = CliRunner().invoke(cli, args, prog_name="ttrec")
     return result, clock
+
+
+def run_console_script(args: list[str]) -> tuple[int, str, str]:
+    """`ttrec ARGS` as the installed script runs it, its entry point (ttrec.cat:main: a plain
+    `cat` itself, the rest through click), in this process: (exit status, stdout, stderr).
+    For the many runs of a claim whose wiring one real process run already proves."""
+    runner = CliRunner()
+    with runner.isolation() as (out, err, _), mock.patch.object(sys, "argv", ["ttrec", *args]):
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return code, out.getvalue().decode(), err.getvalue().decode()

@@ -37,7 +37,6 @@ LONG_FIRST: Final = (
     "tests/test_simulated_feeds.py",
     "tests/test_simulator_theory.py",
     "tests/test_simulator.py::test_every_rule_holds_on_every_clean_match",
-    "tests/test_recorder_connection.py::test_on_the_real_clock",
     "tests/test_plugin.py",
     "tests/test_readme.py",
     "tests/test_records_fast.py",

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+from pathlib import Path
 from typing import Final
 
 import trio
 import trio.testing
 from trio_websocket import ConnectionClosed, open_websocket_url
 
-from ttrec.bundled import SAMPLES
+from ttrec.bundled import SAMPLES, sample_path
 from ttrec.match import parse_frame
 from ttrec.simulator import simulate_match
 from ttrec.testing import serve_asyncio, serve_in_thread
@@ -120,13 +122,17 @@ def test_asyncio_handle_truth_at_a_released_position() -> None:
 
 
 async def test_ending_a_connection_folds_no_truth_until_its_report_is_read(
-    autojump_clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock, tmp_path: Path
 ) -> None:
     """Folding a capture's truth costs ~80 µs a frame: a connection's end must not pay it on
-    the server's loop (replayer.report); reading the report's truth does, once."""
+    the server's loop (replayer.report); reading the report's truth does, once. Served from
+    a copy of the sample: a capture another test's server loaded in this process is shared
+    (replayer.library), truths folded so far and all."""
     options = serve_options(faults=["drop:after=30"])
+    capture = tmp_path / "sample.jsonl.zst"
+    shutil.copyfile(sample_path("sample-singles-bo5"), capture)
     with trio.fail_after(60):
-        async with open_server(options=options) as server:
+        async with open_server([capture], options=options) as server:
             async with server.connect() as ws:
                 assert await read_until_closed(ws) == 30
             (report,) = await server.wait_connections(1)

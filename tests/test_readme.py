@@ -1,4 +1,11 @@
-"""README.md's commands, run as written: a newcomer must be able to copy them."""
+"""README.md's commands, run as written: a newcomer must be able to copy them.
+
+The demo runs as the installed `ttrec` script in a shell, as a newcomer runs it (the script
+on PATH, its entry point, a real process); the commands of "Simulating matches" and
+"Reading captures" run through that same entry point (ttrec.cat:main) in this process, split
+into words and globbed as a shell would (`words_of`, which refuses any other shell syntax),
+so that ten process starts are not paid for what the one already proves.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cli_support import invoke_on_mock_clock
+import pytest
+from cli_support import invoke_on_mock_clock, run_console_script
 
 from ttrec.bundled import SAMPLES
 from ttrec.cli.watch import DEMO_SECONDS
@@ -67,10 +75,41 @@ def test_the_two_commands_install_demo_and_test() -> None:
     assert DEMO_SECONDS - 1 <= clock.current_time() <= DEMO_SECONDS + 1
 
 
-def test_simulate_and_read_commands_work_as_written(tmp_path):
+# Shell syntax beyond words and `*`/`?`/`[` globs: a command with any of it is not run by
+# `words_of` (it would need a shell), and the test says so.
+_NEEDS_A_SHELL = re.compile(r"""[|&;<>()$`\\"'~{}]""")
+
+
+def words_of(command: str, cwd: Path) -> list[str]:
+    """The argument list a POSIX shell runs for a README command in `cwd`: its words, each
+    glob replaced by the names it matches, sorted (or left as written if none match)."""
+    assert not _NEEDS_A_SHELL.search(command), f"needs a shell to run: {command}"
+    words: list[str] = []
+    for word in command.split():
+        matches = sorted(str(p.relative_to(cwd)) for p in cwd.glob(word)) if set(word) & set("*?[") else []
+        words += matches or [word]
+    return words
+
+
+def test_words_of_splits_and_globs_as_a_shell_does(tmp_path: Path) -> None:
+    for name in ["b.jsonl.zst", "a.jsonl.zst", "c.txt"]:
+        (tmp_path / name).touch()
+    expanded = run(f"printf '%s\\n' {' '.join(words_of('x  *.jsonl.zst  none*', tmp_path))}", tmp_path)
+    shell = run("printf '%s\\n' x  *.jsonl.zst  none*", tmp_path)
+    assert expanded.stdout == shell.stdout == "x\na.jsonl.zst\nb.jsonl.zst\nnone*\n"
+    for command in ["ttrec cat x | head", "ttrec info $F", "ttrec cat 'a b'", "ttrec cat x > y"]:
+        with pytest.raises(AssertionError, match="needs a shell"):
+            words_of(command, tmp_path)
+
+
+def test_simulate_and_read_commands_work_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copytree(ROOT / "captures", tmp_path / "captures")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TTREC_TOKEN", raising=False)
     for command in [*block_after("Simulating matches"), *block_after("Reading captures")]:
-        result = run(command, tmp_path)
-        assert result.returncode == 0, (command, result.stderr)
-        assert result.stdout or result.stderr, command  # every command says something
+        program, *args = words_of(command, tmp_path)
+        assert program == "ttrec", command
+        code, out, err = run_console_script(args)
+        assert code == 0, (command, err)
+        assert out or err, command  # every command says something
     assert (tmp_path / "match.jsonl.zst").is_file() and (tmp_path / "doubles.jsonl.zst").is_file()

@@ -41,19 +41,22 @@ class Run:
     out_dir: Path
 
 
-# A `ttrec record --live` process started beside the server: it imports the command while
-# the server starts, waits (bounded) for the server's ready file, then runs the console
-# entry point (`python -m ttrec` runs the same `main`) with the addresses in it. A recorder
-# is then polling within milliseconds of the fixtures API's start: the matches need be
-# live only briefly, however slowly a loaded machine starts processes.
+# A `ttrec record --live` process started before the server: it imports the command, says
+# so (a file beside the ready file), waits (bounded) for the server's ready file, then runs
+# the console entry point (`python -m ttrec` runs the same `main`) with the addresses in it.
+# The server starts once every recorder has imported, so that nothing else of this test
+# competes for the CPU when the fixtures API's clock starts: a recorder is then polling
+# within milliseconds, and the matches need be live only briefly, however slowly a loaded
+# machine starts processes.
 RECORDER_WHEN_READY = """
-import json, sys, time
+import json, os, sys, time
 from pathlib import Path
 
-import recorder.live, ttrec.cli.record  # what `record --live` imports, paid while the server starts
+import recorder.live, ttrec.cli.record  # what `record --live` imports, paid before the server starts
 from ttrec.cat import main
 
 ready, args = Path(sys.argv[1]), sys.argv[2:]
+ready.with_name(f"imported.{os.getpid()}").touch()
 deadline = time.monotonic() + 60
 while not ready.exists():
     if time.monotonic() > deadline:
@@ -70,32 +73,37 @@ async def serve_and_record(folder: Path) -> dict[str, Run]:
     with its own output folder: the matches are live for seconds of the real clock, lived
     once for all the tests instead of once each."""
     served = [
-        write_match(folder / "a.jsonl.zst", 8, FIXTURE, step_s=1.0),
-        write_match(folder / "b.jsonl.zst", 8, OTHER_FIXTURE, step_s=1.0),
+        write_match(folder / "a.jsonl.zst", 8, FIXTURE, step_s=0.8, heartbeat_s=0.4),
+        write_match(folder / "b.jsonl.zst", 8, OTHER_FIXTURE, step_s=0.8, heartbeat_s=0.4),
     ]
     ready = folder / "ready.json"
     serve = [sys.executable, "-m", "ttrec", "serve", *map(str, served), "--ready-file", str(ready)]
-    # Each match is live for 3.6 s (14.5 s of capture at speed 4), the second from 1 s on;
-    # --on-end close: the recorders need not linger 2 s after the finished frame.
-    serve += ["--speed", "4", "--stagger", "1", "--on-end", "close", "--token", TOKEN]
+    # Each match is live for 2.9 s (11.6 s of capture at speed 4), the second from 0.5 s on
+    # (was 3.6 s, from 1 s on, with the recorders importing while the server started).
+    # --on-end close: the recorders need not linger 2 s after the finished frame; --poll 0.25
+    # (below): idle is seen a quarter second after the last capture closed.
+    serve += ["--speed", "4", "--stagger", "0.5", "--on-end", "close", "--token", TOKEN]
     runs: dict[str, Run] = {}
 
     async def record(name: str) -> None:
         out_dir, out_file, err_file = folder / name, folder / f"{name}.out", folder / f"{name}.err"
         with out_file.open("wb") as out, err_file.open("wb") as err:
-            command = [sys.executable, "-c", RECORDER_WHEN_READY, str(ready), "--poll", "0.5"]
+            command = [sys.executable, "-c", RECORDER_WHEN_READY, str(ready), "--poll", "0.25"]
             command += ["--out", str(out_dir), *RECORDERS[name]]
             done = await trio.run_process(command, stdout=out, stderr=err, check=False)
         runs[name] = Run(done.returncode, out_file.read_text(), err_file.read_text(), out_dir)
 
     with trio.fail_after(60):
         async with trio.open_nursery() as nursery:
-            server: trio.Process = await nursery.start(
-                lambda task_status: trio.run_process(serve, check=False, task_status=task_status)
-            )
             async with trio.open_nursery() as recorders:
                 for name in RECORDERS:
                     recorders.start_soon(record, name)
+                while len(list(folder.glob("imported.*"))) < len(RECORDERS):
+                    assert not runs, f"a recorder exited before the server started: {runs}"
+                    await trio.sleep(0.02)
+                server: trio.Process = await nursery.start(
+                    lambda task_status: trio.run_process(serve, check=False, task_status=task_status)
+                )
                 await wait_ready(server, ready)  # the server started: or fail here, not after 60 s
             server.send_signal(signal.SIGTERM)
             await server.wait()
