@@ -162,7 +162,7 @@ def test_serve_refuses_an_output_it_did_not_write(
     path = found.get(kind, found["fifo"])  # no device node without root
     before = snapshot(path)
     tls = ["--tls"] if option == "--ca-file" else []
-    args = [capture, "--port", "0", *tls, option, path]
+    args: list[str | Path] = [capture, "--port", "0", *tls, option, path]
     in_a_process = (option, kind) == ("--ready-file", "capture")
     done = ttrec("serve", *args) if in_a_process else serve_refusing(monkeypatch, *args)
     line = one_line_exit_2(done)
