@@ -64,6 +64,7 @@ def pytest_configure(config: pytest.Config) -> None:
 # here, where the scheduler can see them.
 SAME_WORKER: Final = (
     ("tests/test_record_live_cli.py",),
+    ("tests/test_simulated_feeds.py",),  # its default_match cache: 60 matches simulated once
     (  # the bugs' searches (test_fuzz._search_for)
         "tests/test_fuzz.py::test_fuzz_finds_each_bug_and_shrinks_it",
         "tests/test_fuzz.py::test_each_consumer_process_fails_where_the_search_found_its_bug",
