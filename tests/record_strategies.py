@@ -44,9 +44,9 @@ _records_at_0: st.SearchStrategy[Record] = st.one_of(
 
 
 @st.composite
-def record_lists(draw: st.DrawFn, max_size: int = 30) -> list[Record]:
+def record_lists(draw: st.DrawFn, max_size: int = 30, min_size: int = 0) -> list[Record]:
     """Records with non-decreasing `t`, as every capture has them."""
-    steps = draw(st.lists(st.integers(min_value=0, max_value=10**12), max_size=max_size))
+    steps = draw(st.lists(st.integers(min_value=0, max_value=10**12), min_size=min_size, max_size=max_size))
     t, records = 0, []
     for step in steps:
         t += step

@@ -61,7 +61,8 @@ def outcome(func: Any, line: Any) -> tuple[str, Any]:
 
 surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF, exclude_categories=())
 any_text = st.text(st.characters(exclude_categories=()) | surrogates, max_size=20)  # lone surrogates too
-scalars = st.none() | st.booleans() | st.integers() | st.floats() | any_text
+scalars_but_floats = st.none() | st.booleans() | st.integers() | any_text
+scalars = scalars_but_floats | st.floats()
 json_values = st.recursive(
     scalars,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(any_text, inner, max_size=3),
@@ -142,10 +143,9 @@ def damaged(draw: st.DrawFn, lines: st.SearchStrategy[bytes]) -> bytes:
     return line.replace(b"\n", b" ")
 
 
-record_lines = (
-    record_lists(max_size=4)
-    .filter(bool)
-    .flatmap(lambda rs: st.sampled_from([encode_record(r)[:-1] for r in rs]))
+# (min_size=1, not a filter: a filter drew and threw away an empty list for one line in six)
+record_lines = record_lists(min_size=1, max_size=4).flatmap(
+    lambda rs: st.sampled_from([encode_record(r)[:-1] for r in rs])
 )
 lines = st.one_of(
     record_lines, writer_shaped_lines(), object_lines(), damaged(record_lines), damaged(object_lines())
@@ -164,8 +164,10 @@ def test_every_code_point_is_written_as_the_stdlib_writes_it():
     assert _dumps_record({"data": every}) == expected
 
 
+# Floats left out of the union, not filtered out of it: the filter threw away about one
+# drawn object in two (393 invalid cases for 400 examples).
 @fuzz(400)
-@given(st.dictionaries(any_text, scalars.filter(lambda v: not isinstance(v, float)), max_size=6))
+@given(st.dictionaries(any_text, scalars_but_floats, max_size=6))
 def test_record_objects_are_written_as_the_stdlib_writes_them(obj):
     assert outcome(_dumps_record, obj) == outcome(_dumps, obj)
 
