@@ -44,14 +44,19 @@ _records_at_0: st.SearchStrategy[Record] = st.one_of(
 
 
 @st.composite
-def record_lists(draw: st.DrawFn, max_size: int = 30, min_size: int = 0) -> list[Record]:
+def record_lists(draw: st.DrawFn, max_size: int = 30) -> list[Record]:
     """Records with non-decreasing `t`, as every capture has them."""
-    steps = draw(st.lists(st.integers(min_value=0, max_value=10**12), min_size=min_size, max_size=max_size))
+    steps = draw(st.lists(st.integers(min_value=0, max_value=10**12), max_size=max_size))
     t, records = 0, []
     for step in steps:
         t += step
         records.append(replace(draw(_records_at_0), t=t))
     return records
+
+
+def one_record(max_t: int) -> st.SearchStrategy[Record]:
+    """Any one record, at a time from 0 to `max_t`."""
+    return st.builds(lambda record, t: replace(record, t=t), _records_at_0, st.integers(0, max_t))
 
 
 headers = st.builds(
