@@ -175,14 +175,20 @@ _RECORD_KEYS: Final = [
 ]
 
 
+# The strategies the composites below draw from, built once: a sampled_from of a list is
+# built anew at every call (a list is no key for hypothesis's strategy cache).
+_record_lines = st.sampled_from(LINES[1:])
+_frame_lines = st.sampled_from([line for line in LINES if b'"frame"' in line])
+_record_types = st.sampled_from(["frame", "heartbeat", "binary", "sent", "open", "close", "error", "header"])
+_record_key_lists = st.lists(st.sampled_from(_RECORD_KEYS), max_size=4)
+
+
 @st.composite
 def wrong_record(draw: st.DrawFn) -> bytes:
     """A record of a known type with some fields missing or of the wrong type."""
-    base: dict[str, Any] = json.loads(draw(st.sampled_from(LINES[1:])))
-    base["type"] = draw(
-        st.sampled_from(["frame", "heartbeat", "binary", "sent", "open", "close", "error", "header"])
-    )
-    for key in draw(st.lists(st.sampled_from(_RECORD_KEYS), max_size=4)):
+    base: dict[str, Any] = json.loads(draw(_record_lines))
+    base["type"] = draw(_record_types)
+    for key in draw(_record_key_lists):
         if draw(st.booleans()):
             base.pop(key, None)
         else:
@@ -207,7 +213,7 @@ def _mutate(value: Any, draw: st.DrawFn, depth: int = 0) -> Any:
 def odd_frame(draw: st.DrawFn) -> bytes:
     """A well-formed frame record whose data frame (the provider's JSON) is malformed
     deep inside: what `check` and `info` parse."""
-    record: dict[str, Any] = json.loads(draw(st.sampled_from([line for line in LINES if b'"frame"' in line])))
+    record: dict[str, Any] = json.loads(draw(_frame_lines))
     frame = json.loads(record["data"])
     for _ in range(draw(st.integers(1, 3))):
         frame = _mutate(frame, draw)
