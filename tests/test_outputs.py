@@ -8,10 +8,11 @@ capture that fails half-way (the kernel's file size limit) leaves nothing behind
 retry succeeds; `-o -` is stdout; `record --out` never turns a mistyped file name into a
 directory.
 
-`serve`'s refusals run in this process where the old code served forever: serving is
-replaced by a failure (`serve_refusing`), so that a regression fails the test at once
-rather than hangs it; one refusal still goes through a real `ttrec serve` process, for
-the wiring (a process start costs some 0.4 s of CPU, the in-process run a few ms).
+`serve`'s and `record`'s refusals run in this process, where the old code served forever
+or a recorder would retry its connection forever: serving or connecting is replaced by a
+failure (`serve_refusing`, `record_refusing`), so that a regression fails the test at once
+rather than hangs it; one refusal of each still goes through a real process, for the
+wiring (a process start costs some 0.3-0.4 s of CPU, the in-process run a few ms).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import replayer.run
 from ttrec import outputs
 from ttrec.capture import CaptureReader
 from ttrec.cli import cli
+from ttrec.cli import record as record_command
 from ttrec.cli.logs import LIBRARY_LOGGERS
 from ttrec.errors import OutputRefused, OutputWriteError
 from ttrec.records import Frame
@@ -95,6 +97,23 @@ def serve_refusing(monkeypatch: pytest.MonkeyPatch, *args: str | Path) -> subpro
         monkeypatch.setattr(logger, "handlers", list(logger.handlers))
         monkeypatch.setattr(logger, "level", logger.level)
     result = CliRunner().invoke(cli, ["serve", *map(str, args)])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # the test fails with it
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
+
+
+def record_refusing(monkeypatch: pytest.MonkeyPatch, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """`ttrec record ARGS` in this process, for a run whose --out must be refused before any
+    connection: connecting raises instead (a recorder retries a refused connection forever)."""
+
+    def connects(*_: object, **__: object) -> None:
+        raise AssertionError("ttrec record went on to connect")
+
+    def no_connection(ca_file: Path | None) -> object:
+        return connects
+
+    monkeypatch.setattr(record_command, "resolve_connect", no_connection)
+    result = CliRunner().invoke(cli, ["record", *map(str, args)])
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception  # the test fails with it
     return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
@@ -333,19 +352,26 @@ def test_an_input_name_that_is_not_utf8_is_sliced(tmp_path: Path, capture: Path)
         assert reader.header.extra["derived_from"][0]["path"].endswith("in\ufffd.jsonl.zst")
 
 
+# The first through a real `ttrec record` process, for the wiring; the others in this process.
 @pytest.mark.parametrize("name", ["match.zst", "match.jsonl", "out.d"])
-def test_record_never_turns_a_file_name_into_a_directory(tmp_path: Path, name: str) -> None:
+def test_record_never_turns_a_file_name_into_a_directory(
+    tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / name
-    done = ttrec("record", FIXTURE_ID, "--token", "t", "--base-url", "ws://127.0.0.1:9", "--out", out)
+    args: list[str | Path] = [FIXTURE_ID, "--token", "t", "--base-url", "ws://127.0.0.1:9", "--out", out]
+    done = ttrec("record", *args) if name == "match.zst" else record_refusing(monkeypatch, *args)
     line = one_line_exit_2(done)
     assert ".jsonl.zst" in line and not out.exists()
 
 
-def test_record_refuses_an_out_that_is_a_file(tmp_path: Path) -> None:
+def test_record_refuses_an_out_that_is_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     notes = tmp_path / "notes"
     notes.write_text("mine")
-    done = ttrec("record", FIXTURE_ID, "--token", "t", "--base-url", "ws://127.0.0.1:9", "--out", notes)
-    one_line_exit_2(done)
+    one_line_exit_2(
+        record_refusing(
+            monkeypatch, FIXTURE_ID, "--token", "t", "--base-url", "ws://127.0.0.1:9", "--out", notes
+        )
+    )
     assert notes.read_text() == "mine"
 
 
