@@ -30,15 +30,17 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import IO, Final, cast
 
 import pytest
 from click.testing import CliRunner
 from recorder_support import limit_file_size
+from test_disk_errors import RefusingFile
 
 import replayer.run
+from ttrec import capture as capture_io
 from ttrec import outputs
-from ttrec.capture import CaptureReader
+from ttrec.capture import CaptureReader, create_exclusive
 from ttrec.cli import cli
 from ttrec.cli import record as record_command
 from ttrec.cli.logs import LIBRARY_LOGGERS
@@ -80,7 +82,20 @@ def ttrec(
 def invoke(*args: str | Path) -> subprocess.CompletedProcess[str]:
     """In-process (click's CliRunner), for commands that cannot hang: the same result shape."""
     result = CliRunner().invoke(cli, [str(a) for a in args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # what a process would show as a traceback: the test fails with it
     return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
+
+
+def refuse_capture_writes_past(monkeypatch: pytest.MonkeyPatch, budget: int) -> None:
+    """Every capture file opened from now on refuses writes past `budget` bytes with EFBIG,
+    as the kernel does under a file size limit (RLIMIT_FSIZE, which is process-wide)."""
+    opened = capture_io.open_new
+
+    def open_refusing(path: Path, create: Callable[[Path], IO[bytes]] = create_exclusive) -> IO[bytes]:
+        return cast(IO[bytes], RefusingFile(opened(path, create), budget, errno.EFBIG))
+
+    monkeypatch.setattr(capture_io, "open_new", open_refusing)
 
 
 def serve_refusing(monkeypatch: pytest.MonkeyPatch, *args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -252,14 +267,23 @@ DERIVED: Final[dict[str, Callable[[Path, Path], list[str | Path]]]] = {
 }
 
 
+# One command under the kernel's own limit, in a real process; the others in this process,
+# their capture file refusing writes as the kernel does (every command writes its capture
+# through ttrec.outputs.new_capture and a CaptureWriter).
 @pytest.mark.parametrize("command", DERIVED)
 def test_a_failed_write_leaves_nothing_and_the_retry_succeeds(
-    tmp_path: Path, capture: Path, command: str
+    tmp_path: Path, capture: Path, command: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "derived" / "out.jsonl.zst"
     out.parent.mkdir()
-    failed = ttrec(*DERIVED[command](capture, out), limit=2000)  # the kernel: EFBIG past 2000 bytes
+    if command == "simulate":
+        failed = ttrec(*DERIVED[command](capture, out), limit=2000)  # the kernel: EFBIG past 2000 bytes
+    else:
+        with monkeypatch.context() as refusing:
+            refuse_capture_writes_past(refusing, 2000)
+            failed = invoke(*DERIVED[command](capture, out))
     assert failed.returncode == 1, failed.stderr
+    assert "File too large" in failed.stderr
     assert "Traceback" not in failed.stderr and str(out) in failed.stderr
     assert list(out.parent.iterdir()) == []  # no partial capture, no temporary file
     retried = invoke(*DERIVED[command](capture, out))  # in-process: no file size limit to set
