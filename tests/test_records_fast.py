@@ -271,9 +271,17 @@ def expected_run(raw: bytes, decode: Any) -> tuple[list[Any], tuple[int, str] | 
     return values, None
 
 
-def capture_file(tmp_path_factory: pytest.TempPathFactory, raw: bytes) -> Path:
-    """`raw` in a capture file of its own (one a hypothesis example: tmp_path is per test)."""
-    path = tmp_path_factory.mktemp("c") / "c.jsonl.zst"
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One directory for every example's capture (tmp_path is per test, not per example; a
+    directory made for each example scanned the session's temporary directory each time)."""
+    return tmp_path_factory.mktemp("captures")
+
+
+def capture_file(scratch: Path, raw: bytes) -> Path:
+    """`raw` in a new capture file (the last example's is removed first)."""
+    path = scratch / "c.jsonl.zst"
+    path.unlink(missing_ok=True)
     path.write_bytes(raw)
     return path
 
@@ -282,9 +290,9 @@ def capture_file(tmp_path_factory: pytest.TempPathFactory, raw: bytes) -> Path:
 # (compressing it line by line) costs more than either check, and each still sees 150.
 @fuzz(150)
 @given(captures())
-def test_reading_a_capture_and_cat_frames_give_what_the_stdlib_reading_gives(tmp_path_factory, capture):
+def test_reading_a_capture_and_cat_frames_give_what_the_stdlib_reading_gives(scratch, capture):
     raw, _ = capture
-    path = capture_file(tmp_path_factory, raw)
+    path = capture_file(scratch, raw)
     records: list[Record] = []
     error = None
     with CaptureReader(path) as reader:
