@@ -30,6 +30,7 @@ LONG_FIRST: Final = (
     "tests/test_record_live_cli.py",
     "tests/test_capture_fuzz.py::test_garbage_lines",
     "tests/test_examples.py",
+    "tests/test_capture_fuzz.py::test_cli_on_broken_files_exits_1_with_a_line_never_a_traceback",
     "tests/test_capture_fuzz.py::test_bit_flips",
     "tests/test_feed_quick.py::test_a_text_is_inspected_as_the_stdlib_inspects_it",
     "tests/test_cli_simulate.py::test_every_simulated_capture_passes_check_and_info_reports_what_was_played",
