@@ -30,6 +30,7 @@ LONG_FIRST: Final = (
     "tests/test_record_live_cli.py",
     "tests/test_capture_fuzz.py::test_garbage_lines",
     "tests/test_examples.py",
+    "tests/test_capture_fuzz.py::test_cli_on_broken_files_exits_1_with_a_line_never_a_traceback",
     "tests/test_capture_fuzz.py::test_bit_flips",
     "tests/test_feed_quick.py::test_a_text_is_inspected_as_the_stdlib_inspects_it",
     "tests/test_cli_simulate.py::test_every_simulated_capture_passes_check_and_info_reports_what_was_played",
@@ -63,6 +64,7 @@ def pytest_configure(config: pytest.Config) -> None:
 # here, where the scheduler can see them.
 SAME_WORKER: Final = (
     ("tests/test_record_live_cli.py",),
+    ("tests/test_simulated_feeds.py",),  # its default_match cache: 60 matches simulated once
     (  # the bugs' searches (test_fuzz._search_for)
         "tests/test_fuzz.py::test_fuzz_finds_each_bug_and_shrinks_it",
         "tests/test_fuzz.py::test_each_consumer_process_fails_where_the_search_found_its_bug",

@@ -54,6 +54,11 @@ def record_lists(draw: st.DrawFn, max_size: int = 30) -> list[Record]:
     return records
 
 
+def one_record(max_t: int) -> st.SearchStrategy[Record]:
+    """Any one record, at a time from 0 to `max_t`."""
+    return st.builds(lambda record, t: replace(record, t=t), _records_at_0, st.integers(0, max_t))
+
+
 headers = st.builds(
     Header,
     fixture_id=st.just(FIXTURE),

@@ -125,13 +125,21 @@ def test_garbage_line_after_the_header_names_its_line(tmp_path):
         list(reader)
 
 
+@pytest.fixture(scope="module")
+def six_frames(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, Path]:
+    """The capture of frames(6), written once (it was written again, and synced, for every
+    example below), and a path for each example's flipped copy."""
+    directory = tmp_path_factory.mktemp("flip")
+    return write(directory / "c.jsonl.zst", frames(6)).read_bytes(), directory / "flipped.jsonl.zst"
+
+
 @given(st.integers(min_value=4, max_value=10_000), st.integers(min_value=0, max_value=7))
 @settings(max_examples=200)
-def test_a_flipped_bit_gives_a_salvaged_prefix_or_a_clear_error(tmp_path_factory, offset, bit):
+def test_a_flipped_bit_gives_a_salvaged_prefix_or_a_clear_error(six_frames, offset, bit):
     records = frames(6)
-    path = tmp_path_factory.mktemp("flip") / "c.jsonl.zst"
-    raw = bytearray(write(path, records).read_bytes())
+    raw, path = bytearray(six_frames[0]), six_frames[1]
     raw[offset % len(raw)] ^= 1 << bit
+    path.unlink(missing_ok=True)
     path.write_bytes(bytes(raw))
     try:
         with CaptureReader(path) as reader:

@@ -57,8 +57,8 @@ def expected_records(lines: list[bytes]) -> list[Record]:
     return [r for r in records if r is not None]
 
 
-def expected_frames(lines: list[bytes]) -> bytes:
-    texts = [r.data for r in expected_records(lines) if isinstance(r, Frame)]
+def expected_frames(records: list[Record]) -> bytes:
+    texts = [r.data for r in records if isinstance(r, Frame)]
     return b"".join(text.encode() + b"\n" for text in texts)
 
 
@@ -99,7 +99,7 @@ def test_lines_longer_than_a_chunk_are_read_whole(tmp_path: Path, read_chunk: in
     got = read_every_way(tmp_path / "c.jsonl.zst")
     assert got["records"] == records == expected_records(lines)
     assert got["text"] == b"".join(line + b"\n" for line in lines)
-    assert got["frames"] == expected_frames(lines)
+    assert got["frames"] == expected_frames(records)
     assert got["raw"] == lines[1:]
     assert got["lines"] == len(lines) and got["torn"] is False
 
@@ -117,9 +117,10 @@ def test_a_tear_at_every_offset_gives_every_whole_line_before_it(tmp_path: Path,
                 CaptureReader(cut_path)
             continue
         got = read_every_way(cut_path)
-        assert got["records"] == expected_records(lines), cut
+        expected = expected_records(lines)
+        assert got["records"] == expected, cut
         assert got["text"] == b"".join(line + b"\n" for line in lines), cut
-        assert got["frames"] == expected_frames(lines), cut
+        assert got["frames"] == expected_frames(expected), cut
         assert got["raw"] == lines[1:], cut
         assert got["lines"] == len(lines), cut
         if cut == len(raw):

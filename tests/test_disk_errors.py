@@ -6,7 +6,8 @@ In-process, the capture file of one fixture is swapped for one that refuses writ
 a byte budget with a chosen errno (ENOSPC, EDQUOT, EROFS, EIO), swept over budgets so that
 the refusal lands on every kind of write (header, records, the closing frame). At the OS
 level: `ttrec record` in a subprocess under RLIMIT_FSIZE (the kernel refuses the write
-with EFBIG; SIGXFSZ ignored), and an --out directory the process cannot write to.
+with EFBIG; SIGXFSZ ignored), and, in this process through click's CliRunner, an --out
+directory the kernel refuses and an --out path under a file.
 Rules: loopback only, port 0, `autojump_clock` in-process, `trio.fail_after` on every
 network test.
 """
@@ -25,7 +26,7 @@ from typing import IO, Any, Final, cast
 
 import pytest
 import trio
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from recorder_support import (
     FIXTURE,
     FIXTURE_2,
@@ -210,15 +211,13 @@ def test_a_read_only_out_directory_fails_at_once_with_one_line(
     source = write_match(tmp_path / "a.jsonl.zst", 5, FIXTURE)
     ro = tmp_path / "ro"
     with ServerThread([source], ServeOptions(speed=None)) as handle, unwritable_directory(ro) as os_level:
-        if level == "os" and os_level:
-            done = _record_cli(handle.url, ro, FIXTURE, FIXTURE_2, timeout_s=30)
-            code, stderr = done.returncode, done.stderr
-        else:
+        # In this process both ways (the kernel refuses this process as it would a `ttrec`
+        # process; test_file_size_limit_from_the_kernel runs the real process).
+        if level == "in-process" or not os_level:
             monkeypatch.setattr(ttrec.capture, "open", _refuse_creation, raising=False)
-            args = ["record", FIXTURE, FIXTURE_2, "--base-url", handle.url, "--out", str(ro)]
-            result = CliRunner().invoke(cli, args, env={"TTREC_TOKEN": TOKEN})
-            monkeypatch.undo()
-            code, stderr = result.exit_code, result.stderr
+        result = _record_in_process(handle.url, ro, FIXTURE, FIXTURE_2)
+        monkeypatch.undo()
+        code, stderr = result.exit_code, result.stderr
         assert handle.connections == []  # failed before connecting
     assert code == 1
     [line] = stderr.strip().splitlines()
@@ -226,6 +225,16 @@ def test_a_read_only_out_directory_fails_at_once_with_one_line(
     assert "Read-only file system" in stderr or "Permission denied" in stderr
     assert "Traceback" not in stderr
     assert list(ro.iterdir()) == []
+
+
+def _record_in_process(url: str, out: Path, *fixtures: str) -> Result:
+    """`ttrec record` in this process (click's CliRunner), for a run that fails before it
+    connects; a traceback fails the test."""
+    args = ["record", *fixtures, "--base-url", url, "--out", str(out)]
+    result = CliRunner().invoke(cli, args, env={"TTREC_TOKEN": TOKEN})
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
 
 
 def _refuse_creation(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
@@ -239,6 +248,7 @@ def test_a_capture_path_in_a_missing_directory_tree_is_made_or_refused_clearly(t
     blocker.write_text("not a directory")
     source = write_match(tmp_path / "a.jsonl.zst", 5, FIXTURE)
     with ServerThread([source], ServeOptions(speed=None)) as handle:
-        done = _record_cli(handle.url, blocker / "out", FIXTURE, timeout_s=30)
-    assert done.returncode == 1 and "Traceback" not in done.stderr
+        done = _record_in_process(handle.url, blocker / "out", FIXTURE)
+        assert handle.connections == []  # failed before connecting
+    assert done.exit_code == 1
     assert len(done.stderr.strip().splitlines()) == 1 and "Not a directory" in done.stderr

@@ -51,18 +51,20 @@ KINDS = {
 QUIETING = ("stall", "no-heartbeats")  # the faults that may leave the line silent
 
 
+# Built once: a strategy built (and validated) anew for each fault drawn cost as much as
+# the rest of drawing a run.
+_KIND_LISTS = st.lists(st.sampled_from(sorted(KINDS)), max_size=3)
+_TRIGGERS = st.one_of(
+    st.integers(min_value=1, max_value=20).map(lambda n: f"after={n}"),
+    st.sampled_from(["p=0.3", "p=1,times=2"]),
+)
+
+
 @st.composite
 def faults(draw: st.DrawFn) -> tuple[Fault, ...]:
-    chosen = draw(st.lists(st.sampled_from(sorted(KINDS)), max_size=3))
     specs = []
-    for kind in chosen:
-        trigger = draw(
-            st.one_of(
-                st.integers(min_value=1, max_value=20).map(lambda n: f"after={n}"),
-                st.sampled_from(["p=0.3", "p=1,times=2"]),
-            )
-        )
-        specs.append(f"{kind}:{trigger}{KINDS[kind]}")
+    for kind in draw(_KIND_LISTS):
+        specs.append(f"{kind}:{draw(_TRIGGERS)}{KINDS[kind]}")
     return tuple(parse_fault(spec) for spec in specs)
 
 

@@ -1,18 +1,25 @@
 """No command destroys a file ttrec did not write (ttrec.outputs, docs/outputs.md).
 
-Over the real command line (subprocesses, where the old behaviour would have served
-forever, or click's CliRunner) on real files: a capture, a file of the user's, a FIFO, a
-directory, a symlink and (as root) a character device given as an output are refused with
-one line, exit 2, and left as they were; ttrec's own ready file, report and CA file are
-replaced by a later run; a derived capture that fails half-way (the kernel's file size
-limit) leaves nothing behind, and the retry succeeds; `-o -` is stdout; `record --out`
-never turns a mistyped file name into a directory.
+Over the real command line (subprocesses, or click's CliRunner in this process) on real
+files: a capture, a file of the user's, a FIFO, a directory, a symlink and (as root) a
+character device given as an output are refused with one line, exit 2, and left as they
+were; ttrec's own ready file, report and CA file are replaced by a later run; a derived
+capture that fails half-way (the kernel's file size limit) leaves nothing behind, and the
+retry succeeds; `-o -` is stdout; `record --out` never turns a mistyped file name into a
+directory.
+
+`serve`'s and `record`'s refusals run in this process, where the old code served forever
+or a recorder would retry its connection forever: serving or connecting is replaced by a
+failure (`serve_refusing`, `record_refusing`), so that a regression fails the test at once
+rather than hangs it; one refusal of each still goes through a real process, for the
+wiring (a process start costs some 0.3-0.4 s of CPU, the in-process run a few ms).
 """
 
 from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import pty
 import re
@@ -23,15 +30,20 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import IO, Final, cast
 
 import pytest
 from click.testing import CliRunner
 from recorder_support import limit_file_size
+from test_disk_errors import RefusingFile
 
+import replayer.run
+from ttrec import capture as capture_io
 from ttrec import outputs
-from ttrec.capture import CaptureReader
+from ttrec.capture import CaptureReader, create_exclusive
 from ttrec.cli import cli
+from ttrec.cli import record as record_command
+from ttrec.cli.logs import LIBRARY_LOGGERS
 from ttrec.errors import OutputRefused, OutputWriteError
 from ttrec.records import Frame
 from ttrec.simulator import simulate_match, write_capture
@@ -70,6 +82,55 @@ def ttrec(
 def invoke(*args: str | Path) -> subprocess.CompletedProcess[str]:
     """In-process (click's CliRunner), for commands that cannot hang: the same result shape."""
     result = CliRunner().invoke(cli, [str(a) for a in args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # what a process would show as a traceback: the test fails with it
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
+
+
+def refuse_capture_writes_past(monkeypatch: pytest.MonkeyPatch, budget: int) -> None:
+    """Every capture file opened from now on refuses writes past `budget` bytes with EFBIG,
+    as the kernel does under a file size limit (RLIMIT_FSIZE, which is process-wide)."""
+    opened = capture_io.open_new
+
+    def open_refusing(path: Path, create: Callable[[Path], IO[bytes]] = create_exclusive) -> IO[bytes]:
+        return cast(IO[bytes], RefusingFile(opened(path, create), budget, errno.EFBIG))
+
+    monkeypatch.setattr(capture_io, "open_new", open_refusing)
+
+
+def serve_refusing(monkeypatch: pytest.MonkeyPatch, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """`ttrec serve ARGS` in this process, for a run that must be refused before it serves:
+    serving raises instead (the old code served forever), and the library loggers that
+    `serve` points at stderr are put back afterwards."""
+
+    async def serves(*_: object, **__: object) -> None:
+        raise AssertionError("ttrec serve went on to serve")
+
+    monkeypatch.setattr(replayer.run, "serve_until_stopped", serves)
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        monkeypatch.setattr(logger, "handlers", list(logger.handlers))
+        monkeypatch.setattr(logger, "level", logger.level)
+    result = CliRunner().invoke(cli, ["serve", *map(str, args)])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # the test fails with it
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
+
+
+def record_refusing(monkeypatch: pytest.MonkeyPatch, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """`ttrec record ARGS` in this process, for a run whose --out must be refused before any
+    connection: connecting raises instead (a recorder retries a refused connection forever)."""
+
+    def connects(*_: object, **__: object) -> None:
+        raise AssertionError("ttrec record went on to connect")
+
+    def no_connection(ca_file: Path | None) -> object:
+        return connects
+
+    monkeypatch.setattr(record_command, "resolve_connect", no_connection)
+    result = CliRunner().invoke(cli, ["record", *map(str, args)])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # the test fails with it
     return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
@@ -113,8 +174,9 @@ def foreign_paths(tmp_path: Path, capture: Path) -> dict[str, Path]:
     return found
 
 
-# A subprocess each (the old code went on serving): the issue's cases and one of each kind.
-# Every kind against every option is the same check (ttrec.outputs), run in-process below.
+# The issue's cases and one of each kind; the first (the issue's own) through a real process,
+# the others in this process. Every kind against every option is the same check
+# (ttrec.outputs), run on the module itself below.
 @pytest.mark.parametrize(
     ("option", "kind"),
     [
@@ -128,13 +190,16 @@ def foreign_paths(tmp_path: Path, capture: Path) -> dict[str, Path]:
     ],
 )
 def test_serve_refuses_an_output_it_did_not_write(
-    tmp_path: Path, capture: Path, option: str, kind: str
+    tmp_path: Path, capture: Path, option: str, kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     found = foreign_paths(tmp_path, capture)
     path = found.get(kind, found["fifo"])  # no device node without root
     before = snapshot(path)
     tls = ["--tls"] if option == "--ca-file" else []
-    line = one_line_exit_2(ttrec("serve", capture, "--port", "0", *tls, option, path))
+    args: list[str | Path] = [capture, "--port", "0", *tls, option, path]
+    in_a_process = (option, kind) == ("--ready-file", "capture")
+    done = ttrec("serve", *args) if in_a_process else serve_refusing(monkeypatch, *args)
+    line = one_line_exit_2(done)
     assert str(path) in line and snapshot(path) == before
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
@@ -151,9 +216,11 @@ def test_every_kind_of_foreign_path_is_refused(
         assert snapshot(path) == before, kind
 
 
-def test_serve_refuses_one_file_for_two_outputs(tmp_path: Path, capture: Path) -> None:
+def test_serve_refuses_one_file_for_two_outputs(
+    tmp_path: Path, capture: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     same = tmp_path / "out.json"
-    line = one_line_exit_2(ttrec("serve", capture, "--ready-file", same, "--report", same))
+    line = one_line_exit_2(serve_refusing(monkeypatch, capture, "--ready-file", same, "--report", same))
     assert "different files" in line and not same.exists()
 
 
@@ -171,14 +238,18 @@ def _serve_until_ready(args: list[str | Path], ready: Path) -> subprocess.Popen[
 
 
 def test_serve_replaces_its_own_files_from_an_earlier_run(tmp_path: Path, capture: Path) -> None:
+    """Two runs: the second finds the first's report and CA file and, as a killed server
+    leaves it, a stale ready file of ours; it replaces all three."""
     ready, report, ca = tmp_path / "ready.json", tmp_path / "report.json", tmp_path / "ca.pem"
     args: list[str | Path] = [capture, "--tls", "--ca-file", ca, "--ready-file", ready, "--report", report]
     cas = []
-    for _ in range(2):
+    for run in range(2):
+        if run == 1:  # removed before the run is ready: ready means the new file
+            ready.write_text(json.dumps({"written_by": "ttrec serve --ready-file", "url": "stale"}))
         process = _serve_until_ready(args, ready)
         try:
-            first_key = next(iter(json.loads(ready.read_text())))
-            assert first_key == "written_by"
+            written = json.loads(ready.read_text())
+            assert next(iter(written)) == "written_by" and written["port"] > 0
             cas.append(ca.read_bytes())
         finally:
             process.send_signal(signal.SIGTERM)
@@ -186,14 +257,6 @@ def test_serve_replaces_its_own_files_from_an_earlier_run(tmp_path: Path, captur
         assert not ready.exists()  # removed at exit: it was ours
         assert json.loads(report.read_text())["running"] is False
     assert cas[0] != cas[1]  # a new throwaway CA, written over the old one
-    # A stale ready file of ours (a killed server) is removed before the next run is ready.
-    ready.write_text(json.dumps({"written_by": "ttrec serve --ready-file", "url": "stale"}))
-    process = _serve_until_ready(args, ready)
-    try:
-        assert json.loads(ready.read_text())["port"] > 0
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=TIMEOUT_S) == 0
 
 
 DERIVED: Final[dict[str, Callable[[Path, Path], list[str | Path]]]] = {
@@ -204,14 +267,23 @@ DERIVED: Final[dict[str, Callable[[Path, Path], list[str | Path]]]] = {
 }
 
 
+# One command under the kernel's own limit, in a real process; the others in this process,
+# their capture file refusing writes as the kernel does (every command writes its capture
+# through ttrec.outputs.new_capture and a CaptureWriter).
 @pytest.mark.parametrize("command", DERIVED)
 def test_a_failed_write_leaves_nothing_and_the_retry_succeeds(
-    tmp_path: Path, capture: Path, command: str
+    tmp_path: Path, capture: Path, command: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "derived" / "out.jsonl.zst"
     out.parent.mkdir()
-    failed = ttrec(*DERIVED[command](capture, out), limit=2000)  # the kernel: EFBIG past 2000 bytes
+    if command == "simulate":
+        failed = ttrec(*DERIVED[command](capture, out), limit=2000)  # the kernel: EFBIG past 2000 bytes
+    else:
+        with monkeypatch.context() as refusing:
+            refuse_capture_writes_past(refusing, 2000)
+            failed = invoke(*DERIVED[command](capture, out))
     assert failed.returncode == 1, failed.stderr
+    assert "File too large" in failed.stderr
     assert "Traceback" not in failed.stderr and str(out) in failed.stderr
     assert list(out.parent.iterdir()) == []  # no partial capture, no temporary file
     retried = invoke(*DERIVED[command](capture, out))  # in-process: no file size limit to set
@@ -304,19 +376,26 @@ def test_an_input_name_that_is_not_utf8_is_sliced(tmp_path: Path, capture: Path)
         assert reader.header.extra["derived_from"][0]["path"].endswith("in\ufffd.jsonl.zst")
 
 
+# The first through a real `ttrec record` process, for the wiring; the others in this process.
 @pytest.mark.parametrize("name", ["match.zst", "match.jsonl", "out.d"])
-def test_record_never_turns_a_file_name_into_a_directory(tmp_path: Path, name: str) -> None:
+def test_record_never_turns_a_file_name_into_a_directory(
+    tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / name
-    done = ttrec("record", FIXTURE_ID, "--token", "t", "--base-url", "ws://127.0.0.1:9", "--out", out)
+    args: list[str | Path] = [FIXTURE_ID, "--token", "t", "--base-url", "ws://127.0.0.1:9", "--out", out]
+    done = ttrec("record", *args) if name == "match.zst" else record_refusing(monkeypatch, *args)
     line = one_line_exit_2(done)
     assert ".jsonl.zst" in line and not out.exists()
 
 
-def test_record_refuses_an_out_that_is_a_file(tmp_path: Path) -> None:
+def test_record_refuses_an_out_that_is_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     notes = tmp_path / "notes"
     notes.write_text("mine")
-    done = ttrec("record", FIXTURE_ID, "--token", "t", "--base-url", "ws://127.0.0.1:9", "--out", notes)
-    one_line_exit_2(done)
+    one_line_exit_2(
+        record_refusing(
+            monkeypatch, FIXTURE_ID, "--token", "t", "--base-url", "ws://127.0.0.1:9", "--out", notes
+        )
+    )
     assert notes.read_text() == "mine"
 
 

@@ -18,7 +18,7 @@ import pytest
 import zstandard
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from record_strategies import FIXTURE, record_lists
+from record_strategies import FIXTURE, one_record, record_lists
 
 from ttrec.capture import FRAME_BATCH_LINES, CaptureReader, _describe
 from ttrec.cat import cat_to
@@ -61,7 +61,8 @@ def outcome(func: Any, line: Any) -> tuple[str, Any]:
 
 surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF, exclude_categories=())
 any_text = st.text(st.characters(exclude_categories=()) | surrogates, max_size=20)  # lone surrogates too
-scalars = st.none() | st.booleans() | st.integers() | st.floats() | any_text
+scalars_but_floats = st.none() | st.booleans() | st.integers() | any_text
+scalars = scalars_but_floats | st.floats()
 json_values = st.recursive(
     scalars,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(any_text, inner, max_size=3),
@@ -142,11 +143,9 @@ def damaged(draw: st.DrawFn, lines: st.SearchStrategy[bytes]) -> bytes:
     return line.replace(b"\n", b" ")
 
 
-record_lines = (
-    record_lists(max_size=4)
-    .filter(bool)
-    .flatmap(lambda rs: st.sampled_from([encode_record(r)[:-1] for r in rs]))
-)
+# A line the writer writes: one record drawn, at any time a capture of a few records reaches
+# (one of a list of one to four records was drawn before, the rest drawn for nothing).
+record_lines = one_record(4 * 10**12).map(lambda record: encode_record(record)[:-1])
 lines = st.one_of(
     record_lines, writer_shaped_lines(), object_lines(), damaged(record_lines), damaged(object_lines())
 )
@@ -164,8 +163,10 @@ def test_every_code_point_is_written_as_the_stdlib_writes_it():
     assert _dumps_record({"data": every}) == expected
 
 
+# Floats left out of the union, not filtered out of it: the filter threw away about one
+# drawn object in two (393 invalid cases for 400 examples).
 @fuzz(400)
-@given(st.dictionaries(any_text, scalars.filter(lambda v: not isinstance(v, float)), max_size=6))
+@given(st.dictionaries(any_text, scalars_but_floats, max_size=6))
 def test_record_objects_are_written_as_the_stdlib_writes_them(obj):
     assert outcome(_dumps_record, obj) == outcome(_dumps, obj)
 
@@ -270,9 +271,17 @@ def expected_run(raw: bytes, decode: Any) -> tuple[list[Any], tuple[int, str] | 
     return values, None
 
 
-def capture_file(tmp_path_factory: pytest.TempPathFactory, raw: bytes) -> Path:
-    """`raw` in a capture file of its own (one a hypothesis example: tmp_path is per test)."""
-    path = tmp_path_factory.mktemp("c") / "c.jsonl.zst"
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One directory for every example's capture (tmp_path is per test, not per example; a
+    directory made for each example scanned the session's temporary directory each time)."""
+    return tmp_path_factory.mktemp("captures")
+
+
+def capture_file(scratch: Path, raw: bytes) -> Path:
+    """`raw` in a new capture file (the last example's is removed first)."""
+    path = scratch / "c.jsonl.zst"
+    path.unlink(missing_ok=True)
     path.write_bytes(raw)
     return path
 
@@ -281,9 +290,9 @@ def capture_file(tmp_path_factory: pytest.TempPathFactory, raw: bytes) -> Path:
 # (compressing it line by line) costs more than either check, and each still sees 150.
 @fuzz(150)
 @given(captures())
-def test_reading_a_capture_and_cat_frames_give_what_the_stdlib_reading_gives(tmp_path_factory, capture):
+def test_reading_a_capture_and_cat_frames_give_what_the_stdlib_reading_gives(scratch, capture):
     raw, _ = capture
-    path = capture_file(tmp_path_factory, raw)
+    path = capture_file(scratch, raw)
     records: list[Record] = []
     error = None
     with CaptureReader(path) as reader:
