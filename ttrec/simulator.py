@@ -51,6 +51,7 @@ from ttrec.feed import (
     default_heartbeat,
     feed_url,
     rfc3339,
+    rfc3339_seconds,
     validate_fixture_id,
 )
 from ttrec.match import (
@@ -710,7 +711,7 @@ def _rfc3339_ms(epoch_ns: int) -> str:
 def _rfc3339_ns(epoch_ns: int) -> str:
     """RFC 3339 UTC with 9 fractional digits, as in the provider's `timestamp`."""
     seconds, nanos = divmod(epoch_ns, S)
-    base = (_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
+    base = rfc3339_seconds(_EPOCH + timedelta(seconds=seconds))
     return f"{base}.{nanos:09d}Z"
 
 
