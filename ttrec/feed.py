@@ -17,6 +17,7 @@ import orjson
 
 from ttrec.actions import packet_position
 from ttrec.errors import InvalidFixtureId
+from ttrec.match import SHALLOW_BRACKETS as _SHALLOW
 
 # The legacy host dde-streams.data.imgarena.com was decommissioned on 30 Sept 2026.
 DEFAULT_BASE_URL: Final = "wss://dde-streams.data.srarena.io"
@@ -192,11 +193,6 @@ def inspect_text(text: str, feed: Feed = "statistics") -> TextMessage:
     if "error" in obj and isinstance(status, int) and not isinstance(status, bool):
         return TextMessage("heartbeat", error_status=status)
     return _HEARTBEAT
-
-
-# Nesting no deeper than this is within what the stdlib parser reads at any sensible stack
-# depth (its limit is the recursion limit, 1,000 frames, less the caller's stack).
-_SHALLOW: Final = 400
 
 
 def _quick_data_frame(text: str) -> TextMessage | None:
