@@ -66,6 +66,7 @@ from ttrec.match import (
     set_winner,
 )
 from ttrec.records import Close, Frame, Header, Heartbeat, Open, Record
+from ttrec.simulated_draws import below
 from ttrec.simulated_frames import SIDES, AggregateBook, FrameMeta
 from ttrec.simulated_incidents import (
     INJURY_BREAK,
@@ -212,7 +213,7 @@ class _Timeouts:
 
     def __init__(self, rng: random.Random) -> None:
         self.kept: dict[Side, bool] = {
-            side: rng.randrange(1000) < timing.TIMEOUT_USED_PERMILLE for side in SIDES
+            side: below(rng, 1000) < timing.TIMEOUT_USED_PERMILLE for side in SIDES
         }
 
     def pause_after(
@@ -359,7 +360,7 @@ class _Match:
 
     def lets(self, server: Side) -> int:
         lets = 0
-        while self.rng.randrange(1000) < LET_PERMILLE:
+        while below(self.rng, 1000) < LET_PERMILLE:
             self.line.add(POINT_STARTED, server, self.period, self.t)
             lets += 1
             self.t += timing.LET.draw(self.rng)
