@@ -1,8 +1,8 @@
 """Who wins a simulated point: the players' strength in this match and the serve.
 
 Chances are whole parts per million, drawn as whole numbers (ttrec.simulated_draws), so a
-seed plays the same match on every platform (no floating point). docs/simulator.md gives the sources of the
-defaults and the table benchmarks/realism.py prints against them.
+seed plays the same match on every platform (no floating point). docs/simulator.md gives
+the sources of the defaults and the table benchmarks/realism.py prints against them.
 """
 
 from __future__ import annotations
