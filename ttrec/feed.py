@@ -245,10 +245,15 @@ def rfc3339_seconds(utc: datetime) -> str:
 
 
 def default_heartbeat(moment: datetime) -> str:
-    """The heartbeat shape other DDE feeds send; this feed's own shape is not published.
-    Written out directly: a timestamp has nothing JSON escapes, so this is the text of
+    """The heartbeat shape other DDE feeds send; this feed's own shape is not published."""
+    return heartbeat_at(rfc3339(moment))
+
+
+def heartbeat_at(stamp: str) -> str:
+    """`default_heartbeat` of the moment `rfc3339` wrote as `stamp`. Written out directly:
+    such a stamp has nothing JSON escapes, so this is the text of
     json.dumps({"message": ..., "level": "INFO"}, separators=(",", ":"))."""
-    return f'{{"message":"Heartbeat sent at {rfc3339(moment)}","level":"INFO"}}'
+    return f'{{"message":"Heartbeat sent at {stamp}","level":"INFO"}}'
 
 
 _TIMESTAMP_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.(\d{1,9}))?Z")

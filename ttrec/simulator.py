@@ -48,8 +48,8 @@ from ttrec.feed import (
     FEEDS,
     HEARTBEAT_INTERVAL_S,
     Feed,
-    default_heartbeat,
     feed_url,
+    heartbeat_at,
     rfc3339,
     rfc3339_seconds,
     validate_fixture_id,
@@ -585,19 +585,18 @@ def _team_json(team: Team) -> dict[str, Any]:
     return {"id": team.id, "name": team.name, "homeTeam": team.home}
 
 
-@dataclass(frozen=True, slots=True)
 class _Clock:
-    start: datetime
+    """The capture's times: `t` in ns since `start`."""
 
-    @property
-    def start_ns(self) -> int:
-        return (self.start - _EPOCH) // timedelta(microseconds=1) * 1000
+    def __init__(self, start: datetime) -> None:
+        self.start = start
+        self.start_ns = (start - _EPOCH) // timedelta(microseconds=1) * 1000
 
     def wall(self, t: int) -> str:
-        return rfc3339(self.start + timedelta(microseconds=t // 1000))
-
-    def moment(self, t: int) -> datetime:
-        return self.start + timedelta(microseconds=t // 1000)
+        """rfc3339(start + t, to the microsecond), worked out from the epoch's microseconds
+        (exact: `start` has no finer part), without a timezone conversion per record."""
+        seconds, micros = divmod(self.start_ns // 1000 + t // 1000, 1_000_000)
+        return f"{rfc3339_seconds(_EPOCH + timedelta(seconds=seconds))}.{micros:06d}Z"
 
 
 def _statistics(
@@ -695,7 +694,8 @@ def _stream(rng: random.Random, data: list[tuple[int, str]], clock: _Clock, url:
     for t, text in data:
         beat = last_t + HEARTBEAT_NS
         while beat < t:
-            records.append(Heartbeat(beat, clock.wall(beat), 0, default_heartbeat(clock.moment(beat))))
+            wall = clock.wall(beat)
+            records.append(Heartbeat(beat, wall, 0, heartbeat_at(wall)))
             beat += HEARTBEAT_NS
         records.append(Frame(t, clock.wall(t), 0, text))
         last_t = t
