@@ -16,7 +16,7 @@ from ttrec.simulator import _Clock
 MOMENTS = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 30), timezones=st.just(UTC))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(MOMENTS, st.integers(min_value=-23, max_value=23))
 def test_stamps_are_what_strftime_and_json_dumps_wrote(moment: datetime, hours: int) -> None:
     assert rfc3339_seconds(moment) == moment.strftime("%Y-%m-%dT%H:%M:%S")
@@ -26,7 +26,7 @@ def test_stamps_are_what_strftime_and_json_dumps_wrote(moment: datetime, hours: 
     assert heartbeat_at(rfc3339(local)) == default_heartbeat(local)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)),
     st.integers(min_value=-14 * 60, max_value=14 * 60),

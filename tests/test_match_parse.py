@@ -56,7 +56,7 @@ ODD = [
 ]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.sampled_from(FRAMES), st.sampled_from(ODD), st.data())
 def test_any_number_or_value_replaced_reads_as_the_stdlib_reads_it(frame: str, odd: str, data: Any) -> None:
     # A value of the frame (after a ':') replaced: a number, a string, a bool.

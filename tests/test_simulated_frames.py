@@ -72,7 +72,7 @@ SHAPES = [
 def test_frames_are_the_texts_json_dumps_wrote(
     monkeypatch: pytest.MonkeyPatch, shape: dict[str, Any]
 ) -> None:
-    for seed in (0, 1, 2**40 + 7):
+    for seed in (0, 2**40 + 7):
         pieces = simulate_match(seed, **shape)
         with monkeypatch.context() as patched:
             patched.setattr(AggregateBook, "render", dict_render)

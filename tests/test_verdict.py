@@ -39,7 +39,7 @@ def reshaped(value: Any) -> Any:
     return value
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(values(), values())
 def test_same_json_is_equal_canonical_json(a: Any, b: Any) -> None:
     try:
