@@ -10,11 +10,11 @@ particular order, and a consumer under test must not come to rely on one).
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from json.encoder import encode_basestring
+from typing import Final
 
 from ttrec.match import ACTION_NAMES, Side, Team
 
@@ -50,6 +50,9 @@ class AggregateBook:
         self.teams: Mapping[Side, Team] = {"home": home, "away": away}
         self.totals: dict[Side, dict[int, int]] = {"home": {}, "away": {}}
         self.periods: dict[Side, dict[int, dict[int, int]]] = {"home": {}, "away": {}}
+        self._team_texts: Mapping[Side, str] = {"home": _team_text(home), "away": _team_text(away)}
+        self._aggregate_texts: dict[tuple[int, int], str] = {}  # (action, count) -> its text
+        self._label_texts: dict[int, str] = {}  # period -> its label as a JSON string
 
     def add(self, side: Side, period: int, action: int) -> None:
         totals = self.totals[side]
@@ -64,51 +67,65 @@ class AggregateBook:
 
     def render(self, meta: FrameMeta, rng: random.Random) -> str:
         """The frame's JSON text; `rng` decides the (meaningless) order of periods and
-        aggregates, so the same seed always gives the same text."""
-        frame: dict[str, Any] = {
-            "seqNum": meta.seq_num,
-            "traceId": meta.trace_id,
-            "version": FRAME_VERSION,
-            "finished": meta.finished,
-            "fixtureId": meta.fixture_id,
-            "timestamp": meta.timestamp,
-            "teamActionAggregates": [self._team(side, rng) for side in SIDES],
-        }
-        if meta.advanced:
-            frame["advancedSportStatistics"] = {}
-        return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+        aggregates, so the same seed always gives the same text.
 
-    def _team(self, side: Side, rng: random.Random) -> dict[str, Any]:
-        team = self.teams[side]
+        The text is what json.dumps(frame, separators=(",", ":"), ensure_ascii=False) writes
+        for the frame as a dict (tests/test_simulated_frames.py keeps that way as the
+        oracle), put together from pieces: an aggregate's text depends only on its action
+        and count, so each is written once per match, not again in every later frame (the
+        frames were half of a simulation's time). The shuffles draw exactly as before:
+        `random.shuffle` draws by the length of the list alone."""
+        teams = ",".join([self._team(side, rng) for side in SIDES])
+        advanced = ',"advancedSportStatistics":{}' if meta.advanced else ""
+        return (
+            f'{{"seqNum":{int(meta.seq_num)},"traceId":{encode_basestring(meta.trace_id)},'
+            f'"version":{FRAME_VERSION},"finished":{_BOOL[meta.finished]},'
+            f'"fixtureId":{encode_basestring(meta.fixture_id)},"timestamp":{encode_basestring(meta.timestamp)},'
+            f'"teamActionAggregates":[{teams}]{advanced}}}'
+        )
+
+    def _team(self, side: Side, rng: random.Random) -> str:
         periods = [
-            {
-                "type": PERIOD_TYPE,
-                "label": period_label(period),
-                "period": period,
-                "aggregates": _aggregates(counts, rng),
-            }
+            f'{{"type":"{PERIOD_TYPE}","label":{self._label(period)},"period":{int(period)},'
+            f'"aggregates":[{self._aggregates(counts, rng)}]}}'
             # A set appears for a team once the team has a count in it, like an aggregate.
             for period, counts in self.periods[side].items()
         ]
         rng.shuffle(periods)
-        return {
-            "team": {"id": team.id, "name": team.name, "homeTeam": team.home},
-            "gameActionAggregates": _aggregates(self.totals[side], rng),
-            "periodActionAggregates": periods,
-            "playerActionAggregates": [],
-        }
+        totals = self._aggregates(self.totals[side], rng)
+        return (
+            f'{{"team":{self._team_texts[side]},"gameActionAggregates":[{totals}],'
+            f'"periodActionAggregates":[{",".join(periods)}],"playerActionAggregates":[]}}'
+        )
+
+    def _aggregates(self, counts: Mapping[int, int], rng: random.Random) -> str:
+        aggregates = [self._aggregate(action, count) for action, count in counts.items() if count > 0]
+        rng.shuffle(aggregates)
+        return ",".join(aggregates)
+
+    def _aggregate(self, action: int, count: int) -> str:
+        text = self._aggregate_texts.get((action, count))
+        if text is None:
+            text = (
+                f'{{"action":{encode_basestring(ACTION_NAMES[action])},"actionId":{int(action)},'
+                f'"actionAggregate":{int(count)},"subActionAggregates":[]}}'
+            )
+            self._aggregate_texts[(action, count)] = text
+        return text
+
+    def _label(self, period: int) -> str:
+        text = self._label_texts.get(period)
+        if text is None:
+            text = self._label_texts[period] = encode_basestring(period_label(period))
+        return text
 
 
-def _aggregates(counts: Mapping[int, int], rng: random.Random) -> list[dict[str, Any]]:
-    aggregates = [
-        {
-            "action": ACTION_NAMES[action],
-            "actionId": action,
-            "actionAggregate": count,
-            "subActionAggregates": [],
-        }
-        for action, count in counts.items()
-        if count > 0
-    ]
-    rng.shuffle(aggregates)
-    return aggregates
+_BOOL: Final = {True: "true", False: "false"}
+
+
+def _team_text(team: Team) -> str:
+    """The "team" object of a team's aggregates, as json.dumps writes it."""
+    return (
+        f'{{"id":{encode_basestring(team.id)},"name":{encode_basestring(team.name)},'
+        f'"homeTeam":{_BOOL[team.home]}}}'
+    )

@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from ttrec.simulated_draws import below
 from ttrec.simulated_points import PPM
 from ttrec.simulated_time import MS, Duration, S
 
@@ -61,4 +62,4 @@ class Incidents:
 
 
 def chance(rng: random.Random, ppm: int) -> bool:
-    return rng.randrange(PPM) < ppm
+    return below(rng, PPM) < ppm

@@ -24,6 +24,9 @@ from ttrec.actions import (
 from ttrec.match import Side, Team, set_winner
 
 PACKET_VERSION: Final = 3  # the post-match example's `version`
+# json.dumps(obj, separators=(",", ":"), ensure_ascii=False), with its encoder made once, not
+# once a packet (json.dumps makes one per call whenever an option is not the default).
+_COMPACT: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 # Status Updated metadata, as on the sibling sport's example (codes assumed for the rest).
 COLLECTION_STATUS_CODES: Final[Mapping[str, int]] = {
     "CollectingLive": 1,
@@ -113,7 +116,7 @@ class PacketBook:
             },
             "fixtureSummary": self._summary(meta.finished),
         }
-        return json.dumps(packet, separators=(",", ":"), ensure_ascii=False)
+        return _COMPACT(packet)
 
     def _summary(self, finished: bool) -> dict[str, Any]:
         games = [(p, counts["home"], counts["away"]) for p, counts in sorted(self.points.items())]

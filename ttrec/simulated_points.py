@@ -1,8 +1,8 @@
 """Who wins a simulated point: the players' strength in this match and the serve.
 
-Chances are whole parts per million and drawn with `randrange`, so a seed plays the same
-match on every platform (no floating point). docs/simulator.md gives the sources of the
-defaults and the table benchmarks/realism.py prints against them.
+Chances are whole parts per million, drawn as whole numbers (ttrec.simulated_draws), so a
+seed plays the same match on every platform (no floating point). docs/simulator.md gives
+the sources of the defaults and the table benchmarks/realism.py prints against them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from fractions import Fraction
 from typing import Final
 
 from ttrec.match import Side
+from ttrec.simulated_draws import below
 
 PPM: Final = 1_000_000  # chances are whole parts per million
 EVEN_PPM: Final = PPM // 2
@@ -83,7 +84,7 @@ class MatchStrength:
 
     def point_winner(self, rng: random.Random, server: Side) -> Side:
         chance = self.home_serving_ppm if server == "home" else self.away_serving_ppm
-        return "home" if rng.randrange(PPM) < chance else "away"
+        return "home" if below(rng, PPM) < chance else "away"
 
 
 def draw_strength(rng: random.Random, model: PointModel) -> MatchStrength:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ttrec.records import NS_PER_S
+from ttrec.simulated_draws import below, between
 
 S: Final = NS_PER_S  # a second, in record time
 MS: Final = 1_000_000
@@ -28,9 +29,9 @@ class Duration:
     tail_permille: int = 0
 
     def draw(self, rng: random.Random) -> int:
-        if self.tail_permille and rng.randrange(1000) < self.tail_permille:
-            return rng.randrange(self.high + 1, self.tail_high + 1)
-        return rng.randrange(self.low, self.high + 1)
+        if self.tail_permille and below(rng, 1000) < self.tail_permille:
+            return between(rng, self.high + 1, self.tail_high)
+        return between(rng, self.low, self.high)
 
     @property
     def longest(self) -> int:

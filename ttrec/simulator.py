@@ -48,9 +48,10 @@ from ttrec.feed import (
     FEEDS,
     HEARTBEAT_INTERVAL_S,
     Feed,
-    default_heartbeat,
     feed_url,
+    heartbeat_at,
     rfc3339,
+    rfc3339_seconds,
     validate_fixture_id,
 )
 from ttrec.match import (
@@ -65,6 +66,7 @@ from ttrec.match import (
     set_winner,
 )
 from ttrec.records import Close, Frame, Header, Heartbeat, Open, Record
+from ttrec.simulated_draws import below
 from ttrec.simulated_frames import SIDES, AggregateBook, FrameMeta
 from ttrec.simulated_incidents import (
     INJURY_BREAK,
@@ -211,7 +213,7 @@ class _Timeouts:
 
     def __init__(self, rng: random.Random) -> None:
         self.kept: dict[Side, bool] = {
-            side: rng.randrange(1000) < timing.TIMEOUT_USED_PERMILLE for side in SIDES
+            side: below(rng, 1000) < timing.TIMEOUT_USED_PERMILLE for side in SIDES
         }
 
     def pause_after(
@@ -358,7 +360,7 @@ class _Match:
 
     def lets(self, server: Side) -> int:
         lets = 0
-        while self.rng.randrange(1000) < LET_PERMILLE:
+        while below(self.rng, 1000) < LET_PERMILLE:
             self.line.add(POINT_STARTED, server, self.period, self.t)
             lets += 1
             self.t += timing.LET.draw(self.rng)
@@ -583,19 +585,18 @@ def _team_json(team: Team) -> dict[str, Any]:
     return {"id": team.id, "name": team.name, "homeTeam": team.home}
 
 
-@dataclass(frozen=True, slots=True)
 class _Clock:
-    start: datetime
+    """The capture's times: `t` in ns since `start`."""
 
-    @property
-    def start_ns(self) -> int:
-        return (self.start - _EPOCH) // timedelta(microseconds=1) * 1000
+    def __init__(self, start: datetime) -> None:
+        self.start = start
+        self.start_ns = (start - _EPOCH) // timedelta(microseconds=1) * 1000
 
     def wall(self, t: int) -> str:
-        return rfc3339(self.start + timedelta(microseconds=t // 1000))
-
-    def moment(self, t: int) -> datetime:
-        return self.start + timedelta(microseconds=t // 1000)
+        """rfc3339(start + t, to the microsecond), worked out from the epoch's microseconds
+        (exact: `start` has no finer part), without a timezone conversion per record."""
+        seconds, micros = divmod(self.start_ns // 1000 + t // 1000, 1_000_000)
+        return f"{rfc3339_seconds(_EPOCH + timedelta(seconds=seconds))}.{micros:06d}Z"
 
 
 def _statistics(
@@ -693,7 +694,8 @@ def _stream(rng: random.Random, data: list[tuple[int, str]], clock: _Clock, url:
     for t, text in data:
         beat = last_t + HEARTBEAT_NS
         while beat < t:
-            records.append(Heartbeat(beat, clock.wall(beat), 0, default_heartbeat(clock.moment(beat))))
+            wall = clock.wall(beat)
+            records.append(Heartbeat(beat, wall, 0, heartbeat_at(wall)))
             beat += HEARTBEAT_NS
         records.append(Frame(t, clock.wall(t), 0, text))
         last_t = t
@@ -710,7 +712,7 @@ def _rfc3339_ms(epoch_ns: int) -> str:
 def _rfc3339_ns(epoch_ns: int) -> str:
     """RFC 3339 UTC with 9 fractional digits, as in the provider's `timestamp`."""
     seconds, nanos = divmod(epoch_ns, S)
-    base = (_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
+    base = rfc3339_seconds(_EPOCH + timedelta(seconds=seconds))
     return f"{base}.{nanos:09d}Z"
 
 

@@ -95,9 +95,7 @@ def first_divergence(
             return Divergence(number, belief, None, ())
         state = truth[index]
         wrong = tuple(
-            name
-            for name in belief
-            if name in BELIEF_FIELDS and _normal(belief[name]) != _normal(state.get(name))
+            name for name in belief if name in BELIEF_FIELDS and not same_json(belief[name], state.get(name))
         )
         if wrong:
             before = truth[max(0, index - CONTEXT_LINES) : index]
@@ -106,7 +104,27 @@ def first_divergence(
     return None
 
 
-def _normal(value: Any) -> str:
+# The types `same_json` compares with ==: for them JSON texts are equal exactly when the
+# values are (a bool is not an int here, as the exact type is checked first).
+_PLAIN: Final = (str, int, bool, type(None))
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Whether `a` and `b` have the same canonical JSON (`canonical_json`): tuples and lists
+    alike, key order irrelevant, and true is not 1. Compared structurally, without writing
+    the JSON out (a search judges some hundred thousand fields); anything but plain values,
+    lists and string-keyed objects (a float, a subclass) is compared by its JSON text."""
+    kind = type(a)
+    if kind is type(b) and kind in _PLAIN:
+        return bool(a == b)
+    if kind in (list, tuple) and type(b) in (list, tuple):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    if kind is dict and type(b) is dict and all(type(k) is str for k in (*a, *b)):
+        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
+    return canonical_json(a) == canonical_json(b)
+
+
+def canonical_json(value: Any) -> str:
     """Canonical JSON: tuples and lists alike, key order irrelevant, and true is not 1."""
     return json.dumps(value, sort_keys=True)
 
