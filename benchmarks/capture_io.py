@@ -21,13 +21,14 @@ every process, about a tenth of `ttrec cat`'s time, which pip does once at insta
 
 Where reading goes, in instructions per record of this capture (valgrind's callgrind, the
 difference between captures of 6,000 and 2,000 records, 2026-11-30): ~45k in all, of which
-~14k are python-zstandard decompressing (its checksum and its copy out included; `zstd -dc`
+~13k are python-zstandard decompressing (its checksum and its copy out included; `zstd -dc`
 spends ~10k), ~23k orjson parsing the line (nearly all of it unescaping a frame's text: a
-~6 KB JSON string with an escaped quote every ~10 bytes), and ~7k the reader's Python
-(finding lines, checking the writer's shape, building the record). orjson.loads alone on
-every decompressed line is ~39k: no change to the Python side can take reading below that.
-Unescaping a frame's text with other C code (codecs.escape_decode, bytes.replace, re,
-json's scanstring, msgspec) was as slow as orjson or slower.
+~6 KB JSON string with an escaped quote every ~10 bytes), and ~9k the reader's Python
+(~3.5k finding the lines, ~5.5k checking the writer's shape, building the record and
+handing it out). Decompressing, finding the lines and orjson.loads on each, nothing else,
+is ~39k: no change to the checks can take reading below that.
+Other C code unescaping a frame's text (codecs.escape_decode, bytes.replace, re, json's
+scanstring), and msgspec decoding the line, were as slow as orjson or slower (CPU time).
 """
 
 from __future__ import annotations
