@@ -46,14 +46,11 @@ def quick_text_lines(
     """Append to `out` the record on each line of `lines[start:stop]` up to the first line
     this quick way does not vouch for, and return its index (`stop` when it vouched for
     them all). `classes` are Frame and Heartbeat (`ttrec.records.quick_records`); without
-    them only each frame's `data` is appended and heartbeats are passed over (`cat
-    --frames`).
-
+    them, only each frame's `data` is appended (`cat --frames`).
     It vouches for a frame or a heartbeat as the writer writes it: exactly its keys, each
     value of exactly its type (so a flat object, see `_parsed`). Per line, a call costs as
     much as these checks: a run of lines is read in this one loop, records built inline."""
-    loads, refused = orjson.loads, orjson.JSONDecodeError
-    shell = TextShell
+    loads, refused, shell = orjson.loads, orjson.JSONDecodeError, TextShell
     frame, heartbeat = classes if classes is not None else (None, None)
     append = out.append
     for index in range(start, stop):
