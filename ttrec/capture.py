@@ -23,7 +23,8 @@ from ttrec.header import Header, RecordError, decode_header, encode_header
 
 # ttrec.records (the record classes, orjson) is imported where records are written or
 # read, not here: `ttrec cat` copies text without them, and on a large capture start-up
-# was a third of its time (benchmarks/capture_io.py).
+# was a third of its time (benchmarks/capture_io.py); `cat --frames` needs orjson only
+# (ttrec.text_lines).
 if TYPE_CHECKING:
     from ttrec.records import Record
 
@@ -336,10 +337,10 @@ class CaptureReader(_Closing):
                 yield from self._frame_batch(run, before, start, stop)
 
     def _frame_batch(self, run: list[memoryview], before: int, start: int, stop: int) -> Iterator[list[str]]:
-        from ttrec.records import frame_text, quick_records  # see the note at the imports
+        from ttrec.text_lines import frame_text, quick_text_lines  # see the note at the imports
 
         texts: list[str] = []
-        while (start := quick_records(run, start, stop, texts, texts=True)) < stop:
+        while (start := quick_text_lines(run, start, stop, texts, None)) < stop:
             self.lines = before + start + 1  # the line the quick way passed on, named in errors
             try:
                 text = frame_text(run[start])

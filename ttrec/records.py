@@ -26,15 +26,17 @@ from ttrec.header import dumps_line as _dumps
 from ttrec.header import encode_header as encode_header
 from ttrec.header import field_of as _get
 
+# The quick reading of text records lives in ttrec.text_lines (`cat --frames` reads frames
+# without loading the record classes below).
+from ttrec.text_lines import REDACTED_KEY as REDACTED_KEY
+from ttrec.text_lines import Line as Line
+from ttrec.text_lines import frame_text as frame_text
+from ttrec.text_lines import frame_text_by_stdlib as frame_text_by_stdlib
+from ttrec.text_lines import quick_text_lines
+
 NS_PER_S: Final = 1_000_000_000  # record times (`t`) are nanoseconds
 ClosedBy = Literal["server", "client", "network"]
 CLOSED_BY: Final = ("server", "client", "network")
-# A record marked `"redacted": true` held the access token (a server echoed it) and had it
-# replaced by "<redacted>": its text is no longer exactly what arrived. Written only when
-# true; readers that do not know the key ignore it, so this stays within ttrec/1.
-REDACTED_KEY: Final = "redacted"
-# A line as the reader hands it out: a view of the decompressed text, not a copy of it.
-Line = bytes | memoryview
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,125 +211,20 @@ def decode_line(line: Line) -> Record | None:
     return decode_record(json.loads(str(line, "utf-8")))
 
 
-def _parsed(line: Line) -> Any:
-    """orjson's reading of `line`, or None where it refuses it. Where orjson accepts a line
-    holding a flat object (scalar values only) the stdlib reads the same values: both are
-    strict RFC 8259 parsers that check UTF-8, keep the last of duplicate keys and refuse
-    lone surrogates; orjson refuses what the stdlib alone accepts (NaN, 1e400), reads an
-    int past 64 bits as a float (which no caller takes for an int), and a flat object is
-    never too deep for either. So callers vouch only for flat objects."""
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-
-
 def quick_text_record(line: Line) -> Frame | Heartbeat | None:
     """The Frame or Heartbeat on a line holding exactly the keys the writer writes for
-    one, each value of exactly its type (so a flat object, see `_parsed`); None when the
+    one, each value of exactly its type (see `ttrec.text_lines`); None when the
     line is anything else: then decode it the stdlib's way (`decode_line`)."""
     records: list[Record] = []
     quick_records((line,), 0, 1, records)
     return records[0] if records else None  # type: ignore[return-value]
 
 
-def quick_records(
-    lines: Sequence[Line], start: int, stop: int, out: list[Any], *, texts: bool = False
-) -> int:
+def quick_records(lines: Sequence[Line], start: int, stop: int, out: list[Any]) -> int:
     """Append to `out` the record on each line of `lines[start:stop]` up to the first line
-    this quick way does not vouch for, and return its index (`stop` when it vouched for
-    them all); with `texts`, only each frame's `data` (`ttrec cat --frames`).
-
-    It vouches for a frame or a heartbeat as the writer writes it: exactly its keys, each
-    value of exactly its type (so a flat object, see `_parsed`). Per line, a call costs as
-    much as these checks: a run of lines is read in this one loop, records built inline."""
-    loads, refused = orjson.loads, orjson.JSONDecodeError
-    shell, frame, heartbeat = _Shell, Frame, Heartbeat
-    append = out.append
-    for index in range(start, stop):
-        try:
-            obj = loads(lines[index])
-            kind, t, data = obj["type"], obj["t"], obj["data"]
-            wall, conn = obj["wall"], obj["conn"]
-        except (refused, KeyError, TypeError):  # not JSON, a key missing, not an object
-            return index
-        if type(t) is not int or type(wall) is not str or type(conn) is not int or type(data) is not str:
-            return index
-        redacted = False
-        if len(obj) != 5:  # only "redacted" may be added (the writer writes it when true)
-            redacted = obj.get(REDACTED_KEY)
-            if len(obj) != 6 or type(redacted) is not bool:
-                return index
-        if t < 0:
-            return index
-        if kind == "frame":
-            if texts:
-                append(data)
-                continue
-            cls: type[Frame] | type[Heartbeat] = frame
-        elif kind == "heartbeat":
-            if texts:
-                continue
-            cls = heartbeat
-        else:
-            return index
-        record = shell()  # see _Shell
-        record.t = t
-        record.wall = wall
-        record.conn = conn
-        record.data = data
-        record.redacted = redacted
-        record.__class__ = cls  # type: ignore[assignment]
-        append(record)
-    return stop
-
-
-class _Shell:
-    """A Frame or a Heartbeat being built: the same slots, not frozen. A frozen
-    dataclass's fields are set through object.__setattr__ (its __init__) or through its
-    slots' descriptors, a call each; a shell's are set as any attribute, and assigning
-    its `__class__` makes it the record (Python allows that between classes of one
-    layout). The reader builds one per line, in a quarter of the instructions of the
-    dataclass's __init__ and half those of setting the descriptors (valgrind);
-    tests/test_records_fast.py compares what it builds with what the dataclass builds."""
-
-    __slots__ = Frame.__slots__  # Heartbeat's are the same
-    t: int
-    wall: str
-    conn: int
-    data: str
-    redacted: bool
-
-
-def frame_text(line: Line) -> str | None:
-    """The `data` of a frame line, with no other check (`ttrec cat --frames`); None for a
-    line holding any other record; raises as `decode_line` for a line holding none."""
-    obj = _parsed(line)
-    if type(obj) is dict:
-        data = obj.get("data")
-        if obj.get("type") == "frame" and type(data) is str and _flat(obj):
-            return data
-    return frame_text_by_stdlib(line)
-
-
-def frame_text_by_stdlib(line: Line) -> str | None:
-    """`frame_text` the stdlib's way: what the quick path must agree with, and where it
-    hands every line it does not vouch for (tests/test_records_fast.py compares them)."""
-    obj = json.loads(str(line, "utf-8"))
-    if type(obj) is dict and obj.get("type") == "frame":
-        data = obj.get("data")
-        if type(data) is str:
-            return data
-    decode_record(obj)
-    return None
-
-
-def _flat(obj: dict[str, Any]) -> bool:
-    """No value is an array or an object (see `_parsed`)."""
-    for value in obj.values():  # noqa: SIM110 (a loop: quicker than all() over a generator)
-        if type(value) is dict or type(value) is list:
-            return False
-    return True
+    the quick way does not vouch for, and return its index (`stop` when it vouched for
+    them all): `ttrec.text_lines.quick_text_lines` building Frames and Heartbeats."""
+    return quick_text_lines(lines, start, stop, out, _TEXT_CLASSES)
 
 
 _CLASSES: Final[dict[str, type]] = {
@@ -340,3 +237,4 @@ _CLASSES: Final[dict[str, type]] = {
     "error": Error,
 }
 _TYPE_NAMES: Final[dict[type, str]] = {cls: name for name, cls in _CLASSES.items()}
+_TEXT_CLASSES: Final = (Frame, Heartbeat)  # the classes of TextShell's layout (see it)
