@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-import orjson
+from ttrec.quick_json import quick_loads
 
 POINT_STARTED: Final = 1101
 POINT_SCORED: Final = 1102
@@ -124,16 +124,11 @@ def is_legal_set_score(score: tuple[int, int], *, finished: bool) -> bool:
     return high == POINTS_TO_WIN_GAME or high - low == 2
 
 
-# Nesting no deeper than this is within what the stdlib parser reads at any sensible stack
-# depth (its limit is the recursion limit, 1,000 frames, less the caller's stack).
-SHALLOW_BRACKETS: Final = 400
-
-
 def parse_frame(data: str | Mapping[str, Any]) -> StatsFrame:
     """Parse a statistics data frame (its exact text or its decoded JSON object)."""
     if not isinstance(data, str):
         return _frame_from(data)
-    quick = _quick_json(data)
+    quick = quick_loads(data)
     if quick is not None:
         try:
             return _frame_from(quick)
@@ -146,23 +141,6 @@ def parse_frame(data: str | Mapping[str, Any]) -> StatsFrame:
     except RecursionError:
         raise FrameError("not JSON: nested too deeply") from None
     return _frame_from(obj)
-
-
-def _quick_json(text: str) -> Any:
-    """The text read by orjson (some 3x quicker than the stdlib on a frame: truths, checks
-    and summaries read every frame of a capture), or None to leave it to the stdlib. Where
-    orjson reads a text, the stdlib reads the same: both are strict RFC 8259 parsers keeping
-    the last of duplicate keys, and the stdlib's extras (NaN, lone surrogates, exponents
-    past a float) orjson refuses; only an int past 64 bits differs (orjson: a float), which
-    no field of a frame takes, so parse_frame reads such a text again the stdlib's way. A
-    text with fewer brackets than SHALLOW_BRACKETS is no deeper than that, so the stdlib
-    would not give up on its depth (tests/test_match_parse.py: the same frame or error)."""
-    if text.count("{") + text.count("[") >= SHALLOW_BRACKETS:
-        return None
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return None
 
 
 def _frame_from(obj: Any) -> StatsFrame:
