@@ -211,7 +211,7 @@ async def _record(
     stopper = _Stopper()
     try:
         async with trio.open_nursery() as nursery:
-            stopper.watch(nursery, timeout_s)
+            await stopper.watch(nursery, timeout_s)  # SIGTERM is caught before the file exists
             results = await record(
                 [fixture_id], token, out=partial, options=options, log=log, stop=stopper.stop
             )
@@ -262,11 +262,13 @@ class _Stopper:
         self.stop = Stop()
         self.why: list[str] = []  # what stopped the recording, if anything did
 
-    def watch(self, nursery: trio.Nursery, timeout_s: float) -> None:
+    async def watch(self, nursery: trio.Nursery, timeout_s: float) -> None:
+        """Start watching; returns once SIGTERM is caught (a task merely started would
+        catch it only from its first run, after the recording had made its file)."""
         if timeout_s > 0:
             nursery.start_soon(self._stop_after, timeout_s)
         if threading.current_thread() is threading.main_thread():
-            nursery.start_soon(self._stop_on_sigterm)
+            await nursery.start(self._stop_on_sigterm)
 
     async def _stop_after(self, seconds: float) -> None:
         import trio
@@ -275,10 +277,11 @@ class _Stopper:
         self.why.append(f"it did not complete within {seconds:g} s (--ttrec-record-timeout)")
         self.stop.request()
 
-    async def _stop_on_sigterm(self) -> None:
+    async def _stop_on_sigterm(self, *, task_status: trio.TaskStatus[None]) -> None:
         import trio
 
         with trio.open_signal_receiver(signal.SIGTERM) as signals:
+            task_status.started()
             async for _ in signals:
                 self.why.append("SIGTERM")
                 self.stop.request()
