@@ -35,15 +35,20 @@ TEST_COMMAND = (".venv/bin/python", "-m", "pytest", "-q")
 
 def install(rev: str, into: Path) -> Path:
     """A clone of this checkout at `rev`, installed as its README says."""
-    subprocess.run(["git", "clone", "-q", str(CHECKOUT), str(into)], check=True)
-    subprocess.run(["git", "-C", str(into), "checkout", "-q", rev], check=True)
-    subprocess.run([sys.executable, "-m", "venv", str(into / ".venv")], check=True)
-    pip = (str(into / ".venv/bin/python"), "-m", "pip", "install", "-q")
-    subprocess.run([*pip, "-e", ".[test]"], cwd=into, check=True)
+    quiet(into.parent, "git", "clone", "-q", str(CHECKOUT), str(into))
+    quiet(into, "git", "checkout", "-q", rev)
+    quiet(into, sys.executable, "-m", "venv", ".venv")
+    quiet(into, ".venv/bin/python", "-m", "pip", "install", "-q", "-e", ".[test]")
     if (into / "tests/interop/node/package-lock.json").exists():
-        npm = ("npm", "ci", "--prefix", "tests/interop/node", "--no-audit", "--no-fund", "--loglevel=error")
-        subprocess.run(npm, cwd=into, check=True)
+        quiet(into, "npm", "ci", "--prefix", "tests/interop/node", "--no-audit", "--no-fund")
     return into
+
+
+def quiet(cwd: Path, *command: str) -> None:
+    """Run a set-up step; its output is shown only if it fails."""
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(command[:3])} failed:\n{done.stdout}{done.stderr}")
 
 
 def run_suite(tree: Path) -> tuple[float, str]:
