@@ -29,6 +29,10 @@ handing it out). Decompressing, finding the lines and orjson.loads on each, noth
 is ~39k: no change to the checks can take reading below that.
 Other C code unescaping a frame's text (codecs.escape_decode, bytes.replace, re, json's
 scanstring), and msgspec decoding the line, were as slow as orjson or slower (CPU time).
+Decompressing in a second thread while the first parses (python-zstandard lets go of the
+GIL while it decompresses) was slower still: 83-140k records/s against 121-185k in
+alternating runs (2026-11-30), as each hand-over of the GIL waits out the interpreter's
+switch interval while the parsing thread holds it.
 """
 
 from __future__ import annotations
