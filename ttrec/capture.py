@@ -8,6 +8,7 @@ zstd frames, and stops cleanly at a torn tail, saying so.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 from abc import ABC, abstractmethod
@@ -71,18 +72,56 @@ class _Closing(ABC):
 def create_exclusive(path: Path) -> IO[bytes]:
     """Open a new file for writing; FileExistsError when `path` exists. "x": a recording
     session always writes a new file; appending to a torn one would corrupt everything
-    after the tear."""
+    after the tear.
+
+    Where the system allows it the file is made without a name (Linux's O_TMPFILE) and
+    appears as `path` only once its first bytes are in it (`CaptureWriter` calls its
+    `publish` after the header): a recorder killed at any instant leaves no empty capture,
+    which no reader could tell from a damaged one. Elsewhere the file is made by its name
+    at once."""
+    if hasattr(os, "O_TMPFILE") and _PROC_FDS.is_dir():
+        try:
+            fd = os.open(path.parent, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o666)
+        except OSError:  # a file system without unnamed files, or a refusal open() will name
+            pass
+        else:
+            return _UnnamedFile(fd, path)
     return open(path, "xb")
+
+
+_PROC_FDS: Final = Path("/proc/self/fd")  # an unnamed file is linked in through its entry here
+
+
+class _UnnamedFile(io.BufferedWriter):
+    """A new file outside any directory until `publish` links it in as `target`."""
+
+    def __init__(self, fd: int, target: Path) -> None:
+        super().__init__(io.FileIO(fd, "wb"))
+        self.target = target
+
+    def publish(self) -> None:
+        """Give the file its name; FileExistsError if another took it meanwhile."""
+        # linkat with AT_SYMLINK_FOLLOW, which os.link asks for only with a directory fd
+        # (plain link() would link the /proc entry itself, across devices).
+        fds = os.open(_PROC_FDS, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.link(str(self.fileno()), self.target, src_dir_fd=fds, follow_symlinks=True)
+        finally:
+            os.close(fds)
 
 
 def open_new(path: Path, create: Callable[[Path], IO[bytes]] = create_exclusive) -> IO[bytes]:
     """`create(path)`, its failure as one CaptureWriteError line."""
     try:
         return create(path)
-    except FileExistsError:
-        raise CaptureWriteError(path, "already exists; ttrec never overwrites a capture") from None
     except OSError as exc:
-        raise CaptureWriteError(path, exc.strerror or str(exc)) from None
+        raise _creation_error(path, exc) from None
+
+
+def _creation_error(path: Path, exc: OSError) -> CaptureWriteError:
+    if isinstance(exc, FileExistsError):
+        return CaptureWriteError(path, "already exists; ttrec never overwrites a capture")
+    return CaptureWriteError(path, exc.strerror or str(exc))
 
 
 class CaptureWriter(_Closing):
@@ -122,6 +161,18 @@ class CaptureWriter(_Closing):
         self._encode = encode_record
         self._zstd = compressor.stream_writer(self._file, closefd=False)
         self._append(encode_header(header), end_frame=False)
+        self._publish()
+
+    def _publish(self) -> None:
+        """Name a file made unnamed (see create_exclusive), now that it holds the header."""
+        publish = getattr(self._file, "publish", None)
+        if publish is None:
+            return
+        try:
+            publish()
+        except OSError as exc:
+            self._abandon()
+            raise _creation_error(self.path, exc) from None
 
     def write(self, record: Record) -> None:
         if record.t < self._last_t:
