@@ -118,7 +118,7 @@ def test_info_says_a_dropped_collection_has_no_result(tmp_path: Path) -> None:
     match.action(22)
     path = match.write(tmp_path / "a.jsonl.zst", "actions")
     info = json.loads(run("info", "--json", str(path))[1])
-    assert info["winner"] is None and info["finished"] is True
+    assert info["winner"] is None and info["finished"] is True and info["ended"] == "dropped"
     suspended_at = 1 + 2 + 1  # Start Fixture, Point Started + Point Scored, then the update
     assert info["collection"] == [
         [1, "CollectingLive"],
@@ -129,6 +129,21 @@ def test_info_says_a_dropped_collection_has_no_result(tmp_path: Path) -> None:
     assert "ended: dropped, no result" in run("info", str(path))[1]
     last = list(truths(match.packets, "actions"))[-1]
     assert (last.ended, last.winner, last.finished) == ("dropped", None, True)
+
+
+def test_info_on_an_actions_capture_cut_mid_match_says_in_play(tmp_path: Path) -> None:
+    # A capture still being recorded, torn, or of a feed that failed: no end yet.
+    match = straight_match()
+    records = match.records("actions")
+    frames = [i for i, r in enumerate(records) if isinstance(r, Frame)]
+    path = match.write(tmp_path / "half.jsonl.zst", "actions", records[: frames[len(frames) // 2] + 1])
+    code, human, err = run("info", str(path))
+    assert code == 0 and "(in play)" in human and err == ""
+    actions = json.loads(run("info", "--json", str(path))[1])
+    assert (actions["finished"], actions["ended"], actions["winner"]) == (False, None, None)
+    # the statistics capture of the same match: every key it has, the actions one has too
+    stats = json.loads(run("info", "--json", str(match.write(tmp_path / "s.jsonl.zst", "statistics")))[1])
+    assert set(stats) <= set(actions), set(stats) - set(actions)
 
 
 def test_check_passes_a_good_actions_capture_and_names_each_broken_packet(tmp_path: Path) -> None:

@@ -188,8 +188,7 @@ class CaptureSummary:
             "sets": [list(score) for score in latest.sets] if latest else [],
             "sets_won": list(latest.sets_won) if latest else [0, 0],
             "winner": latest.winner if latest else None,
-            # "dropped": finished without a result (the collection was dropped, SPEC §6)
-            "ended": (("completed" if latest.winner else "dropped") if latest and latest.finished else None),
+            "ended": _ended(bool(latest and latest.finished), latest.winner if latest else None),
             "torn_tail": self.torn_tail,
             "damage": self.damage,
         }
@@ -230,9 +229,18 @@ class CaptureSummary:
             "sets": [list(score) for score in sets],
             "sets_won": [summary.home_score, summary.away_score] if summary else list(games_won(sets)),
             "winner": fold.winner(),
+            "ended": _ended(fold.finished, fold.winner()),
             "torn_tail": self.torn_tail,
             "damage": self.damage,
             "actions": dict(sorted(fold.by_type.items())),
             "corrections": fold.corrections,
             "collection": [[seq, status] for seq, status in fold.collection],
         }
+
+
+def _ended(finished: bool, winner: str | None) -> str | None:
+    """How a match ended, in every feed's summary: None while it goes on, "completed" with a
+    winner, "dropped" when finished without a result (the collection was dropped, SPEC §6)."""
+    if not finished:
+        return None
+    return "completed" if winner else "dropped"
