@@ -37,7 +37,7 @@ from ttrec.faults import (
 )
 from ttrec.moments import moments_of_texts
 from ttrec.schedule import StartAt, StartAtError, build_timeline, parse_start_at
-from ttrec.simulator import simulate_match
+from ttrec.simulator import Incidents, simulate_match
 
 
 @pytest.mark.parametrize(
@@ -231,6 +231,20 @@ def test_start_at_points_in_a_simulated_match() -> None:
         TIMELINE.start_index(parse_start_at(f"set={len(set_ends) + 1}"))
     with pytest.raises(StartAtError, match="seqNum"):
         TIMELINE.start_index(parse_start_at(f"seq={seqs[-1] + 1}"))
+
+
+@pytest.mark.parametrize(
+    ("seed", "best_of", "scenario"), [(5, 5, None), (3, 7, None), (7, 5, "dropped"), (2, 5, "dropped")]
+)
+def test_a_set_past_the_last_names_how_many_sets_were_played(
+    seed: int, best_of: int, scenario: str | None
+) -> None:
+    incidents = Incidents(scenario=scenario) if scenario else None
+    match = simulate_match(seed=seed, best_of=best_of, incidents=incidents)
+    begun = len([score for score in match.sets if score != (0, 0)])  # the simulator's own count
+    timeline = build_timeline(match.records)
+    with pytest.raises(StartAtError, match=rf"only {begun} set\(s\)"):
+        timeline.start_index(parse_start_at(f"set={begun + 2}"))
 
 
 # --- the serve command's flags ----------------------------------------------------------------

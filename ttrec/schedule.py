@@ -146,7 +146,7 @@ class Timeline:
                 return 0
             ends = self.moment_index().occurrences.get("set-end", ())
             if len(ends) < start_at.number - 1:
-                raise StartAtError(start_at, f"the capture has only {len(ends) + 1} set(s)")
+                raise StartAtError(start_at, f"the capture has only {self._sets_begun()} set(s)")
             after = ends[start_at.number - 2] + 1
             if after >= self.frames:
                 raise StartAtError(start_at, "the match ends with the set before it")
@@ -157,6 +157,14 @@ class Timeline:
             have = f"only {len(found)}" if found else "none"
             raise StartAtError(start_at, f"the capture has {have}")
         return found[start_at.number - 1]
+
+    def _sets_begun(self) -> int:
+        """Sets the capture shows being played: the first, and one more after each set end
+        that is followed by play (not the end of the match, a drop, or the capture's end)."""
+        occurrences = self.moment_index().occurrences
+        final = occurrences.get("final", ())
+        stop = min(final[0], self.frames - 1) if final else self.frames - 1
+        return 1 + sum(1 for end in occurrences.get("set-end", ()) if end < stop)
 
     def playback(self, start_position: int = 0, speed: float | None = 1.0) -> Playback:
         """The playback of a connection that asked to skip `start_position` data frames.
