@@ -125,8 +125,19 @@ def test_no_capture_named_serves_the_bundled_samples(tmp_path: Path, monkeypatch
         write_capture(folder / "one.jsonl.zst", frames_every(2, 1.0)),
         write_capture(folder / "two.jsonl.zst", frames_every(2, 1.0)),
     ]
-    monkeypatch.setattr("ttrec.bundled.sample_paths", lambda: paths)
-    code, output = run()
+    monkeypatch.setattr("ttrec.bundled.every_sample_file", lambda: paths)
+
+    def serving_too_long(*_: object) -> None:
+        raise TimeoutError("ttrec serve went on serving: the samples it loaded were not the stand-ins")
+
+    # Bounded: should the command serve after all, a timer ends it (the test then fails).
+    previous = signal.signal(signal.SIGALRM, serving_too_long)
+    signal.setitimer(signal.ITIMER_REAL, 60)
+    try:
+        code, output = run()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
     assert code == 1 and "two.jsonl.zst" in output and "one.jsonl.zst" in output
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,61 @@ def test_the_pair_has_a_correction_a_time_out_and_a_suspended_collection() -> No
     assert all(isinstance(r, Heartbeat) for r in records[at + 1 : following]) and following - at > 5
     statistics_header, _ = read_capture(sample_path("sample-pair-messy"))
     assert statistics_header.fixture_id == header.fixture_id and statistics_header.feed == "statistics"
+
+
+# --- what `ttrec serve` serves of them ------------------------------------------------------
+
+
+class _Served(Exception):
+    """Raised in place of serving: the test wanted only the captures the command chose."""
+
+
+def served_by(monkeypatch: pytest.MonkeyPatch, *args: str) -> list[Path]:
+    import ttrec.cli.serve
+
+    chosen: list[Path] = []
+
+    def instead(captures: list[Path], *_: object, **__: object) -> None:
+        chosen.extend(captures)
+        raise _Served
+
+    monkeypatch.setattr(ttrec.cli.serve, "run_server", instead)
+    result = CliRunner().invoke(cli, ["serve", *args])
+    assert isinstance(result.exception, _Served), result.output
+    return chosen
+
+
+def test_serve_with_no_capture_serves_every_bundled_capture(monkeypatch: pytest.MonkeyPatch) -> None:
+    on_disk = sorted(p for p in samples_dir().glob("*.jsonl.zst") if p.name.split(".")[0] in SAMPLES)
+    assert len(on_disk) == len(SAMPLES) + sum(spec.pair for spec in SAMPLES.values())
+    assert sorted(served_by(monkeypatch)) == on_disk
+
+
+def test_serve_by_a_pairs_name_serves_both_its_feeds(monkeypatch: pytest.MonkeyPatch) -> None:
+    (pair,) = [name for name, spec in SAMPLES.items() if spec.pair]
+    statistics = samples_dir() / f"{pair}.jsonl.zst"
+    assert served_by(monkeypatch, pair) == [statistics, feed_file(statistics, "actions")]
+    single = next(name for name, spec in SAMPLES.items() if not spec.pair)
+    assert served_by(monkeypatch, single) == [samples_dir() / f"{single}.jsonl.zst"]
+
+
+def test_serve_help_names_every_sample() -> None:
+    shown = CliRunner().invoke(cli, ["serve", "--help"]).output
+    assert [name for name in SAMPLES if name not in shown] == []
+
+
+def test_the_docs_quote_the_default_samples_figures_as_they_are() -> None:
+    """README and docs/harness.md quote the default sample's counts in their examples; they
+    drifted once when the samples were made again (220 frames quoted, 192 served)."""
+    _, records = read_capture(sample_path("sample-singles-bo5"))
+    frames = [r for r in records if isinstance(r, Frame)]
+    heartbeats = [r for r in records if isinstance(r, Heartbeat)]
+    last_seq = json.loads(frames[-1].data)["seqNum"]
+    root = REPO_CAPTURES.parent
+    readme, harness = (root / "README.md").read_text(), (root / "docs" / "harness.md").read_text()
+    quoted_frames = re.findall(r"singles match, (\d+) data frames", readme)
+    quoted_frames += re.findall(r"frames_sent == (\d+)|add == (\d+)|of (\d+) frames released", harness)
+    flat = [int(next(g for g in q if g)) if isinstance(q, tuple) else int(q) for q in quoted_frames]
+    assert len(flat) >= 5 and set(flat) == {len(frames)}, flat
+    entry = re.search(r'"heartbeats_sent": (\d+), .*?"last_seq": (\d+)', harness)
+    assert entry is not None and (int(entry[1]), int(entry[2])) == (len(heartbeats), last_seq)

@@ -44,7 +44,7 @@ class SampleSpec:
 
 
 # Seeds found by searching (docs/simulator.md): each shows what its name promises, and
-# no two share a fixture or a player, so `ttrec serve` can serve all three at once.
+# no two share a fixture or a player, so `ttrec serve` can serve them all at once.
 SAMPLES: Final[Mapping[str, SampleSpec]] = {
     # men's singles, 3-1 in games, one of them past 10-10 (13-11)
     "sample-singles-bo5": SampleSpec(seed=6, best_of=5, doubles=False),
@@ -89,8 +89,24 @@ def sample_paths() -> list[Path]:
 
 def actions_sample_paths() -> list[Path]:
     """The actions captures of the bundled pairs (each beside its statistics capture)."""
-    directory = samples_dir()
-    return [directory / f"{name}.actions{CAPTURE_SUFFIX}" for name, spec in SAMPLES.items() if spec.pair]
+    return [_actions_file(name) for name, spec in SAMPLES.items() if spec.pair]
+
+
+def every_sample_file() -> list[Path]:
+    """Every bundled capture: each sample's, and for a pair its actions capture after it
+    (what `ttrec serve` serves when no capture is named)."""
+    return [path for name in SAMPLES for path in sample_files(name)]
+
+
+def sample_files(name: str) -> list[Path]:
+    """The captures of one bundled sample: its statistics capture, and for a pair (both
+    feeds of one match) its actions capture too."""
+    path = sample_path(name)
+    return [path, _actions_file(name)] if SAMPLES[name].pair else [path]
+
+
+def _actions_file(name: str) -> Path:
+    return samples_dir() / f"{name}.actions{CAPTURE_SUFFIX}"
 
 
 def sample_path(name: str) -> Path:
@@ -98,6 +114,14 @@ def sample_path(name: str) -> Path:
     if name not in SAMPLES:
         raise KeyError(f"no bundled sample {name!r}; there are {', '.join(SAMPLES)}")
     return samples_dir() / _file_name(name)
+
+
+def resolve_served(path: Path) -> list[Path]:
+    """A capture argument of `ttrec serve`: as `resolve`, but a pair's name serves both of
+    its feeds (the match, as a consumer of both feeds sees it)."""
+    if not path.exists() and str(path) in SAMPLES:
+        return sample_files(str(path))
+    return [path]
 
 
 def resolve(path: Path) -> Path:

@@ -61,7 +61,11 @@ SERVE_HELP: Final = """Serve captures (files or directories) as the provider's w
 
 Each capture's fixture is served at its feed path; every connection gets its own
 playback. With no capture named, the bundled samples are served; a sample's name
-(sample-singles-bo5, sample-doubles-bo5-decider, sample-bo7-long-deuce) serves that one.
+serves that one (a pair: both its feeds):
+
+\b
+  sample-singles-bo5, sample-doubles-bo5-decider, sample-bo7-long-deuce,
+  sample-pair-messy (statistics and actions)
 
 \b
 Example:
@@ -286,7 +290,10 @@ def _warn_if_exposed(host: str) -> None:
 
 
 def _resolve(captures: tuple[Path, ...]) -> list[Path]:
-    """No capture named: every bundled sample; a sample's name: that sample."""
-    from ttrec.bundled import resolve, sample_paths
+    """No capture named: every bundled sample (both feeds of a pair); a sample's name: that
+    sample (both feeds of a pair)."""
+    from ttrec.bundled import every_sample_file, resolve_served
 
-    return list(map(resolve, captures)) if captures else sample_paths()
+    if not captures:
+        return every_sample_file()
+    return [path for capture in captures for path in resolve_served(capture)]
