@@ -77,7 +77,8 @@ def fuzz_command(
     speed and runs the consumer; its beliefs are judged against the truth
     (`ttrec verdict`). The same seed gives the same scenarios (docs/fuzz.md). On a failure the smallest
     scenario found is written to --out (capture, faults, the `ttrec serve` command that
-    replays it, the verdict), exit 1; exit 0 when every example passed.
+    replays it, the verdict), exit 1; exit 0 when every example passed. --out is checked
+    first: a new or empty directory, or a repro folder ttrec wrote and nobody changed since.
 
     \b
     Example:
