@@ -295,7 +295,7 @@ def check_own_folder(out: Path, purpose: Purpose = REPRO_FOLDER, manifest: str =
             raise OutputRefused(
                 out, f"holds {entry.name!r}, which ttrec did not write; give a new or empty directory"
             )
-        if not (stat.S_ISREG(entry.lstat().st_mode) and _digest_of(entry) in listed[entry.name]):
+        if not (_is_regular(entry) and _digest_of(entry) in listed[entry.name]):
             raise OutputRefused(
                 out,
                 f"{entry.name!r} is not what ttrec wrote there (changed since?); "
@@ -355,6 +355,13 @@ def _listed(path: Path, purpose: Purpose) -> dict[str, list[str]] | None:
         for name, digests in files.items()
         if isinstance(digests, list)
     }
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
 
 
 def _digest(data: bytes) -> str:
