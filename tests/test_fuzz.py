@@ -38,7 +38,9 @@ from fuzz_support import judge_logic
 
 import ttrec.testing.fuzz as fuzz_module
 from ttrec.capture import read_capture
+from ttrec.errors import OutputRefused
 from ttrec.faults import parse_fault
+from ttrec.outputs import REPRO_MANIFEST
 from ttrec.testing.fuzz import (
     FuzzConfigError,
     FuzzResult,
@@ -410,13 +412,13 @@ def test_ttrec_fuzz_on_the_node_consumers(tmp_path: Path, node_path: None) -> No
 
 def test_a_repro_folder_never_replaces_what_ttrec_did_not_write(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(FuzzConfigError, match=r"notes\.txt"):
+    with pytest.raises(OutputRefused, match=r"notes\.txt"):
         write_repro(tmp_path, _scenario(), Outcome("x", "crashed"), "c")
     assert (tmp_path / "notes.txt").read_text() == "mine"
     again = tmp_path / "repro"
     for _ in range(2):  # an earlier repro of ttrec's own is replaced
         written = write_repro(again, _scenario("drop:after=3"), Outcome("x", "crashed"), "c")
-    assert sorted(p.name for p in again.iterdir()) == sorted(p.name for p in written)
+    assert sorted(p.name for p in again.iterdir()) == sorted([REPRO_MANIFEST, *(p.name for p in written)])
     assert os.path.getsize(again / "match.jsonl.zst") > 0
 
 

@@ -12,6 +12,11 @@
 - Every replacing write goes through a temporary file and `os.replace`, so a reader sees
   the old content or the new, never half of it.
 
+- A folder of files (`ttrec fuzz --out`) is written into a new or empty directory, or into
+  one ttrec wrote before, recognised by its manifest (a marked JSON file listing each file
+  with the digest of what ttrec wrote); a file of the folder is replaced only while it is
+  exactly what ttrec wrote, and anything else in the folder refuses it (`check_own_folder`).
+
 Recording (`ttrec record`) is the exception by design: a capture there is written in place
 as it grows, so a killed recorder still leaves every frame it flushed (SPEC §2).
 """
@@ -19,13 +24,15 @@ as it grows, so a killed recorder still leaves every frame it flushed (SPEC §2)
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import re
 import secrets
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final
@@ -58,6 +65,7 @@ def _json_marker(written_by: str) -> re.Pattern[str]:
 # The values of MARKER_KEY: the first key ttrec writes in each of its JSON files.
 READY_WRITTEN_BY: Final = "ttrec serve --ready-file"
 REPORT_WRITTEN_BY: Final = "ttrec serve --report"
+REPRO_WRITTEN_BY: Final = "ttrec fuzz --out"
 # PEM readers (OpenSSL, so Python's ssl, Node, curl; Go's pem) skip text outside the
 # BEGIN/END lines, as certifi's bundle relies on: a comment line after the certificate marks
 # the CA as ttrec's, and the file still starts with "-----BEGIN CERTIFICATE-----".
@@ -70,6 +78,10 @@ READY_FILE: Final = Purpose("the ready file", _json_marker(READY_WRITTEN_BY))
 REPORT: Final = Purpose("the report", _json_marker(REPORT_WRITTEN_BY))
 CA_FILE: Final = Purpose("the CA certificate", re.compile(_ONE_PEM_CERTIFICATE + re.escape(CA_TRAILER)))
 CAPTURE: Final = Purpose("a capture")
+# The manifest of a folder ttrec writes: {"written_by": ..., "files": {name: [sha256, ...]}}.
+REPRO_MANIFEST: Final = "ttrec-repro.json"
+REPRO_FOLDER: Final = Purpose("a repro folder", _json_marker(REPRO_WRITTEN_BY))
+_MAX_MANIFEST_BYTES: Final = 64 * 1024  # a handful of names and digests; never read a big file
 
 
 def check_replaceable(path: Path, purpose: Purpose) -> None:
@@ -138,15 +150,7 @@ def _head(path: Path) -> str:
 def write_replacing(path: Path, data: bytes, purpose: Purpose) -> None:
     """Write `data` to `path` atomically, replacing only a file ttrec wrote for `purpose`."""
     check_replaceable(path, purpose)
-    with _temporary(path) as (tmp, file):
-        try:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-            file.close()
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise OutputWriteError(path, f"cannot write {purpose.what}: {exc.strerror or exc}") from None
+    _replace_file(path, data, purpose)
 
 
 def remove_own(path: Path, purpose: Purpose) -> None:
@@ -258,3 +262,128 @@ def _temporary(path: Path) -> Iterator[tuple[Path, IO[bytes]]]:
     finally:
         file.close()
         tmp.unlink(missing_ok=True)
+
+
+def check_own_folder(out: Path, purpose: Purpose = REPRO_FOLDER, manifest: str = REPRO_MANIFEST) -> None:
+    """Raise OutputRefused unless `out` is free, an empty directory, or a folder ttrec wrote
+    for `purpose` whose every file is still exactly what ttrec wrote (by its manifest)."""
+    try:
+        if not out.exists():
+            if out.is_symlink():
+                raise OutputRefused(out, "is a symbolic link to nothing; give a new or empty directory")
+            return
+        if not out.is_dir():
+            raise OutputRefused(
+                out, f"exists and is not a directory; give a new or empty directory for {purpose.what}"
+            )
+        entries = sorted(out.iterdir())
+    except OSError as exc:
+        raise OutputRefused(out, f"cannot write {purpose.what} here: {exc.strerror}") from None
+    if not entries:
+        return
+    listed = _listed(out / manifest, purpose)
+    if listed is None:
+        raise OutputRefused(
+            out,
+            f"holds {entries[0].name!r} and is not {purpose.what} ttrec wrote (it has no {manifest}); "
+            "give a new or empty directory",
+        )
+    for entry in entries:
+        if entry.name == manifest:
+            continue
+        if entry.name not in listed:
+            raise OutputRefused(
+                out, f"holds {entry.name!r}, which ttrec did not write; give a new or empty directory"
+            )
+        if not (_is_regular(entry) and _digest_of(entry) in listed[entry.name]):
+            raise OutputRefused(
+                out,
+                f"{entry.name!r} is not what ttrec wrote there (changed since?); "
+                "move it away or give another directory",
+            )
+
+
+def write_own_folder(
+    out: Path, files: Mapping[str, bytes], purpose: Purpose = REPRO_FOLDER, manifest: str = REPRO_MANIFEST
+) -> list[Path]:
+    """Write `files` (name -> content) into the folder `out`, as `check_own_folder` allows;
+    files of an earlier folder that `files` does not name are removed. At every instant each
+    file is one that the manifest lists (old or new content), so a run killed half-way
+    leaves a folder the next run still recognises."""
+    check_own_folder(out, purpose, manifest)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputWriteError(out, f"cannot make {purpose.what}: {exc.strerror or exc}") from None
+    before = _listed(out / manifest, purpose) or {}
+    digests = {name: [_digest(data)] for name, data in files.items()}
+    # Until the end, the manifest lists the old files too: a run killed half-way leaves a folder
+    # whose every file (old, new or not yet removed) the next run recognises.
+    during = {name: sorted({*before.get(name, []), *digests.get(name, [])}) for name in [*files, *before]}
+    write_replacing(out / manifest, _manifest_text(during), purpose)
+    for name, data in files.items():
+        _replace_file(out / name, data, purpose)
+    for name in before.keys() - files.keys():
+        with contextlib.suppress(FileNotFoundError):
+            (out / name).unlink()
+    write_replacing(out / manifest, _manifest_text(digests), purpose)
+    _sync_directory(out)
+    return [out / name for name in files]
+
+
+def _manifest_text(files: Mapping[str, list[str]]) -> bytes:
+    # MARKER_KEY first: what makes the manifest recognisable as ttrec's (`_json_marker`).
+    document = {MARKER_KEY: REPRO_WRITTEN_BY, "files": dict(files)}
+    return (json.dumps(document, indent=2) + "\n").encode("utf-8")
+
+
+def _listed(path: Path, purpose: Purpose) -> dict[str, list[str]] | None:
+    """The files a manifest ttrec wrote lists, with their accepted digests; None when
+    `path` is not such a manifest."""
+    try:
+        if not stat.S_ISREG(path.lstat().st_mode) or not purpose.recognises(_head(path)):
+            return None
+        with path.open("rb") as file:
+            document = json.loads(file.read(_MAX_MANIFEST_BYTES + 1))
+    except (OSError, ValueError, RecursionError):
+        return None
+    files = document.get("files") if isinstance(document, dict) else None
+    if not isinstance(files, dict):
+        return None
+    return {
+        str(name): [d for d in digests if isinstance(d, str)]
+        for name, digests in files.items()
+        if isinstance(digests, list)
+    }
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _digest_of(path: Path) -> str | None:
+    try:
+        with path.open("rb") as file:
+            return hashlib.file_digest(file, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+def _replace_file(path: Path, data: bytes, purpose: Purpose) -> None:
+    """`data` at `path` atomically (the caller checked that what is there is ttrec's)."""
+    with _temporary(path) as (tmp, file):
+        try:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+            file.close()
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise OutputWriteError(path, f"cannot write {purpose.what}: {exc.strerror or exc}") from None

@@ -10,11 +10,11 @@ from typing import Any
 
 import click
 
-from ttrec.bundled import resolve
 from ttrec.capture import CaptureReader
 from ttrec.cat import cat_to
 from ttrec.cli import command, mark_failed
 from ttrec.cli.logs import say
+from ttrec.cli.params import CaptureInput
 from ttrec.cross_check import cross_check
 from ttrec.errors import CaptureFormatError, TtrecError
 from ttrec.feed import feed_named
@@ -25,15 +25,12 @@ from ttrec.summary import Cadence, CaptureSummary
 MAX_PROBLEMS_SHOWN = 200  # per capture; a badly broken file would otherwise flood the terminal
 MAX_CLOSES_SHOWN = 5  # per capture in `info`; a capture of many reconnects says how many more
 
-_captures = click.argument(
-    "captures", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)
-)
+_captures = click.argument("captures", nargs=-1, required=True, type=CaptureInput())
 
 
 def _each(paths: tuple[Path, ...]) -> Iterator[tuple[Path, CaptureReader | None]]:
-    """Open each capture in turn (a bundled sample's name is that sample); a broken one is
-    reported and yields None."""
-    for path in map(resolve, paths):
+    """Open each capture in turn; a broken one is reported and yields None."""
+    for path in paths:
         try:
             reader = CaptureReader(path)
         except TtrecError as exc:
@@ -319,7 +316,7 @@ def _cross_check(seen: dict[tuple[str, str], tuple[Path, list[tuple[int, str]]]]
 
 
 @command("cat")
-@click.argument("capture", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("capture", type=CaptureInput())
 @click.option("--frames", is_flag=True, help="Print only the data frames' exact payloads, one per line.")
 def cat(capture: Path, frames: bool) -> None:
     """Print a capture as JSON Lines, header first, tolerating a torn tail.

@@ -13,7 +13,7 @@ import click
 from ttrec.capture import CaptureReader, CaptureWriter
 from ttrec.cli import command, plural
 from ttrec.cli.logs import say
-from ttrec.cli.params import MAX_SCALE, Finite, seconds
+from ttrec.cli.params import MAX_SCALE, CaptureInput, Finite, seconds
 from ttrec.derive import (
     Cut,
     DeriveError,
@@ -30,7 +30,7 @@ from ttrec.merge import merge
 from ttrec.outputs import check_capture_output, is_stdout, new_capture, out_label
 from ttrec.records import NS_PER_S, Frame, Header, Record
 
-_IN = click.Path(dir_okay=False, exists=True, path_type=Path)
+_IN = CaptureInput()
 _OUT = click.option(
     "-o",
     "--out",

@@ -9,6 +9,7 @@ import click
 
 from ttrec.cli import command
 from ttrec.cli.logs import say
+from ttrec.outputs import check_own_folder
 from ttrec.simulator import BEST_OF_CHOICES, MAX_SEED
 from ttrec.testing.fuzz import FuzzResult, Outcome, Scenario, describe, fuzz, write_repro
 
@@ -40,7 +41,8 @@ from ttrec.testing.fuzz import FuzzResult, Outcome, Scenario, describe, fuzz, wr
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("ttrec-repro"),
     show_default=True,
-    help="Where the smallest failing scenario is written.",
+    help="Where the smallest failing scenario is written: a new or empty directory, or a repro "
+    "folder an earlier run wrote (docs/outputs.md).",
 )
 @click.option(
     "--timeout",
@@ -75,13 +77,15 @@ def fuzz_command(
     speed and runs the consumer; its beliefs are judged against the truth
     (`ttrec verdict`). The same seed gives the same scenarios (docs/fuzz.md). On a failure the smallest
     scenario found is written to --out (capture, faults, the `ttrec serve` command that
-    replays it, the verdict), exit 1; exit 0 when every example passed.
+    replays it, the verdict), exit 1; exit 0 when every example passed. --out is checked
+    first: a new or empty directory, or a repro folder ttrec wrote and nobody changed since.
 
     \b
     Example:
       ttrec fuzz --consumer 'python my_consumer.py {url} {token}' --examples 200 --seed 1
       ttrec fuzz --consumer 'node consumer.js {url} {token}' --out repro/
     """
+    check_own_folder(out)  # before the search: a refused --out must not cost a whole run
     with tempfile.TemporaryDirectory(prefix="ttrec-fuzz-") as workdir:
         result = fuzz(
             consumer,
@@ -104,9 +108,9 @@ def fuzz_command(
 
 
 def _report_failure(failure: tuple[Scenario, Outcome], result: FuzzResult, out: Path, consumer: str) -> None:
-    """Write the smallest failing scenario to `out` and say what it is and how to replay it."""
+    """Say what the smallest failing scenario is, write it to `out` and say how to replay it
+    (what it is is shown first: should `out` be refused by now, the search is not lost)."""
     scenario, outcome = failure
-    write_repro(out, scenario, outcome, consumer)
     click.echo(
         f"FAILED after {result.first_failure_at} examples; "
         f"smallest scenario ({result.failing_runs} failing runs):"
@@ -114,4 +118,5 @@ def _report_failure(failure: tuple[Scenario, Outcome], result: FuzzResult, out: 
     for line in describe(scenario):
         click.echo(f"  {line}")
     click.echo(f"  {outcome.problem}")
+    write_repro(out, scenario, outcome, consumer)
     click.echo(f"  replay: cd {out} && {scenario.serve_command('match.jsonl.zst')}")

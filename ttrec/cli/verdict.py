@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import click
 
 from ttrec.capture import ZSTD_MAGIC, CaptureReader
 from ttrec.cli import command
 from ttrec.cli.logs import say
+from ttrec.cli.params import CaptureInput
 from ttrec.errors import TtrecError
 from ttrec.feed import feed_named
 from ttrec.records import Frame
@@ -44,7 +45,7 @@ def _truth_lines(path: Path) -> list[dict[str, Any]]:
 
 
 @command("truth")
-@click.argument("capture", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("capture", type=CaptureInput())
 def truth(capture: Path) -> None:
     """Print the true match state after every data frame, as JSON Lines.
 
@@ -65,9 +66,10 @@ def truth(capture: Path) -> None:
 
 
 @command("verdict")
-@click.argument("truth_path", metavar="TRUTH", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("beliefs", type=click.File("r", encoding="utf-8", errors="replace"))
-def verdict(truth_path: Path, beliefs: IO[str]) -> None:
+@click.argument("truth_path", metavar="TRUTH", type=CaptureInput())
+# Opened by the command, not by click: a missing file is then exit 1 like a missing TRUTH.
+@click.argument("beliefs", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+def verdict(truth_path: Path, beliefs: Path) -> None:
     """Judge a consumer's beliefs against the truth; exit 1 at the first divergence.
 
     TRUTH is a capture or the output of `ttrec truth`; BELIEFS is a file of JSON Lines
@@ -80,7 +82,9 @@ def verdict(truth_path: Path, beliefs: IO[str]) -> None:
       my-consumer --beliefs beliefs.jsonl ... && ttrec verdict match.jsonl.zst beliefs.jsonl
       ./consumer | ttrec verdict truth.jsonl -
     """
-    divergence = first_divergence(_truth_lines(truth_path), parse_beliefs(beliefs))
+    truth_lines = _truth_lines(truth_path)
+    with click.open_file(str(beliefs), encoding="utf-8", errors="replace") as lines:
+        divergence = first_divergence(truth_lines, parse_beliefs(lines))
     if divergence is not None:
         for line in divergence.describe():
             click.echo(line)

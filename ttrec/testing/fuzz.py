@@ -33,6 +33,7 @@ from replayer import ServeOptions, serve
 from ttrec.errors import TtrecError
 from ttrec.faults import WithProbability, parse_fault
 from ttrec.feed import feed_url
+from ttrec.outputs import write_own_folder
 from ttrec.simulated_incidents import DEFAULT_CORRECTION_PPM, Incidents
 from ttrec.simulated_incidents import Scenario as Collection
 from ttrec.simulator import SimulatedMatch, simulate_match, write_capture
@@ -409,33 +410,14 @@ class _Failed(Exception):
     pass
 
 
-REPRO_FILES: Final = (
-    "match.jsonl.zst",
-    "scenario.json",
-    "faults.txt",
-    "serve.sh",
-    "consumer.txt",
-    "verdict.txt",
-    "consumer-stdout.jsonl",
-    "consumer-stderr.txt",
-)
-
-
 def write_repro(out: Path, scenario: Scenario, outcome: Outcome, consumer: str) -> list[Path]:
     """A folder that replays the failure: the capture, the faults, the serve command, the
-    verdict. An existing folder is reused only when it holds nothing but an earlier repro."""
-    if out.exists():
-        if not out.is_dir():
-            raise FuzzConfigError(f"--out {out}: exists and is not a directory")
-        foreign = sorted(p.name for p in out.iterdir() if p.name not in REPRO_FILES)
-        if foreign:
-            raise FuzzConfigError(f"--out {out}: holds {foreign[0]!r}, which is not a ttrec repro file")
-    out.mkdir(parents=True, exist_ok=True)
+    verdict. It replaces only a repro folder ttrec wrote itself (ttrec.outputs.write_own_folder)."""
     match = scenario.match()
-    (out / "match.jsonl.zst").unlink(missing_ok=True)  # an earlier repro's: the writer never replaces
-    written = [write_capture(match, out / "match.jsonl.zst")]
     start = scenario.start_position(len(match.frames))
     verdict = outcome.divergence.describe() if outcome.divergence is not None else [outcome.problem or ""]
+    with tempfile.TemporaryDirectory(prefix="ttrec-repro-") as scratch:
+        capture = write_capture(match, Path(scratch) / "match.jsonl.zst").read_bytes()
     texts = {
         "scenario.json": json.dumps(asdict(scenario), indent=2) + "\n",
         "faults.txt": "".join(f"{spec}\n" for spec in scenario.faults),
@@ -445,11 +427,8 @@ def write_repro(out: Path, scenario: Scenario, outcome: Outcome, consumer: str) 
         "consumer-stdout.jsonl": outcome.stdout,
         "consumer-stderr.txt": outcome.stderr,
     }
-    for name, text in texts.items():
-        path = out / name
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
+    files = {"match.jsonl.zst": capture, **{name: text.encode("utf-8") for name, text in texts.items()}}
+    return write_own_folder(out, files)
 
 
 def describe(scenario: Scenario) -> Sequence[str]:
