@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any, Final
 
 import pytest
 from action_factory import ActionMatch
 from click.testing import CliRunner
+from fuzz_support import CONSUMER
 
 from ttrec.bundled import sample_path
 from ttrec.capture import read_capture
@@ -24,9 +26,10 @@ from ttrec.match import GAME_POINT, MATCH_POINT, POINT_SCORED, POINT_STARTED, SW
 from ttrec.records import Frame
 from ttrec.simulated_incidents import Incidents
 from ttrec.simulator import SimulatedMatch, simulate_match
+from ttrec.testing import check_consumer
 from ttrec.truth import Truth, truths
 
-Moment = tuple[str, str] | None
+Moment = tuple[str, str | None] | None
 ANNOUNCED = {GAME_POINT: "game-point", MATCH_POINT: "match-point"}
 
 
@@ -190,3 +193,81 @@ def test_corrections_bring_a_moment_back_or_end_it_alike_on_both_feeds() -> None
     assert [(what, stats[seq]) for what, seq, _ in checks] == [(what, m) for what, _, m in checks]
     assert [(what, actions[seq]) for what, seq, _ in checks] == [(what, m) for what, _, m in checks]
     assert stats == {seq: actions[seq] for seq in stats}  # and at every other statistics frame
+
+
+# --- a consumer that follows docs/verdict.md, judged under faults -----------------------------
+
+UNKNOWN: Final = "unknown"  # joined mid-match: no point or announcement seen yet
+
+
+class MomentConsumer(CONSUMER.Consumer):  # type: ignore[misc,name-defined]
+    """The example consumer (examples/fuzz_consumers/consumer.py), reporting the moment too,
+    as docs/verdict.md defines it, from the match totals' changes between the frames it
+    applies; it leaves `moment` out of a belief while it cannot know it (joined mid-match)."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.counts: dict[tuple[str, int], int] | None = None  # of the last frame applied
+        self.held: Moment | str = UNKNOWN
+        self.before_point: Moment | str = UNKNOWN
+
+    def _apply(self, frame: dict[str, Any]) -> None:
+        super()._apply(frame)
+        now = {
+            (_side(team), aggregate["actionId"]): aggregate["actionAggregate"]
+            for team in frame.get("teamActionAggregates") or []
+            for aggregate in team.get("gameActionAggregates") or []
+        }
+        if self.counts is not None:
+            self._follow(self.counts, now)
+        self.counts = now
+
+    def _follow(self, old: dict[tuple[str, int], int], now: dict[tuple[str, int], int]) -> None:
+        def moved(action: int) -> tuple[list[str], list[str]]:
+            sides = ("home", "away")
+            change = {side: now.get((side, action), 0) - old.get((side, action), 0) for side in sides}
+            return [s for s in sides if change[s] > 0], [s for s in sides if change[s] < 0]
+
+        rose, fell = moved(POINT_SCORED)
+        if rose and not fell:
+            self.before_point, self.held = self.held, None
+        elif rose:
+            self.held = None
+        elif fell:
+            self.held, self.before_point = self.before_point, None
+        for action, kind in ANNOUNCED.items():
+            announced, withdrawn = moved(action)
+            for side in withdrawn:
+                self.held = None if self.held == (kind, side) else self.held
+                self.before_point = None if self.before_point == (kind, side) else self.before_point
+            for side in announced:
+                self.held = (kind, side)
+
+    def belief(self, seq: int) -> dict[str, Any]:
+        belief: dict[str, Any] = super().belief(seq)
+        if self.held != UNKNOWN or self.finished:
+            held = None if self.finished or self.held == UNKNOWN else self.held
+            belief["moment"], belief["moment_side"] = held if isinstance(held, tuple) else (None, None)
+        return belief
+
+
+def _side(team: dict[str, Any]) -> str:
+    return "home" if team["team"]["homeTeam"] else "away"
+
+
+async def _moment_beliefs(url: str, token: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    await CONSUMER.follow(url, token, MomentConsumer(), found.append)
+    return found
+
+
+def test_a_consumer_following_the_doc_passes_under_faults_and_corrections() -> None:
+    reported: list[int] = []
+
+    async def counting(url: str, token: str) -> list[dict[str, Any]]:
+        beliefs = await _moment_beliefs(url, token)
+        reported.append(sum(1 for b in beliefs if b.get("moment") is not None))
+        return beliefs
+
+    result = check_consumer(counting, loop="trio", examples=60, seed=3, max_faults=1)
+    assert result.examples >= 60 and sum(reported) > 100  # the moment was judged, and often held
