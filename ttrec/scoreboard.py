@@ -7,9 +7,9 @@ winner. On either feed the moment (game point, match point) is ttrec.standing_mo
 the announcement until the next point is scored, as `ttrec truth` says.
 
 Who serves and which moment it is (game point, match point) are not fields of the feed:
-they are read from which counts rose between two frames. Point Started and Swap Serve are
-credited to the serving side (the assumption docs/simulator.md explains), so the side
-whose Point Started or Swap Serve count rose last is the one serving.
+they are read from which counts rose (or fell: a correction) between two frames. Point
+Started and Swap Serve are credited to the serving side (the assumption docs/simulator.md
+explains), so the side whose Point Started or Swap Serve count rose last is the one serving.
 """
 
 from __future__ import annotations
