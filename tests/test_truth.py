@@ -109,6 +109,28 @@ def test_the_first_wrong_belief_is_named_with_its_fields() -> None:
     assert "truth before:" in text and "truth after:" in text
 
 
+def test_a_divergence_at_the_first_or_last_frame_says_there_is_nothing_before_or_after() -> None:
+    truth = _truth_json()
+    before, at, after, belief = "truth before", "truth at", "truth after", "belief"
+    shown = {}
+    for index in (0, 1, len(truth) - 1):
+        wrong = {"seq": truth[index]["seq"], "sets_won": [9, 9]}
+        divergence = first_divergence(truth, [(1, wrong)])
+        assert divergence is not None
+        lines = divergence.describe()
+        assert lines[0].startswith(f"beliefs line 1: at seq {wrong['seq']} (data frame {index + 1}): ")
+        pairs = (line.split(":", 1) for line in lines[1:])
+        shown[index] = [(label.strip(), value.strip()) for label, value in pairs]
+        assert (at, json.dumps(truth[index], separators=(",", ":"))) in shown[index]
+    assert [label for label, _ in shown[0]] == [before, at, after, after, belief]
+    assert shown[0][0] == (before, "none (the first data frame)")
+    assert [label for label, _ in shown[1]] == [before, at, after, after, belief]
+    assert shown[1][0][1] != "none (the first data frame)"
+    last = shown[len(truth) - 1]
+    assert [label for label, _ in last] == [before, before, at, after, belief]
+    assert last[3] == (after, "none (the last data frame)")
+
+
 def test_a_seq_the_feed_never_sent_and_true_is_not_1() -> None:
     truth = _truth_json()
     never = max(int(str(line["seq"])) for line in truth) + 1

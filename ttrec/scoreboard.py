@@ -2,13 +2,14 @@
 
 On the actions feed (`add_packet`) the board is the packet's fixtureSummary (points per
 period, shown as a statistics frame would show them), the server is the team of the last
-Point Started that names one, the moment the last fresh Game Point / Match Point until the
-next Point Scored, and a CollectionDropped summary shows "no result" instead of a winner.
+Point Started that names one, and a CollectionDropped summary shows "no result" instead of a
+winner. On either feed the moment (game point, match point) is ttrec.standing_moment's: from
+the announcement until the next point is scored, as `ttrec truth` says.
 
 Who serves and which moment it is (game point, match point) are not fields of the feed:
-they are read from which counts rose between two frames. Point Started and Swap Serve are
-credited to the serving side (the assumption docs/simulator.md explains), so the side
-whose Point Started or Swap Serve count rose last is the one serving.
+they are read from which counts rose (or fell: a correction) between two frames. Point
+Started and Swap Serve are credited to the serving side (the assumption docs/simulator.md
+explains), so the side whose Point Started or Swap Serve count rose last is the one serving.
 """
 
 from __future__ import annotations
@@ -19,15 +20,13 @@ from ttrec.action_fold import CORRECTING, frame_of_packet
 from ttrec.actions import ActionPacket
 from ttrec.match import (
     ACTION_NAMES,
-    GAME_POINT,
-    MATCH_POINT,
-    POINT_SCORED,
     POINT_STARTED,
     SWAP_SERVE,
     Side,
     StatsFrame,
     TeamStats,
 )
+from ttrec.standing_moment import StandingMoment
 
 NAME_WIDTH = 34
 
@@ -47,7 +46,7 @@ class Scoreboard:
     fixture_id: str = ""
     frame: StatsFrame | None = None
     server: Side | None = None
-    moment: str = ""  # "GAME POINT home", "MATCH POINT away", "" otherwise
+    standing: StandingMoment = field(default_factory=StandingMoment)
     last_actions: list[str] = field(default_factory=list)
     frames: int = 0
     heartbeats: int = 0
@@ -70,13 +69,16 @@ class Scoreboard:
         ]
         if packet.type_id == POINT_STARTED and packet.side is not None:
             self.server = packet.side
-        if packet.type_id == POINT_SCORED:
-            self.moment = ""
-        elif packet.type_id in (GAME_POINT, MATCH_POINT) and packet.side and not correction:
-            self.moment = f"{'MATCH' if packet.type_id == MATCH_POINT else 'GAME'} POINT {packet.side}"
+        self.standing.add_packet(packet)
         if packet.summary is not None:
             self.collection = packet.summary.collection_status
             self.frame = frame_of_packet(packet, self.team_names)
+
+    @property
+    def moment(self) -> str:
+        """The moment as the board shows it: "GAME POINT home", "MATCH POINT away" or ""."""
+        held = self.standing.held
+        return "" if held is None else f"{held[0].replace('-', ' ').upper()} {held[1]}"
 
     @property
     def dropped(self) -> bool:
@@ -92,12 +94,7 @@ class Scoreboard:
         for side, action in rose:
             if action in (POINT_STARTED, SWAP_SERVE):
                 self.server = side
-        moments = [(side, a) for side, a in rose if a in (GAME_POINT, MATCH_POINT)]
-        if moments:
-            side, action = moments[-1]
-            self.moment = f"{'MATCH' if action == MATCH_POINT else 'GAME'} POINT {side}"
-        elif any(a not in (GAME_POINT, MATCH_POINT) for _, a in rose):
-            self.moment = ""  # the point was played: the moment has passed
+        self.standing.add_frame(previous, frame)
         self.frame = frame
 
     def add_heartbeat(self, at: float) -> None:

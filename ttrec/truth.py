@@ -10,7 +10,8 @@ board, so the two can never disagree). Its JSON form is the schema `ttrec truth`
   sets        [[home, away], ...] points per set, in period order
   sets_won    [home, away]
   server      "home" | "away" | null: who serves next, from Point Started / Swap Serve
-  moment      "game-point" | "match-point" | null, standing until the point is played
+  moment      "game-point" | "match-point" | null: from the Game Point / Match Point until
+              the next point is scored (ttrec.standing_moment, corrections included)
   moment_side "home" | "away" | null: the side that holds the game or match point
   finished    the frame's `finished`
   winner      "home" | "away" | null (null until finished, and when it ended without a result)
@@ -24,8 +25,8 @@ board, so the two can never disagree). Its JSON form is the schema `ttrec truth`
 
 On an actions capture (`truths(texts, "actions")`) there is one line per packet, keyed by
 its fixtureSeqNum: sets from fixtureSummary.periods, sets_won from its homeTeamScore and
-awayTeamScore, the moment from the last fresh Game Point / Match Point packet until the next
-Point Scored, the server from the last Point Started packet that names a team (null when
+awayTeamScore, the moment from the packets as on the statistics feed (ttrec.standing_moment),
+the server from the last Point Started packet that names a team (null when
 none does). The fields mean the same on both feeds, so one consumer's beliefs are judged
 alike whichever feed it reads.
 """
@@ -39,12 +40,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from ttrec.action_fold import CORRECTING, ActionFold
+from ttrec.action_fold import ActionFold
 from ttrec.actions import PacketError, parse_packet
 from ttrec.feed import Feed
 from ttrec.match import (
-    GAME_POINT,
-    MATCH_POINT,
     POINT_SCORED,
     POINT_STARTED,
     FrameError,
@@ -53,6 +52,7 @@ from ttrec.match import (
     parse_frame,
 )
 from ttrec.scoreboard import Scoreboard
+from ttrec.standing_moment import StandingMoment
 
 SCHEMA: Final = "ttrec.truth/1"
 Ended = Literal["completed", "dropped"]
@@ -131,7 +131,7 @@ def truths(frame_texts: Iterable[str], feed: Feed = "statistics") -> Iterator[Tr
 
 def _packet_truths(texts: Iterable[str]) -> Iterator[Truth]:
     fold = ActionFold()
-    moment: tuple[str, Side | None] | None = None
+    moment = StandingMoment()
     server: Side | None = None
     for index, text in enumerate(texts, start=1):
         try:
@@ -139,12 +139,8 @@ def _packet_truths(texts: Iterable[str]) -> Iterator[Truth]:
         except PacketError:
             continue
         fold.add(packet)
-        fresh = packet.send_type not in CORRECTING and not packet.related
-        if packet.type_id == POINT_SCORED:
-            moment = None
-        elif fresh and packet.type_id in (GAME_POINT, MATCH_POINT):
-            moment = ("game-point" if packet.type_id == GAME_POINT else "match-point", packet.side)
-        elif packet.type_id == POINT_STARTED and packet.side is not None:
+        moment.add_packet(packet)
+        if packet.type_id == POINT_STARTED and packet.side is not None:
             server = packet.side
         summary = fold.summary
         winner = fold.winner()
@@ -154,14 +150,15 @@ def _packet_truths(texts: Iterable[str]) -> Iterator[Truth]:
         elif fold.finished:
             ended = "completed" if winner else "dropped"
         live = not fold.finished and not fold.dropped
+        held = moment.held if live else None
         yield Truth(
             seq=packet.seq,
             frame=index,
             sets=summary.periods if summary else (),
             sets_won=(summary.home_score, summary.away_score) if summary else (0, 0),
             server=server if live else None,
-            moment=moment[0] if live and moment else None,
-            moment_side=moment[1] if live and moment else None,
+            moment=held[0] if held else None,
+            moment_side=held[1] if held else None,
             finished=fold.finished,
             winner=winner,
             ended=ended,
@@ -171,7 +168,7 @@ def _packet_truths(texts: Iterable[str]) -> Iterator[Truth]:
 
 
 def _truth(board: Scoreboard, frame: StatsFrame, index: int, corrections: int) -> Truth:
-    moment, moment_side = _moment(board.moment)
+    held = None if frame.finished else board.standing.held
     winner = frame.winner
     ended: Ended | None = None
     if frame.finished:
@@ -182,22 +179,14 @@ def _truth(board: Scoreboard, frame: StatsFrame, index: int, corrections: int) -
         sets=tuple(frame.sets),
         sets_won=frame.sets_won,
         server=None if frame.finished else board.server,
-        moment=None if frame.finished else moment,
-        moment_side=None if frame.finished else moment_side,
+        moment=held[0] if held else None,
+        moment_side=held[1] if held else None,
         finished=frame.finished,
         winner=winner,
         ended=ended,
         corrections=corrections,
         teams={side: team.team.name for side, team in (("home", frame.home), ("away", frame.away)) if team},
     )
-
-
-def _moment(board_moment: str) -> tuple[str | None, Side | None]:
-    """The board's "GAME POINT home" as ("game-point", "home")."""
-    if not board_moment:
-        return None, None
-    kind, _, side = board_moment.rpartition(" ")
-    return kind.lower().replace(" ", "-"), "home" if side == "home" else "away"
 
 
 def _points_taken_back(before: StatsFrame, after: StatsFrame) -> bool:

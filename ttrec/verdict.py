@@ -52,10 +52,16 @@ class Divergence:
             )
             head = f"beliefs line {self.line}: at seq {seq} (data frame {self.truth['frame']}): {wrong}"
         lines = [head]
-        lines += [f"  truth before: {_show(t)}" for t in self.before]
         if self.truth is not None:
+            # Always all three labels: at the first (last) data frame there is nothing before
+            # (after) it, said so, rather than a context that looks shifted.
+            lines += [f"  truth before: {_show(t)}" for t in self.before] or [
+                "  truth before: none (the first data frame)"
+            ]
             lines.append(f"  truth at:     {_show(self.truth)}")
-        lines += [f"  truth after:  {_show(t)}" for t in self.after]
+            lines += [f"  truth after:  {_show(t)}" for t in self.after] or [
+                "  truth after:  none (the last data frame)"
+            ]
         lines.append(f"  belief:       {_show(self.belief)}")
         return lines
 
