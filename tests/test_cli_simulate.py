@@ -194,3 +194,19 @@ def test_every_simulated_capture_passes_check_and_info_reports_what_was_played(
     assert summary["seq_gaps"] == gaps
     assert summary["teams"] == {"home": match.home.name, "away": match.away.name}
     assert summary["heartbeats"] > 0 and summary["connections"] == 1 and summary["torn_tail"] is False
+
+
+@pytest.mark.parametrize("scenario", ["dropped", "suspended"])
+def test_a_correction_at_match_point_that_never_came_is_said(tmp_path: Path, scenario: str) -> None:
+    from ttrec.truth import truths
+
+    out = tmp_path / "m.jsonl.zst"
+    result = run(
+        "simulate", "--seed", "7", "--scenario", scenario, "--correction-at", "match-point", "-o", out
+    )
+    assert result.exit_code == 0
+    _, records = read_capture(out)
+    last = list(truths([r.data for r in records if isinstance(r, Frame)]))[-1]
+    # warned exactly when the capture holds no correction (seed 7 is dropped in game 2)
+    assert ("corrected nothing" in result.stderr) == (last.corrections == 0)
+    assert last.corrections == (0 if scenario == "dropped" else 1)

@@ -253,6 +253,12 @@ def simulate(
     )
     targets = _write(match, feeds, out)
     _report(match, f"seed {seed}, best of {games} {kind}", feeds, targets, to_stderr=is_stdout(out))
+    if correction_at == "match-point" and match.winner is None:
+        say(
+            "ttrec simulate: warning: --correction-at match-point corrected nothing: the collection"
+            " was dropped before the deciding point (try another --seed, or --scenario suspended)",
+            "warning",
+        )
 
 
 def _incidents(
