@@ -251,9 +251,16 @@ def simulate(
         incidents=incidents,
         advanced_statistics=advanced_statistics,
     )
+    _write_and_report(match, f"seed {seed}, best of {games} {kind}", feeds, out, incidents)
+
+
+def _write_and_report(
+    match: SimulatedMatch, how: str, feeds: tuple[Feed, ...], out: Path, incidents: Incidents
+) -> None:
     targets = _write(match, feeds, out)
-    _report(match, f"seed {seed}, best of {games} {kind}", feeds, targets, to_stderr=is_stdout(out))
-    if correction_at == "match-point" and match.winner is None:
+    _report(match, how, feeds, targets, to_stderr=is_stdout(out))
+    # The option asked for a correction the match never reached: say so, not silently.
+    if incidents.correction_at == "match-point" and match.winner is None:
         say(
             "ttrec simulate: warning: --correction-at match-point corrected nothing: the collection"
             " was dropped before the deciding point (try another --seed, or --scenario suspended)",
