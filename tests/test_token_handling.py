@@ -1,6 +1,6 @@
 """One token path for `record`, `watch` and the pytest plugin: --token, TTREC_TOKEN or
---token-file; hidden from `ps` without revealing its length; a file without a token is
-one line and exit 2.
+--token-file; hidden from `ps` without revealing its length (and so are the tokens `serve`
+accepts); a file without a token is one line and exit 2.
 
 The `ps` tests run real `ttrec` processes against a loopback listener that accepts TCP
 connections and never answers (so each process sits in its handshake) and read
@@ -40,8 +40,8 @@ def silent_port() -> Iterator[int]:
 
 
 def _shown_cmdline(args: list[str]) -> bytes:
-    """/proc/PID/cmdline of `ttrec ARGS` once it no longer shows the token (bounded)."""
-    token = args[args.index("--token") + 1].encode()
+    """/proc/PID/cmdline of `ttrec ARGS` once it no longer shows any of its tokens (bounded)."""
+    tokens = [args[i + 1].encode() for i, arg in enumerate(args) if arg == "--token"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "ttrec", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -50,14 +50,14 @@ def _shown_cmdline(args: list[str]) -> bytes:
         shown = b""
         while time.monotonic() < deadline and proc.poll() is None:
             shown = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
-            if token not in shown and b"--token" in shown:
+            if b"--token" in shown and not any(token in shown for token in tokens):
                 return shown
             time.sleep(0.02)
         raise AssertionError(f"token still shown (or exited {proc.poll()}): {shown!r}")
     finally:
         proc.kill()
         _, err = proc.communicate(timeout=WAIT_S)
-        assert token not in err
+        assert not any(token in err for token in tokens)
 
 
 def _record_args(port: int, token: str, out: Path) -> list[str]:
@@ -85,6 +85,13 @@ def test_the_token_is_hidden_from_ps_and_so_is_its_length(
     # Same command line but for the token: what `ps` shows does not depend on its length.
     assert len(shown[0]) == len(shown[1])
     assert shown[0].replace(b"0.jsonl", b"1.jsonl") == shown[1]
+
+
+def test_the_tokens_ttrec_serve_accepts_are_hidden_from_ps_too() -> None:
+    # serve is a server: it sits listening, so no silent peer is needed.
+    args = ["serve", "sample-singles-bo5", "--port", "0", "--token", SHORT, "--token", LONG]
+    shown = _shown_cmdline(args)
+    assert shown.count(b"--token *") == 2
 
 
 def _invoke(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:

@@ -43,6 +43,10 @@ def _faults(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) 
 
 
 def _tokens(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    from recorder.secret import hide_from_process_title  # the one way tokens leave `ps`
+
+    for token in value:
+        hide_from_process_title(token)  # a token is a token, even one a mock accepts
     if any(not token.strip() for token in value):
         # A client never sends an empty token (it is refused before the list is consulted),
         # so such a server would turn everyone away.
