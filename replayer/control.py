@@ -217,6 +217,16 @@ class FixtureGate:
                 raise
         return trio.current_time() - started
 
+    def sent_frame(self, session: _Playing, message: Message) -> None:
+        """`session` has sent this data frame: the next it will send comes after it. Told at
+        once, so that `sent()` returns then, not when the session next holds (a recorded
+        heartbeat before the next frame may be seconds of the schedule away)."""
+        index = self._index.get(message)
+        at = self._at.get(session)
+        if index is not None and at is not None and index + 1 > at:
+            self._at[session] = index + 1
+            self._notify()
+
     def done(self, session: _Playing, *, ended: bool) -> None:
         """The session sent its last frame (`ended=False`), or the connection is over."""
         if ended:

@@ -121,6 +121,7 @@ class PlaybackEngine:
         self._last_sent = 0.0
         self._origin = 0.0  # when this playback's schedule starts; faults and holds move it
         self._last_frame: str | None = None  # the last data frame sent (duplicate, corrupt)
+        self.last_frame_message: Message | None = None  # the same, as the timeline's message
         self._actions: Actions | None = None
         self._faulty = bool(faults.faults)  # without faults nothing is due after a frame
 
@@ -246,6 +247,7 @@ class PlaybackEngine:
         """Bookkeeping for a data frame just sent."""
         self.frames_sent += 1
         self._last_frame = message.payload if isinstance(message.payload, str) else None
+        self.last_frame_message = message
         if message.seq is not None:
             self.last_seq = message.seq
 

@@ -80,6 +80,8 @@ def token_accepted(token: str | None, tokens: frozenset[str]) -> bool:
 
 
 class Session:
+    _frames_told = 0  # data frames sent that step control has been told of (_tell_gate)
+
     def __init__(
         self,
         ws: WebSocketConnection,
@@ -240,6 +242,8 @@ class Session:
                     continue
                 await self._perform(action)
                 action = self.engine.advance(trio.current_time())
+                if self.gate is not None:
+                    self._tell_gate()
         except _Ended as end:
             self._end(end.ending, end.code)
         except ConnectionClosed:
@@ -277,8 +281,18 @@ class Session:
             if due is not None:
                 self.lateness.add(now - due)
             action = engine.advance(now)
+            if self.gate is not None:
+                self._tell_gate()
             budget -= 1
         return action
+
+    def _tell_gate(self) -> None:
+        """Tell step control of a data frame just sent (replayer.control.FixtureGate.sent_frame)."""
+        engine = self.engine
+        if engine.frames_sent != self._frames_told and engine.last_frame_message is not None:
+            self._frames_told = engine.frames_sent
+            assert self.gate is not None
+            self.gate.sent_frame(self, engine.last_frame_message)
 
     async def _perform(self, action: Action | _Flush) -> None:
         """Do what the engine said (replayer.engine); a close or a drop raises _Ended."""

@@ -133,6 +133,30 @@ async def test_a_release_keeps_the_recorded_pace_after_a_long_hold(
             assert gaps[1] > 100
 
 
+async def test_a_release_returns_when_its_last_frame_is_sent_not_at_the_next_heartbeat(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    # A data frame every 10 s, a recorded heartbeat 5 s after each, as the provider sends them.
+    records: list[Frame | Heartbeat] = []
+    for i, frame in enumerate(frames_every(4, 10.0)):
+        records += [frame, Heartbeat(frame.t + 5 * 10**9, frame.wall, 0, heartbeat_text(i))]
+    capture = write_capture(tmp_path / "a.jsonl.zst", records)
+    consumer = Consumer()
+    with trio.fail_after(600):
+        async with held(capture) as (handle, gate, nursery):
+            nursery.start_soon(consumer.run, handle.fixture_url(FIXTURE))
+            await trio.sleep(1)
+            for count, seqs in ((1, [1]), (2, [1, 2, 3])):
+                await gate.release(count)
+                returned = trio.current_time()
+                await settle()
+                assert consumer.seqs == seqs
+                last_frame_at = [t for t, m in consumer.messages if classify(m) == "frame"][-1]
+                # Returned once the last released frame was out: not 5 s later, when the
+                # connection reached the next frame's hold after the recorded heartbeat.
+                assert returned - last_frame_at < 0.5, (count, returned, last_frame_at)
+
+
 async def test_run_to_seq_and_moments_on_a_real_match(autojump_clock: trio.testing.MockClock) -> None:
     texts = sample_frames()
     moments = list(moments_of_texts(texts))
