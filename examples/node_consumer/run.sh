@@ -6,7 +6,7 @@
 #   2. wait for the ready file (checking the server is still alive), point the consumer at it;
 #   3. the server exits by itself once the match was played to its end and that connection ended;
 #   4. assert on what the consumer printed and on the server's report.
-# Needs node with the `ws` package (npm ci here, or NODE_PATH pointing at a node_modules),
+# Needs node with the `ws` package (npm install here, or NODE_PATH pointing at a node_modules),
 # and ttrec (TTREC overrides the command, e.g. TTREC=".venv/bin/ttrec").
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
