@@ -80,8 +80,6 @@ def token_accepted(token: str | None, tokens: frozenset[str]) -> bool:
 
 
 class Session:
-    _frames_told = 0  # data frames sent that step control has been told of (_tell_gate)
-
     def __init__(
         self,
         ws: WebSocketConnection,
@@ -288,11 +286,10 @@ class Session:
 
     def _tell_gate(self) -> None:
         """Tell step control of a data frame just sent (replayer.control.FixtureGate.sent_frame)."""
-        engine = self.engine
-        if engine.frames_sent != self._frames_told and engine.last_frame_message is not None:
-            self._frames_told = engine.frames_sent
+        message = self.engine.last_frame_message
+        if message is not None:
             assert self.gate is not None
-            self.gate.sent_frame(self, engine.last_frame_message)
+            self.gate.sent_frame(self, message)  # idempotent: moves the position forward only
 
     async def _perform(self, action: Action | _Flush) -> None:
         """Do what the engine said (replayer.engine); a close or a drop raises _Ended."""

@@ -119,14 +119,19 @@ def sample_path(name: str) -> Path:
 def resolve_served(path: Path) -> list[Path]:
     """A capture argument of `ttrec serve`: as `resolve`, but a pair's name serves both of
     its feeds (the match, as a consumer of both feeds sees it)."""
-    if not path.exists() and str(path) in SAMPLES:
-        return sample_files(str(path))
-    return [path]
+    name = _sample_named(path)
+    return [path] if name is None else sample_files(name)
 
 
 def resolve(path: Path) -> Path:
     """A capture argument: the file itself when it exists, else the bundled sample of that
     name (`ttrec info sample-singles-bo5` works from any directory, from a wheel too)."""
-    if not path.exists() and str(path) in SAMPLES:
-        return sample_path(str(path))
-    return path
+    name = _sample_named(path)
+    return path if name is None else sample_path(name)
+
+
+def _sample_named(path: Path) -> str | None:
+    """The bundled sample a capture argument names: a sample's name that is not a file here
+    (a user's own file of that name wins)."""
+    name = str(path)
+    return name if name in SAMPLES and not path.exists() else None

@@ -156,7 +156,7 @@ def write_replacing(path: Path, data: bytes, purpose: Purpose) -> None:
 def remove_own(path: Path, purpose: Purpose) -> None:
     """Remove `path` if it is a file ttrec wrote for `purpose`; leave anything else alone."""
     with contextlib.suppress(OSError):
-        if stat.S_ISREG(path.lstat().st_mode) and purpose.recognises(_head(path)):
+        if _is_own(path, purpose):
             path.unlink()
 
 
@@ -340,9 +340,9 @@ def _manifest_text(files: Mapping[str, list[str]]) -> bytes:
 def _listed(path: Path, purpose: Purpose) -> dict[str, list[str]] | None:
     """The files a manifest ttrec wrote lists, with their accepted digests; None when
     `path` is not such a manifest."""
+    if not _is_own(path, purpose):
+        return None
     try:
-        if not stat.S_ISREG(path.lstat().st_mode) or not purpose.recognises(_head(path)):
-            return None
         with path.open("rb") as file:
             document = json.loads(file.read(_MAX_MANIFEST_BYTES + 1))
     except (OSError, ValueError, RecursionError):
@@ -360,6 +360,14 @@ def _listed(path: Path, purpose: Purpose) -> dict[str, list[str]] | None:
 def _is_regular(path: Path) -> bool:
     try:
         return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def _is_own(path: Path, purpose: Purpose) -> bool:
+    """`path` is a regular file (not followed through a link) that ttrec wrote for `purpose`."""
+    try:
+        return _is_regular(path) and purpose.recognises(_head(path))
     except OSError:
         return False
 

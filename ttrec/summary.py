@@ -9,6 +9,7 @@ from ttrec.action_fold import ActionFold, games_won
 from ttrec.actions import PacketError, parse_packet
 from ttrec.match import FrameError, StatsFrame, parse_frame, set_winner
 from ttrec.records import NS_PER_S, Binary, Close, Error, Frame, Header, Heartbeat, Record
+from ttrec.truth import ended_of
 
 
 @dataclass
@@ -188,7 +189,7 @@ class CaptureSummary:
             "sets": [list(score) for score in latest.sets] if latest else [],
             "sets_won": list(latest.sets_won) if latest else [0, 0],
             "winner": latest.winner if latest else None,
-            "ended": _ended(bool(latest and latest.finished), latest.winner if latest else None),
+            "ended": ended_of(bool(latest and latest.finished), latest.winner if latest else None),
             "torn_tail": self.torn_tail,
             "damage": self.damage,
         }
@@ -229,18 +230,10 @@ class CaptureSummary:
             "sets": [list(score) for score in sets],
             "sets_won": [summary.home_score, summary.away_score] if summary else list(games_won(sets)),
             "winner": fold.winner(),
-            "ended": _ended(fold.finished, fold.winner()),
+            "ended": ended_of(fold.finished, fold.winner(), dropped=fold.dropped),
             "torn_tail": self.torn_tail,
             "damage": self.damage,
             "actions": dict(sorted(fold.by_type.items())),
             "corrections": fold.corrections,
             "collection": [[seq, status] for seq, status in fold.collection],
         }
-
-
-def _ended(finished: bool, winner: str | None) -> str | None:
-    """How a match ended, in every feed's summary: None while it goes on, "completed" with a
-    winner, "dropped" when finished without a result (the collection was dropped, SPEC §6)."""
-    if not finished:
-        return None
-    return "completed" if winner else "dropped"

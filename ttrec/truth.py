@@ -144,11 +144,7 @@ def _packet_truths(texts: Iterable[str]) -> Iterator[Truth]:
             server = packet.side
         summary = fold.summary
         winner = fold.winner()
-        ended: Ended | None = None
-        if fold.dropped:
-            ended = "dropped"
-        elif fold.finished:
-            ended = "completed" if winner else "dropped"
+        ended = ended_of(fold.finished, winner, dropped=fold.dropped)
         live = not fold.finished and not fold.dropped
         held = moment.held if live else None
         yield Truth(
@@ -167,12 +163,19 @@ def _packet_truths(texts: Iterable[str]) -> Iterator[Truth]:
         )
 
 
+def ended_of(finished: bool, winner: str | None, *, dropped: bool = False) -> Ended | None:
+    """How a match ended (the `ended` of the truth and of `ttrec info`): None while it goes
+    on, "completed" with a winner, "dropped" when the collection was dropped or the match
+    finished without a result (SPEC §6)."""
+    if dropped or (finished and not winner):
+        return "dropped"
+    return "completed" if finished else None
+
+
 def _truth(board: Scoreboard, frame: StatsFrame, index: int, corrections: int) -> Truth:
     held = None if frame.finished else board.standing.held
     winner = frame.winner
-    ended: Ended | None = None
-    if frame.finished:
-        ended = "completed" if winner else "dropped"
+    ended = ended_of(frame.finished, winner)
     return Truth(
         seq=frame.seq_num,
         frame=index,
