@@ -23,7 +23,7 @@ from replayer.library import Fixture, NoCaptures, load_fixtures
 from replayer.options import ServeOptions
 from replayer.pacer import Pacer
 from replayer.plain_http import PLAIN_HTTP_STATUS, answer_plain, read_head
-from replayer.report import ConnectionReport, LatenessHistogram, Positions
+from replayer.report import ConnectionReport, LatenessHistogram, LateWakes, Positions
 from replayer.session import Session
 from replayer.wire import ServerStream, frames_of
 from ttrec.errors import TtrecError
@@ -73,6 +73,7 @@ class ServerHandle:
         self.accepted = 0  # websocket handshakes accepted so far
         self._max_reports = max_reports
         self.lateness = LatenessHistogram()
+        self.late_wakes = LateWakes()  # the OS waking the pacer late (replayer.pacer)
         self.positions = Positions()  # the truth at each fixture's latest connection
         self._changed = trio.Event()
 
@@ -135,7 +136,7 @@ class _Server:
         self.fixtures = fixtures
         self.options = options
         self.handle = handle
-        self.pacer = Pacer()
+        self.pacer = Pacer(late_wakes=handle.late_wakes)
         self.sessions: set[Session] = set()
         # Connection attempts per fixture and feed: numbers each connection for its fault
         # generator and for `reject` faults.

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import gc
+import sys
 import weakref
 from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 from replayer_support import FIXTURE, client, frames_every, running, timed, write_capture
 from trio.testing import MockClock
 
-from replayer.pacer import WAKE_EARLY_S, Pacer, wake_early_for
+from replayer.pacer import LATE_WAKE_S, WAKE_EARLY_S, Pacer, wake_early_for
 
 
 async def test_real_clock_wake_ups_are_never_early() -> None:
@@ -171,3 +173,83 @@ async def test_a_cancelled_sleepers_step_is_let_go_before_its_deadline(autojump_
             gc.collect()
             assert gone[0]() is None  # an hour before its deadline
             nursery.cancel_scope.cancel()
+
+
+class _RunnerSteps(trio.abc.Instrument):
+    """How many times the pacer's runner task ran."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        if task.name.endswith("Pacer.run"):
+            self.steps += 1
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="timerfd is Linux's")
+async def test_on_the_real_clock_the_pacer_sleeps_until_a_deadline_instead_of_polling() -> None:
+    """Polling through the last 1.5 ms before every deadline kept the server running, and the
+    OS then put the clients on its core (replayer.timer): the runner now runs a few times a
+    deadline, not once per pass of trio's loop."""
+    pacer = Pacer()
+    steps = _RunnerSteps()
+    trio.lowlevel.add_instrument(steps)
+    try:
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                await nursery.start(pacer.run)
+                for _ in range(20):
+                    due = trio.current_time() + 0.005
+                    await pacer.sleep_until(due)
+                    assert trio.current_time() >= due
+                nursery.cancel_scope.cancel()
+    finally:
+        trio.lowlevel.remove_instrument(steps)
+    assert steps.steps <= 20 * 4, steps.steps
+
+
+@pytest.mark.parametrize("precise", [True, False])
+async def test_a_newcomer_due_before_the_runners_deadline_is_woken_on_time(precise: bool) -> None:
+    pacer = Pacer(precise=precise)
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(pacer.run)
+            nursery.start_soon(pacer.sleep_until, trio.current_time() + 3600.0)
+            await trio.sleep(0.01)  # the runner sleeps until the hour is up
+            due = trio.current_time() + 0.01
+            await pacer.sleep_until(due)
+            assert 0 <= trio.current_time() - due < 5
+            nursery.cancel_scope.cancel()
+
+
+async def test_the_polling_pacer_is_never_early_either() -> None:
+    pacer = Pacer(precise=False)
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(pacer.run)
+            for _ in range(10):
+                due = trio.current_time() + 0.0123
+                await pacer.sleep_until(due)
+                assert trio.current_time() >= due
+            nursery.cancel_scope.cancel()
+
+
+async def test_a_wake_well_after_the_deadline_is_counted_as_late(mock_clock: MockClock) -> None:
+    """The OS running the server late shows as late wakes, beside the lateness it causes:
+    here the clock jumps 5 ms past the deadline the runner slept for."""
+    pacer = Pacer()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(pacer.run)
+            start = trio.current_time()
+            nursery.start_soon(pacer.sleep_until, start + 1.0)
+            nursery.start_soon(pacer.sleep_until, start + 2.0)
+            await trio.testing.wait_all_tasks_blocked()
+            mock_clock.jump(1.0 + LATE_WAKE_S / 2)  # late, but within the margin
+            await trio.testing.wait_all_tasks_blocked()
+            assert pacer.late_wakes.count == 0
+            mock_clock.jump(1.0 + 0.005 - LATE_WAKE_S / 2)
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.cancel_scope.cancel()
+    assert pacer.late_wakes.count == 1
+    assert pacer.late_wakes.latest_s == pytest.approx(0.005)
