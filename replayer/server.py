@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import ssl
@@ -34,6 +35,7 @@ from ttrec.wire import CLOSE_TIMEOUT_S, GOING_AWAY, HANDSHAKE_TIMEOUT_S
 
 logger = logging.getLogger("replayer")
 
+OPENING_AT_ONCE: Final = 4  # see _Server.opening
 SHUTDOWN_CLOSE_TIMEOUT_S: Final = 0.5  # per connection, all in parallel, when the server stops
 DEFAULT_OPTIONS: Final = ServeOptions()
 SEND_CHECK_PERIOD_S: Final = 1.0  # how often stuck clients are looked for
@@ -138,6 +140,10 @@ class _Server:
         self.handle = handle
         self.pacer = Pacer(late_wakes=handle.late_wakes)
         self.sessions: set[Session] = set()
+        # Handshakes worked on at once. Connected clients' frames come first: a storm of
+        # handshakes, each runnable at once, made one pass of trio's loop tens of
+        # milliseconds long and every frame due meanwhile that late (docs/replay.md).
+        self.opening = trio.CapacityLimiter(OPENING_AT_ONCE)
         # Connection attempts per fixture and feed: numbers each connection for its fault
         # generator and for `reject` faults.
         self.attempts: dict[tuple[str, Feed], int] = {}
@@ -191,12 +197,15 @@ class _Server:
                 await answer_plain(stream, head.conn)
                 self._record_refusal(client, head.plain_target, PLAIN_HTTP_STATUS, started, routed=False)
                 return None
-            return await wrap_server_stream(
-                nursery,
-                ServerStream(stream, head.received),
-                message_queue_size=CLIENT_MESSAGE_QUEUE,
-                max_message_size=CLIENT_MAX_MESSAGE_BYTES,
-            )
+            # A whole request head is in: from here on the handshake is the server's work
+            # alone (anything else, trio-websocket may wait on: no place is taken).
+            async with self.opening if head.upgrade else contextlib.nullcontext():
+                return await wrap_server_stream(
+                    nursery,
+                    ServerStream(stream, head.received),
+                    message_queue_size=CLIENT_MESSAGE_QUEUE,
+                    max_message_size=CLIENT_MAX_MESSAGE_BYTES,
+                )
         logger.debug("%s sent no websocket handshake in time", client)
         return None
 
@@ -218,7 +227,8 @@ class _Server:
             self._record_refusal(client, path, decision.status, started, faults)
             return
         try:
-            ws = await request.accept()
+            async with self.opening:
+                ws = await request.accept()
         except ConnectionClosed:
             return
         await self._play(ws, stream, decision, attempt, client, path, started)

@@ -1,0 +1,76 @@
+"""Handshakes are worked on a few at a time (replayer.server.OPENING_AT_ONCE), so that a
+storm of them cannot hold up the frames of clients already connected, while no client
+that has not sent a whole request can take one of those places."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+from replayer_support import FIXTURE, client, frame_text, frames_every, receive, running, write_capture
+
+import replayer.server as server_module
+from replayer.server import OPENING_AT_ONCE
+from ttrec.feed import feed_path
+from ttrec.wire import HANDSHAKE_TIMEOUT_S
+
+
+async def test_a_few_handshakes_at_a_time_and_every_client_is_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, autojump_clock: object
+) -> None:
+    real = server_module.wrap_server_stream
+    working = most = 0
+
+    async def slow_handshake(*args: Any, **kwargs: Any) -> Any:
+        nonlocal working, most
+        working += 1
+        most = max(most, working)
+        try:
+            await trio.sleep(0.01)  # while this one works, the others would pile up beside it
+            return await real(*args, **kwargs)
+        finally:
+            working -= 1
+
+    monkeypatch.setattr(server_module, "wrap_server_stream", slow_handshake)
+    capture = write_capture(tmp_path / "a.jsonl.zst", frames_every(3, 1.0))
+    clients = 3 * OPENING_AT_ONCE
+    firsts: list[list[str]] = []
+    with trio.fail_after(60):
+        async with running([capture]) as handle, trio.open_nursery() as nursery:
+            for _ in range(clients):
+                nursery.start_soon(_first_frame, handle.fixture_url(FIXTURE), firsts)
+    assert most == OPENING_AT_ONCE
+    assert firsts == [[frame_text(1)]] * clients
+
+
+async def test_clients_that_sent_no_whole_request_take_no_place(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    """More of them than there are places, each stalled after a header line longer than
+    the server reads before handing the bytes on: a good client still opens at once,
+    not after the others' handshake timeout."""
+    capture = write_capture(tmp_path / "a.jsonl.zst", frames_every(3, 1.0))
+    stalled: list[trio.SocketStream] = []
+    firsts: list[list[str]] = []
+    with trio.fail_after(60):
+        async with running([capture]) as handle:
+            for _ in range(OPENING_AT_ONCE + 2):
+                stream = await trio.open_tcp_stream("127.0.0.1", handle.port)
+                head = f"GET {feed_path(FIXTURE)} HTTP/1.1\r\nUpgrade: websocket\r\nX: "
+                await stream.send_all(head.encode() + b"a" * 20_000)
+                stalled.append(stream)
+            await trio.sleep(0.1)
+            began = trio.current_time()
+            await _first_frame(handle.fixture_url(FIXTURE), firsts)
+            opened_in = trio.current_time() - began
+            for stream in stalled:
+                await stream.aclose()
+    assert firsts == [[frame_text(1)]]
+    assert opened_in < HANDSHAKE_TIMEOUT_S / 2
+
+
+async def _first_frame(url: str, firsts: list[list[str]]) -> None:
+    async with client(url) as ws:
+        firsts.append(await receive(ws, 1))
