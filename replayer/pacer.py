@@ -13,9 +13,14 @@ its next deadline, so that the sleeper stays asleep, or asks for the sleeper to 
 A due frame then costs no task switch, which is what keeps the tail short when a thousand
 frames fall due at once.
 
-On Linux the runner sleeps on a timerfd (replayer.timer) instead, which wakes it within
-tens of microseconds of the deadline: no early wake and no yielding until the deadline,
-so the server is idle between due frames rather than busy.
+Sleeping on a Linux timerfd instead, which wakes within tens of microseconds of a deadline
+and so needs no early wake and no yielding, was tried (2026-11-30) and left: it cut the
+server's CPU time per paced frame to a third at 100 clients (99-129 µs against 287-321 µs),
+but its tails were longer in alternating runs of `benchmarks/replay.py` at speed 10 (p99 at
+100 clients all at once 1.0-4.9 ms against 1.2-2.9 ms; at 1,000 spread 4.0-8.4 against
+3.1-5.2 ms). A sleeping server must be woken, and on the 2-core machine the OS often woke
+it on the core its clients' process ran on, up to 1.3 ms later (`perf sched timehist`); a
+server yielding until the deadline is already running.
 """
 
 from __future__ import annotations
@@ -29,7 +34,6 @@ from typing import Final, NoReturn
 import trio
 
 from replayer.report import LateWakes
-from replayer.timer import PreciseTimer
 
 # trio's sleeps end up to ~1.1 ms late: wake this much early and yield until the deadline.
 # The yielding is a busy wait, but one that lets every other task run between two looks.
@@ -59,38 +63,21 @@ class _Waiter:
 
 
 class Pacer:
-    def __init__(
-        self, wake_early_s: float | None = None, *, precise: bool = True, late_wakes: LateWakes | None = None
-    ) -> None:
+    def __init__(self, wake_early_s: float | None = None, *, late_wakes: LateWakes | None = None) -> None:
         """`wake_early_s`: how early to wake and yield until a deadline; None: chosen for
-        the clock the pacer runs under (`wake_early_for`). `precise`: on a real clock,
-        sleep on a timerfd where there is one (replayer.timer), without waking early.
-        `late_wakes`: where to count the wakes later than LATE_WAKE_S after a deadline."""
+        the clock the pacer runs under (`wake_early_for`). `late_wakes`: where to count
+        the wakes later than LATE_WAKE_S after the deadline slept for."""
         self._heap: list[tuple[float, int, _Waiter]] = []
         self._order = itertools.count()
         self._sleep: trio.CancelScope | None = None  # the runner's sleep, moved earlier by newcomers
         self._early_s = wake_early_s
-        self._precise = precise
-        self._timer: PreciseTimer | None = None
-        self._armed = math.inf  # the deadline the timer is set for
         self.late_wakes = LateWakes() if late_wakes is None else late_wakes
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> NoReturn:
         if self._early_s is None:
             self._early_s = wake_early_for(trio.lowlevel.current_clock())
-        if self._early_s > 0 and self._precise:
-            self._timer = PreciseTimer.open()
-        try:
-            await self._run(task_status)
-        finally:
-            if self._timer is not None:
-                self._timer.close()
-                self._timer = None
-
-    async def _run(self, task_status: trio.TaskStatus[None]) -> NoReturn:
         task_status.started()
         heap = self._heap
-        timer = self._timer
         while True:
             now = trio.current_time()
             while heap and heap[0][0] <= now:
@@ -98,26 +85,15 @@ class Pacer:
             while heap and heap[0][2].task is None:  # cancelled sleepers
                 heapq.heappop(heap)
             earliest = heap[0][0] if heap else math.inf
-            if timer is not None:
-                self._armed = earliest
-                timer.set(earliest - trio.current_time())
-                await timer.wait()
-                self._woke(self._armed)
-                self._armed = math.inf
-                continue
-            assert self._early_s is not None
             if earliest - now <= self._early_s:
                 await trio.lowlevel.checkpoint()
                 continue
             with trio.CancelScope(deadline=earliest - self._early_s) as self._sleep:
                 await trio.sleep_forever()
-            self._woke(self._sleep.deadline + self._early_s)
+            over = trio.current_time() - (self._sleep.deadline + self._early_s)
+            if over > LATE_WAKE_S:
+                self.late_wakes.note(over)
             self._sleep = None
-
-    def _woke(self, deadline: float) -> None:
-        over = trio.current_time() - deadline
-        if over > LATE_WAKE_S:
-            self.late_wakes.note(over)
 
     def _due(self, waiter: _Waiter) -> None:
         """Run a due sleeper's step (if any): sleep on until its next deadline, or wake it
@@ -145,9 +121,6 @@ class Pacer:
             return
         waiter = _Waiter(trio.lowlevel.current_task(), step)
         heapq.heappush(self._heap, (deadline, next(self._order), waiter))
-        if self._timer is not None and deadline < self._armed:  # the runner sleeps until later
-            self._armed = deadline
-            self._timer.set(deadline - trio.current_time())
         early = self._early_s or 0.0
         if self._sleep is not None and deadline - early < self._sleep.deadline:
             self._sleep.deadline = deadline - early
