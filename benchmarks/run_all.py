@@ -79,7 +79,7 @@ def _ms(value: float | None) -> str:
 
 
 def _late_wakes(row: dict[str, Any]) -> str:
-    """The OS waking the server more than 1 ms after its deadline (older results have no count)."""
+    """The OS waking the server later than the pacer's margin (older results have no count)."""
     if "late_wakes" not in row:
         return ""
     return f"; {row['late_wakes']} late wake(s), latest {_ms(row['late_wake_max_ms'])}"

@@ -33,13 +33,9 @@ from typing import Final, NoReturn
 
 import trio
 
-from replayer.report import LateWakes
-
 # trio's sleeps end up to ~1.1 ms late: wake this much early and yield until the deadline.
 # The yielding is a busy wait, but one that lets every other task run between two looks.
 WAKE_EARLY_S: Final = 0.0015
-# A wake this long after the deadline slept for is the OS's doing (LateWakes).
-LATE_WAKE_S: Final = 0.001
 
 # Run at a sleeper's deadline: the next deadline to sleep until, or None to wake it.
 Step = Callable[[], float | None]
@@ -63,15 +59,13 @@ class _Waiter:
 
 
 class Pacer:
-    def __init__(self, wake_early_s: float | None = None, *, late_wakes: LateWakes | None = None) -> None:
+    def __init__(self, wake_early_s: float | None = None) -> None:
         """`wake_early_s`: how early to wake and yield until a deadline; None: chosen for
-        the clock the pacer runs under (`wake_early_for`). `late_wakes`: where to count
-        the wakes later than LATE_WAKE_S after the deadline slept for."""
+        the clock the pacer runs under (`wake_early_for`)."""
         self._heap: list[tuple[float, int, _Waiter]] = []
         self._order = itertools.count()
         self._sleep: trio.CancelScope | None = None  # the runner's sleep, moved earlier by newcomers
         self._early_s = wake_early_s
-        self.late_wakes = LateWakes() if late_wakes is None else late_wakes
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> NoReturn:
         if self._early_s is None:
@@ -90,9 +84,6 @@ class Pacer:
                 continue
             with trio.CancelScope(deadline=earliest - self._early_s) as self._sleep:
                 await trio.sleep_forever()
-            over = trio.current_time() - (self._sleep.deadline + self._early_s)
-            if over > LATE_WAKE_S:
-                self.late_wakes.note(over)
             self._sleep = None
 
     def _due(self, waiter: _Waiter) -> None:

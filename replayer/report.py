@@ -149,25 +149,6 @@ class LatenessHistogram:
         self.max_s = 0.0
 
 
-class LateWakes:
-    """How often the OS woke the pacer (replayer.pacer) well after the deadline it slept
-    for, and the latest: frames due then are late through no work of the server's. Kept
-    beside the lateness so that a tail from a busy machine can be told from one of the
-    server (benchmarks/replay.py prints both)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.latest_s = 0.0
-
-    def note(self, over_s: float) -> None:
-        self.count += 1
-        self.latest_s = max(self.latest_s, over_s)
-
-    def reset(self) -> None:
-        self.count = 0
-        self.latest_s = 0.0
-
-
 class _Reaching(Protocol):
     """What a connection's position is read from (replayer.engine.PlaybackEngine)."""
 

@@ -24,7 +24,7 @@ from replayer.library import Fixture, NoCaptures, load_fixtures
 from replayer.options import ServeOptions
 from replayer.pacer import Pacer
 from replayer.plain_http import PLAIN_HTTP_STATUS, answer_plain, read_head
-from replayer.report import ConnectionReport, LatenessHistogram, LateWakes, Positions
+from replayer.report import ConnectionReport, LatenessHistogram, Positions
 from replayer.session import Session
 from replayer.wire import ServerStream, frames_of
 from ttrec.errors import TtrecError
@@ -75,7 +75,6 @@ class ServerHandle:
         self.accepted = 0  # websocket handshakes accepted so far
         self._max_reports = max_reports
         self.lateness = LatenessHistogram()
-        self.late_wakes = LateWakes()  # the OS waking the pacer late (replayer.pacer)
         self.positions = Positions()  # the truth at each fixture's latest connection
         self._changed = trio.Event()
 
@@ -138,7 +137,7 @@ class _Server:
         self.fixtures = fixtures
         self.options = options
         self.handle = handle
-        self.pacer = Pacer(late_wakes=handle.late_wakes)
+        self.pacer = Pacer()
         self.sessions: set[Session] = set()
         # Handshakes worked on at once. Connected clients' frames come first: a storm of
         # handshakes, each runnable at once, made one pass of trio's loop tens of
