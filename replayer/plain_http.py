@@ -28,7 +28,7 @@ class Head:
     received: bytes  # everything read so far, to be replayed to the websocket library
     plain_target: str | None = None  # the path of a well-formed HTTP request that is no upgrade
     conn: h11.Connection | None = None  # for the answer to that request
-    upgrade: bool = False  # a whole websocket request: handing it on waits for nothing more
+    upgrade_target: str | None = None  # the path of a whole request with `Upgrade: websocket`
 
 
 async def read_head(stream: trio.abc.Stream) -> Head:
@@ -45,9 +45,10 @@ async def read_head(stream: trio.abc.Stream) -> Head:
             upgrade = any(
                 name == b"upgrade" and b"websocket" in value.lower() for name, value in event.headers
             )
+            target = event.target.decode("ascii", "replace")
             if upgrade:
-                return Head(bytes(received), upgrade=True)
-            return Head(bytes(received), event.target.decode("ascii", "replace"), conn)
+                return Head(bytes(received), upgrade_target=target)
+            return Head(bytes(received), target, conn)
         if event is not h11.NEED_DATA:
             return Head(bytes(received))
         data = await stream.receive_some()

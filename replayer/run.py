@@ -35,6 +35,7 @@ import trio
 from replayer.collector import manage_collection
 from replayer.control import CONTROL_PATH
 from replayer.options import ServeOptions
+from replayer.process import log_listener_errors_to, raise_open_files_limit
 from replayer.rest import listings_of, serve_api_tcp
 from replayer.server import ServerHandle, serve
 from replayer.tls import from_files, self_signed
@@ -297,10 +298,13 @@ def run_server(
     """The whole serve-for-CI run in this process: check the outputs, serve until stopped,
     write the final report. Raises the first TtrecError met (never an exception group).
     Process-wide: it listens for SIGINT/SIGTERM (so only in the main thread), configures the
-    "replayer" logger and manages garbage collection (replayer.collector); a test wants
+    "replayer" logger (and trio's listener logger, replayer.process), raises the limit on
+    open files and manages garbage collection (replayer.collector); a test wants
     ServerThread or ttrec.testing instead."""
     check_outputs(plan, tls.ca_file if tls is not None else None)
     configure_logging()
+    log_listener_errors_to(log)
+    raise_open_files_limit()
     if plan.report_file is not None:
         check_writable(plan.report_file, "the report")
     if plan.ready_file is not None:

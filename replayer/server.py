@@ -6,9 +6,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import logging
+import re
 import ssl
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -36,6 +36,7 @@ from ttrec.wire import CLOSE_TIMEOUT_S, GOING_AWAY, HANDSHAKE_TIMEOUT_S
 logger = logging.getLogger("replayer")
 
 OPENING_AT_ONCE: Final = 4  # see _Server.opening
+_STATUS_LINE: Final = re.compile(rb"HTTP/1\.[01] (\d{3}) ")
 SHUTDOWN_CLOSE_TIMEOUT_S: Final = 0.5  # per connection, all in parallel, when the server stops
 DEFAULT_OPTIONS: Final = ServeOptions()
 SEND_CHECK_PERIOD_S: Final = 1.0  # how often stuck clients are looked for
@@ -189,24 +190,53 @@ class _Server:
         self, nursery: trio.Nursery, stream: trio.abc.Stream, client: str, started: float
     ) -> WebSocketRequest | None:
         """The websocket request, or None when there is none to serve: a plain HTTP request
-        (answered and reported here) or nothing in time."""
+        or a websocket request trio-websocket refused (answered and reported here), or
+        nothing in time."""
         with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
             head = await read_head(stream)
             if head.plain_target is not None and head.conn is not None:
                 await answer_plain(stream, head.conn)
                 self._record_refusal(client, head.plain_target, PLAIN_HTTP_STATUS, started, routed=False)
                 return None
+            wrapped = ServerStream(stream, head.received)
+            if head.upgrade_target is None:  # trio-websocket answers whatever this is
+                return await self._request_or_refusal(nursery, wrapped)
             # A whole request head is in: from here on the handshake is the server's work
-            # alone (anything else, trio-websocket may wait on: no place is taken).
-            async with self.opening if head.upgrade else contextlib.nullcontext():
-                return await wrap_server_stream(
+            # alone, so it takes one of the places (see `opening`).
+            async with self.opening:
+                request = await self._request_or_refusal(nursery, wrapped)
+            if request is None:
+                status = _status_of(wrapped.answer_head)
+                self._record_refusal(client, head.upgrade_target, status, started)
+            return request
+        logger.debug("%s sent no websocket handshake in time", client)
+        return None
+
+    @staticmethod
+    async def _request_or_refusal(nursery: trio.Nursery, stream: ServerStream) -> WebSocketRequest | None:
+        """trio-websocket's request, or None once it has refused the handshake: it answers
+        (400, 426) and closes the stream, but its `wrap_server_stream` waits on for a request
+        until the handshake timeout."""
+        request: WebSocketRequest | None = None
+        async with trio.open_nursery() as race:
+
+            async def handshake() -> None:
+                nonlocal request
+                request = await wrap_server_stream(
                     nursery,
-                    ServerStream(stream, head.received),
+                    stream,
                     message_queue_size=CLIENT_MESSAGE_QUEUE,
                     max_message_size=CLIENT_MAX_MESSAGE_BYTES,
                 )
-        logger.debug("%s sent no websocket handshake in time", client)
-        return None
+                race.cancel_scope.cancel()
+
+            async def refused() -> None:
+                await stream.closed.wait()
+                race.cancel_scope.cancel()
+
+            race.start_soon(handshake)
+            race.start_soon(refused)
+        return request
 
     async def _route(
         self, request: WebSocketRequest, stream: trio.abc.Stream, client: str, started: float
@@ -316,6 +346,13 @@ class _Server:
             await serve_control(ws, self.options.control, self.handle.positions)
         except ConnectionClosed:
             pass
+
+
+def _status_of(answer_head: bytes) -> int:
+    """The status of the HTTP answer that begins with `answer_head`; 400 if none was sent
+    (the client left first)."""
+    match = _STATUS_LINE.match(answer_head)
+    return int(match.group(1)) if match else 400
 
 
 def _peer_or_unknown(stream: trio.abc.Stream) -> str:

@@ -57,6 +57,11 @@ class ServerStream(trio.abc.Stream):
         self.stream = stream
         self._first = first
         self.rest: memoryview | None = None  # the unsent end of a directly written frame
+        # Set when trio-websocket closes the stream or the client closed its end: before a
+        # request was handed out, no request will come (a refusal's answer begins
+        # `answer_head`); trio-websocket itself waits on until its handshake timeout.
+        self.closed = trio.Event()
+        self.answer_head = b""
         # The non-blocking socket under a plain TCP stream (a TLS stream has none to write to).
         self.socket: socket.socket | None = (
             stream.socket._sock  # type: ignore[attr-defined]  # trio's non-blocking socket
@@ -67,11 +72,16 @@ class ServerStream(trio.abc.Stream):
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         if self._first:
             cut = len(self._first) if max_bytes is None else max_bytes
-            data, self._first = self._first[:cut], self._first[cut:]
-            return data
-        return await self.stream.receive_some(max_bytes)
+            first, self._first = self._first[:cut], self._first[cut:]
+            return first
+        data = await self.stream.receive_some(max_bytes)
+        if not data:
+            self.closed.set()
+        return data
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        if not self.answer_head:
+            self.answer_head = bytes(data[:64])
         if self.rest is not None:
             rest, self.rest = self.rest, None
             await self.stream.send_all(rest)
@@ -81,6 +91,7 @@ class ServerStream(trio.abc.Stream):
         await self.stream.wait_send_all_might_not_block()
 
     async def aclose(self) -> None:
+        self.closed.set()
         await self.stream.aclose()
 
 

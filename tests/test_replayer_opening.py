@@ -5,7 +5,7 @@ that has not sent a whole request can take one of those places."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 import trio
@@ -74,3 +74,53 @@ async def test_clients_that_sent_no_whole_request_take_no_place(
 async def _first_frame(url: str, firsts: list[list[str]]) -> None:
     async with client(url) as ws:
         firsts.append(await receive(ws, 1))
+
+
+def _upgrade(method: str = "GET", version: str = "1.1", *, key: bool = True, ws_version: str = "13") -> bytes:
+    lines = [f"{method} {feed_path(FIXTURE)} HTTP/{version}", "Host: 127.0.0.1", "Upgrade: websocket"]
+    lines += ["Connection: Upgrade"] if method != "NOCONN" else []
+    lines += ["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="] if key else []
+    lines += [f"Sec-WebSocket-Version: {ws_version}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").replace("NOCONN", "GET").encode()
+
+
+# Upgrade requests trio-websocket refuses, with the status RFC 6455 gives each (§4.2.1:
+# the server answers an invalid handshake 400; §4.4: a version it does not speak 426).
+REFUSED: Final = {
+    "no-key": (_upgrade(key=False), 400),
+    "version-99": (_upgrade(ws_version="99"), 426),
+    "no-connection-upgrade": (_upgrade("NOCONN"), 400),
+    "post": (_upgrade("POST"), 400),
+    "http-1.0": (_upgrade(version="1.0"), 400),
+}
+
+
+@pytest.mark.parametrize("kind", list(REFUSED))
+async def test_a_refused_websocket_request_frees_its_place_and_is_reported(
+    tmp_path: Path, autojump_clock: object, kind: str
+) -> None:
+    """More of them than there are places, each left open after its answer: a good client
+    still opens at once, and each is reported refused with its status (so that it counts
+    for `--exit-after` and has its log line)."""
+    request, status = REFUSED[kind]
+    capture = write_capture(tmp_path / "a.jsonl.zst", frames_every(3, 1.0))
+    held: list[trio.SocketStream] = []
+    answers: list[bytes] = []
+    firsts: list[list[str]] = []
+    with trio.fail_after(60):
+        async with running([capture]) as handle:
+            for _ in range(OPENING_AT_ONCE + 2):
+                stream = await trio.open_tcp_stream("127.0.0.1", handle.port)
+                await stream.send_all(request)
+                answers.append(await stream.receive_some(4096))
+                held.append(stream)
+            began = trio.current_time()
+            await _first_frame(handle.fixture_url(FIXTURE), firsts)
+            opened_in = trio.current_time() - began
+            for stream in held:
+                await stream.aclose()
+            refused = [r for r in handle.connections if r.ended == "rejected"]
+    assert firsts == [[frame_text(1)]]
+    assert opened_in < 1.0
+    assert all(answer.startswith(f"HTTP/1.1 {status} ".encode()) for answer in answers), answers[0][:40]
+    assert [(r.code, r.fixture) for r in refused] == [(status, FIXTURE)] * (OPENING_AT_ONCE + 2)
