@@ -9,6 +9,7 @@ connections and never answers (so each process sits in its handshake) and read
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -125,3 +126,29 @@ def test_token_problems_are_the_same_one_line_for_record_and_watch(command: str,
     assert code == 2 and output.count("\n") == 1 and "No such file" in output
     code, output = _invoke([command, FIXTURE], env={TOKEN_ENV: "   "})
     assert (code, output) == (2, f"cli {command}: ${TOKEN_ENV}: the token is empty {usage}\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["watch", "ws://127.0.0.1:1/x", "SECRET-TOKEN-42"], {}),  # the token given without --token
+        (["record", "--base-url", "--token", "SECRET-TOKEN-42", FIXTURE], {}),  # --token taken as a URL
+        (["record", "--base-url=ws://127.0.0.1:1", "--token=SECRET-TOKEN-42", "SECRET-TOKEN-42"], {}),
+        (["record", "SECRET-TOKEN-42"], {TOKEN_ENV: "SECRET-TOKEN-42"}),  # the env's token as an id
+    ],
+    ids=["extra-argument", "after-a-flag-missing-its-value", "as-the-fixture-id", "env-token-as-the-id"],
+)
+def test_a_mistyped_command_line_never_echoes_the_token(args: list[str], env: dict[str, str]) -> None:
+    """The error about a command line quotes what it could not use, and that may be the
+    token: it is redacted, as the whole process that runs it shows it (a subprocess, as
+    users run it)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ttrec", *args],
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, **env},
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert b"SECRET-TOKEN-42" not in result.stdout + result.stderr
+    assert len(result.stderr.decode().splitlines()) == 1, result.stderr

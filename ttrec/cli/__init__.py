@@ -69,6 +69,9 @@ def mark_failed() -> None:
 
 def _problem(error: click.UsageError) -> str:
     """The usage error's message, prefixed by the option or argument it is about."""
+    if _EXTRA_ARGUMENTS in error.message and _takes_a_token(error.ctx):
+        # What was not expected may be the token itself, given without --token.
+        return "got unexpected extra arguments (a token goes after --token, in TTREC_TOKEN or --token-file)"
     if not isinstance(error, click.BadParameter) or isinstance(error, click.MissingParameter):
         return error.format_message()
     hint = error.param_hint
@@ -78,6 +81,33 @@ def _problem(error: click.UsageError) -> str:
     if hint is None:
         return error.message
     return f"{hint if isinstance(hint, str) else ' / '.join(hint)}: {error.message}"
+
+
+_EXTRA_ARGUMENTS: Final = "unexpected extra argument"  # click's message for them
+
+
+def _takes_a_token(ctx: click.Context | None) -> bool:
+    return ctx is not None and any(param.name in ("token", "tokens") for param in ctx.command.params)
+
+
+def _without_secrets(message: str) -> str:
+    """`message` without any token the command line or TTREC_TOKEN gave: a mistyped command
+    line can make the value after --token the value of something else, which the error
+    about it then quotes."""
+    from recorder.secret import MIN_SCRUB_LENGTH, TOKEN_ENV  # only when there is an error to say
+    from ttrec.feed import REDACTED
+
+    argv = sys.argv[1:]
+    secrets = [os.environ.get(TOKEN_ENV, "")]
+    for before, arg in zip(["", *argv], argv, strict=False):
+        if before == "--token":
+            secrets.append(arg)
+        elif arg.startswith("--token="):
+            secrets.append(arg.partition("=")[2])
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret.strip()) >= MIN_SCRUB_LENGTH:
+            message = message.replace(secret, REDACTED)
+    return message
 
 
 class UsageLine(click.UsageError):
@@ -90,7 +120,7 @@ class UsageLine(click.UsageError):
         where = self.ctx.command_path if self.ctx is not None else "ttrec"
         if self.ctx is not None and self.ctx.invoked_subcommand:  # raised after the command ran
             where = f"{where} {self.ctx.invoked_subcommand}"
-        message = self.message.rstrip(".")
+        message = _without_secrets(self.message.rstrip("."))
         logs.say(f"{where}: {message} (try '{where} --help')", "error")
 
 
@@ -98,7 +128,7 @@ class ErrorLine(click.ClickException):
     """A command's failure: `Error: ...` on stderr, a json line under --log-format json."""
 
     def show(self, file: IO[Any] | None = None) -> None:
-        logs.say(f"Error: {self.format_message()}", "error")
+        logs.say(f"Error: {_without_secrets(self.format_message())}", "error")
 
 
 def _silence_stdout() -> None:
