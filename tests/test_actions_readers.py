@@ -288,6 +288,47 @@ def test_a_statistics_seq_num_that_is_no_counted_action_is_a_disagreement(tmp_pa
     assert f"seqNum {timeout_seq} is a Timeout action" in out, out
 
 
+def _match_with_another_statistics_capture(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A match on both feeds, and another statistics capture of the same fixture that does
+    not agree with its actions (its set 1 goes the other way)."""
+    match, other = ActionMatch(), ActionMatch()
+    for who, sets in ((match, ("home", "away", "home")), (other, ("away", "away"))):
+        for winner in sets:
+            who.play_set(winner, 5)
+    stats = match.write(tmp_path / "m.jsonl.zst", "statistics")
+    actions = match.write(tmp_path / "m.actions.jsonl.zst", "actions")
+    another = other.write(tmp_path / "another.jsonl.zst", "statistics")
+    return stats, actions, another
+
+
+@pytest.mark.parametrize("order", ["another-first", "another-last"])
+def test_check_pairs_an_actions_capture_with_the_statistics_capture_named_after_it(
+    tmp_path: Path, order: str
+) -> None:
+    """Two statistics captures of one fixture (same-seed simulations share one): the actions
+    capture is checked against the one whose name it carries, whatever the order given."""
+    stats, actions, another = _match_with_another_statistics_capture(tmp_path)
+    paths = [another, stats, actions] if order == "another-first" else [stats, actions, another]
+    code, out, err = run("check", *map(str, paths))
+    assert (code, out) == (0, ""), out
+    assert f"{stats}: agrees with {actions}" in err
+
+
+def test_check_does_not_guess_between_statistics_captures_not_named_after_the_actions(
+    tmp_path: Path,
+) -> None:
+    stats, actions, another = _match_with_another_statistics_capture(tmp_path)
+    renamed = actions.rename(tmp_path / "elsewhere.actions.jsonl.zst")
+    code, out, err = run("check", str(another), str(stats), str(renamed))
+    assert (code, out) == (0, ""), out
+    assert f"{renamed}: note: not cross-checked: 2 statistics captures" in err
+    assert "agrees with" not in err
+    # with only the one it belongs to, it is paired whatever its name
+    assert run("check", str(stats), str(renamed))[0] == 0
+    code, out, _ = run("check", str(another), str(renamed))
+    assert code == 1 and "disagrees with" in out, out
+
+
 # --- slice, splice, warp ----------------------------------------------------------------------
 
 

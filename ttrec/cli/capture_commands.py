@@ -19,6 +19,7 @@ from ttrec.cross_check import cross_check
 from ttrec.errors import CaptureFormatError, TtrecError
 from ttrec.feed import feed_named
 from ttrec.invariants import Checker, Problem
+from ttrec.outputs import feed_file
 from ttrec.records import NS_PER_S, Frame
 from ttrec.summary import Cadence, CaptureSummary
 
@@ -245,14 +246,15 @@ def check(captures: tuple[Path, ...]) -> None:
       ttrec check match.statistics.jsonl.zst match.actions.jsonl.zst
     """
     failed = False
-    # (fixture, feed) -> (path, [(line, data frame text)]): for the cross-check of two feeds
-    seen: dict[tuple[str, str], tuple[Path, list[tuple[int, str]]]] = {}
+    # (fixture, feed) -> [(path, [(line, data frame text)])]: for the cross-check of two feeds
+    seen: dict[tuple[str, str], list[tuple[Path, list[tuple[int, str]]]]] = {}
     for path, reader in _each(captures):  # a file that cannot be opened is an error (stderr)
         if reader is None:
             failed = True
             continue
         texts: list[tuple[int, str]] = []
-        seen.setdefault((reader.header.fixture_id.lower(), feed_named(reader.header.feed)), (path, texts))
+        key = (reader.header.fixture_id.lower(), feed_named(reader.header.feed))
+        seen.setdefault(key, []).append((path, texts))
         problems, notes = _problems(reader, texts)
         if problems:
             failed = True
@@ -296,23 +298,54 @@ def _show_problems(path: Path, reader: CaptureReader, problems: list[Problem], n
         say(f"{path}: ok ({reader.lines} lines)")
 
 
-def _cross_check(seen: dict[tuple[str, str], tuple[Path, list[tuple[int, str]]]]) -> bool:
-    """Cross-check each fixture given on both feeds; False when they disagree."""
+Feeds = list[tuple[Path, list[tuple[int, str]]]]  # the captures of one fixture on one feed
+
+
+def _cross_check(seen: dict[tuple[str, str], Feeds]) -> bool:
+    """Cross-check each actions capture with its fixture's statistics capture; False when
+    they disagree."""
     agree = True
-    for (fixture, feed), (stats_path, frames) in seen.items():
-        other = seen.get((fixture, "actions")) if feed == "statistics" else None
-        if other is None:
+    for (fixture, feed), captures in seen.items():
+        if feed != "actions":
             continue
-        actions_path, packets = other
-        found = cross_check(frames, packets)
-        for problem in found[:MAX_PROBLEMS_SHOWN]:
-            click.echo(f"{stats_path}:{problem.line}: disagrees with {actions_path}: {problem.message}")
-        if found:
-            agree = False
-            mark_failed()
-        else:
-            say(f"{stats_path}: agrees with {actions_path}")
+        for actions_path, packets in captures:
+            partner = _statistics_of(actions_path, seen.get((fixture, "statistics"), []))
+            if partner is None:
+                continue
+            stats_path, frames = partner
+            found = cross_check(frames, packets)
+            for problem in found[:MAX_PROBLEMS_SHOWN]:
+                click.echo(f"{stats_path}:{problem.line}: disagrees with {actions_path}: {problem.message}")
+            if found:
+                agree = False
+                mark_failed()
+            else:
+                say(f"{stats_path}: agrees with {actions_path}")
     return agree
+
+
+def _statistics_of(actions_path: Path, candidates: Feeds) -> tuple[Path, list[tuple[int, str]]] | None:
+    """The statistics capture to check `actions_path` against: the only one of its fixture,
+    or else the one it is named after (`NAME.jsonl.zst` or `NAME.statistics.jsonl.zst` for
+    `NAME.actions.jsonl.zst`, as ttrec writes them); None, with a note, when that is not
+    clear (the order of the arguments must not decide it)."""
+    if len(candidates) == 1:
+        return candidates[0]
+    named = [c for c in candidates if actions_path in (feed_file(c[0], "actions"), _actions_twin(c[0]))]
+    if len(named) == 1:
+        return named[0]
+    if candidates:
+        say(
+            f"{actions_path}: note: not cross-checked: {len(candidates)} statistics captures of its"
+            " fixture and none named after it",
+            "warning",
+        )
+    return None
+
+
+def _actions_twin(stats_path: Path) -> Path:
+    """`NAME.actions.jsonl.zst` for `NAME.statistics.jsonl.zst` (the help's example)."""
+    return stats_path.with_name(stats_path.name.replace(".statistics.", ".actions.", 1))
 
 
 @command("cat")
