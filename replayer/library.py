@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -61,7 +62,7 @@ def expand(paths: Iterable[Path]) -> list[Path]:
         elif path.exists():
             out.append(path)
         else:
-            raise CaptureFormatError(path, None, "no such file or directory")
+            raise CaptureFormatError(path, None, os.strerror(errno.ENOENT))  # as every command says it
     return out
 
 

@@ -85,6 +85,8 @@ class ConnectionReport:
 
     def log_line(self) -> str:
         speed = "max" if self.speed is None else f"{self.speed:g}"
+        if self.ended == "rejected":  # nothing was played: no speed to tell
+            speed = "-"
         parts = [
             f"fixture={self.fixture or '-'}",
             f"client={self.client}",

@@ -3,6 +3,8 @@ a bundled sample's name from any directory, and a missing file is one line and e
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 from typing import Final
 
@@ -102,7 +104,7 @@ def test_a_missing_input_is_one_line_and_exit_1_for_every_command(command: str, 
         args = _args(command, str(missing), out)
     result = _invoke(args)
     assert result.exit_code == 1, result.output
-    assert result.stderr.lower() == f"error: {missing}: no such file or directory\n"
+    assert result.stderr == f"Error: {missing}: {os.strerror(errno.ENOENT)}\n"  # the same words everywhere
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["beliefs.jsonl"])  # nothing written

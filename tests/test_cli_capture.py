@@ -246,3 +246,19 @@ def test_info_of_a_header_only_capture_names_the_teams_its_header_names(tmp_path
     CaptureWriter(path, header).close()
     result_line = next(line for line in _info(path).splitlines() if "result" in line)
     assert result_line.split(None, 1)[1] == "HOME Ann 0-0 AWAY Bo  (no data frame yet)"
+
+
+@pytest.mark.parametrize("gaps", [3, 10, 13])
+def test_info_names_the_first_gaps_and_says_how_many_more(tmp_path, gaps):
+    """Every other frame of the first 2 * gaps dropped: `gaps` one-frame gaps."""
+    path = tmp_path / "m.jsonl.zst"
+    states = match_progression(SETS)
+    datas = [stats_frame(i + 1, s, finished=i == len(states) - 1) for i, s in enumerate(states)]
+    kept = [d for i, d in enumerate(datas) if not (i % 2 == 1 and i < 2 * gaps)]
+    with CaptureWriter(path, HEADER) as writer:
+        for i, data in enumerate(kept):
+            writer.write(Frame((i + 1) * 10**9, "w", 0, data))
+    line = next(x for x in run("info", str(path)).output.splitlines() if x.strip().startswith("sequence"))
+    named = [f"{2 * k + 2}-{2 * k + 2}" for k in range(gaps)]
+    assert f"{gaps} gap(s): {', '.join(named[:10])}" in line
+    assert line.endswith(f", ... ({gaps - 10} more: --json lists them all)") == (gaps > 10), line

@@ -278,4 +278,4 @@ def test_serve_in_thread_raises_the_real_start_error(tmp_path: Path) -> None:
     missing = tmp_path / "missing.jsonl.zst"
     with pytest.raises(CaptureFormatError) as caught, serve_in_thread([missing]):
         pass
-    assert caught.value.path == missing and "no such file" in caught.value.problem
+    assert caught.value.path == missing and caught.value.problem == "No such file or directory"

@@ -101,7 +101,7 @@ def test_usage_errors_exit_2_with_one_line(tmp_path: Path) -> None:
 def test_failures_exit_1_with_one_line(tmp_path: Path) -> None:
     one = write_capture(tmp_path / "a.jsonl.zst", frames_every(2, 1.0))
     code, output = run(str(tmp_path / "missing.jsonl.zst"))
-    assert code == 1 and "no such file" in output and output.count("\n") == 1
+    assert code == 1 and "No such file or directory" in output and output.count("\n") == 1
     twin = tmp_path / "twin"
     twin.mkdir()
     write_capture(twin / "b.jsonl.zst", frames_every(2, 1.0))

@@ -179,7 +179,7 @@ def test_loading_files_and_directories(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(NoCaptures):
         load_fixtures([empty])
-    with pytest.raises(CaptureFormatError, match="no such file"):
+    with pytest.raises(CaptureFormatError, match="No such file or directory"):
         load_fixtures([tmp_path / "missing.jsonl.zst"])
     (tmp_path / "junk.jsonl.zst").write_bytes(b"junk")
     with pytest.raises(CaptureFormatError, match="not a zstd file"):

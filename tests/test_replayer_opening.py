@@ -124,3 +124,4 @@ async def test_a_refused_websocket_request_frees_its_place_and_is_reported(
     assert opened_in < 1.0
     assert all(answer.startswith(f"HTTP/1.1 {status} ".encode()) for answer in answers), answers[0][:40]
     assert [(r.code, r.fixture) for r in refused] == [(status, FIXTURE)] * (OPENING_AT_ONCE + 2)
+    assert all(f" speed=- ended=rejected({status}) " in r.log_line() for r in refused)

@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import click
 
@@ -185,12 +185,17 @@ def _cadence(cadence: Cadence) -> str:
     return f"(every {mean:.1f} s on average, longest gap {cadence.max_gap_ns / NS_PER_S:.1f} s)"
 
 
+GAPS_SHOWN: Final = 10  # on info's line; --json has every gap
+
+
 def _sequence(data: dict[str, Any]) -> str:
     key = "fixtureSeqNum" if data["feed"] == "actions" else "seqNum"
     if data["first_seq"] is None:
         return f"no {key}"
     gaps = data["seq_gaps"]
-    where = f"{len(gaps)} gap(s): {', '.join(f'{a}-{b}' for a, b in gaps[:10])}" if gaps else "no gaps"
+    shown = ", ".join(f"{a}-{b}" for a, b in gaps[:GAPS_SHOWN])
+    more = f", ... ({len(gaps) - GAPS_SHOWN} more: --json lists them all)" if len(gaps) > GAPS_SHOWN else ""
+    where = f"{len(gaps)} gap(s): {shown}{more}" if gaps else "no gaps"
     return f"{key} {data['first_seq']}..{data['last_seq']}, {where}"
 
 
