@@ -76,7 +76,7 @@ async def test_missing_accept_is_400_with_the_providers_message(
 async def test_bad_start_position_is_400(capture: Path, autojump_clock: object) -> None:
     with trio.fail_after(10):
         async with running([capture]) as handle:
-            for bad in ("-1", "x", "1.5", "%D9%A3"):
+            for bad in ("-1", "x", "1.5", "%D9%A3", ""):  # an empty value is no integer either
                 exc = await rejected(handle.fixture_url(FIXTURE) + f"?startPosition={bad}")
                 assert exc.status_code == 400 and "startPosition" in json.loads(exc.body)["error"]
 

@@ -96,12 +96,13 @@ def feed_url(
 
 
 def query_params(path: str) -> dict[str, str]:
-    """Last value of each query parameter of a request path."""
+    """Last value of each query parameter of a request path (blank values kept: an empty
+    `startPosition=` is a bad value, not an absent one)."""
     try:
         query = urlsplit(path).query
     except ValueError:
         return {}
-    return {k: v[-1] for k, v in parse_qs(query).items()}
+    return {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
 
 
 def auth_message(token: str) -> str:
