@@ -35,7 +35,7 @@ import io
 import os
 import signal
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -92,6 +92,29 @@ def pytest_configure(config: pytest.Config) -> None:
         "seed=0, on_end='stay', heartbeat_interval_s=10, tls=False, paused=False, start_at=None): "
         "what the ttrec_server fixture serves, and how",
     )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A fixture's `pytest.fail(..., pytrace=False)` ("capture X does not exist") reported
+    as its one line: run in trio's loop (pytest-trio), it comes out wrapped in an exception
+    group, which pytest shows with every frame of the nursery."""
+    report = yield
+    error = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(error, BaseExceptionGroup):
+        leaves = _leaves(error)
+        if leaves and all(isinstance(leaf, pytest.fail.Exception) and not leaf.pytrace for leaf in leaves):
+            report.longrepr = "\n".join(str(leaf) for leaf in leaves)
+    return report
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for error in group.exceptions:
+        out.extend(_leaves(error) if isinstance(error, BaseExceptionGroup) else [error])
+    return out
 
 
 _MARKER_KEYS: Final = frozenset(
