@@ -103,9 +103,12 @@ async def test_on_the_real_clock_the_recorded_spacing_matches_within_millisecond
         abs((b.t - a.t) - (d.t - c.t)) / 1e6
         for (a, b), (c, d) in zip(itertools.pairwise(got), itertools.pairwise(want), strict=True)
     )
-    # A few ms is the contract; the bound on the worst gap allows for a busy CI machine.
+    # A few ms is the contract, judged on the median gap: a recorder that stamped anything
+    # but the arrival would be off on most gaps. A single gap's error is also how late this
+    # machine woke either process, which is no property of ttrec: on the 2-core CI machine
+    # the OS has woken the server up to 30 ms late (benchmarks/replay.py, late wakes), and a
+    # bound on the worst gap (25 ms) failed a clean CI run on 2026-11-30 at 27.0 ms.
     assert errors_ms[len(errors_ms) // 2] <= 3.0, errors_ms
-    assert errors_ms[-1] <= 25.0, errors_ms
 
 
 async def test_many_fixtures_each_get_their_own_file(
