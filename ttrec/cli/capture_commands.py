@@ -227,6 +227,9 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
+_Read = tuple[Path, list[tuple[int, str]]]  # a capture read by check: its path, (line, frame text)s
+
+
 @command("check")
 @_captures
 def check(captures: tuple[Path, ...]) -> None:
@@ -251,8 +254,8 @@ def check(captures: tuple[Path, ...]) -> None:
       ttrec check match.statistics.jsonl.zst match.actions.jsonl.zst
     """
     failed = False
-    # (fixture, feed) -> [(path, [(line, data frame text)])]: for the cross-check of two feeds
-    seen: dict[tuple[str, str], list[tuple[Path, list[tuple[int, str]]]]] = {}
+    # (fixture, feed) -> its captures: for the cross-check of two feeds
+    seen: dict[tuple[str, str], list[_Read]] = {}
     for path, reader in _each(captures):  # a file that cannot be opened is an error (stderr)
         if reader is None:
             failed = True
@@ -303,10 +306,7 @@ def _show_problems(path: Path, reader: CaptureReader, problems: list[Problem], n
         say(f"{path}: ok ({reader.lines} lines)")
 
 
-Feeds = list[tuple[Path, list[tuple[int, str]]]]  # the captures of one fixture on one feed
-
-
-def _cross_check(seen: dict[tuple[str, str], Feeds]) -> bool:
+def _cross_check(seen: dict[tuple[str, str], list[_Read]]) -> bool:
     """Cross-check each actions capture with its fixture's statistics capture; False when
     they disagree."""
     agree = True
@@ -329,11 +329,11 @@ def _cross_check(seen: dict[tuple[str, str], Feeds]) -> bool:
     return agree
 
 
-def _statistics_of(actions_path: Path, candidates: Feeds) -> tuple[Path, list[tuple[int, str]]] | None:
+def _statistics_of(actions_path: Path, candidates: list[_Read]) -> _Read | None:
     """The statistics capture to check `actions_path` against: the only one of its fixture,
-    or else the one it is named after (`NAME.jsonl.zst` or `NAME.statistics.jsonl.zst` for
-    `NAME.actions.jsonl.zst`, as ttrec writes them); None, with a note, when that is not
-    clear (the order of the arguments must not decide it)."""
+    or else the one it is named after (for `NAME.actions.jsonl.zst`, `NAME.jsonl.zst` as
+    ttrec writes a pair, or `NAME.statistics.jsonl.zst` as this command's help names one);
+    None, with a note, when that is not clear (the order of the arguments must not decide it)."""
     if len(candidates) == 1:
         return candidates[0]
     named = [c for c in candidates if actions_path in (feed_file(c[0], "actions"), _actions_twin(c[0]))]
