@@ -154,6 +154,7 @@ def ratios(times: dict[str, list[tuple[float, float]]], n: int, which: int) -> d
         "plain_rec_per_s": n / max(t["plain"]),
         "write_vs_plain": min(p / w for p, w in zip(t["plain"], t["write"], strict=True)),
         "reader_rec_per_s": n / max(t["read"]),
+        "reader_best_rec_per_s": n / min(t["read"]),
         "reader_vs_zstd": vs_zstd("read"),
         "cat_vs_zstd": vs_zstd("cat"),
         "cat_frames_vs_zstd": vs_zstd("frames"),
@@ -181,6 +182,7 @@ def report(wall: dict[str, float], cpu: dict[str, float], mb: float) -> None:
     line("baseline: plain write + flush", "plain_rec_per_s", " ", "rec/s")
     line("write / plain write speed", "write_vs_plain", "x")
     line("read records (CaptureReader)", "reader_rec_per_s", " ", "rec/s (target >= 150,000)")
+    line("  the same, best of the runs", "reader_best_rec_per_s", " ", "rec/s")
     line("CaptureReader / zstd -dc speed", "reader_vs_zstd", "x")
     line("ttrec cat / zstd -dc speed", "cat_vs_zstd", "x", "(target >= 0.7x)")
     line("ttrec cat --frames / zstd -dc speed", "cat_frames_vs_zstd", "x", "(target >= 0.3x)")

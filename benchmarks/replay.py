@@ -26,8 +26,12 @@ Prints, in one run:
       (authenticated, mid-playback) minus its RSS before they connected.
 
 The server runs in its own process (this script with --server), the clients in this one,
-so that each has a core of the two. The frames are real ones from a bundled sample; the
-timing is synthetic: a gap pattern averaging 1.5 s, several times denser than a real match.
+so that each has a core of the two. The lateness clients are trio-websocket ones: lean
+readers for them too were tried (2026-11-30) and made no clear difference in 3 alternating
+pairs at 1,000 clients at speed 10 (p99 spread 1.6-10.4 ms against 4.1-12.4, at once
+3.0-31.5 against 5.4-8.0): what the clients spend parsing is not what sets the tail. The
+frames are real ones from a bundled sample; the timing is synthetic: a gap pattern
+averaging 1.5 s, several times denser than a real match.
 """
 
 from __future__ import annotations
@@ -51,15 +55,13 @@ import trio
 from conditions import conditions, print_conditions, write_results  # benchmarks/ is on sys.path
 from lean_reader import messages, read_messages
 from process_limits import raise_fd_limit, rss_kib
-from synthetic import FIXTURE, GAPS_S, sample_frames, write_capture
+from synthetic import FIXTURE, GAPS_S, frame_texts, sample_frames, write_capture
 from trio_websocket import ConnectionClosed, WebSocketRequest, open_websocket_url, serve_websocket
 
 from replayer import ServeOptions, serve
 from replayer.collector import manage_collection
 from replayer.pacer import WAKE_EARLY_S
-from ttrec.capture import CaptureReader
 from ttrec.feed import ACCEPT_HEADER, auth_message, feed_path
-from ttrec.records import Frame
 
 ACCEPT: Final = [("Accept", ACCEPT_HEADER)]
 SHORT_S: Final = 12.0  # recorded span played at speed 1
@@ -131,7 +133,7 @@ async def server_main(mode: str, capture: Path, speed: float | None) -> None:
             LATE_WAKES.overs.clear()
             url = handle.fixture_url(FIXTURE)
         else:
-            frames = [r.data for r in CaptureReader(capture) if isinstance(r, Frame)]
+            frames = frame_texts(capture)
 
             async def bare(request: WebSocketRequest) -> None:
                 ws = await request.accept()
@@ -353,7 +355,7 @@ def throughput(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]
     for n, each in ((1, MAX_FRAMES_ONE), (100, MAX_FRAMES_EACH)):
         capture = work / f"max-{n}.jsonl.zst"
         write_capture(capture, frames, None, each)
-        expected = [r.data for r in CaptureReader(capture) if isinstance(r, Frame)]
+        expected = frame_texts(capture)
         servers = {mode: Server(mode, capture, None) for mode in ("bare", "replay")}
         got: dict[str, list[tuple[float, float]]] = {"bare": [], "replay": []}
         try:

@@ -17,9 +17,14 @@ FIXTURE: Final = "b3c1a2d4-0000-4000-8000-00000000be4c"  # the fixture of every 
 GAPS_S: Final = (0.3, 2.5, 0.2, 4.0, 0.4, 1.6)  # point started / scored rhythms; mean 1.5 s
 
 
-def sample_frames() -> list[str]:
-    with CaptureReader(sample_paths()[0]) as reader:
+def frame_texts(path: Path) -> list[str]:
+    """The texts of a capture's frames, in order: what a client of its fixture must get."""
+    with CaptureReader(path) as reader:
         return [r.data for r in reader if isinstance(r, Frame)]
+
+
+def sample_frames() -> list[str]:
+    return frame_texts(sample_paths()[0])
 
 
 def write_capture(path: Path, frames: Sequence[str], span_s: float | None, count: int | None = None) -> int:
