@@ -227,6 +227,27 @@ def test_a_read_only_out_directory_fails_at_once_with_one_line(
     assert list(ro.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", ["simulate", "warp", "simulate-both-feeds"])
+def test_a_capture_made_into_a_read_only_directory_is_named_as_given(tmp_path: Path, command: str) -> None:
+    source = write_match(tmp_path / "a.jsonl.zst", 5, FIXTURE)
+    ro = tmp_path / "ro"
+    out = ro / "x.jsonl.zst"
+    args = {
+        "simulate": ["simulate", "-q", "--seed", "1"],
+        "simulate-both-feeds": ["simulate", "-q", "--seed", "1", "--feeds", "statistics,actions"],
+        "warp": ["warp", str(source), "--scale", "2"],
+    }[command]
+    with unwritable_directory(ro) as os_level:
+        if not os_level:
+            pytest.skip("this machine lets every directory be written to (root without mount)")
+        result = CliRunner().invoke(cli, [*args, "-o", str(out)])
+        left = list(ro.iterdir())
+    assert result.exit_code == 1, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert line in (f"Error: {out}: Read-only file system", f"Error: {out}: Permission denied")
+    assert left == []
+
+
 def _record_in_process(url: str, out: Path, *fixtures: str) -> Result:
     """`ttrec record` in this process (click's CliRunner), for a run that fails before it
     connects; a traceback fails the test."""

@@ -324,6 +324,20 @@ def test_recording_from_an_unreachable_provider_fails_at_the_deadline(pytester: 
     assert not list((pytester.path / "captures").iterdir())
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "soon"])
+def test_a_record_timeout_that_is_no_number_of_seconds_is_a_usage_error(
+    pytester: pytest.Pytester, value: str
+) -> None:
+    pytester.makeini(INI)
+    pytester.makepyfile(test_recorded=RECORDED.format(fixture=SAMPLE_FIXTURE, frames=SAMPLE_FRAMES))
+    result = pytester.runpytest_subprocess(f"--ttrec-record-timeout={value}", timeout=60)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"*--ttrec-record-timeout: '{value}' is not a number of seconds (0: no limit)"]
+    )
+    assert "Traceback" not in result.stderr.str()
+
+
 def test_sigterm_during_a_recording_removes_its_temporary_file(pytester: pytest.Pytester) -> None:
     pytester.makeini(INI)
     pytester.makepyfile(test_recorded=RECORDED.format(fixture=SAMPLE_FIXTURE, frames=SAMPLE_FRAMES))

@@ -210,7 +210,7 @@ def new_capture(out: Path | str, stdout: IO[bytes]) -> Iterator[Path]:
             yield tmp
         _publish(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
 
 
 @contextlib.contextmanager
@@ -261,6 +261,14 @@ def _temporary(path: Path) -> Iterator[tuple[Path, IO[bytes]]]:
         yield tmp, file
     finally:
         file.close()
+        _discard(tmp)
+
+
+def _discard(tmp: Path) -> None:
+    """Remove a temporary file, if there is one. A failure to is not reported: it would take
+    the place of the error that brought us here (on a read-only filesystem even unlinking a
+    name that does not exist fails, with EROFS, where a read-only directory says ENOENT)."""
+    with contextlib.suppress(OSError):
         tmp.unlink(missing_ok=True)
 
 

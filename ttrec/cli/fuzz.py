@@ -9,6 +9,7 @@ import click
 
 from ttrec.cli import command
 from ttrec.cli.logs import say
+from ttrec.cli.params import seconds
 from ttrec.outputs import check_own_folder
 from ttrec.simulator import BEST_OF_CHOICES, MAX_SEED
 from ttrec.testing.fuzz import FuzzResult, Outcome, Scenario, describe, fuzz, write_repro
@@ -47,7 +48,7 @@ from ttrec.testing.fuzz import FuzzResult, Outcome, Scenario, describe, fuzz, wr
 @click.option(
     "--timeout",
     "timeout_s",
-    type=click.FloatRange(0.1, 3600),
+    type=seconds(0.1, max=3600),
     default=30.0,
     show_default=True,
     help="Seconds one example may take (a whole match plays in about one at full speed).",
@@ -55,7 +56,7 @@ from ttrec.testing.fuzz import FuzzResult, Outcome, Scenario, describe, fuzz, wr
 @click.option(
     "--budget",
     "budget_s",
-    type=click.FloatRange(1, 7 * 24 * 3600),
+    type=seconds(1),
     default=900.0,
     show_default=True,
     help="Seconds for the whole run, shrinking included.",

@@ -13,7 +13,7 @@ import click
 from ttrec.capture import CAPTURE_SUFFIX
 from ttrec.cli import command
 from ttrec.cli.logs import say
-from ttrec.cli.params import MAX_SECONDS
+from ttrec.cli.params import MAX_SECONDS, Finite
 from ttrec.errors import InvalidFixtureId
 from ttrec.feed import DEFAULT_BASE_URL, FEEDS, Feed, rfc3339, validate_fixture_id
 from ttrec.outputs import check_capture_output, feed_file, is_stdout, new_capture, out_label
@@ -141,21 +141,21 @@ def _model(
 )
 @click.option(
     "--point-prob",
-    type=click.FloatRange(0, 1),
+    type=Finite(0, 1),
     metavar="P",
     help="The home side wins every point with chance P, independently: no strength draw, no"
     " serve advantage (the model ttrec.theory computes exactly). Kept to 6 decimals.",
 )
 @click.option(
     "--strength-spread",
-    type=click.FloatRange(0, MAX_STRENGTH_SPREAD_PPM / PPM),
+    type=Finite(0, MAX_STRENGTH_SPREAD_PPM / PPM),
     metavar="SD",
     help="Standard deviation of the home side's point-win chance across matches (around 0.5)."
     f" Default: {DEFAULT_STRENGTH_SPREAD_PPM / PPM}.",
 )
 @click.option(
     "--serve-advantage",
-    type=click.FloatRange(0, MAX_SERVE_ADVANTAGE_PPM / PPM),
+    type=Finite(0, MAX_SERVE_ADVANTAGE_PPM / PPM),
     metavar="A",
     help="How much more often the server wins a point (0.03: 53 % against an equal opponent)."
     f" Default: {DEFAULT_SERVE_ADVANTAGE_PPM / PPM} singles,"
@@ -172,7 +172,7 @@ def _model(
 )
 @click.option(
     "--corrections",
-    type=click.FloatRange(0, 1),
+    type=Finite(0, 1),
     metavar="RATE",
     help="Chance that a point is corrected after a video check (cancelled or given to the other"
     f" side). Default: {DEFAULT_CORRECTION_PPM / PPM} (about one match in four).",

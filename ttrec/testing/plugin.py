@@ -31,7 +31,9 @@ Record modes (`--ttrec-record-mode`), for a marker naming `fixture` and `capture
 
 from __future__ import annotations
 
+import argparse
 import io
+import math
 import os
 import signal
 import threading
@@ -66,7 +68,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--ttrec-record-timeout",
-        type=float,
+        type=_record_timeout,
         default=DEFAULT_RECORD_TIMEOUT_S,
         metavar="SECONDS",
         help=f"A recording (record modes once/rewrite) that has not reached the match's finished "
@@ -183,6 +185,18 @@ async def resolve_captures(request: pytest.FixtureRequest, tmp_path: Path) -> li
             hint = " (record it: --ttrec-record-mode=once, with TTREC_TOKEN set)" if fixture else ""
             pytest.fail(f"ttrec: capture {path} does not exist{hint}", pytrace=False)
     return resolved
+
+
+def _record_timeout(text: str) -> float:
+    """--ttrec-record-timeout: seconds, finite and not negative (0: no limit); pytest says
+    what is wrong in one line, as for its own options."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0: no limit)")
+    return seconds
 
 
 def _capture_feeds(capture: Any) -> list[tuple[str, Any]]:
