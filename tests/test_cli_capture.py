@@ -129,6 +129,55 @@ def test_cat_tolerates_a_torn_tail(tmp_path):
     assert "torn tail" in result.stderr
 
 
+def write_pretty_printed(path: Path) -> list[str]:
+    """Three frames, the second pretty-printed as the provider's documentation shows them."""
+    states = match_progression(SETS)[:3]
+    datas = [stats_frame(i + 1, s) for i, s in enumerate(states)]
+    datas[1] = json.dumps(json.loads(datas[1]), indent=2)
+    assert datas[1].count("\n") > 10  # the payload itself spans lines
+    with CaptureWriter(path, HEADER) as writer:
+        for i, data in enumerate(datas):
+            writer.write(Frame((i + 1) * 10**9, "w", 0, data))
+    return datas
+
+
+@pytest.mark.parametrize("fast", [False, True], ids=["click", "console-entry"])
+def test_cat_frames_prints_payloads_that_hold_newlines_exactly_and_says_so(tmp_path, fast):
+    path = tmp_path / "pretty.jsonl.zst"
+    datas = write_pretty_printed(path)
+    if fast:  # `ttrec cat --frames FILE` is answered without click (ttrec.cat.main)
+        done = subprocess.run(
+            [sys.executable, "-m", "ttrec", "cat", "--frames", str(path)], capture_output=True
+        )
+        code, out, err = done.returncode, done.stdout, done.stderr.decode()
+    else:
+        result = CliRunner().invoke(cli, ["cat", "--frames", str(path)])
+        code, out, err = result.exit_code, result.stdout_bytes, result.stderr
+    assert code == 0
+    assert out == "".join(d + "\n" for d in datas).encode()
+    [note] = err.splitlines()
+    assert "1 payload(s) hold newlines" in note and "--null" in note
+
+
+def test_cat_frames_null_ends_each_payload_with_nul(tmp_path):
+    path = tmp_path / "pretty.jsonl.zst"
+    datas = write_pretty_printed(path)
+    result = CliRunner().invoke(cli, ["cat", "--frames", "--null", str(path)])
+    assert result.exit_code == 0 and result.stderr == ""
+    assert result.stdout_bytes.split(b"\0") == [d.encode() for d in datas] + [b""]
+    refused = CliRunner().invoke(cli, ["cat", "-z", str(path)])
+    assert refused.exit_code == 2 and "--null separates payloads: it needs --frames" in refused.stderr
+    assert refused.stdout_bytes == b""
+
+
+def test_cat_frames_of_one_line_payloads_says_nothing(tmp_path):
+    path = tmp_path / "m.jsonl.zst"
+    datas = write_match(path)
+    result = CliRunner().invoke(cli, ["cat", "--frames", str(path)])
+    assert result.exit_code == 0 and result.stderr == ""
+    assert result.stdout.splitlines() == datas
+
+
 @pytest.mark.parametrize("command", ["info", "check", "cat"])
 @pytest.mark.parametrize(
     ("content", "message"),

@@ -355,8 +355,19 @@ def _actions_twin(stats_path: Path) -> Path:
 
 @command("cat")
 @click.argument("capture", type=CaptureInput())
-@click.option("--frames", is_flag=True, help="Print only the data frames' exact payloads, one per line.")
-def cat(capture: Path, frames: bool) -> None:
+@click.option(
+    "--frames",
+    is_flag=True,
+    help="Print only the data frames' exact payloads, one per line (a payload that holds"
+    " newlines, such as pretty-printed JSON, spans lines: see --null).",
+)
+@click.option(
+    "-z",
+    "--null",
+    is_flag=True,
+    help="With --frames: end each payload with a NUL byte instead of a newline (for xargs -0, read -d '').",
+)
+def cat(capture: Path, frames: bool, null: bool) -> None:
     """Print a capture as JSON Lines, header first, tolerating a torn tail.
 
     \b
@@ -364,7 +375,9 @@ def cat(capture: Path, frames: bool) -> None:
       ttrec cat match.jsonl.zst | head -3
       ttrec cat --frames match.jsonl.zst | jq .seqNum
     """
+    if null and not frames:
+        raise click.UsageError("--null separates payloads: it needs --frames")
     with CaptureReader(capture) as reader:
-        note = cat_to(reader, sys.stdout.buffer, frames=frames)
-    if note:
+        notes = cat_to(reader, sys.stdout.buffer, frames=frames, end="\0" if null else "\n")
+    for note in notes:
         say(note, "warning")
