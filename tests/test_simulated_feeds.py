@@ -307,4 +307,6 @@ def test_advanced_statistics_only_behind_the_flag(tmp_path: Path) -> None:
         _, records = read_capture(path)
         frames = [json.loads(r.data) for r in records if isinstance(r, Frame)]
         assert {"advancedSportStatistics" in frame for frame in frames} == {present}
+        if present:  # the field table types it `advancedSportStatistics []`: an array
+            assert {type(frame["advancedSportStatistics"]) for frame in frames} == {list}
         assert run("check", path).exit_code == 0

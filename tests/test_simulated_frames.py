@@ -28,7 +28,7 @@ def dict_render(book: AggregateBook, meta: FrameMeta, rng: random.Random) -> str
         "teamActionAggregates": [dict_team(book, side, rng) for side in SIDES],
     }
     if meta.advanced:
-        frame["advancedSportStatistics"] = {}
+        frame["advancedSportStatistics"] = []  # "advancedSportStatistics []" in the field table
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -39,7 +39,8 @@ class FrameMeta:
     fixture_id: str
     timestamp: str
     # `advancedSportStatistics` is documented but absent from the sample, its content
-    # unpublished: behind `ttrec simulate --advanced-statistics`, an empty object.
+    # unpublished: behind `ttrec simulate --advanced-statistics`, an empty array (the field
+    # table types it `advancedSportStatistics []`, as it does `teamActionAggregates []`).
     advanced: bool = False
 
 
@@ -76,7 +77,7 @@ class AggregateBook:
         frames were half of a simulation's time). The shuffles draw exactly as before:
         `random.shuffle` draws by the length of the list alone."""
         teams = ",".join([self._team(side, rng) for side in SIDES])
-        advanced = ',"advancedSportStatistics":{}' if meta.advanced else ""
+        advanced = ',"advancedSportStatistics":[]' if meta.advanced else ""
         return (
             f'{{"seqNum":{int(meta.seq_num)},"traceId":{encode_basestring(meta.trace_id)},'
             f'"version":{FRAME_VERSION},"finished":{_BOOL[meta.finished]},'

@@ -194,7 +194,7 @@ def _model(
 @click.option(
     "--advanced-statistics",
     is_flag=True,
-    help="Add the documented advancedSportStatistics field (an empty object: its content is not"
+    help="Add the documented advancedSportStatistics field (an empty array: its content is not"
     " published, and the provider's sample has no such field) to every statistics frame.",
 )
 @click.option(
