@@ -260,6 +260,40 @@ def test_record_mode_once_records_a_missing_capture_then_replays_it(
     result.assert_outcomes(passed=1)
 
 
+@pytest.mark.parametrize(
+    "mode, what",
+    [("rewrite", "a user's file"), ("rewrite", "a link to a user's file"), ("once", "a link to nothing")],
+)
+def test_recording_never_replaces_what_is_not_a_capture(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: str, what: str
+) -> None:
+    """A mistyped capture path in a marker, and a user's file there: the test fails, the
+    file stays, and nothing is recorded (the provider sees no connection)."""
+    pytester.makeini(INI)
+    pytester.makepyfile(test_recorded=RECORDED.format(fixture=SAMPLE_FIXTURE, frames=SAMPLE_FRAMES))
+    capture = pytester.path / "captures" / "final.jsonl.zst"
+    capture.parent.mkdir()
+    victim = pytester.path / "notes.txt"
+    victim.write_text("my notes - not a capture\n")
+    if what == "a user's file":
+        capture.write_text(victim.read_text())
+    elif what == "a link to a user's file":
+        capture.symlink_to(victim)
+    else:
+        capture.symlink_to(pytester.path / "nothing-here")
+    before = os.readlink(capture) if capture.is_symlink() else capture.read_bytes()
+    monkeypatch.setenv("TTREC_TOKEN", "provider-token")
+    with serve_in_thread(tokens=["provider-token"], heartbeat_interval_s=QUICK_HEARTBEAT_S) as provider:
+        result = pytester.runpytest(f"--ttrec-record-mode={mode}", f"--ttrec-base-url={provider.url}")
+        assert provider.connections == []
+    result.assert_outcomes(failed=1)
+    why = "is not a ttrec capture" if what == "a user's file" else "is a symbolic link"
+    result.stdout.fnmatch_lines([f"*ttrec: *captures/final.jsonl.zst: *{why}*"])
+    assert (os.readlink(capture) if capture.is_symlink() else capture.read_bytes()) == before
+    assert victim.read_text() == "my notes - not a capture\n"
+    assert sorted(p.name for p in capture.parent.iterdir()) == ["final.jsonl.zst"]
+
+
 def test_a_recording_that_does_not_finish_fails_and_leaves_nothing(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,6 +17,9 @@
   with the digest of what ttrec wrote); a file of the folder is replaced only while it is
   exactly what ttrec wrote, and anything else in the folder refuses it (`check_own_folder`).
 
+The pytest plugin's `--ttrec-record-mode=rewrite` replaces a capture, as asked, and only a
+capture: a regular file that reads as one (`check_recordable_again`).
+
 Recording (`ttrec record`) is the exception by design: a capture there is written in place
 as it grows, so a killed recorder still leaves every frame it flushed (SPEC §2).
 """
@@ -37,8 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final
 
-from ttrec.capture import CAPTURE_SUFFIX
-from ttrec.errors import CaptureWriteError, OutputRefused, OutputWriteError
+from ttrec.capture import CAPTURE_SUFFIX, CaptureReader
+from ttrec.errors import CaptureFormatError, CaptureWriteError, OutputRefused, OutputWriteError
 from ttrec.feed import Feed
 
 STDOUT: Final = "-"
@@ -97,6 +100,25 @@ def check_new(path: Path, purpose: Purpose = CAPTURE) -> None:
     mode = _mode_there(path, purpose)
     if mode is not None:
         raise OutputRefused(path, _refusal(mode, purpose))
+
+
+def check_recordable_again(path: Path) -> None:
+    """`path` for a capture the pytest plugin records (`--ttrec-record-mode` once or
+    rewrite): nothing there, or a capture, which `rewrite` is asked to record again (a
+    regular file whose header reads as one). Anything else — a file of the user's, a
+    symbolic link (even to nothing), a directory, a device — is OutputRefused."""
+    mode = _mode_there(path, CAPTURE)
+    if mode is None:
+        return
+    if not stat.S_ISREG(mode):
+        raise OutputRefused(path, _refusal(mode, CAPTURE))
+    try:
+        with CaptureReader(path):
+            pass
+    except CaptureFormatError:
+        raise OutputRefused(
+            path, "already exists and is not a ttrec capture; refusing to replace it"
+        ) from None
 
 
 def _mode_there(path: Path, purpose: Purpose) -> int | None:

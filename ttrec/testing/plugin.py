@@ -239,6 +239,7 @@ async def _record(
     from recorder.run import record
     from ttrec.capture import CAPTURE_SUFFIX
 
+    _check_recordable(path)
     token = _recording_token(path)
     options = _record_options(feed, base_url)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -261,11 +262,24 @@ async def _record(
                 f"ttrec: recording fixture {fixture_id} did not complete ({reason}; last: {last})",
                 pytrace=False,
             )
+        _check_recordable(path)  # again: the recording took minutes
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
         if stopper.why and stopper.why[0] == "SIGTERM":
             signal.raise_signal(signal.SIGTERM)  # the default action again: end as asked
+
+
+def _check_recordable(path: Path) -> None:
+    """The test fails, and nothing is recorded, where the capture would replace something
+    that is not a capture (a mistyped path in a marker must not destroy a user's file)."""
+    from ttrec.errors import OutputRefused
+    from ttrec.outputs import check_recordable_again
+
+    try:
+        check_recordable_again(path)
+    except OutputRefused as exc:
+        pytest.fail(f"ttrec: {exc}", pytrace=False)
 
 
 def _recording_token(path: Path) -> Token:
