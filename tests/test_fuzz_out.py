@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -173,3 +175,22 @@ def test_a_manifest_of_another_purpose_or_not_ttrecs_is_no_licence(tmp_path: Pat
     with pytest.raises(OutputRefused, match=r"'verdict\.txt' is not what ttrec wrote"):
         check_own_folder(out)
     assert (out / "verdict.txt").read_text() == "mine\n"
+
+
+def test_a_reader_that_leaves_after_the_first_line_changes_neither_the_status_nor_the_repro(
+    tmp_path: Path,
+) -> None:
+    """`ttrec fuzz ... | head -1` in CI: the failure found still exits 1 and is written."""
+    out, trace = tmp_path / "repro", tmp_path / "ran"
+    consumer = _failing_consumer_leaving(trace)
+    args = ["fuzz", "--consumer", consumer, "--examples", "1", "--max-faults", "0", "--out", str(out)]
+    with subprocess.Popen(
+        [sys.executable, "-m", "ttrec", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    ) as fuzz:
+        assert fuzz.stdout is not None
+        first = fuzz.stdout.readline()
+        fuzz.stdout.close()  # as `head -1` does
+        status = fuzz.wait(timeout=120)
+    assert first.startswith(b"FAILED after 1 examples")
+    assert status == 1
+    assert trace.exists() and {p.name for p in out.iterdir()} >= REPRO_NAMES

@@ -9,11 +9,12 @@ if the command had already found a failure (`ttrec check` problems), else 0.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any, Final, NoReturn, TypeVar
 
 import click
@@ -139,6 +140,18 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):  # no real descriptor (click's test runner)
         pass
+
+
+@contextlib.contextmanager
+def reader_may_leave() -> Iterator[None]:
+    """Output whose reader may leave (`| head -1`) before the work after it is done: the
+    rest of the output goes nowhere, and the work goes on (call `mark_failed` first, for
+    the exit status)."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
 
 
 def _exit_for(ctx: click.Context, exc: BaseException) -> NoReturn:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ttrec.cli import command
+from ttrec.cli import command, mark_failed, reader_may_leave
 from ttrec.cli.logs import say
 from ttrec.cli.params import seconds
 from ttrec.outputs import check_own_folder
@@ -112,12 +112,14 @@ def _report_failure(failure: tuple[Scenario, Outcome], result: FuzzResult, out: 
     """Say what the smallest failing scenario is, write it to `out` and say how to replay it
     (what it is is shown first: should `out` be refused by now, the search is not lost)."""
     scenario, outcome = failure
-    click.echo(
-        f"FAILED after {result.first_failure_at} examples; "
-        f"smallest scenario ({result.failing_runs} failing runs):"
-    )
-    for line in describe(scenario):
-        click.echo(f"  {line}")
-    click.echo(f"  {outcome.problem}")
+    mark_failed()  # exit 1 even if the reader leaves (`| head -1`): the repro is still written
+    with reader_may_leave():
+        click.echo(
+            f"FAILED after {result.first_failure_at} examples; "
+            f"smallest scenario ({result.failing_runs} failing runs):"
+        )
+        for line in describe(scenario):
+            click.echo(f"  {line}")
+        click.echo(f"  {outcome.problem}")
     write_repro(out, scenario, outcome, consumer)
     click.echo(f"  replay: cd {out} && {scenario.serve_command('match.jsonl.zst')}")
