@@ -8,10 +8,14 @@ search ran at all.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shlex
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -194,3 +198,32 @@ def test_a_reader_that_leaves_after_the_first_line_changes_neither_the_status_no
     assert first.startswith(b"FAILED after 1 examples")
     assert status == 1
     assert trace.exists() and {p.name for p in out.iterdir()} >= REPRO_NAMES
+
+
+def _processes_running(marker: str) -> list[int]:
+    """The pids whose command line holds `marker` (from /proc: Linux)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads /proc")
+def test_a_consumer_out_of_time_is_ended_with_the_processes_it_started(tmp_path: Path) -> None:
+    marker = f"{300 + os.getpid() % 1000}.{time.time_ns() % 10**6}"  # a sleep no one else runs
+    consumer = f"sh -c {shlex.quote(f'sleep {marker} & sleep {marker}')}"
+    args = ["fuzz", "--consumer", consumer, "--examples", "1", "--max-faults", "0"]
+    try:
+        result = CliRunner().invoke(cli, [*args, "--timeout", "1", "--out", str(tmp_path / "repro")])
+        assert result.exit_code == 1, result.output
+        assert "did not finish within 1 s" in result.stdout
+        deadline = time.monotonic() + 10  # SIGKILL is delivered at once; the kernel reaps soon after
+        while (left := _processes_running(marker)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert left == []
+    finally:
+        for pid in _processes_running(marker):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)

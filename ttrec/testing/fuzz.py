@@ -15,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import shlex
+import signal
 import tempfile
 import time
 from collections import OrderedDict
@@ -223,7 +225,14 @@ async def _serve_and_judge(
         argv = consumer_argv(consumer, values)
         try:
             with trio.fail_after(timeout_s):
-                done = await trio.run_process(argv, capture_stdout=True, capture_stderr=True, check=False)
+                done = await trio.run_process(
+                    argv,
+                    capture_stdout=True,
+                    capture_stderr=True,
+                    check=False,
+                    start_new_session=True,  # its own process group: see _end_consumer
+                    deliver_cancel=_end_consumer,
+                )
         except trio.TooSlowError:
             nursery.cancel_scope.cancel()
             return Outcome(f"the consumer did not finish within {timeout_s:g} s", "timed-out")
@@ -233,6 +242,15 @@ async def _serve_and_judge(
     stdout = done.stdout.decode("utf-8", "replace")
     stderr = done.stderr.decode("utf-8", "replace")[-OUTPUT_TAIL_CHARS:]
     return _judge(truth, stdout, stderr, done.returncode)
+
+
+async def _end_consumer(process: trio.Process) -> None:
+    """A consumer cut off (its time is up, or ttrec fuzz is stopped) is ended with everything
+    it started: one run through `sh -c` or `npm run` is a tree of processes, and ending only
+    the first (trio's default) left the others running."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    await process.wait()
 
 
 def _judge(truth: Sequence[Mapping[str, object]], stdout: str, stderr: str, returncode: int) -> Outcome:
