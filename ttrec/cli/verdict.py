@@ -16,7 +16,7 @@ from ttrec.cli.params import CaptureInput
 from ttrec.errors import TtrecError
 from ttrec.feed import feed_named
 from ttrec.records import Frame
-from ttrec.truth import truths
+from ttrec.truth import COMPARABLE, SCHEMA, truths
 from ttrec.verdict import first_divergence, parse_beliefs
 
 
@@ -25,7 +25,9 @@ def _frame_texts(reader: CaptureReader) -> Iterator[str]:
 
 
 def _truth_lines(path: Path) -> list[dict[str, Any]]:
-    """The truth of a capture (computed) or of a `ttrec truth` output file (read)."""
+    """The truth of a capture (computed) or of a `ttrec truth` output file (read: every line
+    one of the schema's, every field there; anything else is refused, so that a wrong file
+    given as TRUTH can neither pass a consumer nor blame it)."""
     with path.open("rb") as probe:
         is_capture = probe.read(len(ZSTD_MAGIC)) == ZSTD_MAGIC
     if is_capture:
@@ -34,14 +36,30 @@ def _truth_lines(path: Path) -> list[dict[str, Any]]:
     lines = []
     with path.open(encoding="utf-8", errors="replace") as file:
         for number, text in enumerate(file, start=1):
-            try:
-                line = json.loads(text)
-            except (ValueError, RecursionError):
-                line = None
-            if not isinstance(line, dict) or not isinstance(line.get("seq"), int):
-                raise TtrecError(f"{path}:{number}: not a truth line (see `ttrec truth --help`)")
-            lines.append(line)
+            problem = _truth_line_problem(text)
+            if problem is not None:
+                raise TtrecError(
+                    f"{path}:{number}: not a {SCHEMA} line ({problem}; see `ttrec truth --help`)"
+                )
+            lines.append(json.loads(text))
+    if not lines:
+        raise TtrecError(f"{path}: no truth line: neither a capture nor what `ttrec truth` prints")
     return lines
+
+
+def _truth_line_problem(text: str) -> str | None:
+    try:
+        line = json.loads(text)
+    except (ValueError, RecursionError):
+        return "not JSON"
+    if not isinstance(line, dict):
+        return "not a JSON object"
+    if line.get("schema") != SCHEMA:
+        return f"schema {line.get('schema')!r}"
+    missing = [name for name in ("seq", *COMPARABLE) if name not in line]
+    if missing or not isinstance(line["seq"], int):
+        return f"no {missing[0]}" if missing else "seq is not an integer"
+    return None
 
 
 @command("truth")
