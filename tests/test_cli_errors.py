@@ -115,6 +115,26 @@ def test_non_finite_numbers_are_one_usage_line(tmp_path, command, option, value)
     assert not (tmp_path / "o.jsonl.zst").exists()
 
 
+@pytest.mark.parametrize(
+    "args, option, words",
+    [
+        (["fuzz", "--consumer", "python consumer.py {nope}"], "--consumer", ["unknown placeholder 'nope'"]),
+        (["fuzz", "--consumer", "python consumer.py {url"], "--consumer", ["expected '}'", "{url}"]),
+        (["fuzz", "--consumer", ""], "--consumer", ["empty command"]),
+        (["fuzz", "--consumer", "python 'consumer.py"], "--consumer", ["No closing quotation"]),
+        (["splice", "{c}", "{c}", "-o", "{o}", "--fixture-id", "not-a-uuid"], "--fixture-id", ["UUID"]),
+        (["simulate", "-o", "{o}", "--fixture-id", "not-a-uuid"], "--fixture-id", ["UUID"]),
+    ],
+)
+def test_an_option_value_that_cannot_be_used_is_a_usage_error(tmp_path, args, option, words):
+    """Found while parsing (exit 2), before any work: no example runs, nothing is written."""
+    capture, out = str(write_match(tmp_path / "m.jsonl.zst")), tmp_path / "o.jsonl.zst"
+    args = [a.replace("{c}", capture).replace("{o}", str(out)) if a in ("{c}", "{o}") else a for a in args]
+    result = invoke(*args, "--out", str(tmp_path / "repro")) if args[0] == "fuzz" else invoke(*args)
+    assert_one_usage_line(result, args[0], option, *words)
+    assert not out.exists() and not (tmp_path / "repro").exists()
+
+
 def test_every_number_option_of_every_command_refuses_non_finite_values():
     """The list above names the options as they were when it was written; this finds any
     number option added since that takes click's own float types, which let nan through."""

@@ -13,7 +13,7 @@ import click
 from ttrec.capture import CaptureReader, CaptureWriter
 from ttrec.cli import command, plural
 from ttrec.cli.logs import say
-from ttrec.cli.params import MAX_SCALE, CaptureInput, Finite, seconds
+from ttrec.cli.params import MAX_SCALE, CaptureInput, Finite, checked_fixture_id, seconds
 from ttrec.derive import (
     Cut,
     DeriveError,
@@ -25,7 +25,7 @@ from ttrec.derive import (
     splice,
     warp,
 )
-from ttrec.feed import feed_named, rfc3339, seq_num, validate_fixture_id
+from ttrec.feed import feed_named, rfc3339, seq_num
 from ttrec.merge import merge
 from ttrec.outputs import check_capture_output, is_stdout, new_capture, out_label
 from ttrec.records import NS_PER_S, Frame, Header, Record
@@ -128,7 +128,11 @@ def slice_command(
     show_default=True,
     help="Seconds between the end of one part and the start of the next.",
 )
-@click.option("--fixture-id", help="The new capture's fixture (default: the first capture's).")
+@click.option(
+    "--fixture-id",
+    callback=checked_fixture_id,
+    help="The new capture's fixture (default: the first capture's).",
+)
 def splice_command(captures: tuple[Path, ...], out: Path, gap: float, fixture_id: str | None) -> None:
     """Join captures' frames one after another into one scenario.
 
@@ -147,7 +151,7 @@ def splice_command(captures: tuple[Path, ...], out: Path, gap: float, fixture_id
         raise click.UsageError("splice needs two captures or more")
     check_capture_output(out, sys.stdout.buffer)
     inputs = [_read(path) for path in captures]
-    fixture = validate_fixture_id(fixture_id) if fixture_id else inputs[0][0].header.fixture_id
+    fixture = fixture_id or inputs[0][0].header.fixture_id
     feeds = {feed_named(o.header.feed) for o, _ in inputs}
     if len(feeds) > 1:  # a statistics frame and an action packet cannot share one capture
         raise click.UsageError("splice joins captures of one feed; these mix statistics and actions")

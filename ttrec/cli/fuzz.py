@@ -12,13 +12,34 @@ from ttrec.cli.logs import say
 from ttrec.cli.params import seconds
 from ttrec.outputs import check_own_folder
 from ttrec.simulator import BEST_OF_CHOICES, MAX_SEED
-from ttrec.testing.fuzz import FuzzResult, Outcome, Scenario, describe, fuzz, write_repro
+from ttrec.testing.fuzz import (
+    PLACEHOLDERS,
+    FuzzConfigError,
+    FuzzResult,
+    Outcome,
+    Scenario,
+    consumer_argv,
+    describe,
+    fuzz,
+    write_repro,
+)
+
+
+def _checked_consumer(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A --consumer that cannot be made into a command line is a usage error (exit 2), found
+    before any example runs."""
+    try:
+        consumer_argv(value, dict.fromkeys(PLACEHOLDERS, ""))
+    except FuzzConfigError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--consumer: ")) from None
+    return value
 
 
 @command("fuzz")
 @click.option(
     "--consumer",
     required=True,
+    callback=_checked_consumer,
     metavar="'CMD {url}'",
     help="The consumer's command line; {url}, {base_url}, {fixture}, {token}, {ca_file} are filled in. "
     "It prints its beliefs as JSON Lines on stdout (docs/verdict.md).",

@@ -17,6 +17,8 @@ from typing import Any, Final
 import click
 
 from ttrec.bundled import resolve
+from ttrec.errors import InvalidFixtureId
+from ttrec.feed import validate_fixture_id
 
 # Generous bounds that keep every sum of seconds, nanoseconds and dates far from overflow:
 # nothing ttrec waits for, or puts between two records, is longer than a week.
@@ -48,6 +50,16 @@ class CaptureInput(click.Path):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         return resolve(Path(os.fsdecode(super().convert(value, param, ctx))))
+
+
+def checked_fixture_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A --fixture-id option's callback: a UUID, or a usage error (exit 2)."""
+    if value is None:
+        return None
+    try:
+        return validate_fixture_id(value)
+    except InvalidFixtureId as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def seconds(min: float = 0.0, *, min_open: bool = False, max: float = MAX_SECONDS) -> Finite:

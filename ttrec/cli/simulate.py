@@ -13,9 +13,8 @@ import click
 from ttrec.capture import CAPTURE_SUFFIX
 from ttrec.cli import command
 from ttrec.cli.logs import say
-from ttrec.cli.params import MAX_SECONDS, Finite
-from ttrec.errors import InvalidFixtureId
-from ttrec.feed import DEFAULT_BASE_URL, FEEDS, Feed, rfc3339, validate_fixture_id
+from ttrec.cli.params import MAX_SECONDS, Finite, checked_fixture_id
+from ttrec.feed import DEFAULT_BASE_URL, FEEDS, Feed, rfc3339
 from ttrec.outputs import check_capture_output, feed_file, is_stdout, new_capture, out_label
 from ttrec.simulated_incidents import (
     CORRECTION_MOMENTS,
@@ -43,15 +42,6 @@ from ttrec.simulator import (
     simulate_match,
     write_capture,
 )
-
-
-def _fixture_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return validate_fixture_id(value)
-    except InvalidFixtureId as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 def _start(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime:
@@ -125,7 +115,7 @@ def _model(
     help="Number of games (sets) the match is played over.",
 )
 @click.option("--singles/--doubles", default=True, show_default=True, help="One or two players a side.")
-@click.option("--fixture-id", callback=_fixture_id, help="Fixture UUID. Default: drawn from the seed.")
+@click.option("--fixture-id", callback=checked_fixture_id, help="Fixture UUID. Default: drawn from the seed.")
 @click.option(
     "--start",
     callback=_start,

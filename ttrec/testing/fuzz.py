@@ -180,12 +180,14 @@ def consumer_argv(template: str, values: dict[str, str]) -> list[str]:
         raise FuzzConfigError(f"--consumer: {exc}") from None
     if not words:
         raise FuzzConfigError("--consumer: empty command")
+    known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
     try:
         return [word.format(**values) for word in words]
-    except (KeyError, IndexError, ValueError) as exc:
-        raise FuzzConfigError(
-            f"--consumer: unknown placeholder {exc} (known: {', '.join('{' + p + '}' for p in PLACEHOLDERS)})"
-        ) from None
+    except (KeyError, IndexError) as exc:
+        raise FuzzConfigError(f"--consumer: unknown placeholder {exc} (known: {known})") from None
+    except ValueError as exc:  # str.format's syntax: `{url`, `}`
+        braces = "{{ and }} for braces"
+        raise FuzzConfigError(f"--consumer: {exc} (placeholders: {known}; {braces})") from None
 
 
 async def run_scenario(scenario: Scenario, consumer: str, workdir: Path, timeout_s: float) -> Outcome:
