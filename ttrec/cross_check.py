@@ -5,7 +5,9 @@ The rule follows SPEC §6's model (one timeline, a statistics frame after each c
 its seqNum that action's fixtureSeqNum):
   1. every statistics seqNum is the fixtureSeqNum of a packet in the actions capture;
   2. that packet is a counted action (Point Started, Point Scored, Swap Serve, Game Point,
-     Match Point), possibly a correction of one;
+     Match Point), possibly a correction of one; or the Status Updated that ends a dropped
+     collection, matched by the statistics feed's last frame (SPEC §6: `finished`, that
+     action's seqNum, no count changed; ttrec.invariants checks the counts);
   3. the score agrees: the statistics frame's points per set equal that packet's
      fixtureSummary.periods (sets not yet begun, 0-0 at the end, left out on both sides);
   4. aligned: between the first and the last statistics seqNum, every counted action packet
@@ -19,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ttrec.action_fold import show_sets, trim
-from ttrec.actions import ActionPacket, PacketError, parse_packet
+from ttrec.actions import STATUS_UPDATED, ActionPacket, PacketError, parse_packet
 from ttrec.match import FrameError, StatsFrame, parse_frame
 
 
@@ -57,7 +59,7 @@ def _frame_disagreements(line: int, frame: StatsFrame, packet: ActionPacket | No
     if packet is None:
         return [Disagreement(line, f"seqNum {frame.seq_num} has no action packet with that fixtureSeqNum")]
     out = []
-    if not packet.counted:
+    if not packet.counted and not _ends_both(frame, packet):
         out.append(
             Disagreement(
                 line,
@@ -76,6 +78,13 @@ def _frame_disagreements(line: int, frame: StatsFrame, packet: ActionPacket | No
                 )
             )
     return out
+
+
+def _ends_both(frame: StatsFrame, packet: ActionPacket) -> bool:
+    """The statistics feed's status frame and the Status Updated packet that ended the
+    collection: both say finished."""
+    ended = packet.finished or (packet.summary is not None and packet.summary.finished)
+    return frame.finished and packet.type_id == STATUS_UPDATED and ended
 
 
 def _missing_frames(stats_lines: dict[int, int], by_seq: dict[int, ActionPacket]) -> list[Disagreement]:
