@@ -20,7 +20,7 @@ from ttrec.capture import CaptureReader
 from ttrec.cli import cli
 from ttrec.feed import classify, inspect_text, seq_num
 from ttrec.moments import moments_of_texts
-from ttrec.records import Frame
+from ttrec.records import Error, Frame
 from ttrec.truth import truths
 
 LINEUPS = (Path(__file__).parent / "data" / "provider-action-packet-lineups.json").read_text()
@@ -359,6 +359,69 @@ def test_the_simulators_dropped_matches_pass_check(tmp_path: Path, seed: int, be
     code, out, err = run("check", str(stats), str(actions))
     assert (code, out) == (0, ""), out
     assert err.count("finished without a result") == 2 and "agrees with" in err
+
+
+def _clean_match() -> ActionMatch:
+    """A best of three with uncounted actions but no correction (its statistics capture
+    passes check on its own: a cancelled point needs a video check's gap there)."""
+    match = ActionMatch()
+    for type_id, side in ((3, "home"), (4, None), (6, None), (52, "away")):
+        match.action(type_id, side)
+    for winner, loser_points in (("home", 4), ("away", 9), ("home", 3)):
+        match.play_set(winner, loser_points)
+    return match
+
+
+def _seqs_of_frames(match: ActionMatch, keep: object) -> list[int]:
+    """The statistics seqNums (their action's fixtureSeqNum) for which `keep(seq)` holds."""
+    return [index + 1 for index, _ in match.frames if keep(index + 1)]  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("cut", ["end", "start"])
+def test_only_the_stretch_both_captures_cover_is_cross_checked(tmp_path: Path, cut: str) -> None:
+    match = _clean_match()
+    stats = match.write(tmp_path / "p.jsonl.zst", "statistics")
+    records = match.records("actions")
+    packets = [r for r in records if isinstance(r, Frame)]
+    k = 20  # the actions capture holds fixtureSeqNum 1..20, or 21.. to the end
+    kept = packets[:k] if cut == "end" else packets[k:]
+    actions = match.write(tmp_path / "p.actions.jsonl.zst", "actions", [*records[:2], *kept])
+    code, out, err = run("check", str(stats), str(actions))
+    assert (code, out) == (0, ""), out
+    if cut == "end":
+        skipped = _seqs_of_frames(match, lambda seq: seq > k)
+        why = f"after its last fixtureSeqNum {k}"
+    else:
+        skipped = _seqs_of_frames(match, lambda seq: seq <= k)
+        why = f"before its first fixtureSeqNum {k + 1}"
+    note = f"seqNum {skipped[0]}..{skipped[-1]} ({len(skipped)} frames), {why}"
+    assert f"{stats}: note: not cross-checked with {actions}: {note}\n" in err, err
+    assert err.count("not cross-checked") == 1
+    assert f"{stats}: agrees with {actions} where both cover the match" in err
+    # inside the stretch both cover, a disagreement is still one
+    inside = next(i for i, (index, _) in enumerate(match.frames) if (index + 1 <= k) == (cut == "end"))
+    wrong = match.records("statistics")
+    at = [i for i, r in enumerate(wrong) if isinstance(r, Frame)][inside]
+    altered = json.loads(match.frames[inside][1])
+    altered["teamActionAggregates"][0]["periodActionAggregates"][0]["aggregates"][1]["actionAggregate"] += 1
+    wrong[at] = Frame(wrong[at].t, WALL, 0, json.dumps(altered))
+    bad = match.write(tmp_path / "bad.jsonl.zst", "statistics", wrong)
+    code, out, _ = run("check", str(bad), str(actions))
+    disagreements = [line for line in out.splitlines() if "disagrees with" in line]
+    assert code == 1 and len(disagreements) == 1, out
+    assert f"seqNum {altered['seqNum']}: statistics score" in disagreements[0]
+
+
+def test_an_actions_capture_without_packets_is_not_cross_checked(tmp_path: Path) -> None:
+    # `record --live --feeds statistics,actions` for a fixture with no actions feed: a 404.
+    match = _clean_match()
+    stats = match.write(tmp_path / "p.jsonl.zst", "statistics")
+    refused = Error(0, WALL, 0, status=404, body='{"error": "not found", "status": 404}')
+    actions = match.write(tmp_path / "p.actions.jsonl.zst", "actions", [refused])
+    code, out, err = run("check", str(stats), str(actions))
+    assert (code, out) == (0, ""), out
+    assert f"{stats}: note: not cross-checked with {actions}: it has no action packet" in err
+    assert "agrees with" not in err
 
 
 def _match_with_another_statistics_capture(tmp_path: Path) -> tuple[Path, Path, Path]:

@@ -12,7 +12,10 @@ its seqNum that action's fixtureSeqNum):
      fixtureSummary.periods (sets not yet begun, 0-0 at the end, left out on both sides);
   4. aligned: between the first and the last statistics seqNum, every counted action packet
      has its statistics frame.
-Problems are reported at the statistics capture's line.
+Only the stretch both captures cover is compared: statistics frames before the actions
+capture's first fixtureSeqNum or after its last (a capture started late, cut short, or a
+feed that failed and left no packet) are not cross-checked, and `unchecked` says which and
+why. Problems are reported at the statistics capture's line.
 """
 
 from __future__ import annotations
@@ -31,7 +34,14 @@ class Disagreement:
     message: str
 
 
-def cross_check(frames: Iterable[tuple[int, str]], packets: Iterable[tuple[int, str]]) -> list[Disagreement]:
+@dataclass(frozen=True, slots=True)
+class CrossCheck:
+    disagreements: list[Disagreement]
+    compared: int  # statistics frames compared with a packet's fixtureSeqNum range
+    unchecked: str  # "" or which statistics frames were not cross-checked, and why (a note)
+
+
+def cross_check(frames: Iterable[tuple[int, str]], packets: Iterable[tuple[int, str]]) -> CrossCheck:
     """`frames`: (line, text) of the statistics capture's data frames; `packets`: the same
     for the actions capture. The last packet with a fixtureSeqNum stands for it."""
     by_seq: dict[int, ActionPacket] = {}
@@ -41,17 +51,31 @@ def cross_check(frames: Iterable[tuple[int, str]], packets: Iterable[tuple[int, 
         except PacketError:
             continue  # `check` of the actions capture itself reports it
         by_seq[parsed.seq] = parsed
+    if not by_seq:
+        return CrossCheck([], 0, "it has no action packet")
+    first, last = min(by_seq), max(by_seq)
     out: list[Disagreement] = []
     stats_lines: dict[int, int] = {}
+    before: list[int] = []
+    after: list[int] = []
     for line, text in frames:
         try:
             frame = parse_frame(text)
         except FrameError:
             continue
+        if frame.seq_num < first or frame.seq_num > last:
+            (before if frame.seq_num < first else after).append(frame.seq_num)
+            continue
         stats_lines[frame.seq_num] = line
         out.extend(_frame_disagreements(line, frame, by_seq.get(frame.seq_num)))
     out.extend(_missing_frames(stats_lines, by_seq))
-    return sorted(out, key=lambda d: d.line)
+    unchecked = [
+        f"seqNum {min(seqs)}..{max(seqs)} ({len(seqs)} frame{'' if len(seqs) == 1 else 's'}),"
+        f" {where} fixtureSeqNum {edge}"
+        for seqs, where, edge in ((before, "before its first", first), (after, "after its last", last))
+        if seqs
+    ]
+    return CrossCheck(sorted(out, key=lambda d: d.line), len(stats_lines), "; ".join(unchecked))
 
 
 def _frame_disagreements(line: int, frame: StatsFrame, packet: ActionPacket | None) -> list[Disagreement]:
