@@ -115,7 +115,7 @@ class ActionMatch:
         home, away = self.won()
         return {
             "finished": self.finished,
-            "currentStatus": "Completed" if self.finished else "Live",
+            "currentStatus": self._status(),
             "collectionStatus": self.collection,
             "currentPeriod": len(self.sets),
             "periods": [
@@ -125,6 +125,11 @@ class ActionMatch:
             "homeTeamScore": home,
             "awayTeamScore": away,
         }
+
+    def _status(self) -> str:
+        if self.collection == "CollectionDropped":
+            return "Unverified"  # the sibling sport's dropped collection (fixture status 7)
+        return "Completed" if self.finished else "Live"
 
     def stats_frame(self) -> str:
         def agg(type_id: int, count: int) -> dict[str, Any]:
@@ -200,6 +205,14 @@ class ActionMatch:
         side, period = self._scored.pop(action_id)
         self.sets[period - 1][0 if side == "home" else 1] -= 1
         self.action(1102, side, send_type="Cancelled", related=[action_id], action_id=action_id)
+
+    def drop(self) -> None:
+        """The collection is dropped (SPEC §6): a Status Updated with CollectionDropped that
+        says finished, and on the statistics feed a last frame with its seqNum, the counts
+        unchanged and finished."""
+        self.collection = "CollectionDropped"
+        self.action(22, finished=True)
+        self.frames.append((len(self.packets) - 1, self.stats_frame()))
 
     def play_set(self, winner: str, loser_points: int = 5) -> None:
         other = "away" if winner == "home" else "home"

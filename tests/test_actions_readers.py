@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-from action_factory import FIXTURE, ActionMatch, straight_match
+from action_factory import FIXTURE, WALL, ActionMatch, straight_match
 from click.testing import CliRunner
 from frame_factory import stats_frame
 
@@ -20,7 +20,7 @@ from ttrec.capture import CaptureReader
 from ttrec.cli import cli
 from ttrec.feed import classify, inspect_text, seq_num
 from ttrec.moments import moments_of_texts
-from ttrec.records import Frame
+from ttrec.records import Error, Frame
 from ttrec.truth import truths
 
 LINEUPS = (Path(__file__).parent / "data" / "provider-action-packet-lineups.json").read_text()
@@ -286,6 +286,142 @@ def test_a_statistics_seq_num_that_is_no_counted_action_is_a_disagreement(tmp_pa
     path = match.write(tmp_path / "s.jsonl.zst", "statistics", stats)
     out = run("check", str(path), str(actions))[1]
     assert f"seqNum {timeout_seq} is a Timeout action" in out, out
+
+
+def _dropped_match() -> ActionMatch:
+    """Home wins set 1 11-5, set 2 stands at 4-2 when the collection is dropped."""
+    match = ActionMatch()
+    match.action(3, "home")
+    match.action(4)
+    match.action(6)
+    match.play_set("home", 5)
+    for side in ("home", "away", "home", "home", "away", "home"):
+        match.point(side)
+    assert match.sets == [[11, 5], [4, 2]]
+    match.drop()
+    return match
+
+
+def test_a_dropped_collection_passes_check_on_each_feed_and_both(tmp_path: Path) -> None:
+    match = _dropped_match()
+    stats = match.write(tmp_path / "d.jsonl.zst", "statistics")
+    actions = match.write(tmp_path / "d.actions.jsonl.zst", "actions")
+    drop_line = 1 + len(match.records("actions"))  # the header, then the drop is the last record
+    code, out, err = run("check", str(actions))
+    assert (code, out) == (0, ""), out
+    assert f"{actions}:{drop_line}: note: finished without a result: set 2 stopped at 4-2" in err
+    code, out, err = run("check", str(stats), str(actions))
+    assert (code, out) == (0, ""), out
+    assert f"{stats}: agrees with {actions}" in err
+
+
+def test_an_undecided_set_is_legal_only_at_the_status_action_that_drops_the_collection(
+    tmp_path: Path,
+) -> None:
+    # A Point Scored that says finished with the set in play is not a dropped collection.
+    match = _dropped_match()
+    scored = json.loads(match.packets[-2])
+    assert scored["fixtureAction"]["fixtureActionTypeId"] == 1102
+    scored["finished"] = scored["fixtureSummary"]["finished"] = True
+    records = match.records("actions")[:-1]
+    records[-1] = Frame(records[-1].t, WALL, 0, json.dumps(scored))
+    code, out, _ = run("check", str(match.write(tmp_path / "p.jsonl.zst", "actions", records)))
+    assert code == 1 and "set 2: 4-2 is not a legal score" in out, out
+
+
+def test_a_statistics_frame_at_a_status_action_that_ends_nothing_is_a_disagreement(tmp_path: Path) -> None:
+    # The suspension's Status Updated does not end the collection: no statistics frame for it.
+    match = ActionMatch()
+    match.play_set("home", 5)
+    match.point("away")
+    match.collection = "CollectionSuspended"
+    match.action(22)
+    match.frames.append((len(match.packets) - 1, match.stats_frame()))
+    match.collection = "CollectingLive"
+    match.action(22)
+    match.play_set("home", 5)
+    stats = match.write(tmp_path / "s.jsonl.zst", "statistics")
+    actions = match.write(tmp_path / "s.actions.jsonl.zst", "actions")
+    code, out, _ = run("check", str(stats), str(actions))
+    suspended = next(i + 1 for i, p in enumerate(match.packets) if "CollectionSuspended" in p)
+    assert code == 1 and f"seqNum {suspended} is a Status Updated action" in out, out
+
+
+@pytest.mark.parametrize(("seed", "best_of"), [(9, 5), (1, 3), (2, 3), (3, 3), (4, 3)])
+def test_the_simulators_dropped_matches_pass_check(tmp_path: Path, seed: int, best_of: int) -> None:
+    stats = tmp_path / "d.jsonl.zst"
+    simulated = run(
+        "simulate", "-q", "--seed", str(seed), "--best-of", str(best_of), "--scenario", "dropped",
+        "--feeds", "statistics,actions", "-o", str(stats),
+    )  # fmt: skip
+    assert simulated[0] == 0, simulated
+    actions = tmp_path / "d.actions.jsonl.zst"
+    code, out, err = run("check", str(stats), str(actions))
+    assert (code, out) == (0, ""), out
+    assert err.count("finished without a result") == 2 and "agrees with" in err
+
+
+def _clean_match() -> ActionMatch:
+    """A best of three with uncounted actions but no correction (its statistics capture
+    passes check on its own: a cancelled point needs a video check's gap there)."""
+    match = ActionMatch()
+    for type_id, side in ((3, "home"), (4, None), (6, None), (52, "away")):
+        match.action(type_id, side)
+    for winner, loser_points in (("home", 4), ("away", 9), ("home", 3)):
+        match.play_set(winner, loser_points)
+    return match
+
+
+def _seqs_of_frames(match: ActionMatch, keep: object) -> list[int]:
+    """The statistics seqNums (their action's fixtureSeqNum) for which `keep(seq)` holds."""
+    return [index + 1 for index, _ in match.frames if keep(index + 1)]  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("cut", ["end", "start"])
+def test_only_the_stretch_both_captures_cover_is_cross_checked(tmp_path: Path, cut: str) -> None:
+    match = _clean_match()
+    stats = match.write(tmp_path / "p.jsonl.zst", "statistics")
+    records = match.records("actions")
+    packets = [r for r in records if isinstance(r, Frame)]
+    k = 20  # the actions capture holds fixtureSeqNum 1..20, or 21.. to the end
+    kept = packets[:k] if cut == "end" else packets[k:]
+    actions = match.write(tmp_path / "p.actions.jsonl.zst", "actions", [*records[:2], *kept])
+    code, out, err = run("check", str(stats), str(actions))
+    assert (code, out) == (0, ""), out
+    if cut == "end":
+        skipped = _seqs_of_frames(match, lambda seq: seq > k)
+        why = f"after its last fixtureSeqNum {k}"
+    else:
+        skipped = _seqs_of_frames(match, lambda seq: seq <= k)
+        why = f"before its first fixtureSeqNum {k + 1}"
+    note = f"seqNum {skipped[0]}..{skipped[-1]} ({len(skipped)} frames), {why}"
+    assert f"{stats}: note: not cross-checked with {actions}: {note}\n" in err, err
+    assert err.count("not cross-checked") == 1
+    assert f"{stats}: agrees with {actions} where both cover the match" in err
+    # inside the stretch both cover, a disagreement is still one
+    inside = next(i for i, (index, _) in enumerate(match.frames) if (index + 1 <= k) == (cut == "end"))
+    wrong = match.records("statistics")
+    at = [i for i, r in enumerate(wrong) if isinstance(r, Frame)][inside]
+    altered = json.loads(match.frames[inside][1])
+    altered["teamActionAggregates"][0]["periodActionAggregates"][0]["aggregates"][1]["actionAggregate"] += 1
+    wrong[at] = Frame(wrong[at].t, WALL, 0, json.dumps(altered))
+    bad = match.write(tmp_path / "bad.jsonl.zst", "statistics", wrong)
+    code, out, _ = run("check", str(bad), str(actions))
+    disagreements = [line for line in out.splitlines() if "disagrees with" in line]
+    assert code == 1 and len(disagreements) == 1, out
+    assert f"seqNum {altered['seqNum']}: statistics score" in disagreements[0]
+
+
+def test_an_actions_capture_without_packets_is_not_cross_checked(tmp_path: Path) -> None:
+    # `record --live --feeds statistics,actions` for a fixture with no actions feed: a 404.
+    match = _clean_match()
+    stats = match.write(tmp_path / "p.jsonl.zst", "statistics")
+    refused = Error(0, WALL, 0, status=404, body='{"error": "not found", "status": 404}')
+    actions = match.write(tmp_path / "p.actions.jsonl.zst", "actions", [refused])
+    code, out, err = run("check", str(stats), str(actions))
+    assert (code, out) == (0, ""), out
+    assert f"{stats}: note: not cross-checked with {actions}: it has no action packet" in err
+    assert "agrees with" not in err
 
 
 def _match_with_another_statistics_capture(tmp_path: Path) -> tuple[Path, Path, Path]:

@@ -5,12 +5,17 @@ The rule follows SPEC §6's model (one timeline, a statistics frame after each c
 its seqNum that action's fixtureSeqNum):
   1. every statistics seqNum is the fixtureSeqNum of a packet in the actions capture;
   2. that packet is a counted action (Point Started, Point Scored, Swap Serve, Game Point,
-     Match Point), possibly a correction of one;
+     Match Point), possibly a correction of one; or the Status Updated that ends a dropped
+     collection, matched by the statistics feed's last frame (SPEC §6: `finished`, that
+     action's seqNum, no count changed; ttrec.invariants checks the counts);
   3. the score agrees: the statistics frame's points per set equal that packet's
      fixtureSummary.periods (sets not yet begun, 0-0 at the end, left out on both sides);
   4. aligned: between the first and the last statistics seqNum, every counted action packet
      has its statistics frame.
-Problems are reported at the statistics capture's line.
+Only the stretch both captures cover is compared: statistics frames before the actions
+capture's first fixtureSeqNum or after its last (a capture started late, cut short, or a
+feed that failed and left no packet) are not cross-checked, and `unchecked` says which and
+why. Problems are reported at the statistics capture's line.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ttrec.action_fold import show_sets, trim
-from ttrec.actions import ActionPacket, PacketError, parse_packet
+from ttrec.actions import STATUS_UPDATED, ActionPacket, PacketError, parse_packet
 from ttrec.match import FrameError, StatsFrame, parse_frame
 
 
@@ -29,7 +34,14 @@ class Disagreement:
     message: str
 
 
-def cross_check(frames: Iterable[tuple[int, str]], packets: Iterable[tuple[int, str]]) -> list[Disagreement]:
+@dataclass(frozen=True, slots=True)
+class CrossCheck:
+    disagreements: list[Disagreement]
+    compared: int  # statistics frames compared with a packet's fixtureSeqNum range
+    unchecked: str  # "" or which statistics frames were not cross-checked, and why (a note)
+
+
+def cross_check(frames: Iterable[tuple[int, str]], packets: Iterable[tuple[int, str]]) -> CrossCheck:
     """`frames`: (line, text) of the statistics capture's data frames; `packets`: the same
     for the actions capture. The last packet with a fixtureSeqNum stands for it."""
     by_seq: dict[int, ActionPacket] = {}
@@ -39,17 +51,31 @@ def cross_check(frames: Iterable[tuple[int, str]], packets: Iterable[tuple[int, 
         except PacketError:
             continue  # `check` of the actions capture itself reports it
         by_seq[parsed.seq] = parsed
+    if not by_seq:
+        return CrossCheck([], 0, "it has no action packet")
+    first, last = min(by_seq), max(by_seq)
     out: list[Disagreement] = []
     stats_lines: dict[int, int] = {}
+    before: list[int] = []
+    after: list[int] = []
     for line, text in frames:
         try:
             frame = parse_frame(text)
         except FrameError:
             continue
+        if frame.seq_num < first or frame.seq_num > last:
+            (before if frame.seq_num < first else after).append(frame.seq_num)
+            continue
         stats_lines[frame.seq_num] = line
         out.extend(_frame_disagreements(line, frame, by_seq.get(frame.seq_num)))
     out.extend(_missing_frames(stats_lines, by_seq))
-    return sorted(out, key=lambda d: d.line)
+    unchecked = [
+        f"seqNum {min(seqs)}..{max(seqs)} ({len(seqs)} frame{'' if len(seqs) == 1 else 's'}),"
+        f" {where} fixtureSeqNum {edge}"
+        for seqs, where, edge in ((before, "before its first", first), (after, "after its last", last))
+        if seqs
+    ]
+    return CrossCheck(sorted(out, key=lambda d: d.line), len(stats_lines), "; ".join(unchecked))
 
 
 def _frame_disagreements(line: int, frame: StatsFrame, packet: ActionPacket | None) -> list[Disagreement]:
@@ -57,7 +83,7 @@ def _frame_disagreements(line: int, frame: StatsFrame, packet: ActionPacket | No
     if packet is None:
         return [Disagreement(line, f"seqNum {frame.seq_num} has no action packet with that fixtureSeqNum")]
     out = []
-    if not packet.counted:
+    if not packet.counted and not _ends_both(frame, packet):
         out.append(
             Disagreement(
                 line,
@@ -76,6 +102,13 @@ def _frame_disagreements(line: int, frame: StatsFrame, packet: ActionPacket | No
                 )
             )
     return out
+
+
+def _ends_both(frame: StatsFrame, packet: ActionPacket) -> bool:
+    """The statistics feed's status frame and the Status Updated packet that ended the
+    collection: both say finished."""
+    ended = packet.finished or (packet.summary is not None and packet.summary.finished)
+    return frame.finished and packet.type_id == STATUS_UPDATED and ended
 
 
 def _missing_frames(stats_lines: dict[int, int], by_seq: dict[int, ActionPacket]) -> list[Disagreement]:

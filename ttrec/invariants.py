@@ -70,6 +70,8 @@ class Checker:
         self._last_conn = max(self._last_conn, record.conn)
         if isinstance(record, Frame) and self._actions is not None:
             self._actions.add(line, record.conn, record.data)
+            self.notes.extend(Problem(n, m) for n, m in self._actions.notes)
+            self._actions.notes.clear()
         elif isinstance(record, Frame):
             self._add_frame(line, record)
 

@@ -1,11 +1,18 @@
 """`ttrec merge`: one capture from several recordings of the same fixture and feed (replicas
 recorded by different machines, `record --live --replicas`). Pure: records in, records out.
 
-Each seqNum appears once. When the recordings carry different texts under one seqNum, that
-is a disagreement: it is reported and nothing is written (which one is right is not ours to
-guess). Timing is the earliest arrival's, on the wall clock (each recorder's `t` counts from
-its own start, so only `wall` compares across machines). Heartbeats and connection records
-are left out: they describe each recorder's connections, not the match.
+Each position appears once: the `seqNum` of a statistics frame, the `fixtureSeqNum` of an
+action packet. On the actions feed that number is the packet's identity (SPEC §6: a
+correction is re-sent as a packet of its own with a new fixtureSeqNum, so it is kept; a
+packet re-sent after a reconnect has the same number and the same text, so it is kept once).
+When the recordings carry different texts under one position, that is a disagreement: it is
+reported and nothing is written (which one is right is not ours to guess). Timing is the
+earliest arrival's, on the wall clock (each recorder's `t` counts from its own start, so
+only `wall` compares across machines). Statistics frames are written in the order they
+arrived; action packets in fixtureSeqNum order, the feed's documented live order, so a
+replica's clock running a little behind cannot put a packet before the one it follows.
+Heartbeats and connection records are left out: they describe each recorder's connections,
+not the match.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from datetime import datetime
 from typing import Final
 
 from ttrec.derive import DeriveError
-from ttrec.feed import seq_num
+from ttrec.feed import Feed, seq_num
 from ttrec.records import Frame, Record
 
 NS_PER_S: Final = 1_000_000_000
@@ -40,8 +47,9 @@ def _moment(frame: Frame) -> datetime:
     return datetime.fromisoformat(frame.wall.replace("Z", "+00:00"))
 
 
-def merge(parts: Sequence[Sequence[Record]]) -> Merged:
-    """The union of the parts' data frames by seqNum; DeriveError when there is none."""
+def merge(parts: Sequence[Sequence[Record]], feed: Feed = "statistics") -> Merged:
+    """The union of the parts' data frames of `feed` by position; DeriveError when there is
+    none."""
     best: dict[int, tuple[datetime, int, Frame]] = {}
     texts: dict[int, dict[str, list[int]]] = {}
     holders: dict[int, set[int]] = {}
@@ -49,7 +57,7 @@ def merge(parts: Sequence[Sequence[Record]]) -> Merged:
         for record in part:
             if not isinstance(record, Frame):
                 continue
-            seq = seq_num(record.data)
+            seq = seq_num(record.data, feed)
             if seq is None:
                 continue
             texts.setdefault(seq, {}).setdefault(record.data, []).append(index)
@@ -64,8 +72,11 @@ def merge(parts: Sequence[Sequence[Record]]) -> Merged:
         for seq, by_text in sorted(texts.items())
         if len(by_text) > 1
     ]
-    ordered = sorted(best.values(), key=lambda chosen: (chosen[0], seq_num(chosen[2].data) or 0))
-    start = ordered[0][0]
+    if feed == "actions":
+        ordered = [best[seq] for seq in sorted(best)]
+    else:
+        ordered = sorted(best.values(), key=lambda chosen: (chosen[0], seq_num(chosen[2].data) or 0))
+    start = min(moment for moment, _, _ in ordered)
     records: list[Record] = []
     last_t = 0
     for moment, _, frame in ordered:

@@ -2,9 +2,11 @@
 
 On the actions feed (`add_packet`) the board is the packet's fixtureSummary (points per
 period, shown as a statistics frame would show them), the server is the team of the last
-Point Started that names one, and a CollectionDropped summary shows "no result" instead of a
-winner. On either feed the moment (game point, match point) is ttrec.standing_moment's: from
-the announcement until the next point is scored, as `ttrec truth` says.
+Point Started or Swap Serve packet that names one (as on the statistics feed; a Cancelled or
+Deleted re-send takes a count back and raises none), and a CollectionDropped summary shows
+"no result" instead of a winner. On either feed the moment (game point, match point) is
+ttrec.standing_moment's: from the announcement until the next point is scored, as `ttrec
+truth` says.
 
 Who serves and which moment it is (game point, match point) are not fields of the feed:
 they are read from which counts rose (or fell: a correction) between two frames. Point
@@ -15,9 +17,10 @@ explains), so the side whose Point Started or Swap Serve count rose last is the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from ttrec.action_fold import CORRECTING, frame_of_packet
-from ttrec.actions import ActionPacket
+from ttrec.actions import WITHDRAWING, ActionPacket
 from ttrec.match import (
     ACTION_NAMES,
     POINT_STARTED,
@@ -29,6 +32,8 @@ from ttrec.match import (
 from ttrec.standing_moment import StandingMoment
 
 NAME_WIDTH = 34
+# The actions credited to the side that serves (next): docs/simulator.md.
+SERVING: Final = frozenset({POINT_STARTED, SWAP_SERVE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +72,7 @@ class Scoreboard:
         self.last_actions = [
             f"{label} ({packet.side or '-'})" + (f" {packet.send_type}" if correction else "")
         ]
-        if packet.type_id == POINT_STARTED and packet.side is not None:
+        if packet.type_id in SERVING and packet.side is not None and packet.send_type not in WITHDRAWING:
             self.server = packet.side
         self.standing.add_packet(packet)
         if packet.summary is not None:
@@ -92,7 +97,7 @@ class Scoreboard:
         rose = _rises(previous, frame)
         self.last_actions = [f"{ACTION_NAMES.get(a, str(a))} ({side})" for side, a in rose]
         for side, action in rose:
-            if action in (POINT_STARTED, SWAP_SERVE):
+            if action in SERVING:
                 self.server = side
         self.standing.add_frame(previous, frame)
         self.frame = frame

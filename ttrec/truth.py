@@ -26,9 +26,9 @@ board, so the two can never disagree). Its JSON form is the schema `ttrec truth`
 On an actions capture (`truths(texts, "actions")`) there is one line per packet, keyed by
 its fixtureSeqNum: sets from fixtureSummary.periods, sets_won from its homeTeamScore and
 awayTeamScore, the moment from the packets as on the statistics feed (ttrec.standing_moment),
-the server from the last Point Started packet that names a team (null when
-none does). The fields mean the same on both feeds, so one consumer's beliefs are judged
-alike whichever feed it reads.
+the server from the last Point Started or Swap Serve packet that names a team, as on the
+statistics feed (null when none does; ttrec.scoreboard). The fields mean the same on both
+feeds, so one consumer's beliefs are judged alike whichever feed it reads.
 """
 
 from __future__ import annotations
@@ -45,14 +45,12 @@ from ttrec.actions import PacketError, parse_packet
 from ttrec.feed import Feed
 from ttrec.match import (
     POINT_SCORED,
-    POINT_STARTED,
     FrameError,
     Side,
     StatsFrame,
     parse_frame,
 )
 from ttrec.scoreboard import Scoreboard
-from ttrec.standing_moment import StandingMoment
 
 SCHEMA: Final = "ttrec.truth/1"
 Ended = Literal["completed", "dropped"]
@@ -131,28 +129,25 @@ def truths(frame_texts: Iterable[str], feed: Feed = "statistics") -> Iterator[Tr
 
 def _packet_truths(texts: Iterable[str]) -> Iterator[Truth]:
     fold = ActionFold()
-    moment = StandingMoment()
-    server: Side | None = None
+    board = Scoreboard()  # the server and the moment, as `ttrec watch` shows them
     for index, text in enumerate(texts, start=1):
         try:
             packet = parse_packet(text)
         except PacketError:
             continue
         fold.add(packet)
-        moment.add_packet(packet)
-        if packet.type_id == POINT_STARTED and packet.side is not None:
-            server = packet.side
+        board.add_packet(packet, at=float(index))
         summary = fold.summary
         winner = fold.winner()
         ended = ended_of(fold.finished, winner, dropped=fold.dropped)
         live = not fold.finished and not fold.dropped
-        held = moment.held if live else None
+        held = board.standing.held if live else None
         yield Truth(
             seq=packet.seq,
             frame=index,
             sets=summary.periods if summary else (),
             sets_won=(summary.home_score, summary.away_score) if summary else (0, 0),
-            server=server if live else None,
+            server=board.server if live else None,
             moment=held[0] if held else None,
             moment_side=held[1] if held else None,
             finished=fold.finished,

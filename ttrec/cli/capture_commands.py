@@ -246,7 +246,8 @@ def check(captures: tuple[Path, ...]) -> None:
     the summary agrees with the counted Point Scored actions). Given a statistics and an
     actions capture of one fixture, check also verifies that they agree: every seqNum is a
     counted action's fixtureSeqNum, the score after it is the same, and no counted action
-    between the first and last seqNum lacks its statistics frame (docs/feeds-readers.md).
+    between the first and last seqNum lacks its statistics frame (docs/feeds-readers.md);
+    only where both captures cover the match, with a note naming what was not compared.
 
     \b
     Example:
@@ -318,14 +319,19 @@ def _cross_check(seen: dict[tuple[str, str], list[_Read]]) -> bool:
             if partner is None:
                 continue
             stats_path, frames = partner
-            found = cross_check(frames, packets)
+            result = cross_check(frames, packets)
+            found = result.disagreements
             for problem in found[:MAX_PROBLEMS_SHOWN]:
                 click.echo(f"{stats_path}:{problem.line}: disagrees with {actions_path}: {problem.message}")
+            if result.unchecked:
+                note = f"not cross-checked with {actions_path}: {result.unchecked}"
+                say(f"{stats_path}: note: {note}", "warning")
             if found:
                 agree = False
                 mark_failed()
-            else:
-                say(f"{stats_path}: agrees with {actions_path}")
+            elif result.compared:
+                covered = " where both cover the match" if result.unchecked else ""
+                say(f"{stats_path}: agrees with {actions_path}{covered}")
     return agree
 
 

@@ -25,7 +25,7 @@ from ttrec.derive import (
     splice,
     warp,
 )
-from ttrec.feed import feed_named, rfc3339, seq_num
+from ttrec.feed import Feed, feed_named, rfc3339, seq_num
 from ttrec.merge import merge
 from ttrec.outputs import check_capture_output, is_stdout, new_capture, out_label
 from ttrec.records import NS_PER_S, Frame, Header, Record
@@ -59,13 +59,17 @@ def _write(path: Path, header: Header, records: Sequence[Record]) -> None:
     feed = feed_named(header.feed)
     seqs = [s for r in records if isinstance(r, Frame) and (s := seq_num(r.data, feed)) is not None]
     frames = sum(isinstance(r, Frame) for r in records)
-    key = "fixtureSeqNum" if feed == "actions" else "seqNum"
+    key = _position_name(feed)
     span = f", {key} {seqs[0]}..{seqs[-1]}" if seqs else ""
     duration = (records[-1].t - records[0].t) / NS_PER_S if records else 0.0
     click.echo(
         f"wrote {out_label(path)}: {plural(frames, 'data frame')}{span}, {duration:.1f} s",
         err=is_stdout(path),
     )
+
+
+def _position_name(feed: Feed) -> str:
+    return "fixtureSeqNum" if feed == "actions" else "seqNum"
 
 
 def _now() -> str:
@@ -193,9 +197,10 @@ def warp_command(capture: Path, out: Path, scale: float, cap: float | None) -> N
 def merge_command(captures: tuple[Path, ...], out: Path) -> None:
     """Merge recordings of one fixture and feed (e.g. from `record --live --replicas 2`).
 
-    Each seqNum once, at its earliest arrival (wall clock); the header says `source:
-    derived` and names each input with the frames it supplied. Recordings that disagree
-    (different texts under one seqNum) are reported and nothing is written (exit 1).
+    Each seqNum (fixtureSeqNum on the actions feed) once, at its earliest arrival (wall
+    clock); the header says `source: derived` and names each input with the frames it
+    supplied. Recordings that disagree (different texts under one seqNum) are reported and
+    nothing is written (exit 1).
 
     \b
     Example:
@@ -213,16 +218,18 @@ def merge_command(captures: tuple[Path, ...], out: Path) -> None:
                 f"{origin.path} is fixture {origin.header.fixture_id} ({origin.header.feed}), "
                 f"not {first.fixture_id} ({first.feed}): only recordings of one fixture and feed merge"
             )
+    feed = feed_named(first.feed)
+    key = _position_name(feed)
     try:
-        merged = merge([records for _, records in read])
+        merged = merge([records for _, records in read], feed)
     except DeriveError as exc:
         raise click.ClickException(str(exc)) from None
     if merged.disagreements:
         for d in merged.disagreements[:20]:
             names = ", ".join(origins[i].path for i in d.sources)
-            say(f"ttrec merge: seqNum {d.seq}: different frames in {names}", "error")
+            say(f"ttrec merge: {key} {d.seq}: different frames in {names}", "error")
         raise click.ClickException(
-            f"{plural(len(merged.disagreements), 'seqNum')} disagree; nothing written (see above)"
+            f"{plural(len(merged.disagreements), key)} disagree; nothing written (see above)"
         )
     header = derived_header(origins, "merge", created=_now())
     for entry, supplied, only in zip(
