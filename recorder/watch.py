@@ -119,7 +119,7 @@ def _refusal(message: str, token: Token) -> UpstreamRejected | None:
     if status is None or status < 400:
         return None
     error = json.loads(message)["error"]  # an object with "error": inspect_text parsed it
-    return UpstreamRejected(status, token.scrub(str(error)))
+    return UpstreamRejected(status, token.scrub(str(error)), in_frame=True)
 
 
 async def _refresh(board: Scoreboard, show: Show, every_s: float) -> None:

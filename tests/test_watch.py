@@ -55,7 +55,11 @@ async def test_watch_with_a_refused_token_raises_a_clear_error():
             options = ServeOptions(speed=None, tokens=frozenset({"right-token"}))
             handle = await nursery.start(serve, [sample_path(DEMO_SAMPLE)], options)
             url = handle.fixture_url(handle.fixtures[0])
-            with pytest.raises(UpstreamRejected, match="401 The supplied authentication is invalid"):
+            # the mock, like the provider, says 401 in an error frame after the handshake
+            refused = (
+                "rejected by the server: an error frame, status 401: The supplied authentication is invalid"
+            )
+            with pytest.raises(UpstreamRejected, match=refused):
                 await watch(url, Token("wrong-token"), lambda board, new: None, refresh_s=None)
             nursery.cancel_scope.cancel()
 

@@ -109,10 +109,12 @@ class UpstreamRejected(TtrecError):
     anywhere but in the auth message.
     """
 
-    def __init__(self, status: int, body: str) -> None:
+    def __init__(self, status: int, body: str, *, in_frame: bool = False) -> None:
         self.status = status
         self.body = body
-        super().__init__(f"rejected by the server: HTTP {status} {body.strip()[:200]}".rstrip())
+        # An error frame after the handshake is not an HTTP answer: say which it was.
+        how = f"an error frame, status {status}:" if in_frame else f"HTTP {status}"
+        super().__init__(f"rejected by the server: {how} {body.strip()[:200]}".rstrip())
 
     def __repr__(self) -> str:
         return f"UpstreamRejected(status={self.status!r}, body={self.body[:200]!r})"
