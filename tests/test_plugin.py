@@ -21,11 +21,11 @@ from typing import Final
 import pytest
 import trio
 import trio.testing
-from trio_websocket import ConnectionClosed
+from trio_websocket import ConnectionClosed, open_websocket_url
 
 from ttrec.bundled import SAMPLES, sample_path
 from ttrec.capture import CaptureReader
-from ttrec.feed import classify, seq_num
+from ttrec.feed import ACCEPT_HEADER, auth_message, classify, seq_num
 from ttrec.match import parse_frame
 from ttrec.records import Frame, Heartbeat
 from ttrec.simulator import SimulatedMatch, simulate_match
@@ -72,6 +72,17 @@ async def test_the_default_server_plays_the_bundled_sample(ttrec_server: TrioSer
         (report,) = await ttrec_server.wait_connections(1)
     assert seqs == [seq_num(text) for text in SINGLES.frames]
     assert report.frames_sent == SAMPLE_FRAMES and report.ended == "client-closed"
+
+
+async def test_the_headers_go_to_a_trio_websocket_client_as_they_are(ttrec_server: TrioServer) -> None:
+    with trio.fail_after(20):
+        url, headers = ttrec_server.fixture_url(), ttrec_server.headers
+        async with open_websocket_url(url, extra_headers=headers) as ws:  # as a test would write it
+            await ws.send_message(auth_message(ttrec_server.token))
+            while classify(message := await ws.get_message()) != "frame":
+                pass
+    assert seq_num(message) == seq_num(SINGLES.frames[0])
+    assert dict(headers) == {"Accept": ACCEPT_HEADER}
 
 
 @pytest.mark.ttrec(start_at="set=3")

@@ -90,7 +90,9 @@ class _Common:
     token: str  # what a client sends as authToken
     ca_file: Path | None = None  # with tls: the CA a client must trust (PEM)
     ssl_context: ssl.SSLContext | None = None  # with tls: a client context trusting it
-    headers: tuple[tuple[str, str], ...] = field(default=ACCEPT)  # what a client must send
+    # What a client must send, as (name, value) pairs in a list: the form trio-websocket's
+    # `extra_headers` needs (a tuple broke it), and `websockets` and `dict(...)` take.
+    headers: list[tuple[str, str]] = field(default_factory=lambda: list(ACCEPT))
     default_fixture: str | None = None  # the fixture `fixture_url()` and `control` mean
 
     @property
