@@ -140,13 +140,43 @@ def test_the_budget_limits_firings_over_every_connection_and_p_draws_regardless(
     def due() -> list[object]:
         return list(faults_due(faults, frames_sent=1, after_frame=True, moments={}, draw=draw, budget=budget))
 
-    # Each call is another connection reaching the same point.
-    assert [due() for _ in range(4)] == [faults, [twice, always], [always], [always]]
-    assert len(draws) == 4  # the spent p= fault still draws, so later draws line up
+    # Each call is another connection reaching the same point. A drop or a close ends the
+    # list there (docs/faults.md): what comes after it neither fires nor spends its times.
+    assert [due() for _ in range(5)] == [[once], [twice], [twice], [always, chance], [always]]
+    assert len(draws) == 2  # drawn where the list got that far, spent or not: later draws line up
+
+
+def test_a_drop_or_close_ends_the_list_and_the_faults_after_it_keep_their_times() -> None:
+    """docs/faults.md: "A `drop` or `close` ends the list"; `heartbeats-only` for good ends
+    playback. A fault after one of those at the same point never happens, so it must not
+    spend a firing: with `times=2` it still fires on the next two connections."""
+    for ender in ("drop:after=5", "close:after=5,code=4002", "heartbeats-only:after=5"):
+        first, later = parse_fault(ender), parse_fault("close:after=5,code=4001,times=2")
+        budget = FiringBudget([first, later])
+
+        def due(first: object = first, later: object = later, budget: FiringBudget = budget) -> list[object]:
+            faults = [first, later]
+            return list(
+                faults_due(
+                    faults, frames_sent=5, after_frame=True, moments={}, draw=lambda: 1.0, budget=budget
+                )
+            )
+
+        assert [due() for _ in range(4)] == [[first], [later], [later], []], ender
+    # A bounded heartbeats-only ends nothing: what follows it fires too.
+    bounded, close = parse_fault("heartbeats-only:after=5,for=3"), parse_fault("close:after=5")
+    assert faults_due([bounded, close], frames_sent=5, after_frame=True, moments={}, draw=lambda: 1.0) == [
+        bounded,
+        close,
+    ]
 
 
 def test_probability_draws_once_per_trigger_per_frame_whatever_fires() -> None:
-    faults = [parse_fault("duplicate:p=0.5"), parse_fault("drop:after=1"), parse_fault("corrupt:p=0.5")]
+    faults = [
+        parse_fault("duplicate:p=0.5"),
+        parse_fault("stall:after=1,for=1"),
+        parse_fault("corrupt:p=0.5"),
+    ]
     draws: list[float] = []
 
     def draw() -> float:

@@ -70,13 +70,19 @@ def test_bad_specs_say_what_is_wrong(spec: str, problem: str) -> None:
 
 
 def test_faults_that_fire_together_come_in_the_order_given() -> None:
-    faults = [parse_fault("close:after=2"), parse_fault("drop:after=2"), parse_fault("drop:after=5")]
+    faults = [
+        parse_fault("duplicate:after=2"),
+        parse_fault("corrupt:after=2"),
+        parse_fault("close:after=2"),
+        parse_fault("drop:after=2"),  # after the close: never happens (the close ends the list)
+        parse_fault("drop:after=5"),
+    ]
 
     def due(frames: int) -> list[object]:
         return list(faults_due(faults, frames_sent=frames, after_frame=True, moments={}, draw=lambda: 1.0))
 
-    assert due(2) == faults[:2]
-    assert due(5) == [faults[2]]
+    assert due(2) == faults[:3]
+    assert due(5) == [faults[4]]
     assert due(3) == []
 
 
@@ -158,6 +164,28 @@ async def test_by_default_a_fault_fires_once_per_fixture_and_times_n_n_times(
                 reports = await handle.wait_connections(drops + 1)
         assert codes == [1006] * drops + [1000], spec
         assert [r.frames_sent for r in reports] == [4] * drops + [10], spec
+
+
+async def test_a_fault_after_a_drop_at_the_same_point_keeps_its_times(
+    capture: Path, autojump_clock: object
+) -> None:
+    """The drop ends the first connection, so the close listed after it never happened
+    there: it still closes the next two, and the reports list only what happened."""
+    faults = (parse_fault("drop:after=5"), parse_fault("close:after=5,code=4001,times=2"))
+    options = ServeOptions(speed=None, on_end="close", faults=faults)
+    with trio.fail_after(30):
+        async with running([capture], options) as handle:
+            codes = []
+            for _ in range(4):
+                async with client(handle.fixture_url(FIXTURE)) as ws:
+                    try:
+                        while True:
+                            await ws.get_message()
+                    except ConnectionClosed as closed:
+                        codes.append(closed.reason.code)
+            reports = await handle.wait_connections(4)
+    assert codes == [1006, 4001, 4001, 1000]
+    assert [r.faults for r in reports] == [("drop:after=5",), (str(faults[1]),), (str(faults[1]),), ()]
 
 
 async def test_after_zero_fires_right_after_auth(capture: Path, autojump_clock: object) -> None:

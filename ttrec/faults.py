@@ -343,6 +343,12 @@ class _OnConnection(_Kind):
         """Why this fault cannot be as given, or None."""
         return None
 
+    @property
+    def ends_playback(self) -> bool:
+        """Whether nothing after it happens on the connection: the faults after it at the
+        same point neither fire nor spend their `times`."""
+        return False
+
     def _lead(self) -> list[str]:
         return [str(self.trigger)]
 
@@ -372,6 +378,10 @@ class DropFault(_OnConnection):
     def apply(self, target: FaultTarget[T]) -> T:
         return target.drop()
 
+    @property
+    def ends_playback(self) -> bool:
+        return True
+
 
 @fault_kind("close", example="close:after=40,code=1011,reason=overloaded")
 class CloseFault(_OnConnection):
@@ -382,6 +392,10 @@ class CloseFault(_OnConnection):
 
     def apply(self, target: FaultTarget[T]) -> T:
         return target.close(self.code, self.reason)
+
+    @property
+    def ends_playback(self) -> bool:
+        return True
 
 
 @fault_kind("stall", example="stall:after=10,for=25")
@@ -412,6 +426,10 @@ class HeartbeatsOnlyFault(_OnConnection):
 
     def apply(self, target: FaultTarget[T]) -> T:
         return target.withhold_data(self.duration_s)
+
+    @property
+    def ends_playback(self) -> bool:
+        return self.duration_s is None  # for good
 
 
 @fault_kind("duplicate", example="duplicate:p=0.05")
@@ -631,7 +649,9 @@ def faults_due(
     `moments` maps each moment the frame just sent shows to its occurrence (1 = the first
     of the capture). `draw` is called once for every probability trigger after every data
     frame, whether or not it or another fault fires, so the draws line up run after run.
-    A fault that would fire but has spent its `budget` (None: no limits) does not.
+    A fault that would fire but has spent its `budget` (None: no limits) does not. After
+    one that ends playback (a drop, a close) the list ends: the faults after it do not fire
+    and keep their budget (the draws after it are not made either; the connection ends).
     """
     due: list[ConnectionFault] = []
     for number, fault in enumerate(faults):
@@ -648,6 +668,8 @@ def faults_due(
                 fired = occurrence is not None and (nth is None or nth == occurrence)
         if fired and (budget is None or budget.take(number)):
             due.append(fault)
+            if fault.ends_playback:
+                break  # "a drop or close ends the list" (docs/faults.md): the rest never happen
     return due
 
 
