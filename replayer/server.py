@@ -247,13 +247,14 @@ class _Server:
             return
         decision = decide(path, request.headers, self.fixtures, self.options.speed)
         attempt, refusal = self._attempt(decision)
+        asked = decision.start_position if isinstance(decision, Accept) else 0  # what it asked for
         if refusal is not None:
             decision = Reject.json(refusal.status, f"Refused by fault {refusal} (attempt {attempt})")
         if isinstance(decision, Reject):
             with trio.move_on_after(CLOSE_TIMEOUT_S):
                 await request.reject(decision.status, extra_headers=decision.headers, body=decision.body)
             faults = () if refusal is None else (str(refusal),)
-            self._record_refusal(client, path, decision.status, started, faults)
+            self._record_refusal(client, path, decision.status, started, faults, start_position=asked)
             return
         try:
             async with self.opening:
@@ -271,6 +272,7 @@ class _Server:
         faults: tuple[str, ...] = (),
         *,
         routed: bool = True,
+        start_position: int = 0,
     ) -> None:
         """Report a connection refused before its websocket opened (a plain HTTP request
         names no fixture: `routed` False)."""
@@ -283,6 +285,7 @@ class _Server:
                 feed=fixture_feed[1] if fixture_feed else None,
                 ended="rejected",
                 code=code,
+                start_position=start_position,
                 faults=faults,
                 duration_s=trio.current_time() - started,
             )

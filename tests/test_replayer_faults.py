@@ -347,9 +347,9 @@ async def test_reject_refuses_the_next_attempts_at_the_handshake(
     statuses: list[int | None] = []
     with trio.fail_after(30):
         async with running([one_a_second(tmp_path)], options) as handle:
-            for _ in range(4):
+            for attempt in range(4):  # each asks for its own startPosition
                 try:
-                    async with client(handle.fixture_url(FIXTURE)) as ws:
+                    async with client(f"{handle.fixture_url(FIXTURE)}?startPosition={attempt}") as ws:
                         await receive(ws, 1)
                         statuses.append(None)
                 except ConnectionRejected as rejected:
@@ -358,11 +358,11 @@ async def test_reject_refuses_the_next_attempts_at_the_handshake(
                     assert body["status"] == 503 and "reject:next=2,status=503,from=1" in body["error"]
             reports = await handle.wait_connections(4)
     assert statuses == [None, 503, 503, None]
-    assert [(r.ended, r.faults) for r in reports] == [
-        ("client-closed", ()),
-        ("rejected", ("reject:next=2,status=503,from=1",)),
-        ("rejected", ("reject:next=2,status=503,from=1",)),
-        ("client-closed", ()),
+    assert [(r.ended, r.faults, r.start_position) for r in reports] == [
+        ("client-closed", (), 0),
+        ("rejected", ("reject:next=2,status=503,from=1",), 1),  # what it asked for, refused or not
+        ("rejected", ("reject:next=2,status=503,from=1",), 2),
+        ("client-closed", (), 3),
     ]
 
 
