@@ -87,7 +87,17 @@ def test_warp_then_splice_keeps_the_history(source: Path, tmp_path: Path) -> Non
     ("args", "code", "message"),
     [
         (["slice", "{src}", "-o", "{out}"], 2, "say where to cut"),
-        (["slice", "{src}", "-o", "{out}", "--seq", "1..2", "--set", "1"], 2, "say where to cut"),
+        (
+            ["slice", "{src}", "-o", "{out}", "--seq", "1..2", "--set", "1"],
+            2,
+            "--seq and --set were given together",
+        ),
+        (
+            ["slice", "{src}", "-o", "{out}", "--time", "1", "--to", "final"],
+            2,
+            "--time and --from/--to were given",
+        ),
+        (["slice", "{src}", "-o", "{out}", "--time", "abc"], 2, "--time 'abc': expected A..B in seconds"),
         (["slice", "{src}", "-o", "{out}", "--seq", "x"], 2, "expected N..M"),
         (["slice", "{src}", "-o", "{out}", "--from", "deuce"], 2, "unknown moment"),
         (["slice", "{src}", "-o", "{out}", "--seq", "9000.."], 1, "no data frame"),

@@ -82,7 +82,8 @@ def parse_cut(kind: CutKind, text: str) -> Cut:
         values = (None if v is None else int(v, 10) for v in (low, high))
         cut = Cut(kind, *values)
     except ValueError:
-        raise DeriveError(f"--{kind} {text!r}: expected {'SECONDS' if kind == 'time' else 'N'}..M") from None
+        form = "A..B in seconds" if kind == "time" else "N..M"
+        raise DeriveError(f"--{kind} {text!r}: expected {form}") from None
     if kind == "set" and any(v is not None and v < 1 for v in (cut.low, cut.high)):
         raise DeriveError(f"--set {text!r}: sets are numbered from 1")
     return _ordered(cut)

@@ -15,7 +15,6 @@ from ttrec.cli import command, plural
 from ttrec.cli.logs import say
 from ttrec.cli.params import MAX_SCALE, CaptureInput, Finite, checked_fixture_id, seconds
 from ttrec.derive import (
-    Cut,
     DeriveError,
     Origin,
     derived_header,
@@ -105,21 +104,26 @@ def slice_command(
       ttrec slice match.jsonl.zst -o end.jsonl.zst --from match-point
       ttrec slice match.jsonl.zst -o gp.jsonl.zst --from game-point#2 --to set-end#2
     """
-    cuts: list[Cut] = []
+    given = {"--seq": seq_range, "--time": time_range, "--set": set_range}
+    named = [name for name, text in given.items() if text is not None]
+    if from_moment is not None or to_moment is not None:
+        named.append("--from/--to")
+    if not named:
+        raise click.UsageError("say where to cut: one of --seq, --time, --set, or --from/--to")
+    if len(named) > 1:
+        raise click.UsageError(f"one cut at a time: {' and '.join(named)} were given together")
     try:  # what was asked cannot be read: a usage error, as for every other option
-        for kind, text in (("seq", seq_range), ("time", time_range), ("set", set_range)):
-            if text is not None:
-                cuts.append(parse_cut(kind, text))  # type: ignore[arg-type]
-        if from_moment is not None or to_moment is not None:
-            cuts.append(moment_cut(from_moment, to_moment))
+        cut = (
+            moment_cut(from_moment, to_moment)
+            if named == ["--from/--to"]
+            else parse_cut(named[0].removeprefix("--"), given[named[0]] or "")  # type: ignore[arg-type]
+        )
     except DeriveError as exc:
         raise click.UsageError(str(exc)) from None
-    if len(cuts) != 1:
-        raise click.UsageError("say where to cut: one of --seq, --time, --set, or --from/--to")
     check_capture_output(out, sys.stdout.buffer)
     origin, records = _read(capture)
-    sliced = slice_records(records, cuts[0], feed_named(origin.header.feed))
-    _write(out, derived_header([origin], f"slice {cuts[0]}", created=_now()), sliced)
+    sliced = slice_records(records, cut, feed_named(origin.header.feed))
+    _write(out, derived_header([origin], f"slice {cut}", created=_now()), sliced)
 
 
 @command("splice")
