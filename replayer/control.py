@@ -280,8 +280,10 @@ class StepControl:
         """The gate of a fixture; without an id, of the only fixture served."""
         if fixture_id is None:
             keys = [key for key in self._gates if key[1] == feed]
+            if not keys:
+                raise ControlError(f"no fixture of the {feed} feed is served here")
             if len(keys) != 1:
-                raise ControlError(f"name the fixture: {len(keys)} fixtures are served")
+                raise ControlError(f"name the fixture: {len(keys)} fixtures of the {feed} feed are served")
             return self._gates[keys[0]]
         gate = self._gates.get((fixture_id, feed))
         if gate is None:

@@ -303,6 +303,8 @@ async def test_step_arguments_are_checked(tmp_path: Path) -> None:
                 await gate.release(-1)
             with pytest.raises(ControlError, match="not served"):
                 control.gate("6a1b2c3d-0000-4000-8000-000000000404")
+            with pytest.raises(ControlError, match="^no fixture of the actions feed is served here$"):
+                control.gate(feed="actions")  # the only fixture served is a statistics one
             assert (await gate.run_to(seq=7, wait=False)).seq == 7
 
 
@@ -337,6 +339,8 @@ async def test_the_control_websocket(tmp_path: Path, autojump_clock: trio.testin
                 assert (await command(ws, op="status"))["frames"] == 6
                 assert (await command(ws, op="run_to", seq=99))["error"].startswith("no seqNum 99")
                 assert (await command(ws, op="jump"))["error"].startswith("unknown op 'jump'")
+                missing = await command(ws, op="status", feed="actions")
+                assert missing["error"] == "no fixture of the actions feed is served here"
                 assert (await command(ws, op="release", frames="x"))["ok"] is False
                 await ws.send_message("not json")
                 assert json.loads(await ws.get_message())["ok"] is False
