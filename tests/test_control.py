@@ -303,7 +303,7 @@ async def test_step_arguments_are_checked(tmp_path: Path) -> None:
                 await gate.release(-1)
             with pytest.raises(ControlError, match="not served"):
                 control.gate("6a1b2c3d-0000-4000-8000-000000000404")
-            with pytest.raises(ControlError, match="^no fixture of the actions feed is served here$"):
+            with pytest.raises(ControlError, match=r"^no fixture of the actions feed is served here$"):
                 control.gate(feed="actions")  # the only fixture served is a statistics one
             assert (await gate.run_to(seq=7, wait=False)).seq == 7
 

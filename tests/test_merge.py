@@ -66,6 +66,21 @@ def test_union_by_seqnum_at_the_earliest_arrival(tmp_path: Path) -> None:
     assert f"merged from {b}: 5 frame(s) supplied, 3 no other recording had" in info.output
 
 
+def test_a_replica_whose_clock_runs_behind_cannot_reorder_the_frames(tmp_path: Path) -> None:
+    # B's clock is 3 s behind: its 6 and 7 look earlier than A's 4 and 5 by the wall clock.
+    a = write(tmp_path / "a.jsonl.zst", [(1, 1.0), (2, 2.0), (3, 3.0), (4, 4.0), (5, 5.0)])
+    b = write(tmp_path / "b.jsonl.zst", [(6, 3.1), (7, 4.1)])
+    out = tmp_path / "merged.jsonl.zst"
+    result = CliRunner().invoke(cli, ["merge", str(a), str(b), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    _, records = read(out)
+    frames = [r for r in records if isinstance(r, Frame)]
+    assert [f.data for f in frames] == [frame_text(seq) for seq in range(1, 8)]  # seqNum order
+    ts = [f.t for f in frames]
+    assert ts == sorted(ts) and ts[5] == ts[4] == round(4.0 * NS)  # never before the one it follows
+    assert CliRunner().invoke(cli, ["check", str(out)]).exit_code == 0
+
+
 def test_a_disagreement_is_reported_and_nothing_written(tmp_path: Path) -> None:
     a = write(tmp_path / "a.jsonl.zst", [(1, 1.0), (2, 2.0), (3, 3.0)])
     b = write(tmp_path / "b.jsonl.zst", [(2, 2.1), (3, 3.1)], texts={3: frame_text(3, pad="other")})

@@ -8,9 +8,10 @@ packet re-sent after a reconnect has the same number and the same text, so it is
 When the recordings carry different texts under one position, that is a disagreement: it is
 reported and nothing is written (which one is right is not ours to guess). Timing is the
 earliest arrival's, on the wall clock (each recorder's `t` counts from its own start, so
-only `wall` compares across machines). Statistics frames are written in the order they
-arrived; action packets in fixtureSeqNum order, the feed's documented live order, so a
-replica's clock running a little behind cannot put a packet before the one it follows.
+only `wall` compares across machines). Frames are written in the order of their position,
+which is the order the provider sends them on either feed (a statistics correction is a
+frame of its own with the next seqNum), each at its earliest arrival but never before the
+one it follows: a replica whose clock runs a little behind cannot reorder the match.
 Heartbeats and connection records are left out: they describe each recorder's connections,
 not the match.
 """
@@ -72,10 +73,7 @@ def merge(parts: Sequence[Sequence[Record]], feed: Feed = "statistics") -> Merge
         for seq, by_text in sorted(texts.items())
         if len(by_text) > 1
     ]
-    if feed == "actions":
-        ordered = [best[seq] for seq in sorted(best)]
-    else:
-        ordered = sorted(best.values(), key=lambda chosen: (chosen[0], seq_num(chosen[2].data) or 0))
+    ordered = [best[seq] for seq in sorted(best)]
     start = min(moment for moment, _, _ in ordered)
     records: list[Record] = []
     last_t = 0
