@@ -24,7 +24,7 @@ from replayer_support import (
 )
 from trio_websocket import ConnectionClosed, ConnectionRejected
 
-from replayer import ServeOptions
+from replayer import ServeOptions, ServerHandle
 from ttrec.faults import AfterFrames, CloseFault, DropFault, FaultSpecError, faults_due, parse_fault
 from ttrec.moments import moments_of_texts
 from ttrec.records import Frame
@@ -144,6 +144,16 @@ async def test_each_connection_counts_again_so_a_resuming_client_gets_everything
     ]
 
 
+async def close_code_of_a_whole_read(handle: ServerHandle) -> int | None:
+    """Connect from 0 and read until the server ends the connection: the code it ended with."""
+    async with client(handle.fixture_url(FIXTURE)) as ws:
+        try:
+            while True:
+                await ws.get_message()
+        except ConnectionClosed as closed:
+            return closed.reason.code
+
+
 async def test_by_default_a_fault_fires_once_per_fixture_and_times_n_n_times(
     capture: Path, autojump_clock: object
 ) -> None:
@@ -153,14 +163,7 @@ async def test_by_default_a_fault_fires_once_per_fixture_and_times_n_n_times(
         options = ServeOptions(speed=None, on_end="close", faults=(parse_fault(spec),))
         with trio.fail_after(30):
             async with running([capture], options) as handle:
-                codes = []
-                for _ in range(drops + 1):
-                    async with client(handle.fixture_url(FIXTURE)) as ws:
-                        try:
-                            while True:
-                                await ws.get_message()
-                        except ConnectionClosed as closed:
-                            codes.append(closed.reason.code)
+                codes = [await close_code_of_a_whole_read(handle) for _ in range(drops + 1)]
                 reports = await handle.wait_connections(drops + 1)
         assert codes == [1006] * drops + [1000], spec
         assert [r.frames_sent for r in reports] == [4] * drops + [10], spec
@@ -175,14 +178,7 @@ async def test_a_fault_after_a_drop_at_the_same_point_keeps_its_times(
     options = ServeOptions(speed=None, on_end="close", faults=faults)
     with trio.fail_after(30):
         async with running([capture], options) as handle:
-            codes = []
-            for _ in range(4):
-                async with client(handle.fixture_url(FIXTURE)) as ws:
-                    try:
-                        while True:
-                            await ws.get_message()
-                    except ConnectionClosed as closed:
-                        codes.append(closed.reason.code)
+            codes = [await close_code_of_a_whole_read(handle) for _ in range(4)]
             reports = await handle.wait_connections(4)
     assert codes == [1006, 4001, 4001, 1000]
     assert [r.faults for r in reports] == [("drop:after=5",), (str(faults[1]),), (str(faults[1]),), ()]
