@@ -329,6 +329,19 @@ def test_an_undecided_set_is_legal_only_at_the_status_action_that_drops_the_coll
     assert code == 1 and "set 2: 4-2 is not a legal score" in out, out
 
 
+def test_an_undecided_set_is_not_legal_where_a_finished_status_action_drops_nothing(tmp_path: Path) -> None:
+    # The same ending, but the collection is still live: a match that "finished" at 4-2.
+    match = _dropped_match()
+    ending = json.loads(match.packets[-1])
+    assert ending["fixtureSummary"]["collectionStatus"] == "CollectionDropped"
+    ending["fixtureSummary"]["collectionStatus"] = "CollectingLive"
+    records = match.records("actions")
+    records[-1] = Frame(records[-1].t, WALL, 0, json.dumps(ending))
+    code, out, err = run("check", str(match.write(tmp_path / "p.jsonl.zst", "actions", records)))
+    assert code == 1 and "set 2: 4-2 is not a legal score" in out, out
+    assert "finished without a result" not in err
+
+
 def test_a_statistics_frame_at_a_status_action_that_ends_nothing_is_a_disagreement(tmp_path: Path) -> None:
     # The suspension's Status Updated does not end the collection: no statistics frame for it.
     match = ActionMatch()
@@ -410,6 +423,23 @@ def test_only_the_stretch_both_captures_cover_is_cross_checked(tmp_path: Path, c
     disagreements = [line for line in out.splitlines() if "disagrees with" in line]
     assert code == 1 and len(disagreements) == 1, out
     assert f"seqNum {altered['seqNum']}: statistics score" in disagreements[0]
+
+
+def test_a_statistics_frame_past_a_finished_actions_capture_is_a_disagreement(tmp_path: Path) -> None:
+    # The actions capture reached the packet saying finished: it covers the match to its
+    # end, so a statistics frame numbered past it is not a stretch it missed.
+    match = _clean_match()
+    wrong = match.records("statistics")
+    at = [i for i, r in enumerate(wrong) if isinstance(r, Frame)][-1]
+    last = json.loads(match.frames[-1][1])
+    beyond = len(match.packets) + 7
+    last["seqNum"] = beyond
+    wrong[at] = Frame(wrong[at].t, WALL, 0, json.dumps(last))
+    stats = match.write(tmp_path / "p.jsonl.zst", "statistics", wrong)
+    actions = match.write(tmp_path / "p.actions.jsonl.zst", "actions")
+    code, out, err = run("check", str(stats), str(actions))
+    assert code == 1 and f"seqNum {beyond} has no action packet with that fixtureSeqNum" in out, out
+    assert "not cross-checked" not in err
 
 
 def test_an_actions_capture_without_packets_is_not_cross_checked(tmp_path: Path) -> None:

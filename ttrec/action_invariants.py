@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ttrec.action_fold import ActionFold, games_won, show_sets, trim
-from ttrec.actions import STATUS_UPDATED, ActionPacket, PacketError, parse_packet
+from ttrec.actions import ActionPacket, PacketError, parse_packet
 from ttrec.match import is_legal_set_score
 
 
@@ -80,15 +80,14 @@ class ActionChecker:
 
     def _check_sets(self, line: int, packet: ActionPacket, periods: tuple[tuple[int, int], ...]) -> None:
         """Each set's score is legal: decided, or in play while the match goes on, or left
-        undecided by the status action that ended the collection."""
+        undecided by the status action that ended a dropped collection."""
         finished = packet.summary is not None and packet.summary.finished
-        ends_collection = packet.type_id == STATUS_UPDATED and (packet.finished or finished)
         for period, score in enumerate(periods, start=1):
             last = period == len(periods)
             in_play = is_legal_set_score(score, finished=False)
             if is_legal_set_score(score, finished=True) or (in_play and last and not finished):
                 continue
-            if last and ends_collection and in_play:
+            if last and packet.ends_dropped_collection and in_play:
                 if not self._ended_noted:
                     self.notes.append(
                         (line, f"finished without a result: set {period} stopped at {score[0]}-{score[1]}")

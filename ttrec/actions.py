@@ -124,6 +124,20 @@ class ActionPacket:
     def counted(self) -> bool:
         return self.type_id in COUNTED
 
+    @property
+    def ends_collection(self) -> bool:
+        """The Status Updated packet that ends the collection: it says finished (itself or
+        its summary)."""
+        ended = self.finished or (self.summary is not None and self.summary.finished)
+        return self.type_id == STATUS_UPDATED and ended
+
+    @property
+    def ends_dropped_collection(self) -> bool:
+        """That packet, for a collection that was dropped (its summary says so): the one
+        place where the set in play may stay undecided (docs/feeds.md)."""
+        dropped = self.summary is not None and self.summary.collection_status == "CollectionDropped"
+        return self.ends_collection and dropped
+
 
 def is_action_packet(obj: Any) -> bool:
     """The actions feed's data-frame rule: an object with a `fixtureAction` object that

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ttrec.action_fold import show_sets, trim
-from ttrec.actions import STATUS_UPDATED, ActionPacket, PacketError, parse_packet
+from ttrec.actions import ActionPacket, PacketError, parse_packet
 from ttrec.match import FrameError, StatsFrame, parse_frame
 
 
@@ -54,6 +54,9 @@ def cross_check(frames: Iterable[tuple[int, str]], packets: Iterable[tuple[int, 
     if not by_seq:
         return CrossCheck([], 0, "it has no action packet")
     first, last = min(by_seq), max(by_seq)
+    # A capture that reached the packet saying finished covers the match to its end: a
+    # statistics frame after it is a disagreement, not a stretch it missed.
+    covers_the_end = any(p.finished or (p.summary is not None and p.summary.finished) for p in by_seq.values())
     out: list[Disagreement] = []
     stats_lines: dict[int, int] = {}
     before: list[int] = []
@@ -63,7 +66,7 @@ def cross_check(frames: Iterable[tuple[int, str]], packets: Iterable[tuple[int, 
             frame = parse_frame(text)
         except FrameError:
             continue
-        if frame.seq_num < first or frame.seq_num > last:
+        if frame.seq_num < first or (frame.seq_num > last and not covers_the_end):
             (before if frame.seq_num < first else after).append(frame.seq_num)
             continue
         stats_lines[frame.seq_num] = line
@@ -107,8 +110,7 @@ def _frame_disagreements(line: int, frame: StatsFrame, packet: ActionPacket | No
 def _ends_both(frame: StatsFrame, packet: ActionPacket) -> bool:
     """The statistics feed's status frame and the Status Updated packet that ended the
     collection: both say finished."""
-    ended = packet.finished or (packet.summary is not None and packet.summary.finished)
-    return frame.finished and packet.type_id == STATUS_UPDATED and ended
+    return frame.finished and packet.ends_collection
 
 
 def _missing_frames(stats_lines: dict[int, int], by_seq: dict[int, ActionPacket]) -> list[Disagreement]:
