@@ -32,12 +32,12 @@ from recorder.connection import Connect, websocket_connect
 from recorder.live_options import LiveOptions
 from recorder.policy import classify_status
 from recorder.recording import Recording
-from recorder.run import close_capture, open_captures, stop_on_signals
+from recorder.run import check_directory, close_capture, open_captures, stop_on_signals
 from recorder.secret import Token
 from recorder.session import AttemptLimiter, FixtureResult, FixtureSession, RecordOptions
 from recorder.status import FixtureStatus, PlainReporter
 from recorder.stop import Stop
-from ttrec.errors import CaptureWriteError, TtrecError
+from ttrec.errors import TtrecError
 from ttrec.feed import Feed
 from ttrec.fixtures_list import (
     MAX_POLL_PAGES,
@@ -173,7 +173,9 @@ class LiveRecorder:
         self, *, handle_signals: bool = False, metrics: tuple[str, int] | None = None
     ) -> LiveSummary:
         """Until stopped, refused, or idle (`until_idle`); with `metrics`, a Prometheus
-        exporter on that address meanwhile (recorder.metrics)."""
+        exporter on that address meanwhile (recorder.metrics). An `out` that cannot hold
+        the captures is refused first (`check_directory`), before anything is asked."""
+        check_directory(self._out)
         if metrics is None:
             return await self._run(handle_signals)
         from recorder.metrics import serve_metrics  # the optional dependency, only when asked
@@ -377,7 +379,7 @@ class LiveRecorder:
         label = fixture_id if len(self._live.feeds) == 1 else f"{fixture_id}/{feed}"
         try:
             (writer,) = open_captures([fixture_id], self._out, options, self._now())
-        except CaptureWriteError as exc:
+        except TtrecError as exc:  # the disk, or an --out changed under us: this capture only
             self._reporter.say(label, f"failed: cannot create the capture: {exc}", "error")
             return None
         recording = Recording(writer, token=self._token, feed=feed)

@@ -74,12 +74,7 @@ def open_captures(
     fixture_ids: Sequence[str], out: Path, options: RecordOptions, started: datetime
 ) -> list[CaptureWriter]:
     """A new capture per fixture, or none at all (those already opened are closed)."""
-    check_capture_destination(out, CAPTURE_SUFFIX)
-    if not out.name.endswith(CAPTURE_SUFFIX):
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CaptureWriteError(out, exc.strerror or str(exc)) from None
+    _prepare(out)
     writers: list[CaptureWriter] = []
     try:
         choices = output_paths(out, fixture_ids, options.feed, started)
@@ -97,6 +92,27 @@ def open_captures(
             _close_quietly(writer)
         raise
     return writers
+
+
+def _prepare(out: Path) -> None:
+    """Refuse an `out` that is neither a new capture file nor a directory; make the directory."""
+    check_capture_destination(out, CAPTURE_SUFFIX)
+    if not out.name.endswith(CAPTURE_SUFFIX):
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CaptureWriteError(out, exc.strerror or str(exc)) from None
+
+
+def check_directory(out: Path) -> None:
+    """For a recorder that creates its captures later, as fixtures go live (`--live`):
+    refuse now, before anything is written or asked, an `out` that names one file
+    (OutputError: many fixtures cannot share it)."""
+    if out.name.endswith(CAPTURE_SUFFIX):
+        raise OutputError(
+            f"--out {out} names one file, but --live records each fixture into its own: give a directory"
+        )
+    _prepare(out)
 
 
 def _recordings(
