@@ -19,7 +19,7 @@ import os
 import random
 import ssl
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,6 +117,7 @@ class LiveSummary:
     finished: int = 0  # captures recorded to their finished frame, complete
     failed: int = 0  # captures that failed or may miss frames
     stopped: int = 0  # captures stopped by a signal before their end
+    not_created: int = 0  # times a capture could not be created (each retried while live)
     refused: ApiRefused | None = None
 
     @property
@@ -166,6 +167,10 @@ class LiveRecorder:
         self.metrics_port: int | None = None  # where --metrics listens, once it does
         self._recording: dict[str, int] = {}  # fixture id -> its captures still open
         self._ended_but_listed: set[str] = set()  # closed, and the API still said Live
+        # fixture id -> its feeds whose capture could not be created: tried again at each
+        # poll while the API lists the fixture as live (a disk that was full or read-only
+        # for a while costs nothing, each capture starting from startPosition 0)
+        self._retry: dict[str, set[Feed]] = {}
         self._api_state = "ok"
         self._shown_tally: tuple[int, ...] = ()
 
@@ -175,7 +180,7 @@ class LiveRecorder:
         """Until stopped, refused, or idle (`until_idle`); with `metrics`, a Prometheus
         exporter on that address meanwhile (recorder.metrics). An `out` that cannot hold
         the captures is refused first (`check_directory`), before anything is asked."""
-        check_directory(self._out)
+        check_directory(self._out, self._options.create_file)
         if metrics is None:
             return await self._run(handle_signals)
         from recorder.metrics import serve_metrics  # the optional dependency, only when asked
@@ -229,9 +234,13 @@ class LiveRecorder:
             self._listed_live, self._listed_scheduled = len(listed), scheduled
             self._reporter.say("api", f"poll: {len(listed)} live, {scheduled} scheduled", "debug")
             for entry in live:
-                if entry.fixture_id not in self._recording and entry.fixture_id not in self._ended_but_listed:
-                    self._start(captures, entry)
+                fixture_id = entry.fixture_id
+                if fixture_id in self._retry:
+                    self._start(captures, fixture_id, self._retry.pop(fixture_id))
+                elif fixture_id not in self._recording and fixture_id not in self._ended_but_listed:
+                    self._start(captures, fixture_id, self._live.feeds)
             self._ended_but_listed &= listed  # forget what the API no longer lists as live
+            self._give_up(self._retry.keys() - listed)
             self._show_tally(len(listed), scheduled)
             if self._live.until_idle and not listed and not scheduled and not self._recording:
                 self._reporter.say(
@@ -329,10 +338,21 @@ class LiveRecorder:
 
     # -- the captures
 
-    def _start(self, captures: trio.Nursery, entry: Listed) -> None:
-        self._recording[entry.fixture_id] = len(self._live.feeds)
-        for feed in self._live.feeds:
-            captures.start_soon(self._capture, entry.fixture_id, feed)
+    def _start(self, captures: trio.Nursery, fixture_id: str, feeds: Iterable[Feed]) -> None:
+        for feed in feeds:
+            self._recording[fixture_id] = self._recording.get(fixture_id, 0) + 1
+            captures.start_soon(self._capture, fixture_id, feed)
+
+    def _give_up(self, fixture_ids: Iterable[str]) -> None:
+        """Fixtures no longer live whose capture never could be created: each counts failed,
+        now, or when its other feeds' captures close."""
+        for fixture_id in list(fixture_ids):
+            del self._retry[fixture_id]
+            if fixture_id in self._recording:
+                self._worst[fixture_id] = "failed"
+            else:
+                self._worst.pop(fixture_id, None)
+                self._tally.failed += 1
 
     async def _capture(self, fixture_id: str, feed: Feed) -> None:
         try:
@@ -343,12 +363,12 @@ class LiveRecorder:
                 self._recording[fixture_id] = left
             else:
                 del self._recording[fixture_id]
-                self._ended_but_listed.add(fixture_id)
-        if (
-            result is None
-            or result.outcome == "failed"
-            or (result.outcome == "finished" and not result.complete)
-        ):
+                if fixture_id not in self._retry:
+                    self._ended_but_listed.add(fixture_id)
+        if result is None:  # not created: tried again at the next poll (_retry)
+            self.summary.not_created += 1
+            return
+        if result.outcome == "failed" or (result.outcome == "finished" and not result.complete):
             self.summary.failed += 1
             outcome = "failed"
         elif result.outcome == "stopped":
@@ -363,8 +383,8 @@ class LiveRecorder:
         """Fold one closed capture into its fixture's outcome; count the fixture at its last."""
         ranks = ("done", "stopped", "failed")
         worst = max(outcome, self._worst.pop(fixture_id, "done"), key=ranks.index)
-        if fixture_id in self._recording:
-            self._worst[fixture_id] = worst  # other feeds still open: kept until they close
+        if fixture_id in self._recording or fixture_id in self._retry:
+            self._worst[fixture_id] = worst  # other feeds still open or to retry: kept until then
             return
         tally = self._tally
         if worst == "failed":
@@ -380,7 +400,10 @@ class LiveRecorder:
         try:
             (writer,) = open_captures([fixture_id], self._out, options, self._now())
         except TtrecError as exc:  # the disk, or an --out changed under us: this capture only
-            self._reporter.say(label, f"failed: cannot create the capture: {exc}", "error")
+            self._retry.setdefault(fixture_id, set()).add(feed)
+            self._reporter.say(
+                label, f"cannot create the capture: {exc}; trying again at the next poll while live", "error"
+            )
             return None
         recording = Recording(writer, token=self._token, feed=feed)
         status = FixtureStatus(label, str(writer.path), recording.counters)
@@ -494,4 +517,5 @@ def describe(summary: LiveSummary) -> Sequence[str]:
     return [
         f"record --live: {summary.recorded} capture(s): {summary.finished} finished, "
         f"{summary.failed} failed, {summary.stopped} stopped"
+        + (f"; {summary.not_created} could not be created" if summary.not_created else "")
     ]

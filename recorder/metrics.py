@@ -108,6 +108,11 @@ def _counter_families(snap: Snapshot) -> Iterator[Any]:
         ),
         ("ttrec_gaps_closed", "Possible gaps a resend from the start repaired", snap.gaps_closed),
         ("ttrec_bytes_written", "Bytes of capture files written", snap.bytes_written),
+        (
+            "ttrec_captures_not_created",
+            "Captures that could not be created (each tried again at the next poll while live)",
+            snap.summary.not_created,
+        ),
         ("ttrec_api_polls", "Polls of the fixtures API", snap.polls),
         ("ttrec_api_poll_failures", "Polls of the fixtures API that failed", snap.poll_failures),
     ):

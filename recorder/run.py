@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import secrets
 import signal
 import stat
 import sys
@@ -104,15 +105,22 @@ def _prepare(out: Path) -> None:
             raise CaptureWriteError(out, exc.strerror or str(exc)) from None
 
 
-def check_directory(out: Path) -> None:
+def check_directory(out: Path, create: Callable[[Path], IO[bytes]] = create_exclusive) -> None:
     """For a recorder that creates its captures later, as fixtures go live (`--live`):
     refuse now, before anything is written or asked, an `out` that names one file
-    (OutputError: many fixtures cannot share it)."""
+    (OutputError: many fixtures cannot share it) or a directory where a capture cannot be
+    created (CaptureWriteError, as `record ID` meets it: read-only, no permission)."""
     if out.name.endswith(CAPTURE_SUFFIX):
         raise OutputError(
             f"--out {out} names one file, but --live records each fixture into its own: give a directory"
         )
     _prepare(out)
+    # Created the way a capture is (`create`), then let go: on Linux an unnamed file that
+    # never gets a name, elsewhere a named one, ours, removed at once.
+    probe = out / f".ttrec-probe-{secrets.token_hex(8)}{CAPTURE_SUFFIX}"
+    open_new(probe, create).close()
+    with contextlib.suppress(FileNotFoundError):
+        probe.unlink()
 
 
 def _recordings(

@@ -249,7 +249,7 @@ def _record_live(
     style: LogStyle,
 ) -> None:
     """`--live`: record what the fixtures API says is live; exit 1 when the API refused us,
-    a fixture failed, or (`--until idle`) a recording was stopped before its end."""
+    a capture failed or could not be created, or (`--until idle`) a recording was stopped before its end."""
     address = _metrics_address(metrics)
     token = _check_live_usage(named, until, secret, live, options)
     try:
@@ -280,7 +280,7 @@ def _record_live(
     if summary.refused is not None:
         say(f"ttrec record: {summary.refused.detail}", "error")
         sys.exit(1)
-    if summary.failed or (summary.stopped if live.until_idle else 0):
+    if summary.failed or summary.not_created or (summary.stopped if live.until_idle else 0):
         sys.exit(1)
 
 
