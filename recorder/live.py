@@ -288,10 +288,14 @@ class LiveRecorder:
             raise _Trouble("stopping")
         self.requests += 1
         try:
-            with trio.move_on_after(self._live.request_timeout_s) as timer:
+            # A stop does not wait for the answer (up to request_timeout_s).
+            timeout = self._live.request_timeout_s
+            with self.stop.interruptible() as stopped, trio.move_on_after(timeout) as timer:
                 reply = await self._http.get(
                     f"{self._url}?{query}", headers=request_headers(self._token.reveal())
                 )
+            if stopped.cancelled_caught:
+                raise _Trouble("stopping")
             if timer.cancelled_caught:
                 raise _Trouble(f"no answer within {self._live.request_timeout_s:g} s")
         except httpx.TimeoutException:  # httpx's backstop: the same state as ours
