@@ -328,16 +328,18 @@ class LiveRecorder:
                 self._reporter.say("api", message)
 
     def _show_tally(self, live: int, scheduled: int) -> None:
-        """The one status view of all fixtures, logged when it changes."""
-        s = self.summary
-        tally = (live, scheduled, len(self._recording), s.finished, s.failed, s.stopped)
+        """The one status view of all fixtures, logged when it changes. Fixtures, never
+        captures (with two feeds a fixture has two): the numbers of `ttrec_fixtures{state}`."""
+        t = self._tally
+        tally = (live, scheduled, len(self._recording), t.done, t.failed, t.stopped)
         if tally != self._shown_tally:
             self._shown_tally = tally
-            shown_scheduled = f"{scheduled} scheduled, " if self._live.until_idle else ""
+            shown_scheduled = f"{scheduled} scheduled, " if self._count_scheduled else ""
+            shown_stopped = f", {t.stopped} stopped" if t.stopped else ""
             self._reporter.say(
                 "fixtures",
                 f"{live} live, {shown_scheduled}{len(self._recording)} recording, "
-                f"{s.finished} done, {s.failed} failed",
+                f"{t.done} done, {t.failed} failed{shown_stopped}",
             )
 
     # -- the captures
