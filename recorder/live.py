@@ -91,7 +91,9 @@ class Snapshot:
     open: tuple[CaptureGauge, ...]
     frames: int  # data frames written, closed captures included
     heartbeats: int
-    connections: int  # websocket connections made (reconnects = connections - captures)
+    connections: int  # websocket connections opened
+    attempts: int  # connection attempts, the failed ones too
+    reconnects: int  # connections opened beyond each capture's first
     gaps_closed: int
     bytes_written: int
     polls: int
@@ -158,7 +160,8 @@ class LiveRecorder:
         self.polls = 0
         self.poll_failures = 0
         self._open: dict[tuple[str, Feed], FixtureSession] = {}  # dropped when closed
-        self._closed_totals = [0, 0, 0, 0, 0]  # frames, heartbeats, connections, gaps closed, bytes
+        # frames, heartbeats, connections, attempts, reconnects, gaps closed, bytes (_counts)
+        self._closed_totals = [0] * 7
         self._listed_live = 0
         self._listed_scheduled = 0
         self._count_scheduled = live.until_idle  # and with --metrics: its gauge
@@ -455,13 +458,15 @@ class LiveRecorder:
                     fixture_id, feed, session.status.state, recording.idle_s(), len(recording.mismatches)
                 )
             )
-        frames, heartbeats, connections, gaps_closed, written = totals
+        frames, heartbeats, connections, attempts, reconnects, gaps_closed, written = totals
         return Snapshot(
             summary=replace(self.summary),
             open=tuple(gauges),
             frames=frames,
             heartbeats=heartbeats,
             connections=connections,
+            attempts=attempts,
+            reconnects=reconnects,
             gaps_closed=gaps_closed,
             bytes_written=written,
             polls=self.polls,
@@ -472,13 +477,24 @@ class LiveRecorder:
         )
 
 
-def _counts(session: FixtureSession) -> tuple[int, int, int, int, int]:
+def _counts(session: FixtureSession) -> tuple[int, ...]:
+    """What one capture adds to the totals, in `Snapshot`'s order."""
     status = session.status
     try:
         written = os.stat(session.recording.writer.path).st_size
     except OSError:
         written = 0
-    return (status.frames, status.heartbeats, status.connections, session.recording.gaps_closed, written)
+    reconnects = max(status.connections - 1, 0)
+    gaps_closed = session.recording.gaps_closed
+    return (
+        status.frames,
+        status.heartbeats,
+        status.connections,
+        status.attempts,
+        reconnects,
+        gaps_closed,
+        written,
+    )
 
 
 def api_client(live: LiveOptions, verify: ssl.SSLContext | bool = True) -> httpx.AsyncClient:

@@ -368,8 +368,11 @@ def _fixture_ids(args: tuple[str, ...], fixtures_file: TextIO | None) -> list[st
 
 
 def _summary(result: FixtureResult) -> str:
+    made, attempts = result.connections, result.attempts
     return (
         f"{result.fixture_id} {result.outcome}: {result.frames} frames, {result.heartbeats} heartbeats, "
-        f"{result.connections} connection{'s' if result.connections != 1 else ''} -> {result.path}"
+        f"{made} connection{'s' if made != 1 else ''}"
+        + (f" ({attempts} attempt{'s' if attempts != 1 else ''})" if attempts != made else "")
+        + f" -> {result.path}"
         + ("" if result.outcome == "finished" else f" ({result.detail})")
     )
