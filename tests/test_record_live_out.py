@@ -11,6 +11,7 @@ import errno
 import io
 import os
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -21,7 +22,7 @@ import trio
 from cli_support import invoke_on_mock_clock
 from recorder_support import replayer
 from replayer_support import FIXTURE, OTHER_FIXTURE
-from test_disk_errors import unwritable_directory
+from test_disk_errors import _refuse_creation, unwritable_directory
 from test_record_live import (
     capture_set,
     captured,
@@ -94,7 +95,7 @@ async def test_an_out_refused_mid_run_fails_one_capture_only(tmp_path: Path, aut
     assert recorder._recording == {}
 
 
-async def test_live_fails_at_once_on_a_directory_that_refuses_files(
+def test_live_fails_at_once_on_a_directory_that_refuses_files(
     tmp_path: Path, refused_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """As `record ID` does (docs/record.md, "an unwritable directory fails at once"): exit 1
@@ -103,30 +104,19 @@ async def test_live_fails_at_once_on_a_directory_that_refuses_files(
     args = ["record", "--live", "--api-url", refused_url, "--base-url", "ws://127.0.0.1:9"]
     args += ["--out", str(ro), "--token", TOKEN, "--poll", "1"]
     with unwritable_directory(ro) as os_level:
-        if os_level:  # the kernel refuses: the real process
-            with trio.fail_after(60):
-                done = await trio.run_process(
-                    [sys.executable, "-m", "ttrec", *args],
-                    check=False,
-                    capture_stdout=True,
-                    capture_stderr=True,
-                )
+        if os_level:  # the kernel refuses: the real process (a recorder that polls on is killed at 60 s)
+            command = [sys.executable, "-m", "ttrec", *args]
+            done = subprocess.run(command, check=False, capture_output=True, timeout=60)
             code, stderr = done.returncode, done.stderr.decode()
         else:  # root without the right to mount: the refusal made in-process
             monkeypatch.setattr(ttrec.capture, "_PROC_FDS", tmp_path / "no-such-dir")  # named files only
             monkeypatch.setattr(ttrec.capture, "open", _refuse_creation, raising=False)
             result, _ = invoke_on_mock_clock(args, bound_s=60)
-            code, stderr = result.exit_code, result.output
+            code, stderr = result.exit_code, result.stderr
         assert list(ro.iterdir()) == []
     assert code == 1, stderr
     (line,) = stderr.strip().splitlines()
     assert line.startswith(f"Error: {ro}") and "Read-only file system" in line, line
-
-
-def _refuse_creation(path: object, mode: str = "r", *args: object, **kwargs: object) -> object:
-    if "x" in mode:
-        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
-    return open(path, mode, *args, **kwargs)  # type: ignore[call-overload]
 
 
 class FlakyDisk:
