@@ -211,10 +211,18 @@ async def run_connection(attempt: Attempt, recording: Recording, connect: Connec
     frames_before = recording.frames
     ending: Ending | None = None
     try:
-        async with connect(attempt.url) as ws:
-            recording.opened(recording.stamp(), conn, attempt.url, attempt.start_position)
-            attempt.on_open()
-            ending = await _converse(ws, conn, attempt, recording, stop)
+        # A stop does not wait for the handshake (up to HANDSHAKE_TIMEOUT_S): the attempt is
+        # abandoned where it is. Once it is open, the stop is the conversation's to answer
+        # (with a close frame), so the handshake's scope is let go of at once.
+        with stop.interruptible() as handshake:
+            async with connect(attempt.url) as ws:
+                stop.release(handshake)
+                if not handshake.cancel_called:  # else stopped as it opened: not ours to record
+                    recording.opened(recording.stamp(), conn, attempt.url, attempt.start_position)
+                    attempt.on_open()
+                    ending = await _converse(ws, conn, attempt, recording, stop)
+        if ending is None:
+            return Ending("stopped", None, "stopped while connecting")
     except ConnectionRejected as exc:
         body = _text(exc.body)
         recording.error(recording.stamp(), conn, status=exc.status_code, body=body)  # scrubs it

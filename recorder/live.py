@@ -19,7 +19,7 @@ import os
 import random
 import ssl
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,12 +32,12 @@ from recorder.connection import Connect, websocket_connect
 from recorder.live_options import LiveOptions
 from recorder.policy import classify_status
 from recorder.recording import Recording
-from recorder.run import close_capture, open_captures, stop_on_signals
+from recorder.run import check_directory, close_capture, open_captures, stop_on_signals
 from recorder.secret import Token
 from recorder.session import AttemptLimiter, FixtureResult, FixtureSession, RecordOptions
 from recorder.status import FixtureStatus, PlainReporter
 from recorder.stop import Stop
-from ttrec.errors import CaptureWriteError, TtrecError
+from ttrec.errors import TtrecError
 from ttrec.feed import Feed
 from ttrec.fixtures_list import (
     MAX_POLL_PAGES,
@@ -91,7 +91,9 @@ class Snapshot:
     open: tuple[CaptureGauge, ...]
     frames: int  # data frames written, closed captures included
     heartbeats: int
-    connections: int  # websocket connections made (reconnects = connections - captures)
+    connections: int  # websocket connections opened
+    attempts: int  # connection attempts, the failed ones too
+    reconnects: int  # connections opened beyond each capture's first
     gaps_closed: int
     bytes_written: int
     polls: int
@@ -117,6 +119,7 @@ class LiveSummary:
     finished: int = 0  # captures recorded to their finished frame, complete
     failed: int = 0  # captures that failed or may miss frames
     stopped: int = 0  # captures stopped by a signal before their end
+    not_created: int = 0  # times a capture could not be created (each retried while live)
     refused: ApiRefused | None = None
 
     @property
@@ -157,7 +160,8 @@ class LiveRecorder:
         self.polls = 0
         self.poll_failures = 0
         self._open: dict[tuple[str, Feed], FixtureSession] = {}  # dropped when closed
-        self._closed_totals = [0, 0, 0, 0, 0]  # frames, heartbeats, connections, gaps closed, bytes
+        # frames, heartbeats, connections, attempts, reconnects, gaps closed, bytes (_counts)
+        self._closed_totals = [0] * 7
         self._listed_live = 0
         self._listed_scheduled = 0
         self._count_scheduled = live.until_idle  # and with --metrics: its gauge
@@ -166,6 +170,10 @@ class LiveRecorder:
         self.metrics_port: int | None = None  # where --metrics listens, once it does
         self._recording: dict[str, int] = {}  # fixture id -> its captures still open
         self._ended_but_listed: set[str] = set()  # closed, and the API still said Live
+        # fixture id -> its feeds whose capture could not be created: tried again at each
+        # poll while the API lists the fixture as live (a disk that was full or read-only
+        # for a while costs nothing, each capture starting from startPosition 0)
+        self._retry: dict[str, set[Feed]] = {}
         self._api_state = "ok"
         self._shown_tally: tuple[int, ...] = ()
 
@@ -173,7 +181,9 @@ class LiveRecorder:
         self, *, handle_signals: bool = False, metrics: tuple[str, int] | None = None
     ) -> LiveSummary:
         """Until stopped, refused, or idle (`until_idle`); with `metrics`, a Prometheus
-        exporter on that address meanwhile (recorder.metrics)."""
+        exporter on that address meanwhile (recorder.metrics). An `out` that cannot hold
+        the captures is refused first (`check_directory`), before anything is asked."""
+        check_directory(self._out, self._options.create_file)
         if metrics is None:
             return await self._run(handle_signals)
         from recorder.metrics import serve_metrics  # the optional dependency, only when asked
@@ -227,9 +237,13 @@ class LiveRecorder:
             self._listed_live, self._listed_scheduled = len(listed), scheduled
             self._reporter.say("api", f"poll: {len(listed)} live, {scheduled} scheduled", "debug")
             for entry in live:
-                if entry.fixture_id not in self._recording and entry.fixture_id not in self._ended_but_listed:
-                    self._start(captures, entry)
+                fixture_id = entry.fixture_id
+                if fixture_id in self._retry:
+                    self._start(captures, fixture_id, self._retry.pop(fixture_id))
+                elif fixture_id not in self._recording and fixture_id not in self._ended_but_listed:
+                    self._start(captures, fixture_id, self._live.feeds)
             self._ended_but_listed &= listed  # forget what the API no longer lists as live
+            self._give_up(self._retry.keys() - listed)
             self._show_tally(len(listed), scheduled)
             if self._live.until_idle and not listed and not scheduled and not self._recording:
                 self._reporter.say(
@@ -277,10 +291,14 @@ class LiveRecorder:
             raise _Trouble("stopping")
         self.requests += 1
         try:
-            with trio.move_on_after(self._live.request_timeout_s) as timer:
+            # A stop does not wait for the answer (up to request_timeout_s).
+            timeout = self._live.request_timeout_s
+            with self.stop.interruptible() as stopped, trio.move_on_after(timeout) as timer:
                 reply = await self._http.get(
                     f"{self._url}?{query}", headers=request_headers(self._token.reveal())
                 )
+            if stopped.cancelled_caught:
+                raise _Trouble("stopping")
             if timer.cancelled_caught:
                 raise _Trouble(f"no answer within {self._live.request_timeout_s:g} s")
         except httpx.TimeoutException:  # httpx's backstop: the same state as ours
@@ -313,24 +331,37 @@ class LiveRecorder:
                 self._reporter.say("api", message)
 
     def _show_tally(self, live: int, scheduled: int) -> None:
-        """The one status view of all fixtures, logged when it changes."""
-        s = self.summary
-        tally = (live, scheduled, len(self._recording), s.finished, s.failed, s.stopped)
+        """The one status view of all fixtures, logged when it changes. Fixtures, never
+        captures (with two feeds a fixture has two): the numbers of `ttrec_fixtures{state}`."""
+        t = self._tally
+        tally = (live, scheduled, len(self._recording), t.done, t.failed, t.stopped)
         if tally != self._shown_tally:
             self._shown_tally = tally
-            shown_scheduled = f"{scheduled} scheduled, " if self._live.until_idle else ""
+            shown_scheduled = f"{scheduled} scheduled, " if self._count_scheduled else ""
+            shown_stopped = f", {t.stopped} stopped" if t.stopped else ""
             self._reporter.say(
                 "fixtures",
                 f"{live} live, {shown_scheduled}{len(self._recording)} recording, "
-                f"{s.finished} done, {s.failed} failed",
+                f"{t.done} done, {t.failed} failed{shown_stopped}",
             )
 
     # -- the captures
 
-    def _start(self, captures: trio.Nursery, entry: Listed) -> None:
-        self._recording[entry.fixture_id] = len(self._live.feeds)
-        for feed in self._live.feeds:
-            captures.start_soon(self._capture, entry.fixture_id, feed)
+    def _start(self, captures: trio.Nursery, fixture_id: str, feeds: Iterable[Feed]) -> None:
+        for feed in feeds:
+            self._recording[fixture_id] = self._recording.get(fixture_id, 0) + 1
+            captures.start_soon(self._capture, fixture_id, feed)
+
+    def _give_up(self, fixture_ids: Iterable[str]) -> None:
+        """Fixtures no longer live whose capture never could be created: each counts failed,
+        now, or when its other feeds' captures close."""
+        for fixture_id in list(fixture_ids):
+            del self._retry[fixture_id]
+            if fixture_id in self._recording:
+                self._worst[fixture_id] = "failed"
+            else:
+                self._worst.pop(fixture_id, None)
+                self._tally.failed += 1
 
     async def _capture(self, fixture_id: str, feed: Feed) -> None:
         try:
@@ -341,12 +372,12 @@ class LiveRecorder:
                 self._recording[fixture_id] = left
             else:
                 del self._recording[fixture_id]
-                self._ended_but_listed.add(fixture_id)
-        if (
-            result is None
-            or result.outcome == "failed"
-            or (result.outcome == "finished" and not result.complete)
-        ):
+                if fixture_id not in self._retry:
+                    self._ended_but_listed.add(fixture_id)
+        if result is None:  # not created: tried again at the next poll (_retry)
+            self.summary.not_created += 1
+            return
+        if result.outcome == "failed" or (result.outcome == "finished" and not result.complete):
             self.summary.failed += 1
             outcome = "failed"
         elif result.outcome == "stopped":
@@ -361,8 +392,8 @@ class LiveRecorder:
         """Fold one closed capture into its fixture's outcome; count the fixture at its last."""
         ranks = ("done", "stopped", "failed")
         worst = max(outcome, self._worst.pop(fixture_id, "done"), key=ranks.index)
-        if fixture_id in self._recording:
-            self._worst[fixture_id] = worst  # other feeds still open: kept until they close
+        if fixture_id in self._recording or fixture_id in self._retry:
+            self._worst[fixture_id] = worst  # other feeds still open or to retry: kept until then
             return
         tally = self._tally
         if worst == "failed":
@@ -377,8 +408,11 @@ class LiveRecorder:
         label = fixture_id if len(self._live.feeds) == 1 else f"{fixture_id}/{feed}"
         try:
             (writer,) = open_captures([fixture_id], self._out, options, self._now())
-        except CaptureWriteError as exc:
-            self._reporter.say(label, f"failed: cannot create the capture: {exc}", "error")
+        except TtrecError as exc:  # the disk, or an --out changed under us: this capture only
+            self._retry.setdefault(fixture_id, set()).add(feed)
+            self._reporter.say(
+                label, f"cannot create the capture: {exc}; trying again at the next poll while live", "error"
+            )
             return None
         recording = Recording(writer, token=self._token, feed=feed)
         status = FixtureStatus(label, str(writer.path), recording.counters)
@@ -424,13 +458,15 @@ class LiveRecorder:
                     fixture_id, feed, session.status.state, recording.idle_s(), len(recording.mismatches)
                 )
             )
-        frames, heartbeats, connections, gaps_closed, written = totals
+        frames, heartbeats, connections, attempts, reconnects, gaps_closed, written = totals
         return Snapshot(
             summary=replace(self.summary),
             open=tuple(gauges),
             frames=frames,
             heartbeats=heartbeats,
             connections=connections,
+            attempts=attempts,
+            reconnects=reconnects,
             gaps_closed=gaps_closed,
             bytes_written=written,
             polls=self.polls,
@@ -441,13 +477,24 @@ class LiveRecorder:
         )
 
 
-def _counts(session: FixtureSession) -> tuple[int, int, int, int, int]:
+def _counts(session: FixtureSession) -> tuple[int, ...]:
+    """What one capture adds to the totals, in `Snapshot`'s order."""
     status = session.status
     try:
         written = os.stat(session.recording.writer.path).st_size
     except OSError:
         written = 0
-    return (status.frames, status.heartbeats, status.connections, session.recording.gaps_closed, written)
+    reconnects = max(status.connections - 1, 0)
+    gaps_closed = session.recording.gaps_closed
+    return (
+        status.frames,
+        status.heartbeats,
+        status.connections,
+        status.attempts,
+        reconnects,
+        gaps_closed,
+        written,
+    )
 
 
 def api_client(live: LiveOptions, verify: ssl.SSLContext | bool = True) -> httpx.AsyncClient:
@@ -492,4 +539,5 @@ def describe(summary: LiveSummary) -> Sequence[str]:
     return [
         f"record --live: {summary.recorded} capture(s): {summary.finished} finished, "
         f"{summary.failed} failed, {summary.stopped} stopped"
+        + (f"; {summary.not_created} could not be created" if summary.not_created else "")
     ]

@@ -100,14 +100,16 @@ def _counter_families(snap: Snapshot) -> Iterator[Any]:
     for name, help_text, value in (
         ("ttrec_frames", "Data frames written", snap.frames),
         ("ttrec_heartbeats", "Heartbeats and other non-data messages written", snap.heartbeats),
-        ("ttrec_connections", "Websocket connections made", snap.connections),
-        (
-            "ttrec_reconnects",
-            "Connections beyond each capture's first",
-            max(snap.connections - _captures(snap), 0),
-        ),
+        ("ttrec_connections", "Websocket connections opened", snap.connections),
+        ("ttrec_connection_attempts", "Websocket connection attempts, the failed ones too", snap.attempts),
+        ("ttrec_reconnects", "Connections opened beyond each capture's first", snap.reconnects),
         ("ttrec_gaps_closed", "Possible gaps a resend from the start repaired", snap.gaps_closed),
         ("ttrec_bytes_written", "Bytes of capture files written", snap.bytes_written),
+        (
+            "ttrec_captures_not_created",
+            "Captures that could not be created (each tried again at the next poll while live)",
+            snap.summary.not_created,
+        ),
         ("ttrec_api_polls", "Polls of the fixtures API", snap.polls),
         ("ttrec_api_poll_failures", "Polls of the fixtures API that failed", snap.poll_failures),
     ):
@@ -129,10 +131,6 @@ def _open_capture_families(snap: Snapshot) -> Iterator[Any]:
         idle.add_metric([gauge.fixture_id, gauge.feed], gauge.idle_s)
     yield gaps
     yield idle
-
-
-def _captures(snap: Snapshot) -> int:
-    return snap.summary.recorded + len(snap.open)
 
 
 def serve_metrics(

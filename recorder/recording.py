@@ -65,8 +65,10 @@ class ResumeMismatch:
     got: int  # the seqNum the server sent first
 
     def describe(self) -> str:
+        # Numbered from 1 as in the log ("connected (connection 2)"); `conn` in the capture
+        # counts from 0.
         return (
-            f"connection {self.conn} resumed at startPosition {self.start_position} but began at "
+            f"connection {self.conn + 1} resumed at startPosition {self.start_position} but began at "
             f"seqNum {self.got}, not {self.expected}: frames after {self.expected} may be missing"
         )
 
@@ -80,7 +82,8 @@ class Counters:
     heartbeats: int = 0
     binaries: int = 0
     duplicates: int = 0  # resends dropped
-    connections: int = 0
+    attempts: int = 0  # connection attempts, failed ones too (each numbers its records' `conn`)
+    connections: int = 0  # those of them that opened (the handshake was answered)
     last_seq: int | None = None
     finished_seen: bool = False
     last_frame: str = ""  # exact text of the newest data frame
@@ -159,7 +162,7 @@ class Recording:
     def new_connection(self) -> int:
         conn = self._next_conn
         self._next_conn += 1
-        self.counters.connections = self._next_conn
+        self.counters.attempts = self._next_conn
         return conn
 
     def scrub(self, text: str) -> tuple[str, bool]:
@@ -171,6 +174,7 @@ class Recording:
 
     def opened(self, stamp: Stamp, conn: int, url: str, start_position: int) -> None:
         self.writer.write(Open(stamp.t, stamp.wall, conn, url, start_position))
+        self.counters.connections += 1
         # Only an overlapping resume can be checked; startPosition 0 is "everything".
         self._check = (conn, start_position) if 0 < start_position < self.position else None
         self._from_start = conn if start_position == 0 else None

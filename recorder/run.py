@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import secrets
 import signal
 import stat
 import sys
@@ -74,12 +75,7 @@ def open_captures(
     fixture_ids: Sequence[str], out: Path, options: RecordOptions, started: datetime
 ) -> list[CaptureWriter]:
     """A new capture per fixture, or none at all (those already opened are closed)."""
-    check_capture_destination(out, CAPTURE_SUFFIX)
-    if not out.name.endswith(CAPTURE_SUFFIX):
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CaptureWriteError(out, exc.strerror or str(exc)) from None
+    _prepare(out)
     writers: list[CaptureWriter] = []
     try:
         choices = output_paths(out, fixture_ids, options.feed, started)
@@ -97,6 +93,34 @@ def open_captures(
             _close_quietly(writer)
         raise
     return writers
+
+
+def _prepare(out: Path) -> None:
+    """Refuse an `out` that is neither a new capture file nor a directory; make the directory."""
+    check_capture_destination(out, CAPTURE_SUFFIX)
+    if not out.name.endswith(CAPTURE_SUFFIX):
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CaptureWriteError(out, exc.strerror or str(exc)) from None
+
+
+def check_directory(out: Path, create: Callable[[Path], IO[bytes]] = create_exclusive) -> None:
+    """For a recorder that creates its captures later, as fixtures go live (`--live`):
+    refuse now, before anything is written or asked, an `out` that names one file
+    (OutputError: many fixtures cannot share it) or a directory where a capture cannot be
+    created (CaptureWriteError, as `record ID` meets it: read-only, no permission)."""
+    if out.name.endswith(CAPTURE_SUFFIX):
+        raise OutputError(
+            f"--out {out} names one file, but --live records each fixture into its own: give a directory"
+        )
+    _prepare(out)
+    # Created the way a capture is (`create`), then let go: on Linux an unnamed file that
+    # never gets a name, elsewhere a named one, ours, removed at once.
+    probe = out / f".ttrec-probe-{secrets.token_hex(8)}{CAPTURE_SUFFIX}"
+    open_new(probe, create).close()
+    with contextlib.suppress(FileNotFoundError):
+        probe.unlink()
 
 
 def _recordings(

@@ -61,11 +61,12 @@ class FixtureResult:
     frames: int
     heartbeats: int
     duplicates: int
-    connections: int
+    connections: int  # opened (the handshake was answered)
     finished_seen: bool  # the finished:true frame is in the capture
     # resumes where the server skipped past our position and no resend from the start
     # filled in what it skipped: frames may be missing (docs/record.md)
     possible_gaps: tuple[str, ...] = ()
+    attempts: int = 0  # connection attempts, the failed ones too
 
     @property
     def complete(self) -> bool:
@@ -158,6 +159,7 @@ class FixtureSession:
             connections=s.connections,
             finished_seen=s.finished_seen,
             possible_gaps=tuple(m.describe() for m in self.recording.mismatches),
+            attempts=s.attempts,
         )
 
     async def _loop(self) -> tuple[Outcome, str]:
@@ -211,4 +213,5 @@ class FixtureSession:
         self.status.state = "recording"
         start = self._start_position
         where = f" at startPosition {start}" if start else ""
-        self._event(f"connected (connection {self.status.connections}){where}")
+        # Numbered by attempt, from 1: the `conn` of its records (from 0) plus one.
+        self._event(f"connected (connection {self.status.attempts}){where}")

@@ -65,7 +65,13 @@ class FixtureStatus:
 
     @property
     def connections(self) -> int:
+        """Connections opened."""
         return self.counters.connections
+
+    @property
+    def attempts(self) -> int:
+        """Connection attempts, those that failed too."""
+        return self.counters.attempts
 
     @property
     def last_seq(self) -> int | None:

@@ -40,3 +40,8 @@ class Stop:
                 yield scope
         finally:
             self._scopes.discard(scope)
+
+    def release(self, scope: trio.CancelScope) -> None:
+        """From now on `request()` leaves `scope` alone (a wait it covered is over, and what
+        follows inside it answers the stop its own way)."""
+        self._scopes.discard(scope)

@@ -87,6 +87,7 @@ async def test_metrics_while_recording_and_after(tmp_path: Path) -> None:
     assert TOKEN not in repr(scraped)
     # After the run: the totals hold every frame written, no open capture is left.
     assert snap.frames == 2 * FRAMES and snap.open == () and snap.connections == 2
+    assert (snap.attempts, snap.reconnects) == (2, 0)
     written = sum(p.stat().st_size for p in out.iterdir())
     assert snap.bytes_written == written
 

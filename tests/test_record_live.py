@@ -117,6 +117,14 @@ async def test_records_a_staggered_day_until_idle(tmp_path: Path, autojump_clock
     assert recorder._recording == {} and recorder._ended_but_listed == set()
     assert TOKEN not in log.getvalue()
     assert "fixtures 1 live" in log.getvalue()
+    # The status line counts fixtures, as /metrics' ttrec_fixtures does, not captures (6 here):
+    # FIXTURE has both feeds recorded, the two others each a refused actions feed.
+    *_, last = (line for line in log.getvalue().splitlines() if " fixtures " in line)
+    assert last.endswith(" fixtures 0 live, 0 scheduled, 0 recording, 1 done, 2 failed"), last
+    snap = recorder.snapshot()
+    assert (snap.fixtures.done, snap.fixtures.failed) == (1, 2)
+    # Six attempts, one per capture; the two refused actions feeds (404) never opened.
+    assert (snap.attempts, snap.connections, snap.reconnects) == (6, 4, 0)
 
 
 async def test_type_and_coverage_filters(tmp_path: Path, autojump_clock: object) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import trio
+from cli_support import invoke_on_mock_clock
 from click.testing import CliRunner
 from recorder_support import frames_of, read, write_match
 from replayer_support import FIXTURE, OTHER_FIXTURE, wait_ready
@@ -163,7 +164,8 @@ def test_a_refused_token_is_one_line_and_exit_1(runs: dict[str, Run]) -> None:
         (["--live", "--api-url", "ftp://example.invalid"], "--api-url"),
         (["--live", "--type", "friendly"], "--type"),
         (["--live", "--metrics", "9100"], "--metrics: expected ADDR:PORT"),
-        (["--metrics", "127.0.0.1:9100", FIXTURE], "--metrics and --shard are for --live"),
+        (["--metrics", "127.0.0.1:9100", FIXTURE], "--metrics is for --live"),
+        (["--live", "--feed", "actions"], "--feed is for FIXTURE_ID"),
         (["--live", "--shard", "3/3"], "--shard: shard 3 of 3"),
         (["--live", "--shard", "0/2", "--replicas", "3"], "--shard: replicas"),
         (["--live", "--replicas", "2"], "--replicas needs --shard"),
@@ -174,6 +176,38 @@ def test_usage_errors(args: list[str], problem: str) -> None:
     result = CliRunner().invoke(cli, ["record", "--token", TOKEN, *args])
     assert result.exit_code == 2, result.output
     assert problem in result.output and "Traceback" not in result.output
+
+
+# Each option only --live reads, given without it, and a value it would accept with it.
+LIVE_ONLY_OPTIONS = [
+    ["--feeds", "statistics,actions"],
+    ["--type", "official"],
+    ["--coverage", "inVenue"],
+    ["--poll", "5"],
+    ["--api-url", "http://127.0.0.1:9"],
+    ["--replicas", "1"],
+    ["--shard", "0/2"],
+    ["--metrics", "127.0.0.1:0"],
+]
+
+
+@pytest.mark.parametrize("option", LIVE_ONLY_OPTIONS, ids=lambda option: option[0])
+def test_a_live_only_option_without_live_is_refused(option: list[str], tmp_path: Path) -> None:
+    """Refused, not ignored: `record ID --feeds statistics,actions` recorded the statistics
+    feed only, without a word. On the MockClock, against a loopback port nothing listens
+    on: a recorder that went ahead would retry for ever and meet the bound instead."""
+    args = ["record", FIXTURE, "--token", TOKEN, "--base-url", "ws://127.0.0.1:9", "--out", str(tmp_path)]
+    result, _ = invoke_on_mock_clock([*args, *option], bound_s=60)
+    assert result.exit_code == 2, result.output
+    (line,) = result.output.strip().splitlines()
+    assert f"{option[0]} is for --live" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_live_only_option_given_is_named(tmp_path: Path) -> None:
+    args = ["record", FIXTURE, "--token", TOKEN, "--base-url", "ws://127.0.0.1:9", "--out", str(tmp_path)]
+    result, _ = invoke_on_mock_clock([*args, "--poll", "5", "--feeds", "actions"], bound_s=60)
+    assert result.exit_code == 2 and "--poll, --feeds are for --live" in result.output, result.output
 
 
 def _has_a_frame(path: Path) -> bool:

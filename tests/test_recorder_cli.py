@@ -153,5 +153,9 @@ def test_unknown_fixture_exits_1_without_retry(served: ThreadServer, tmp_path: P
     assert result.exit_code == 1  # one fixture failed, the other finished
     assert f"{unknown} failed" in result.stdout and f"{FIXTURE} finished" in result.stdout
     assert "HTTP 404" in result.stdout
+    # Connections made, and the attempts beside them when some never opened.
+    refused, recorded = sorted(result.stdout.splitlines(), key=lambda line: not line.startswith(unknown))
+    assert " 0 frames, 0 heartbeats, 0 connections (1 attempt) -> " in refused, refused
+    assert " heartbeats, 1 connection -> " in recorded, recorded
     served.wait_connections(2)  # the refused one and the recorded one
     assert [r.code for r in served.connections if r.fixture == unknown] == [404]

@@ -47,7 +47,8 @@ async def test_record_stops_at_once_on_an_untrusted_certificate_and_records_with
                 options=options,
                 reporter=PlainReporter(log),
             )
-        assert failed.outcome == "failed" and failed.connections == 1  # permanent: no retry
+        assert failed.outcome == "failed" and failed.attempts == 1  # permanent: no retry
+        assert failed.connections == 0
         assert "TLS certificate of 127.0.0.1 is not trusted" in failed.detail
         assert "certificate verify failed" in failed.detail or "issuer" in failed.detail
         with CaptureReader(Path(failed.path)) as reader:

@@ -11,6 +11,7 @@ from typing import Final, TextIO
 
 import click
 import trio
+from click.core import ParameterSource
 
 from recorder.connection import Connect, client_tls_context
 from recorder.live_options import DEFAULT_POLL_S, LiveOptions
@@ -29,6 +30,9 @@ from ttrec.logstyle import LogStyle
 from ttrec.shards import ALL, Shard, parse_shard
 
 _PROBE_FIXTURE: Final = "00000000-0000-0000-0000-000000000000"  # only to validate --base-url
+# The options that only `--live` reads (by parameter name): given without it, a usage error
+# rather than silently ignored (`--feed` names the one feed of `record FIXTURE_ID...`).
+LIVE_ONLY: Final = ("api_url", "poll", "feeds", "fixture_type", "coverage", "shard", "replicas", "metrics")
 
 
 RECORD_HELP: Final = """Record live fixtures, each into its own new capture file.
@@ -57,7 +61,13 @@ Example:
 @token_options
 @ca_file_option
 @click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True, help="ws:// or wss:// server.")
-@click.option("--feed", type=click.Choice(FEEDS), default="statistics", show_default=True)
+@click.option(
+    "--feed",
+    type=click.Choice(FEEDS),
+    default="statistics",
+    show_default=True,
+    help="The feed to record of FIXTURE_ID... (--live records those of --feeds).",
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -157,14 +167,17 @@ def record_command(
 ) -> None:
     style = current_style()
     if live:
+        if _given(("feed",)):
+            raise UsageProblem("--feed is for FIXTURE_ID...: --live records the feeds that --feeds names")
         secret, connect = resolve_token(token, token_file), resolve_connect(ca_file)
         options = RecordOptions(base_url=base_url, heartbeat_interval_s=heartbeat_interval)
         live_options = _live_options(api_url, feeds, poll, fixture_type, coverage, until, shard, replicas)
         named = fixture_ids or fixtures_file
         _record_live(named, secret, connect, ca_file, out, options, live_options, until, metrics, style)
         return
-    if metrics is not None or shard is not None:
-        raise UsageProblem("--metrics and --shard are for --live")
+    live_only = _given(LIVE_ONLY)
+    if live_only:
+        raise UsageProblem(f"{', '.join(live_only)} {'is' if len(live_only) == 1 else 'are'} for --live")
     if until == "idle":
         raise UsageProblem("--until idle is for --live")
     ids = _fixture_ids(fixture_ids, fixtures_file)
@@ -221,6 +234,17 @@ def _live_options(
     )
 
 
+def _given(names: tuple[str, ...]) -> list[str]:
+    """Those of the options `names` that the user gave (on the command line or from the
+    environment, not their defaults), as spelled on the command line."""
+    ctx = click.get_current_context()
+    return [
+        param.opts[0]
+        for param in ctx.command.params
+        if param.name in names and ctx.get_parameter_source(param.name) not in (None, ParameterSource.DEFAULT)
+    ]
+
+
 def _check_url(flag: str, check: Callable[[], object]) -> None:
     try:
         check()
@@ -249,7 +273,7 @@ def _record_live(
     style: LogStyle,
 ) -> None:
     """`--live`: record what the fixtures API says is live; exit 1 when the API refused us,
-    a fixture failed, or (`--until idle`) a recording was stopped before its end."""
+    a capture failed or could not be created, or (`--until idle`) a recording was stopped before its end."""
     address = _metrics_address(metrics)
     token = _check_live_usage(named, until, secret, live, options)
     try:
@@ -280,7 +304,7 @@ def _record_live(
     if summary.refused is not None:
         say(f"ttrec record: {summary.refused.detail}", "error")
         sys.exit(1)
-    if summary.failed or (summary.stopped if live.until_idle else 0):
+    if summary.failed or summary.not_created or (summary.stopped if live.until_idle else 0):
         sys.exit(1)
 
 
@@ -344,8 +368,11 @@ def _fixture_ids(args: tuple[str, ...], fixtures_file: TextIO | None) -> list[st
 
 
 def _summary(result: FixtureResult) -> str:
+    made, attempts = result.connections, result.attempts
     return (
         f"{result.fixture_id} {result.outcome}: {result.frames} frames, {result.heartbeats} heartbeats, "
-        f"{result.connections} connection{'s' if result.connections != 1 else ''} -> {result.path}"
+        f"{made} connection{'s' if made != 1 else ''}"
+        + (f" ({attempts} attempt{'s' if attempts != 1 else ''})" if attempts != made else "")
+        + f" -> {result.path}"
         + ("" if result.outcome == "finished" else f" ({result.detail})")
     )
