@@ -125,11 +125,14 @@ class ActionPacket:
         return self.type_id in COUNTED
 
     @property
+    def says_finished(self) -> bool:
+        """The packet, or its summary, says the match (its collection) is over."""
+        return self.finished or (self.summary is not None and self.summary.finished)
+
+    @property
     def ends_collection(self) -> bool:
-        """The Status Updated packet that ends the collection: it says finished (itself or
-        its summary)."""
-        ended = self.finished or (self.summary is not None and self.summary.finished)
-        return self.type_id == STATUS_UPDATED and ended
+        """The Status Updated packet that ends the collection: it says finished."""
+        return self.type_id == STATUS_UPDATED and self.says_finished
 
     @property
     def ends_dropped_collection(self) -> bool:

@@ -56,7 +56,7 @@ def cross_check(frames: Iterable[tuple[int, str]], packets: Iterable[tuple[int, 
     first, last = min(by_seq), max(by_seq)
     # A capture that reached the packet saying finished covers the match to its end: a
     # statistics frame after it is a disagreement, not a stretch it missed.
-    covers_the_end = any(p.finished or (p.summary is not None and p.summary.finished) for p in by_seq.values())
+    covers_the_end = any(packet.says_finished for packet in by_seq.values())
     out: list[Disagreement] = []
     stats_lines: dict[int, int] = {}
     before: list[int] = []
