@@ -118,7 +118,8 @@ def test_non_finite_numbers_are_one_usage_line(tmp_path, command, option, value)
 @pytest.mark.parametrize(
     "args, option, words",
     [
-        (["fuzz", "--consumer", "python consumer.py {nope}"], "--consumer", ["unknown placeholder 'nope'"]),
+        (["fuzz", "--consumer", "python consumer.py {nope}"], "--consumer", ["unknown placeholder {nope}"]),
+        (["fuzz", "--consumer", "python consumer.py {url.x}"], "--consumer", ["unknown placeholder {url.x}"]),
         (["fuzz", "--consumer", "python consumer.py {url"], "--consumer", ["expected '}'", "{url}"]),
         (["fuzz", "--consumer", ""], "--consumer", ["empty command"]),
         (["fuzz", "--consumer", "python 'consumer.py"], "--consumer", ["No closing quotation"]),

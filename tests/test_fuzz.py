@@ -90,8 +90,15 @@ def test_placeholders_are_filled_word_by_word() -> None:
     values["ca_file"] = ""
     argv = consumer_argv("node 'my consumer.js' {url} --token={token} {fixture}", values)
     assert argv == ["node", "my consumer.js", "ws://h:1/p?startPosition=3&x=1", "--token=t", "f"]
-    with pytest.raises(FuzzConfigError, match=r"unknown placeholder 'uri'"):
+    with pytest.raises(FuzzConfigError, match=r"unknown placeholder \{uri\}"):
         consumer_argv("node c.js {uri}", values)
+    # Only bare names: Python's formatting (attributes, indexes, conversions) is not let in.
+    for word in ("{url.upper}", "{url.x}", "{url[0]}", "{}", "{0}", "{url!r}", "{url:>40}"):
+        with pytest.raises(
+            FuzzConfigError, match="unknown placeholder " + word.replace("[", r"\[").replace("{", r"\{")
+        ):
+            consumer_argv(f"node c.js {word}", values)
+    assert consumer_argv("node c.js {{url}}={url}", values) == ["node", "c.js", "{url}=" + values["url"]]
     with pytest.raises(FuzzConfigError, match="empty command"):
         consumer_argv("  ", values)
 

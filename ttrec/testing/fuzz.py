@@ -18,6 +18,7 @@ import json
 import os
 import shlex
 import signal
+import string
 import tempfile
 import time
 from collections import OrderedDict
@@ -173,21 +174,34 @@ class Verdicts:
 
 def consumer_argv(template: str, values: dict[str, str]) -> list[str]:
     """Split the command like a shell would, then fill placeholders word by word (so a URL's
-    `&` or `?` needs no quoting)."""
+    `&` or `?` needs no quoting). A placeholder is a bare name of PLACEHOLDERS: `{url.x}`,
+    `{0}`, `{}` or `{url!r}` would reach into Python's formatting, and are refused."""
     try:
         words = shlex.split(template)
     except ValueError as exc:
         raise FuzzConfigError(f"--consumer: {exc}") from None
     if not words:
         raise FuzzConfigError("--consumer: empty command")
+    return [_filled(word, values) for word in words]
+
+
+def _filled(word: str, values: dict[str, str]) -> str:
     known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+    out = []
     try:
-        return [word.format(**values) for word in words]
-    except (KeyError, IndexError) as exc:
-        raise FuzzConfigError(f"--consumer: unknown placeholder {exc} (known: {known})") from None
+        parts = list(string.Formatter().parse(word))
     except ValueError as exc:  # str.format's syntax: `{url`, `}`
         braces = "{{ and }} for braces"
         raise FuzzConfigError(f"--consumer: {exc} (placeholders: {known}; {braces})") from None
+    for literal, name, spec, conversion in parts:
+        out.append(literal)
+        if name is None:
+            continue
+        field = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        if name not in PLACEHOLDERS or spec or conversion:
+            raise FuzzConfigError(f"--consumer: unknown placeholder {field} (known: {known})")
+        out.append(values[name])
+    return "".join(out)
 
 
 async def run_scenario(scenario: Scenario, consumer: str, workdir: Path, timeout_s: float) -> Outcome:
