@@ -227,3 +227,38 @@ def test_a_consumer_out_of_time_is_ended_with_the_processes_it_started(tmp_path:
         for pid in _processes_running(marker):
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads /proc")
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_signal_ends_the_consumer_s_processes_then_ttrec(tmp_path: Path, stop: signal.Signals) -> None:
+    """A CI job cancelled while a consumer runs: the consumer and what it started end, the
+    scratch directory goes, and ttrec ends as the signal asks."""
+    marker = f"{400 + os.getpid() % 1000}.{time.time_ns() % 10**6}"
+    consumer = f"sh -c {shlex.quote(f'sleep {marker} & sleep {marker}')}"
+    args = ["fuzz", "--consumer", consumer, "--examples", "1", "--max-faults", "0", "--timeout", "600"]
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    fuzz = subprocess.Popen(
+        [sys.executable, "-m", "ttrec", *args, "--out", str(tmp_path / "repro")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(_processes_running(marker)) < 2:  # the consumer is under way
+            assert fuzz.poll() is None and time.monotonic() < deadline, "the consumer never started"
+            time.sleep(0.05)
+        fuzz.send_signal(stop)
+        assert fuzz.wait(timeout=30) == -stop
+        deadline = time.monotonic() + 10
+        while (left := _processes_running(marker)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert left == []
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith("ttrec-fuzz-")] == []
+    finally:
+        fuzz.kill()
+        fuzz.wait(timeout=30)
+        for pid in _processes_running(marker):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)

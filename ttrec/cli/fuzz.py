@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import tempfile
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from ttrec.testing.fuzz import (
     FuzzResult,
     Outcome,
     Scenario,
+    StoppedBySignal,
     consumer_argv,
     describe,
     fuzz,
@@ -108,8 +110,34 @@ def fuzz_command(
       ttrec fuzz --consumer 'node consumer.js {url} {token}' --out repro/
     """
     check_own_folder(out)  # before the search: a refused --out must not cost a whole run
+    try:
+        result = _search(consumer, examples, seed, best_of, max_faults, timeout_s, budget_s)
+    except StoppedBySignal as stop:
+        # The consumer's processes are ended and the scratch directory removed: end now as
+        # the signal asks (its default action), as any process stopped by it does.
+        signal.signal(stop.signum, signal.SIG_DFL)
+        signal.raise_signal(stop.signum)
+        raise
+    if result.stopped_by_budget:
+        say(f"note: the {budget_s:g} s budget ran out after {result.examples_run} runs", "warning")
+    if result.failure is None:
+        say(f"{result.examples_run} examples, every belief held")
+        return
+    _report_failure(result.failure, result, out, consumer)
+    raise SystemExit(1)
+
+
+def _search(
+    consumer: str,
+    examples: int,
+    seed: int,
+    best_of: str | None,
+    max_faults: int,
+    timeout_s: float,
+    budget_s: float,
+) -> FuzzResult:
     with tempfile.TemporaryDirectory(prefix="ttrec-fuzz-") as workdir:
-        result = fuzz(
+        return fuzz(
             consumer,
             examples=examples,
             seed=seed,
@@ -120,13 +148,6 @@ def fuzz_command(
             max_faults=max_faults,
             progress=say,
         )
-    if result.stopped_by_budget:
-        say(f"note: the {budget_s:g} s budget ran out after {result.examples_run} runs", "warning")
-    if result.failure is None:
-        say(f"{result.examples_run} examples, every belief held")
-        return
-    _report_failure(result.failure, result, out, consumer)
-    raise SystemExit(1)
 
 
 def _report_failure(failure: tuple[Scenario, Outcome], result: FuzzResult, out: Path, consumer: str) -> None:

@@ -22,7 +22,7 @@ import string
 import tempfile
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -49,6 +49,21 @@ PLACEHOLDERS: Final = ("url", "base_url", "fixture", "token", "ca_file")
 # corrections per million points (Scenario.match_key).
 MatchKey = tuple[int, int, bool, Collection, int]
 OUTPUT_TAIL_CHARS: Final = 4000  # of a failing consumer's stderr, kept for the repro
+
+
+# A CI job cancelled (SIGTERM), a terminal closed (SIGHUP): a consumer under way, in its own
+# process group, would be left running; it is ended first (StoppedBySignal).
+STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGHUP)
+
+
+class StoppedBySignal(BaseException):
+    """A stop signal came while a consumer ran: it was ended with every process it started,
+    and the caller ends as the signal asks, once its own files are removed. A BaseException,
+    as KeyboardInterrupt is, so that a search does not take it for a failing example."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 class FuzzConfigError(TtrecError):
@@ -239,25 +254,40 @@ async def _serve_and_judge(
             "ca_file": "",
         }
         argv = consumer_argv(consumer, values)
-        try:
-            with trio.fail_after(timeout_s):
-                done = await trio.run_process(
-                    argv,
-                    capture_stdout=True,
-                    capture_stderr=True,
-                    check=False,
-                    start_new_session=True,  # its own process group: see _end_consumer
-                    deliver_cancel=_end_consumer,
-                )
-        except trio.TooSlowError:
-            nursery.cancel_scope.cancel()
-            return Outcome(f"the consumer did not finish within {timeout_s:g} s", "timed-out")
-        except OSError as exc:
-            raise FuzzConfigError(f"--consumer: cannot run {argv[0]!r}: {exc.strerror or exc}") from None
+        received: list[int] = []
+        with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
+            consumer_scope = trio.CancelScope()
+            nursery.start_soon(_cancel_on_signal, signals, consumer_scope, received)
+            try:
+                with consumer_scope, trio.fail_after(timeout_s):
+                    done = await trio.run_process(
+                        argv,
+                        capture_stdout=True,
+                        capture_stderr=True,
+                        check=False,
+                        start_new_session=True,  # its own process group: see _end_consumer
+                        deliver_cancel=_end_consumer,
+                    )
+            except trio.TooSlowError:
+                nursery.cancel_scope.cancel()
+                return Outcome(f"the consumer did not finish within {timeout_s:g} s", "timed-out")
+            except OSError as exc:
+                raise FuzzConfigError(f"--consumer: cannot run {argv[0]!r}: {exc.strerror or exc}") from None
         nursery.cancel_scope.cancel()
+    if received:  # raised out here, where no nursery wraps it in a group
+        raise StoppedBySignal(received[0])
     stdout = done.stdout.decode("utf-8", "replace")
     stderr = done.stderr.decode("utf-8", "replace")[-OUTPUT_TAIL_CHARS:]
     return _judge(truth, stdout, stderr, done.returncode)
+
+
+async def _cancel_on_signal(
+    signals: AsyncIterator[int], scope: trio.CancelScope, received: list[int]
+) -> None:
+    async for signum in signals:
+        received.append(signum)
+        scope.cancel()  # the consumer's whole group is ended (_end_consumer)
+        return
 
 
 async def _end_consumer(process: trio.Process) -> None:
