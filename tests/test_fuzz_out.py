@@ -230,10 +230,11 @@ def test_a_consumer_out_of_time_is_ended_with_the_processes_it_started(tmp_path:
 
 
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads /proc")
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_a_stop_signal_ends_the_consumer_s_processes_then_ttrec(tmp_path: Path, stop: signal.Signals) -> None:
     """A CI job cancelled while a consumer runs: the consumer and what it started end, the
-    scratch directory goes, and ttrec ends as the signal asks."""
+    scratch directory goes, and ttrec ends as the signal asks (Ctrl-C: click's one line
+    "Aborted!" and exit 1, no traceback)."""
     marker = f"{400 + os.getpid() % 1000}.{time.time_ns() % 10**6}"
     consumer = f"sh -c {shlex.quote(f'sleep {marker} & sleep {marker}')}"
     args = ["fuzz", "--consumer", consumer, "--examples", "1", "--max-faults", "0", "--timeout", "600"]
@@ -242,7 +243,7 @@ def test_a_stop_signal_ends_the_consumer_s_processes_then_ttrec(tmp_path: Path, 
         [sys.executable, "-m", "ttrec", *args, "--out", str(tmp_path / "repro")],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 60
@@ -250,7 +251,11 @@ def test_a_stop_signal_ends_the_consumer_s_processes_then_ttrec(tmp_path: Path, 
             assert fuzz.poll() is None and time.monotonic() < deadline, "the consumer never started"
             time.sleep(0.05)
         fuzz.send_signal(stop)
-        assert fuzz.wait(timeout=30) == -stop
+        _, stderr = fuzz.communicate(timeout=30)
+        if stop == signal.SIGINT:
+            assert (fuzz.returncode, stderr.decode().strip()) == (1, "Aborted!")
+        else:
+            assert (fuzz.returncode, stderr) == (-stop, b"")
         deadline = time.monotonic() + 10
         while (left := _processes_running(marker)) and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -213,9 +213,12 @@ class _Group(click.Group):
         except (click.ClickException, TtrecError, OSError) as exc:
             _exit_for(ctx, exc)
         except BaseExceptionGroup as group:  # from inside trio.run (watch, demo, serve)
-            for leaf in leaves(group):
+            found = list(leaves(group))
+            for leaf in found:
                 if isinstance(leaf, click.ClickException | TtrecError | OSError):
                     _exit_for(ctx, leaf)
+            if found and all(isinstance(leaf, KeyboardInterrupt) for leaf in found):
+                raise KeyboardInterrupt from None  # Ctrl-C: click's one line, "Aborted!", exit 1
             raise
 
 
