@@ -63,8 +63,19 @@ def decide(
     if not any(name.lower() == b"accept" and value.strip() for name, value in headers):
         return Reject(400, MISSING_ACCEPT_BODY.encode(), TEXT_TYPE)
     params = query_params(path)
-    raw_start = params.get("startPosition", "0")
-    if not raw_start.isdigit() or not raw_start.isascii():
+    start = asked_start_position(path)
+    if start is None:
+        raw_start = params["startPosition"]
         return Reject.json(400, f"startPosition must be a non-negative integer, got {raw_start[:40]!r}")
     speed = {"fast": None, "normal": 1.0}.get(params.get("speed", ""), default_speed)
-    return Accept(fixture, int(raw_start), speed)
+    return Accept(fixture, start, speed)
+
+
+def asked_start_position(path: str) -> int | None:
+    """The startPosition the request target asks for: 0 without one, None when it is not a
+    non-negative integer (a 400). Read apart from the rest of the decision, so that the
+    report of a refused request says what it asked for too."""
+    raw_start = query_params(path).get("startPosition", "0")
+    if not raw_start.isdigit() or not raw_start.isascii():
+        return None
+    return int(raw_start)

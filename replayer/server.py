@@ -19,7 +19,7 @@ from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketReque
 
 from replayer.control import CONTROL_PATH, serve_control
 from replayer.faults import prepare, rejected
-from replayer.handshake import Accept, Reject, decide
+from replayer.handshake import Accept, Reject, asked_start_position, decide
 from replayer.library import Fixture, NoCaptures, load_fixtures
 from replayer.options import ServeOptions
 from replayer.pacer import Pacer
@@ -247,7 +247,7 @@ class _Server:
             return
         decision = decide(path, request.headers, self.fixtures, self.options.speed)
         attempt, refusal = self._attempt(decision)
-        asked = decision.start_position if isinstance(decision, Accept) else 0  # what it asked for
+        asked = asked_start_position(path) or 0  # reported for a refusal too
         if refusal is not None:
             decision = Reject.json(refusal.status, f"Refused by fault {refusal} (attempt {attempt})")
         if isinstance(decision, Reject):

@@ -81,6 +81,18 @@ async def test_bad_start_position_is_400(capture: Path, autojump_clock: object) 
                 assert exc.status_code == 400 and "startPosition" in json.loads(exc.body)["error"]
 
 
+async def test_a_refused_request_reports_the_start_position_it_asked_for(
+    capture: Path, autojump_clock: object
+) -> None:
+    with trio.fail_after(10):
+        async with running([capture]) as handle:
+            await rejected(handle.fixture_url(OTHER_FIXTURE) + "?startPosition=5")  # 404
+            await rejected(handle.fixture_url(FIXTURE) + "?startPosition=7", headers=[])  # 400, no Accept
+            await rejected(handle.fixture_url(FIXTURE) + "?startPosition=x")  # 400: none it could ask for
+            reports = await handle.wait_connections(3)
+    assert [(r.code, r.start_position) for r in reports] == [(404, 5), (400, 7), (400, 0)]
+
+
 async def test_configured_token_is_accepted(capture: Path, autojump_clock: object) -> None:
     with trio.fail_after(10):
         async with (
