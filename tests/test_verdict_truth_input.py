@@ -11,7 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from ttrec.cli import cli
+from ttrec.records import Frame
+from ttrec.simulated_incidents import Incidents
 from ttrec.simulator import simulate_match, write_capture
+from ttrec.truth import Truth, line_problem, truths
 
 MATCH = simulate_match(seed=11, best_of=3)
 
@@ -33,10 +36,15 @@ def _verdict(truth: Path, beliefs: str):  # type: ignore[no-untyped-def]
     "change, problem",
     [
         (lambda line: {**line, "schema": "other/9"}, "schema 'other/9'"),
-        (lambda line: {k: v for k, v in line.items() if k != "schema"}, "schema None"),
-        (lambda line: {"seq": line["seq"], "sets": line["sets"]}, "schema None"),  # a beliefs line
+        (lambda line: {k: v for k, v in line.items() if k != "schema"}, "no schema"),
+        (lambda line: {"seq": line["seq"], "sets": line["sets"]}, "no schema"),  # a beliefs line
         (lambda line: {k: v for k, v in line.items() if k != "winner"}, "no winner"),
-        (lambda line: {**line, "seq": str(line["seq"])}, "seq is not an integer"),
+        (lambda line: {**line, "seq": "3"}, 'seq "3" is not what a truth line holds there'),
+        (lambda line: {**line, "seq": True}, "seq true is not what a truth line holds there"),
+        (lambda line: {**line, "sets": None}, "sets null is not what a truth line holds there"),
+        (lambda line: {**line, "sets_won": "x"}, 'sets_won "x" is not what a truth line holds there'),
+        (lambda line: {**line, "server": 5}, "server 5 is not what a truth line holds there"),
+        (lambda line: {**line, "finished": 1}, "finished 1 is not what a truth line holds there"),
     ],
 )
 def test_a_truth_line_that_is_not_one_is_refused_by_its_line_number(tmp_path: Path, change, problem) -> None:  # type: ignore[no-untyped-def]
@@ -72,3 +80,20 @@ def test_what_ttrec_truth_printed_is_accepted_and_still_judges(tmp_path: Path) -
     assert _verdict(path, right).exit_code == 0
     judged = _verdict(path, wrong)
     assert judged.exit_code == 1 and judged.stdout.startswith("beliefs line 1: at seq ")
+
+
+@pytest.mark.parametrize("feed", ["statistics", "actions"])
+@pytest.mark.parametrize("scenario", ["completed", "suspended", "dropped"])
+def test_every_truth_line_ttrec_writes_is_one_line_problem_accepts(feed: str, scenario: str) -> None:
+    """line_problem names the fields a truth line holds: exactly those `Truth.to_json` writes."""
+    for seed in range(4):
+        match = simulate_match(seed=seed, best_of=3, incidents=Incidents(scenario=scenario))  # type: ignore[arg-type]
+        packets = [r.data for r in match.actions_records if isinstance(r, Frame)]
+        texts = packets if feed == "actions" else match.frames
+        lines = [state.to_json() for state in truths(texts, feed)]  # type: ignore[arg-type]
+        assert lines and all(line_problem(json.loads(json.dumps(line))) is None for line in lines)
+        first = lines[0]
+        for name in first:
+            if name != "schema":
+                assert line_problem({k: v for k, v in first.items() if k != name}) == f"no {name}"
+    assert Truth.__dataclass_fields__.keys() == first.keys()

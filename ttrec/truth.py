@@ -108,6 +108,52 @@ class Truth:
         return json.dumps(self.to_json(), separators=(",", ":"))
 
 
+def line_problem(line: Any) -> str | None:
+    """What keeps a decoded JSON value from being a truth line as `Truth.to_json` writes it
+    (`ttrec verdict` reads a TRUTH file with it), or None."""
+    if not isinstance(line, dict):
+        return "not a JSON object"
+    if "schema" not in line:
+        return "no schema"
+    if line["schema"] != SCHEMA:
+        return f"schema {line['schema']!r}"
+    for name, fits in _FIELD_CHECKS.items():
+        if name not in line:
+            return f"no {name}"
+        if not fits(line[name]):
+            return f"{name} {json.dumps(line[name])[:40]} is not what a truth line holds there"
+    return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_pair(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and all(_is_int(v) and v >= 0 for v in value)
+
+
+def _one_of(*allowed: object) -> Any:
+    return lambda value: value in allowed and type(value) in {type(a) for a in allowed}
+
+
+_SIDE_OR_NONE = _one_of("home", "away", None)
+_FIELD_CHECKS: Final = {
+    "seq": _is_int,
+    "frame": _is_int,
+    "sets": lambda value: isinstance(value, list) and all(_is_pair(score) for score in value),
+    "sets_won": _is_pair,
+    "server": _SIDE_OR_NONE,
+    "moment": lambda value: value is None or isinstance(value, str),
+    "moment_side": _SIDE_OR_NONE,
+    "finished": lambda value: isinstance(value, bool),
+    "winner": _SIDE_OR_NONE,
+    "ended": _one_of("completed", "dropped", None),
+    "corrections": lambda value: _is_int(value) and value >= 0,
+    "teams": lambda value: isinstance(value, dict) and all(isinstance(v, str) for v in value.values()),
+}
+
+
 def truths(frame_texts: Iterable[str], feed: Feed = "statistics") -> Iterator[Truth]:
     """The state after each data frame; a frame that is not a frame of `feed` changes
     nothing and gets no line (there is no seqNum to key it by)."""

@@ -16,7 +16,7 @@ from ttrec.cli.params import CaptureInput
 from ttrec.errors import TtrecError
 from ttrec.feed import feed_named
 from ttrec.records import Frame
-from ttrec.truth import COMPARABLE, SCHEMA, truths
+from ttrec.truth import SCHEMA, line_problem, truths
 from ttrec.verdict import first_divergence, parse_beliefs
 
 
@@ -36,7 +36,10 @@ def _truth_lines(path: Path) -> list[dict[str, Any]]:
     lines = []
     with path.open(encoding="utf-8", errors="replace") as file:
         for number, text in enumerate(file, start=1):
-            problem = _truth_line_problem(text)
+            try:
+                problem = line_problem(json.loads(text))
+            except (ValueError, RecursionError):
+                problem = "not JSON"
             if problem is not None:
                 raise TtrecError(
                     f"{path}:{number}: not a {SCHEMA} line ({problem}; see `ttrec truth --help`)"
@@ -45,21 +48,6 @@ def _truth_lines(path: Path) -> list[dict[str, Any]]:
     if not lines:
         raise TtrecError(f"{path}: no truth line: neither a capture nor what `ttrec truth` prints")
     return lines
-
-
-def _truth_line_problem(text: str) -> str | None:
-    try:
-        line = json.loads(text)
-    except (ValueError, RecursionError):
-        return "not JSON"
-    if not isinstance(line, dict):
-        return "not a JSON object"
-    if line.get("schema") != SCHEMA:
-        return f"schema {line.get('schema')!r}"
-    missing = [name for name in ("seq", *COMPARABLE) if name not in line]
-    if missing or not isinstance(line["seq"], int):
-        return f"no {missing[0]}" if missing else "seq is not an integer"
-    return None
 
 
 @command("truth")
