@@ -81,6 +81,20 @@ def test_a_replica_whose_clock_runs_behind_cannot_reorder_the_frames(tmp_path: P
     assert CliRunner().invoke(cli, ["check", str(out)]).exit_code == 0
 
 
+def test_times_count_from_the_first_frame_even_when_a_later_one_looked_earlier(tmp_path: Path) -> None:
+    # B's clock is 4 s behind: its copies of 2 and 3 look older than A's 1.
+    a = write(tmp_path / "a.jsonl.zst", [(1, 10.0), (2, 11.0), (3, 12.0)])
+    b = write(tmp_path / "b.jsonl.zst", [(2, 7.0), (3, 8.0)])
+    out = tmp_path / "merged.jsonl.zst"
+    assert CliRunner().invoke(cli, ["merge", str(a), str(b), "-o", str(out)]).exit_code == 0
+    _, records = read(out)
+    frames = [r for r in records if isinstance(r, Frame)]
+    assert [f.data for f in frames] == [frame_text(seq) for seq in (1, 2, 3)]
+    # B's copies arrived first (by their stamps) and stamp before 1: held at the first's time
+    assert [f.t for f in frames] == [0, 0, 0]
+    assert [f.wall for f in frames] == [wall(10.0), wall(7.0), wall(8.0)]  # as each copy was stamped
+
+
 def test_a_disagreement_is_reported_and_nothing_written(tmp_path: Path) -> None:
     a = write(tmp_path / "a.jsonl.zst", [(1, 1.0), (2, 2.0), (3, 3.0)])
     b = write(tmp_path / "b.jsonl.zst", [(2, 2.1), (3, 3.1)], texts={3: frame_text(3, pad="other")})

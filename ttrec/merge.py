@@ -11,7 +11,9 @@ earliest arrival's, on the wall clock (each recorder's `t` counts from its own s
 only `wall` compares across machines). Frames are written in the order of their position,
 which is the order the provider sends them on either feed (a statistics correction is a
 frame of its own with the next seqNum), each at its earliest arrival but never before the
-one it follows: a replica whose clock runs a little behind cannot reorder the match.
+one it follows: a replica whose clock runs a little behind cannot reorder the match. A
+frame keeps the `wall` stamp of the copy kept, as recorded (so `wall` may step back where
+the replicas' clocks disagree; `t` never does).
 Heartbeats and connection records are left out: they describe each recorder's connections,
 not the match.
 """
@@ -74,7 +76,7 @@ def merge(parts: Sequence[Sequence[Record]], feed: Feed = "statistics") -> Merge
         if len(by_text) > 1
     ]
     ordered = [best[seq] for seq in sorted(best)]
-    start = min(moment for moment, _, _ in ordered)
+    start = ordered[0][0]  # times count from the first frame; none goes back before it
     records: list[Record] = []
     last_t = 0
     for moment, _, frame in ordered:
