@@ -156,7 +156,7 @@ def test_cat_frames_prints_payloads_that_hold_newlines_exactly_and_says_so(tmp_p
     assert code == 0
     assert out == "".join(d + "\n" for d in datas).encode()
     [note] = err.splitlines()
-    assert "1 payload(s) hold newlines" in note and "--null" in note
+    assert "1 payload holds newlines" in note and "--null" in note
 
 
 def test_cat_frames_null_ends_each_payload_with_nul(tmp_path):

@@ -95,7 +95,12 @@ def test_warp_then_splice_keeps_the_history(source: Path, tmp_path: Path) -> Non
         (
             ["slice", "{src}", "-o", "{out}", "--time", "1", "--to", "final"],
             2,
-            "--time and --from/--to were given",
+            "--time and --to were given together",
+        ),
+        (
+            ["slice", "{src}", "-o", "{out}", "--seq", "1", "--set", "1", "--time", "1", "--from", "final"],
+            2,
+            "--seq, --time, --set and --from were given together",
         ),
         (["slice", "{src}", "-o", "{out}", "--time", "abc"], 2, "--time 'abc': expected A..B in seconds"),
         (["slice", "{src}", "-o", "{out}", "--seq", "x"], 2, "expected N..M"),

@@ -650,8 +650,9 @@ def faults_due(
     of the capture). `draw` is called once for every probability trigger after every data
     frame, whether or not it or another fault fires, so the draws line up run after run.
     A fault that would fire but has spent its `budget` (None: no limits) does not. After
-    one that ends playback (a drop, a close) the list ends: the faults after it do not fire
-    and keep their budget (the draws after it are not made either; the connection ends).
+    one that ends playback (a drop, a close, heartbeats-only for good) the list ends: the
+    faults after it do not fire and keep their budget (the draws after it are not made
+    either; the connection ends).
     """
     due: list[ConnectionFault] = []
     for number, fault in enumerate(faults):

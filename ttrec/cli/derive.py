@@ -106,16 +106,19 @@ def slice_command(
     """
     given = {"--seq": seq_range, "--time": time_range, "--set": set_range}
     named = [name for name, text in given.items() if text is not None]
-    if from_moment is not None or to_moment is not None:
-        named.append("--from/--to")
+    moments = [name for name, text in (("--from", from_moment), ("--to", to_moment)) if text is not None]
+    if moments:
+        named.append("/".join(moments))
     if not named:
         raise click.UsageError("say where to cut: one of --seq, --time, --set, or --from/--to")
     if len(named) > 1:
-        raise click.UsageError(f"one cut at a time: {' and '.join(named)} were given together")
+        raise click.UsageError(
+            f"one cut at a time: {', '.join(named[:-1])} and {named[-1]} were given together"
+        )
     try:  # what was asked cannot be read: a usage error, as for every other option
         cut = (
             moment_cut(from_moment, to_moment)
-            if named == ["--from/--to"]
+            if moments
             else parse_cut(named[0].removeprefix("--"), given[named[0]] or "")  # type: ignore[arg-type]
         )
     except DeriveError as exc:
