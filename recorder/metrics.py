@@ -15,6 +15,7 @@ from typing import Any, Final
 import trio
 
 from recorder.live import Snapshot
+from ttrec.errors import ListenError
 
 try:
     from prometheus_client import CollectorRegistry, start_http_server
@@ -142,7 +143,10 @@ def serve_metrics(
         raise MetricsUnavailable(INSTALL_HINT)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(LiveCollector(snapshot, trio.lowlevel.current_trio_token()))
-    server, thread = start_http_server(address[1], addr=address[0], registry=registry)
+    try:
+        server, thread = start_http_server(address[1], addr=address[0], registry=registry)
+    except OSError as exc:  # the port taken, a name that does not resolve
+        raise ListenError(*address, exc.strerror or str(exc), "--metrics") from None
 
     def stop() -> None:
         server.shutdown()

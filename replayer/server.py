@@ -27,7 +27,7 @@ from replayer.plain_http import PLAIN_HTTP_STATUS, answer_plain, read_head
 from replayer.report import ConnectionReport, LatenessHistogram, Positions
 from replayer.session import Session
 from replayer.wire import ServerStream, frames_of
-from ttrec.errors import TtrecError
+from ttrec.errors import ListenError
 from ttrec.faults import FiringBudget, RejectFault
 from ttrec.feed import Feed, feed_path, parse_feed_path, validate_fixture_id
 from ttrec.truth import Truth
@@ -46,13 +46,6 @@ CLIENT_MAX_MESSAGE_BYTES: Final = 64 * 1024  # an auth message is tiny; bigger i
 # Reports of ended connections kept in memory (~0.8 KiB each): a server left running
 # through millions of reconnects keeps the latest ones and counts the rest.
 MAX_KEPT_REPORTS: Final = 10_000
-
-
-class ListenError(TtrecError):
-    def __init__(self, host: str, port: int, problem: str) -> None:
-        self.host = host
-        self.port = port
-        super().__init__(f"cannot listen on {host}:{port}: {problem}")
 
 
 class ServerHandle:

@@ -10,6 +10,7 @@ shown through the exporter's text format without its thread: on the MockClock
 from __future__ import annotations
 
 import io
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import httpx
 import pytest
 import trio
 import trio.testing
+from click.testing import CliRunner
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
@@ -31,6 +33,7 @@ from recorder.secret import Token
 from recorder.session import RecordOptions
 from replayer import ServeOptions
 from replayer.rest import listings_of, serve_api_tcp
+from ttrec.cli import cli
 
 FRAMES = 30
 
@@ -90,6 +93,20 @@ async def test_metrics_while_recording_and_after(tmp_path: Path) -> None:
     assert (snap.attempts, snap.reconnects) == (2, 0)
     written = sum(p.stat().st_size for p in out.iterdir())
     assert snap.bytes_written == written
+
+
+def test_a_metrics_port_that_cannot_be_listened_on_is_named(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ["record", "--live", "--api-url", "http://127.0.0.1:9/x", "--base-url", "ws://127.0.0.1:9"]
+        args += ["--metrics", f"127.0.0.1:{port}", "--out", str(tmp_path / "out")]
+        result = CliRunner().invoke(cli, args, env={"TTREC_TOKEN": TOKEN})
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"Error: --metrics: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ TtrecError
  ├── FixtureConflict(fixture, feed)   replayer.library: two captures offer the same feed
  ├── NoCaptures(where)                replayer.library: nothing to serve
  ├── ControlError                     replayer.control: a step that cannot be taken
- └── ListenError(host, port)          replayer.server: the port cannot be bound
+ └── ListenError(host, port)          a port cannot be bound (serve; record --live --metrics)
 
 Two ValueErrors stay outside the tree because callers add the context they lack:
 RecordError (ttrec.header; the reader adds path and line) and FrameError (ttrec.match; a
@@ -118,3 +118,13 @@ class UpstreamRejected(TtrecError):
 
     def __repr__(self) -> str:
         return f"UpstreamRejected(status={self.status!r}, body={self.body[:200]!r})"
+
+
+class ListenError(TtrecError):
+    """A port that cannot be listened on; `what` names the option it is for, if any."""
+
+    def __init__(self, host: str, port: int, problem: str, what: str = "") -> None:
+        self.host = host
+        self.port = port
+        where = f"{what}: " if what else ""
+        super().__init__(f"{where}cannot listen on {host}:{port}: {problem}")
