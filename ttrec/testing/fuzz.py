@@ -19,6 +19,7 @@ import os
 import shlex
 import signal
 import string
+import subprocess
 import tempfile
 import time
 from collections import OrderedDict
@@ -254,13 +255,31 @@ async def _serve_and_judge(
             "ca_file": "",
         }
         argv = consumer_argv(consumer, values)
-        received: list[int] = []
+        ran = await _run_consumer(argv, timeout_s)
+        nursery.cancel_scope.cancel()
+    if isinstance(ran, StoppedBySignal):
+        raise ran  # out here, where no nursery wraps it in a group
+    if isinstance(ran, Outcome):
+        return ran
+    stdout = ran.stdout.decode("utf-8", "replace")
+    stderr = ran.stderr.decode("utf-8", "replace")[-OUTPUT_TAIL_CHARS:]
+    return _judge(truth, stdout, stderr, ran.returncode)
+
+
+async def _run_consumer(
+    argv: list[str], timeout_s: float
+) -> subprocess.CompletedProcess[bytes] | Outcome | StoppedBySignal:
+    """The consumer's run, or the Outcome of one out of time, or the stop signal that ended
+    it (returned, for the caller to raise where no nursery wraps it in a group)."""
+    received: list[int] = []
+    ran: subprocess.CompletedProcess[bytes] | Outcome | FuzzConfigError | None = None
+    async with trio.open_nursery() as nursery:
         with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
             consumer_scope = trio.CancelScope()
             nursery.start_soon(_cancel_on_signal, signals, consumer_scope, received)
             try:
                 with consumer_scope, trio.fail_after(timeout_s):
-                    done = await trio.run_process(
+                    ran = await trio.run_process(
                         argv,
                         capture_stdout=True,
                         capture_stderr=True,
@@ -269,16 +288,16 @@ async def _serve_and_judge(
                         deliver_cancel=_end_consumer,
                     )
             except trio.TooSlowError:
-                nursery.cancel_scope.cancel()
-                return Outcome(f"the consumer did not finish within {timeout_s:g} s", "timed-out")
+                ran = Outcome(f"the consumer did not finish within {timeout_s:g} s", "timed-out")
             except OSError as exc:
-                raise FuzzConfigError(f"--consumer: cannot run {argv[0]!r}: {exc.strerror or exc}") from None
+                ran = FuzzConfigError(f"--consumer: cannot run {argv[0]!r}: {exc.strerror or exc}")
         nursery.cancel_scope.cancel()
-    if received:  # raised out here, where no nursery wraps it in a group
-        raise StoppedBySignal(received[0])
-    stdout = done.stdout.decode("utf-8", "replace")
-    stderr = done.stderr.decode("utf-8", "replace")[-OUTPUT_TAIL_CHARS:]
-    return _judge(truth, stdout, stderr, done.returncode)
+    if received:
+        return StoppedBySignal(received[0])
+    if isinstance(ran, FuzzConfigError):
+        raise ran
+    assert ran is not None  # run, timed out or stopped: each one leaves
+    return ran
 
 
 async def _cancel_on_signal(
