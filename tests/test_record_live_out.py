@@ -157,17 +157,23 @@ def listed_for(polls: int, fixture: str = FIXTURE) -> object:
     return script
 
 
-async def test_a_capture_not_created_mid_run_is_tried_again_at_the_next_poll(
-    tmp_path: Path, autojump_clock: object
-) -> None:
-    captures = capture_set(tmp_path)[:1]
-    out, log, disk = tmp_path / "out", io.StringIO(), FlakyDisk(failures=2)
+async def one_fixture_live_on(
+    disk: FlakyDisk, captures: list[Path], script: object, out: Path, log: io.StringIO
+) -> tuple[LiveSummary, LiveRecorder]:
+    """`record --live` of the served captures, listed live as `script` says, onto `disk`."""
     with trio.fail_after(3600):
         async with (
             replayer(captures, ServeOptions(speed=1.0)) as handle,
-            hostile_api(listed_for(8)) as (url, _),
+            hostile_api(script) as (url, _),
         ):
-            summary, recorder = await run_on_disk(handle, live_options(url), out, log, disk)
+            return await run_on_disk(handle, live_options(url), out, log, disk)
+
+
+async def test_a_capture_not_created_mid_run_is_tried_again_at_the_next_poll(
+    tmp_path: Path, autojump_clock: object
+) -> None:
+    captures, out, log, disk = capture_set(tmp_path)[:1], tmp_path / "out", io.StringIO(), FlakyDisk(2)
+    summary, recorder = await one_fixture_live_on(disk, captures, listed_for(8), out, log)
     text = log.getvalue()
     refusals = [line for line in text.splitlines() if "cannot create the capture" in line]
     assert len(refusals) == 2 and all("No space left on device" in line for line in refusals), text
@@ -185,14 +191,8 @@ async def test_a_capture_not_created_mid_run_is_tried_again_at_the_next_poll(
 async def test_a_fixture_whose_capture_never_could_be_created_counts_failed(
     tmp_path: Path, autojump_clock: object
 ) -> None:
-    captures = capture_set(tmp_path)[:1]
-    out, log, disk = tmp_path / "out", io.StringIO(), FlakyDisk(failures=1000)
-    with trio.fail_after(3600):
-        async with (
-            replayer(captures, ServeOptions(speed=1.0)) as handle,
-            hostile_api(listed_for(3)) as (url, _),
-        ):
-            summary, recorder = await run_on_disk(handle, live_options(url), out, log, disk)
+    captures, out, log, disk = capture_set(tmp_path)[:1], tmp_path / "out", io.StringIO(), FlakyDisk(1000)
+    summary, recorder = await one_fixture_live_on(disk, captures, listed_for(3), out, log)
     assert disk.refused == 3  # once per poll that listed it live
     assert (summary.recorded, summary.not_created) == (0, 3)
     assert recorder.snapshot().fixtures.failed == 1

@@ -34,6 +34,7 @@ from ttrec.wire import HANDSHAKE_TIMEOUT_S
 TOKEN: Final = "stop-token-24680"
 STOP_AFTER_S: Final = 2.0
 # Well under the 10 s the handshake and API timeouts would take, generous for a noisy machine.
+TTREC: Final = [sys.executable, "-m", "ttrec"]  # the command as a user runs it
 EXIT_BOUND_S: Final = 3.0
 
 
@@ -127,15 +128,7 @@ async def test_record_exits_at_once_on_a_signal_during_a_handshake(tmp_path: Pat
     out = tmp_path / "h.jsonl.zst"
     with trio.fail_after(60):
         async with never_answers() as (port, accepted):
-            command = [
-                sys.executable,
-                "-m",
-                "ttrec",
-                "record",
-                FIXTURE,
-                "--base-url",
-                f"ws://127.0.0.1:{port}",
-            ]
+            command = [*TTREC, "record", FIXTURE, "--base-url", f"ws://127.0.0.1:{port}"]
             command += ["--token", TOKEN, "--out", str(out)]
             took, code, stderr = await _time_to_exit(command, accepted, signum, tmp_path)
     assert took < EXIT_BOUND_S, (took, stderr)
@@ -149,15 +142,7 @@ async def test_record_exits_at_once_on_a_signal_during_a_handshake(tmp_path: Pat
 async def test_record_live_exits_at_once_on_sigterm_during_an_api_request(tmp_path: Path) -> None:
     with trio.fail_after(60):
         async with never_answers() as (port, accepted):
-            command = [
-                sys.executable,
-                "-m",
-                "ttrec",
-                "record",
-                "--live",
-                "--api-url",
-                f"http://127.0.0.1:{port}",
-            ]
+            command = [*TTREC, "record", "--live", "--api-url", f"http://127.0.0.1:{port}"]
             command += ["--base-url", "ws://127.0.0.1:9", "--token", TOKEN, "--out", str(tmp_path / "out")]
             took, code, stderr = await _time_to_exit(command, accepted, signal.SIGTERM, tmp_path)
     assert took < EXIT_BOUND_S, (took, stderr)
