@@ -29,7 +29,12 @@ The server runs in its own process (this script with --server), the clients in t
 so that each has a core of the two. The lateness clients are trio-websocket ones: lean
 readers for them too were tried (2026-11-30) and made no clear difference in 3 alternating
 pairs at 1,000 clients at speed 10 (p99 spread 1.6-10.4 ms against 4.1-12.4, at once
-3.0-31.5 against 5.4-8.0): what the clients spend parsing is not what sets the tail. The
+3.0-31.5 against 5.4-8.0): what the clients spend parsing is not what sets the tail. Also tried against the
+100-client tail on 2026-11-30 and left: a shorter scheduler slice for the server
+(sched_setattr, which this kernel allows unprivileged): no change in 3 pairs; a 4 ms pacer
+margin at speed 1: spread p99 1.7-3.6 ms against 2.1-6.1, but all at once 31.5 ms twice;
+the server and the clients pinned to cores of their own: the waits in the all-at-once rows
+fell from 36-43 to 0-6 a run, but that measures a machine users do not have. The
 frames are real ones from a bundled sample; the timing is synthetic: a gap pattern
 averaging 1.5 s, several times denser than a real match.
 """
