@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ttrec.capture import read_capture
+from ttrec.capture import CaptureReader, read_capture
 from ttrec.cli import cli
 from ttrec.feed import seq_num
 from ttrec.moments import moments_of_texts
@@ -118,6 +118,32 @@ def test_errors_are_one_line(source: Path, tmp_path: Path, args: list[str], code
     assert len(stderr.splitlines()) == 1, stderr  # usage errors too: one line, not click's four
     if code == 1:
         assert not (tmp_path / "out.jsonl.zst").exists()
+
+
+@pytest.mark.parametrize("command", ["slice", "warp", "merge"])
+def test_an_input_cut_short_by_corrupt_data_is_said_so(source: Path, tmp_path: Path, command: str) -> None:
+    """What comes before the damage is used, as for a torn tail, and a warning says so."""
+    damaged = tmp_path / "damaged.jsonl.zst"
+    raw = bytearray(source.read_bytes())
+    middle = len(raw) // 2
+    raw[middle : middle + 40] = bytes(b ^ 0xFF for b in raw[middle : middle + 40])
+    damaged.write_bytes(bytes(raw))
+    with CaptureReader(damaged) as reader:  # what a reader salvages, and why it stopped
+        salvaged = list(reader)
+        damage = reader.damage
+    assert damage is not None and damage.startswith("corrupt zstd data after line ")
+    out = tmp_path / "out.jsonl.zst"
+    args = {
+        "slice": ["slice", damaged, "-o", out, "--seq", "1.."],
+        "warp": ["warp", damaged, "-o", out, "--scale", "2"],
+        "merge": ["merge", damaged, damaged, "-o", out],
+    }[command]
+    code, _, stderr = run(*args)
+    assert code == 0, stderr
+    warning = f"ttrec: {damaged}: {damage}; using the {len(salvaged)} records before it"
+    assert stderr.splitlines().count(warning) == (2 if command == "merge" else 1), stderr
+    salvaged_seqs = [seq_num(r.data) for r in salvaged if isinstance(r, Frame)]
+    assert seqs(out) == salvaged_seqs and salvaged_seqs
 
 
 def test_help_has_examples() -> None:

@@ -43,7 +43,9 @@ def _read(path: Path) -> tuple[Origin, list[Record]]:
     with CaptureReader(path) as reader:
         records = list(reader)
         header = reader.header
-        if reader.torn_tail:
+        if reader.damage:  # corrupt data stopped the read: what came before it is used
+            say(f"ttrec: {path}: {reader.damage}; using the {len(records)} records before it", "warning")
+        elif reader.torn_tail:
             say(f"ttrec: {path}: torn tail, using the {len(records)} records before it", "warning")
     # The header names its sources in JSON, which has no room for a file name that is not
     # UTF-8: such bytes become U+FFFD there (the file itself is read by its real name).
