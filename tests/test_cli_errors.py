@@ -271,6 +271,15 @@ def test_check_into_head_still_exits_1_when_problems_were_found(tmp_path):
     assert "Traceback" not in stderr and code == 1, stderr
 
 
+def test_verdict_into_a_reader_gone_still_exits_1_on_a_divergence(tmp_path):
+    capture = write_match(tmp_path / "m.jsonl.zst")
+    beliefs = tmp_path / "beliefs.jsonl"
+    beliefs.write_text('{"seq": 7, "sets": [[9, 9]]}\n')  # no frame of the match says 9-9
+    # The reader is gone before the verdict is printed: its first line meets the closed pipe.
+    code, _, stderr = read_then_leave(["verdict", str(capture), str(beliefs)], 0)
+    assert "Traceback" not in stderr and code == 1, stderr
+
+
 def test_cat_into_head_exits_0(tmp_path):
     path = tmp_path / "long.jsonl.zst"
     with CaptureWriter(path, HEADER) as writer:

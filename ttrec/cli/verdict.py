@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from ttrec.capture import ZSTD_MAGIC, CaptureReader
-from ttrec.cli import command
+from ttrec.cli import command, mark_failed
 from ttrec.cli.logs import say
 from ttrec.cli.params import CaptureInput
 from ttrec.errors import TtrecError
@@ -92,6 +92,7 @@ def verdict(truth_path: Path, beliefs: Path) -> None:
     with click.open_file(str(beliefs), encoding="utf-8", errors="replace") as lines:
         divergence = first_divergence(truth_lines, parse_beliefs(lines))
     if divergence is not None:
+        mark_failed()  # exit 1 even if the reader leaves while it is shown (`| head -1`)
         for line in divergence.describe():
             click.echo(line)
         raise SystemExit(1)
