@@ -305,6 +305,45 @@ def test_recording_never_replaces_what_is_not_a_capture(
     assert sorted(p.name for p in capture.parent.iterdir()) == ["final.jsonl.zst"]
 
 
+TWO_FEEDS: Final = """
+import pytest
+
+
+@pytest.mark.ttrec(fixture="{fixture}", capture={capture})
+async def test_consumer(ttrec_server):
+    pass
+"""
+
+
+@pytest.mark.parametrize("mode", ["once", "rewrite"])
+def test_a_two_feed_marker_records_nothing_when_one_path_is_refused(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    pytester.makeini(INI)
+    capture = {"statistics": "captures/s.jsonl.zst", "actions": "captures/s.actions.jsonl.zst"}
+    pytester.makepyfile(test_two=TWO_FEEDS.format(fixture=SAMPLE_FIXTURE, capture=capture))
+    folder = pytester.path / "captures"
+    folder.mkdir()
+    (folder / "s.actions.jsonl.zst").symlink_to(pytester.path / "nothing-here")
+    monkeypatch.setenv("TTREC_TOKEN", "provider-token")
+    with serve_in_thread(tokens=["provider-token"], heartbeat_interval_s=QUICK_HEARTBEAT_S) as provider:
+        result = pytester.runpytest(f"--ttrec-record-mode={mode}", f"--ttrec-base-url={provider.url}")
+        assert provider.connections == []  # the statistics feed was not recorded either
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*ttrec: *captures/s.actions.jsonl.zst: *is a symbolic link*"])
+    assert sorted(p.name for p in folder.iterdir()) == ["s.actions.jsonl.zst"]
+
+
+def test_one_path_for_both_feeds_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    capture = {"statistics": "captures/s.jsonl.zst", "actions": "captures/s.jsonl.zst"}
+    pytester.makepyfile(test_two=TWO_FEEDS.format(fixture=SAMPLE_FIXTURE, capture=capture))
+    result = pytester.runpytest("--ttrec-record-mode=once")
+    assert result.ret != pytest.ExitCode.OK
+    assert "one capture path for two feeds" in result.stdout.str() + result.stderr.str()
+    assert not (pytester.path / "captures").exists()
+
+
 def test_a_recording_that_does_not_finish_fails_and_leaves_nothing(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -176,8 +176,17 @@ async def resolve_captures(request: pytest.FixtureRequest, tmp_path: Path) -> li
     resolved = [Path(p) if Path(p).is_absolute() else root / p for _, p in pairs]
     mode = request.config.getoption("--ttrec-record-mode")
     fixture = settings.get("fixture")
-    for (feed, _), path in zip(pairs, resolved, strict=True):
-        if fixture is not None and (mode == "rewrite" or (mode == "once" and not path.exists())):
+    if len(set(resolved)) != len(resolved):
+        raise pytest.UsageError(f"@pytest.mark.ttrec: one capture path for two feeds: {capture!r}")
+    to_record = [
+        fixture is not None and (mode == "rewrite" or (mode == "once" and not path.exists()))
+        for path in resolved
+    ]
+    for path, recording in zip(resolved, to_record, strict=True):
+        if recording:  # every path checked before any feed is recorded
+            _check_recordable(path)
+    for (feed, _), path, recording in zip(pairs, resolved, to_record, strict=True):
+        if recording and fixture is not None:
             config = request.config
             timeout = config.getoption("--ttrec-record-timeout")
             await _record(fixture, path, config.getoption("--ttrec-base-url"), timeout, feed)
