@@ -45,6 +45,16 @@ def _verdict(truth: Path, beliefs: str):  # type: ignore[no-untyped-def]
         (lambda line: {**line, "sets_won": "x"}, 'sets_won "x" is not what a truth line holds there'),
         (lambda line: {**line, "server": 5}, "server 5 is not what a truth line holds there"),
         (lambda line: {**line, "finished": 1}, "finished 1 is not what a truth line holds there"),
+        (
+            lambda line: {**line, "moment": "set-point"},
+            'moment "set-point" is not what a truth line holds there',
+        ),
+        (
+            lambda line: {**line, "teams": {"host": "a"}},
+            'teams {"host": "a"} is not what a truth line holds there',
+        ),
+        (lambda line: {**line, "frame": 0}, "frame 0 is not what a truth line holds there"),
+        (lambda line: {**line, "seq": -7}, "seq -7 is not what a truth line holds there"),
     ],
 )
 def test_a_truth_line_that_is_not_one_is_refused_by_its_line_number(tmp_path: Path, change, problem) -> None:  # type: ignore[no-untyped-def]

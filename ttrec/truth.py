@@ -38,7 +38,7 @@ import threading
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 from ttrec.action_fold import ActionFold
 from ttrec.actions import PacketError, parse_packet
@@ -51,6 +51,7 @@ from ttrec.match import (
     parse_frame,
 )
 from ttrec.scoreboard import Scoreboard
+from ttrec.standing_moment import Kind
 
 SCHEMA: Final = "ttrec.truth/1"
 Ended = Literal["completed", "dropped"]
@@ -139,18 +140,24 @@ def _one_of(*allowed: object) -> Any:
 
 _SIDE_OR_NONE = _one_of("home", "away", None)
 _FIELD_CHECKS: Final = {
-    "seq": _is_int,
-    "frame": _is_int,
+    "seq": lambda value: _is_int(value) and value >= 0,
+    "frame": lambda value: _is_int(value) and value >= 1,
     "sets": lambda value: isinstance(value, list) and all(_is_pair(score) for score in value),
     "sets_won": _is_pair,
     "server": _SIDE_OR_NONE,
-    "moment": lambda value: value is None or isinstance(value, str),
+    "moment": _one_of(*get_args(Kind), None),
     "moment_side": _SIDE_OR_NONE,
     "finished": lambda value: isinstance(value, bool),
     "winner": _SIDE_OR_NONE,
     "ended": _one_of("completed", "dropped", None),
     "corrections": lambda value: _is_int(value) and value >= 0,
-    "teams": lambda value: isinstance(value, dict) and all(isinstance(v, str) for v in value.values()),
+    # A side's name is known once a packet or frame has named it: on the actions feed the
+    # first lines may name one side or none.
+    "teams": lambda value: (
+        isinstance(value, dict)
+        and value.keys() <= {"home", "away"}
+        and all(isinstance(v, str) for v in value.values())
+    ),
 }
 
 
