@@ -107,3 +107,9 @@ def test_every_truth_line_ttrec_writes_is_one_line_problem_accepts(feed: str, sc
             if name != "schema":
                 assert line_problem({k: v for k, v in first.items() if k != name}) == f"no {name}"
     assert Truth.__dataclass_fields__.keys() == first.keys()
+
+
+def test_truth_help_names_every_field_of_a_truth_line() -> None:
+    """verdict's refusals send the user to `ttrec truth --help`: it must name what they cite."""
+    shown = " ".join(CliRunner().invoke(cli, ["truth", "--help"]).output.split())
+    assert [name for name in Truth.__dataclass_fields__ if f"`{name}`" not in shown] == []

@@ -33,8 +33,9 @@ def cat_to(reader: CaptureReader, out: BinaryIO, *, frames: bool, end: str = "\n
     notes = []
     if spanning:
         notes.append(
-            f"note: {reader.path}: {spanning} {'payload holds' if spanning == 1 else 'payloads hold'}"
-            " newlines and span several lines"
+            f"note: {reader.path}: {spanning} "
+            + ("payload holds newlines and spans" if spanning == 1 else "payloads hold newlines and span")
+            + " several lines"
             " (printed exactly as they came); --null ends each payload with a NUL byte instead"
         )
     if reader.torn_tail and frames:

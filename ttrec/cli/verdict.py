@@ -55,9 +55,10 @@ def _truth_lines(path: Path) -> list[dict[str, Any]]:
 def truth(capture: Path) -> None:
     """Print the true match state after every data frame, as JSON Lines.
 
-    Every line has `seq` (the frame's seqNum), `sets` ([[home, away], ...] points per set in
-    period order), `sets_won`, `server`, `moment`, `finished`, `winner`, `ended`,
-    `corrections` and `teams`; schema "ttrec.truth/1" (docs/verdict.md).
+    Every line has `schema` ("ttrec.truth/1"), `seq` (the frame's seqNum), `frame` (its
+    1-based index), `sets` ([[home, away], ...] points per set in period order), `sets_won`,
+    `server`, `moment`, `moment_side`, `finished`, `winner`, `ended`, `corrections` and
+    `teams` (docs/verdict.md).
 
     \b
     Example:
