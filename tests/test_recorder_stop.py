@@ -148,3 +148,13 @@ async def test_record_live_exits_at_once_on_sigterm_during_an_api_request(tmp_pa
     assert took < EXIT_BOUND_S, (took, stderr)
     assert code == 0, stderr  # nothing was being recorded: nothing failed
     assert "no answer within" not in stderr and "Traceback" not in stderr
+
+
+async def test_watch_exits_at_once_on_ctrl_c_during_a_handshake(tmp_path: Path) -> None:
+    with trio.fail_after(60):
+        async with never_answers() as (port, accepted):
+            url = f"ws://127.0.0.1:{port}/v2/tabletennis/fixtures/{FIXTURE}/statistics"
+            command = [*TTREC, "watch", "--plain", url, "--token", TOKEN]
+            took, code, stderr = await _time_to_exit(command, accepted, signal.SIGINT, tmp_path)
+    assert took < EXIT_BOUND_S, (took, stderr)
+    assert (code, stderr.strip()) == (1, "Aborted!")

@@ -4,7 +4,9 @@ watched in one process)."""
 from __future__ import annotations
 
 import secrets
+import signal
 import sys
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TextIO
@@ -72,6 +74,28 @@ def _resolve_url(target: str, base_url: str) -> str:
         ) from None
 
 
+async def _interruptible(run: Callable[[], Awaitable[WatchResult]]) -> WatchResult:
+    """`run`, which Ctrl-C ends at once wherever it waits, as click's "Aborted!" (trio's own
+    KeyboardInterrupt waited out a pending handshake's 10 s timeout)."""
+    interrupted = False
+    async with trio.open_nursery() as nursery:
+        with trio.open_signal_receiver(signal.SIGINT) as signals:
+
+            async def on_interrupt() -> None:
+                nonlocal interrupted
+                async for _ in signals:
+                    interrupted = True
+                    nursery.cancel_scope.cancel()
+                    return
+
+            nursery.start_soon(on_interrupt)
+            result = await run()
+            nursery.cancel_scope.cancel()
+    if interrupted:
+        raise KeyboardInterrupt
+    return result
+
+
 def _finish(result: WatchResult) -> None:
     """One closing line; exit status 1 when the connection ended before the match did."""
     board = result.board
@@ -120,7 +144,9 @@ def watch_command(
         secret = Token(LOCAL_TOKEN)
     with Screen(sys.stdout, sys.stdout.isatty() if plain is None else not plain) as screen:
         refresh = REFRESH_S if screen.live else None
-        result = trio.run(partial(watch, url, secret, screen.show, connect=connect, refresh_s=refresh))
+        result = trio.run(
+            _interruptible, partial(watch, url, secret, screen.show, connect=connect, refresh_s=refresh)
+        )
     _finish(result)
 
 
