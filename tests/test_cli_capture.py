@@ -276,6 +276,21 @@ def test_info_shows_how_many_closes_it_leaves_out_and_errors_and_binary(tmp_path
     assert "  errors      1 failed connection attempt(s)" in text.splitlines()
 
 
+def test_info_counts_the_connections_opened_not_the_refused_attempts(tmp_path):
+    # What a recorder writes against `reject:next=2` then a drop: attempts 0 and 3 opened,
+    # 1 and 2 were refused at the handshake (an Error each, nothing else).
+    path = tmp_path / "m.jsonl.zst"
+    with CaptureWriter(path, HEADER) as writer:
+        writer.write(Open(0, "w", 0, HEADER.url))
+        writer.write(Frame(1, "w", 0, stats_frame(1, [(1, 0)])))
+        writer.write(Error(2, "w", 1, status=503, body="busy"))
+        writer.write(Error(3, "w", 2, status=503, body="busy"))
+        writer.write(Open(4, "w", 3, HEADER.url, 1))
+        writer.write(Frame(5, "w", 3, stats_frame(2, [(2, 0)])))
+    result = CliRunner().invoke(cli, ["info", "--json", str(path)])
+    assert result.exit_code == 0 and json.loads(result.stdout)["connections"] == 2
+
+
 def test_info_says_time_goes_backwards_instead_of_a_negative_cadence(tmp_path):
     path = tmp_path / "m.jsonl.zst"
     # The writer refuses such a capture; a hand-edited or foreign one has it.

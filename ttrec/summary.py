@@ -108,7 +108,8 @@ class CaptureSummary:
         if self.first_t is None:
             self.first_t = record.t
         self.last_t = record.t
-        self.connections.add(record.conn)
+        if not isinstance(record, Error):  # a refused attempt (an Error alone) opened nothing
+            self.connections.add(record.conn)
         if getattr(record, "redacted", False):
             self.redacted += 1
         match record:
