@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 from frame_factory import PROVIDER_SAMPLE
 
 from ttrec.match import parse_frame
 from ttrec.scoreboard import Scoreboard
 from ttrec.simulator import simulate_match
+from ttrec.truth import truths
 
 
 def test_the_providers_final_frame_on_the_board():
@@ -65,3 +68,20 @@ def test_before_any_frame_the_board_waits_and_counts_heartbeats():
     assert board.render(now=5.0) == ["waiting for the first frame ... heartbeats 0, last never"]
     board.add_heartbeat(at=1.0)
     assert board.render(now=5.0) == ["waiting for the first frame ... heartbeats 1, last 4.0s ago"]
+
+
+def test_the_board_shows_a_moment_exactly_where_the_truth_has_one():
+    """docs/verdict.md: `ttrec watch` shows the truth's moment; a finished frame shows none,
+    a dropped collection's last frame (the moment before it repeated, finished) included."""
+    for seed in range(4):
+        texts = list(simulate_match(seed=seed, best_of=3).frames)
+        held = next(i for i, t in enumerate(truths(texts)) if t.moment == "match-point" and not t.finished)
+        dropped = json.loads(texts[held])
+        dropped["seqNum"] += 1000
+        dropped["finished"] = True  # the collection ends there, unchanged counts, no result
+        for frames in (texts, [*texts[: held + 1], json.dumps(dropped)]):
+            board = Scoreboard()
+            for i, (text, truth) in enumerate(zip(frames, truths(frames), strict=True)):
+                board.add_frame(parse_frame(text), at=float(i))
+                shown = "POINT" in board.line()
+                assert shown == (truth.moment is not None), (seed, i, board.line(), truth)

@@ -81,9 +81,11 @@ class Scoreboard:
 
     @property
     def moment(self) -> str:
-        """The moment as the board shows it: "GAME POINT home", "MATCH POINT away" or ""."""
+        """The moment as the board shows it: "GAME POINT home", "MATCH POINT away" or "";
+        none once the match is over, finished or dropped (as the truth has it)."""
         held = self.standing.held
-        return "" if held is None else f"{held[0].replace('-', ' ').upper()} {held[1]}"
+        over = self.dropped or (self.frame is not None and self.frame.finished)
+        return "" if held is None or over else f"{held[0].replace('-', ' ').upper()} {held[1]}"
 
     @property
     def dropped(self) -> bool:
