@@ -103,6 +103,12 @@ def test_warp_then_splice_keeps_the_history(source: Path, tmp_path: Path) -> Non
             "--seq, --time, --set and --from were given together",
         ),
         (["slice", "{src}", "-o", "{out}", "--time", "abc"], 2, "--time 'abc': expected A..B in seconds"),
+        (["slice", "{src}", "-o", "{out}", "--seq", "10..20", "--seq", "30..40"], 2, "--seq: given 2 times"),
+        (
+            ["slice", "{src}", "-o", "{out}", "--from", "final", "--from", "set-end"],
+            2,
+            "--from: given 2 times",
+        ),
         (["slice", "{src}", "-o", "{out}", "--seq", "x"], 2, "expected N..M"),
         (["slice", "{src}", "-o", "{out}", "--from", "deuce"], 2, "unknown moment"),
         (["slice", "{src}", "-o", "{out}", "--seq", "9000.."], 1, "no data frame"),

@@ -13,7 +13,7 @@ import click
 from ttrec.capture import CaptureReader, CaptureWriter
 from ttrec.cli import command, plural
 from ttrec.cli.logs import say
-from ttrec.cli.params import MAX_SCALE, CaptureInput, Finite, checked_fixture_id, seconds
+from ttrec.cli.params import MAX_SCALE, CaptureInput, Finite, checked_fixture_id, given_once, seconds
 from ttrec.derive import (
     DeriveError,
     Origin,
@@ -80,11 +80,46 @@ def _now() -> str:
 @command("slice")
 @click.argument("capture", type=_IN)
 @_OUT
-@click.option("--seq", "seq_range", metavar="A..B", help="seqNums A to B (either end may be left open).")
-@click.option("--time", "time_range", metavar="A..B", help="Recorded seconds A to B after the start.")
-@click.option("--set", "set_range", metavar="N[..M]", help="Whole sets N (to M), numbered from 1.")
-@click.option("--from", "from_moment", metavar="MOMENT[#K]", help="From the frame showing this moment.")
-@click.option("--to", "to_moment", metavar="MOMENT[#K]", help="To the frame showing this moment.")
+@click.option(
+    "--seq",
+    "seq_range",
+    multiple=True,
+    callback=given_once,
+    metavar="A..B",
+    help="seqNums A to B (either end may be left open).",
+)
+@click.option(
+    "--time",
+    "time_range",
+    multiple=True,
+    callback=given_once,
+    metavar="A..B",
+    help="Recorded seconds A to B after the start.",
+)
+@click.option(
+    "--set",
+    "set_range",
+    multiple=True,
+    callback=given_once,
+    metavar="N[..M]",
+    help="Whole sets N (to M), numbered from 1.",
+)
+@click.option(
+    "--from",
+    "from_moment",
+    multiple=True,
+    callback=given_once,
+    metavar="MOMENT[#K]",
+    help="From the frame showing this moment.",
+)
+@click.option(
+    "--to",
+    "to_moment",
+    multiple=True,
+    callback=given_once,
+    metavar="MOMENT[#K]",
+    help="To the frame showing this moment.",
+)
 def slice_command(
     capture: Path,
     out: Path,

@@ -62,6 +62,14 @@ def checked_fixture_id(ctx: click.Context, param: click.Parameter, value: str | 
         raise click.BadParameter(str(exc)) from None
 
 
+def given_once(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> str | None:
+    """The callback of an option declared `multiple=True` so that giving it twice is a usage
+    error: click alone keeps the last value and says nothing."""
+    if len(values) > 1:
+        raise click.BadParameter(f"given {len(values)} times ({', '.join(map(repr, values))}); give it once")
+    return values[0] if values else None
+
+
 def seconds(min: float = 0.0, *, min_open: bool = False, max: float = MAX_SECONDS) -> Finite:
     """A duration option: finite, at least `min` (or above it), at most a week by default."""
     return Finite(min=min, max=max, min_open=min_open)
