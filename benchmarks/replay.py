@@ -34,7 +34,15 @@ pairs at 1,000 clients at speed 10 (p99 spread 1.6-10.4 ms against 4.1-12.4, at 
 (sched_setattr, which this kernel allows unprivileged): no change in 3 pairs; a 4 ms pacer
 margin at speed 1: spread p99 1.7-3.6 ms against 2.1-6.1, but all at once 31.5 ms twice;
 the server and the clients pinned to cores of their own: the waits in the all-at-once rows
-fell from 36-43 to 0-6 a run, but that measures a machine users do not have. The
+fell from 36-43 to 0-6 a run, but that measures a machine users do not have.
+Tried on 2026-11-30 in 3 alternating runs of the 100- and 1,000-client rows each, and
+left: the clients' process as SCHED_BATCH
+(no wake-up of theirs preempts the server): the worst 100-client row 7.4-17.0 ms against
+2.3-23.4 ms, the worst 1,000-client row 10.8-20.4 ms against 3.5-6.1 ms; a 15 ms pacer
+margin, so that the server spins instead of halting its vCPU before a deadline (the host
+wakes a halted vCPU up to tens of ms late, benchmarks/host_wakes.py): the worst 100-client
+row 2.4-72.3 ms, the worst 1,000-client row 3.2-11.7 ms, and CPU per paced frame at 100
+clients all at once 397-1,013 µs against 242-463 µs. The
 frames are real ones from a bundled sample; the timing is synthetic: a gap pattern
 averaging 1.5 s, several times denser than a real match.
 """
@@ -58,6 +66,7 @@ from typing import Any, Final
 
 import trio
 from conditions import conditions, print_conditions, write_results  # benchmarks/ is on sys.path
+from host_wakes import LateWakeTally, RunQueueWait, lone_sleeper, steal_jiffies, steal_percent
 from lean_reader import messages, read_messages
 from process_limits import raise_fd_limit, rss_kib
 from synthetic import FIXTURE, GAPS_S, frame_texts, sample_frames, write_capture
@@ -75,6 +84,8 @@ CLIENT_COUNTS = tuple(int(n) for n in os.environ.get("BENCH_CLIENTS", "1,100,100
 SPEEDS = tuple(float(n) for n in os.environ.get("BENCH_SPEEDS", "1,10").split(","))
 MAX_FRAMES_ONE: Final = 20_000  # frames to one client at speed max
 MAX_FRAMES_EACH: Final = 400  # frames to each of 100 clients at speed max
+SLEEPER_S: Final = 10.0  # the lone sleeper's measure, before and after the lateness rows
+SLEEPER_NAP_S: Final = 0.002
 
 
 # --- the server process ---------------------------------------------------------------
@@ -102,21 +113,25 @@ class LateWakes(trio.abc.Instrument):
     """The OS waking the server later than it asked. Between two runs of its ready tasks
     trio waits in epoll with a timeout (rounded up to a whole millisecond); the pacer wakes
     `WAKE_EARLY_S` before a deadline to cover that. A wait that outlasts its timeout by
-    more than that margin means the process was ready but another one had the core: the
-    frames due meanwhile are late through no work of the server's. Counted beside the
-    lateness, so that a tail from a busy machine can be told from one of the server."""
+    more than that margin makes the frames due meanwhile late through no work of the
+    server's; each is told apart (benchmarks/host_wakes.py) as the guest's (another process
+    of this machine had the core) or the host's (the vCPU itself was run late)."""
 
     def __init__(self) -> None:
-        self.overs: list[float] = []
+        self.tally = LateWakeTally(WAKE_EARLY_S)
+        self._run_queue = RunQueueWait()
         self._started = 0.0
+        self._queued: float | None = None
 
     def before_io_wait(self, timeout: float) -> None:
+        self._queued = self._run_queue.seconds()
         self._started = time.perf_counter()
 
     def after_io_wait(self, timeout: float) -> None:
         over = time.perf_counter() - self._started - timeout
         if over > WAKE_EARLY_S:
-            self.overs.append(over)
+            queued = self._run_queue.seconds()
+            self.tally.add(over, None if queued is None or self._queued is None else queued - self._queued)
 
 
 LATE_WAKES: Final = LateWakes()
@@ -135,7 +150,7 @@ async def server_main(mode: str, capture: Path, speed: float | None) -> None:
             )
             await nursery.start(manage_collection, handle)  # as `ttrec serve` does
             GC_PAUSES.full.clear()  # its start-up collection came before any client
-            LATE_WAKES.overs.clear()
+            LATE_WAKES.tally.clear()
             url = handle.fixture_url(FIXTURE)
         else:
             frames = frame_texts(capture)
@@ -165,8 +180,9 @@ async def server_main(mode: str, capture: Path, speed: float | None) -> None:
                 "cpu_s": usage.ru_utime + usage.ru_stime,
                 "full_gc": len(GC_PAUSES.full),
                 "full_gc_max": max(GC_PAUSES.full, default=0.0),
-                "late_wakes": len(LATE_WAKES.overs),
-                "late_wake_max": max(LATE_WAKES.overs, default=0.0),
+                "late_wakes": len(LATE_WAKES.tally.overs),
+                "late_wakes_host": LATE_WAKES.tally.from_host,
+                "late_wake_max": max(LATE_WAKES.tally.overs, default=0.0),
             }
             if handle is not None:
                 lateness = handle.lateness
@@ -180,7 +196,7 @@ async def server_main(mode: str, capture: Path, speed: float | None) -> None:
                 if command == "reset":
                     lateness.reset()
                     GC_PAUSES.full.clear()
-                    LATE_WAKES.overs.clear()
+                    LATE_WAKES.tally.clear()
             print(json.dumps(stats), flush=True)
         nursery.cancel_scope.cancel()
 
@@ -290,14 +306,16 @@ def lateness(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
     print("    (the worst case; measured after the handshake storm, whose own p99 is shown last).")
     print("    Spread, the measure includes the frames due while the others still connect. Then")
     print("    CPython's full garbage collections during the measure, and the longest; the times the OS")
-    print("    woke the server later than the pacer's margin allows (another process had the core;")
+    print("    woke the server later than the pacer's margin allows (another process had the core, or")
+    print("    the host ran the machine's vCPU late;")
     print("    frames due then are late through no work of the server's), and the latest; last, the")
     print("    server's CPU time per paced frame between the handshakes and the clients' closes (at once")
-    print("    only): the steadier figure on a shared machine.")
+    print("    only). 'host': the late wakes with no wait in this machine's run queue (the host ran the")
+    print("    vCPU late, see the lone sleeper's line); 'steal': the host's share of CPU time over the row.")
     print(f"    Each row is the worst (highest p99) of {runs} run(s).")
     print(
         "    speed  clients  connect   frames      p50      p99      max  storm p99  full GCs  longest"
-        "  late wakes   latest  CPU µs"
+        "  late wakes  host   latest  CPU µs  steal %"
     )
     rows: list[dict[str, Any]] = []
     for speed, span in ((1.0, SHORT_S), (10.0, LONG_S)):
@@ -310,10 +328,12 @@ def lateness(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
                 worst: dict[str, Any] | None = None
                 for _ in range(runs):
                     server = Server("replay", capture, speed)
+                    stolen_before = steal_jiffies()
                     try:
                         storm, stats = trio.run(paced_clients, server, n, count, spread)
                     finally:
                         server.close()
+                    stats["steal_pct"] = steal_percent(stolen_before, steal_jiffies())
                     stats["storm_p99"] = storm["p99"] if storm and n > 1 else None
                     # Server CPU per paced frame, from the end of the handshakes to the last
                     # frame read, before the clients close (at once only).
@@ -324,12 +344,13 @@ def lateness(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
                 assert worst is not None
                 how = "spread" if spread else "at once"
                 storm_p99 = ms(worst["storm_p99"]) if worst["storm_p99"] is not None else " " * 8
-                cpu_us = f"{worst['cpu_us']:7.1f}" if worst["cpu_us"] is not None else ""
+                cpu_us = f"{worst['cpu_us']:7.1f}" if worst["cpu_us"] is not None else " " * 7
+                steal = f"{worst['steal_pct']:7.1f}" if worst["steal_pct"] is not None else ""
                 print(
                     f"    {speed:5g}  {n:7d}  {how:8s} {worst['count']:7d}  {ms(worst['p50'])} "
                     f"{ms(worst['p99'])} {ms(worst['max'])}  {storm_p99}  {worst['full_gc']:8d} "
-                    f"{ms(worst['full_gc_max'])}  {worst['late_wakes']:10d} {ms(worst['late_wake_max'])} "
-                    f"{cpu_us}",
+                    f"{ms(worst['full_gc_max'])}  {worst['late_wakes']:10d} {worst['late_wakes_host']:5d} "
+                    f"{ms(worst['late_wake_max'])} {cpu_us}  {steal}",
                     flush=True,
                 )
                 rows.append(
@@ -345,11 +366,34 @@ def lateness(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
                         "full_gcs": worst["full_gc"],
                         "full_gc_max_ms": worst["full_gc_max"] * 1000,
                         "late_wakes": worst["late_wakes"],
+                        "late_wakes_host": worst["late_wakes_host"],
+                        "steal_pct": worst["steal_pct"],
                         "late_wake_max_ms": worst["late_wake_max"] * 1000,
                         "cpu_us_per_frame": worst["cpu_us"],
                     }
                 )
     return rows
+
+
+def sleeper_baseline(when: str) -> dict[str, Any]:
+    """The machine's own late wakes, measured here (benchmarks/host_wakes.py): what the
+    server's late wakes compare with."""
+    naps, tally = lone_sleeper(SLEEPER_S, SLEEPER_NAP_S, WAKE_EARLY_S)
+    latest = max(tally.overs, default=0.0)
+    print(
+        f"    lone sleeper {when} the rows: this process alone, {naps:,} naps of {SLEEPER_NAP_S * 1000:g} ms "
+        f"in {SLEEPER_S:g} s: {len(tally.overs)} woke more than {WAKE_EARLY_S * 1000:g} ms late, "
+        f"{tally.from_host} of them with no wait in this machine's run queue; "
+        f"the latest {ms(latest).strip()} ms",
+        flush=True,
+    )
+    return {
+        "naps": naps,
+        "nap_ms": SLEEPER_NAP_S * 1000,
+        "late_wakes": len(tally.overs),
+        "late_wakes_host": tally.from_host,
+        "late_wake_max_ms": latest * 1000,
+    }
 
 
 def throughput(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
@@ -480,7 +524,9 @@ def main(argv: Sequence[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="ttrec-bench-") as scratch:
         work = Path(scratch)
         if args.only in (None, "lateness"):
+            figures["lone_sleeper"] = [sleeper_baseline("before")]
             figures["lateness"] = lateness(frames, work, args.runs)
+            figures["lone_sleeper"].append(sleeper_baseline("after"))
         if args.only in (None, "throughput"):
             figures["throughput"] = throughput(frames, work, max(args.runs, 3))
         if args.only in (None, "memory"):

@@ -82,7 +82,22 @@ def _late_wakes(row: dict[str, Any]) -> str:
     """The OS waking the server later than the pacer's margin (older results have no count)."""
     if "late_wakes" not in row:
         return ""
-    return f"; {row['late_wakes']} late wake(s), latest {_ms(row['late_wake_max_ms'])}"
+    host = f" ({row['late_wakes_host']} from the host)" if "late_wakes_host" in row else ""
+    steal = "" if row.get("steal_pct") is None else f"; steal {row['steal_pct']:.1f} %"
+    return f"; {row['late_wakes']} late wake(s){host}, latest {_ms(row['late_wake_max_ms'])}{steal}"
+
+
+def _lone_sleeper(f: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The machine's own late wakes before and after the lateness rows (older results have none)."""
+    return [
+        (
+            f"lone sleeper {when} the lateness rows, {one['naps']:,} naps of {one['nap_ms']:g} ms",
+            f"{one['late_wakes']} late wake(s) ({one['late_wakes_host']} from the host), "
+            f"latest {_ms(one['late_wake_max_ms'])}",
+            "this machine's own wake-ups: the floor under the rows",
+        )
+        for when, one in zip(("before", "after"), f.get("lone_sleeper", []), strict=False)
+    ]
 
 
 def _per_ended(figures: dict[str, Any]) -> str:
@@ -121,6 +136,7 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         ]
     if "replay" in got:
         f = got["replay"]["figures"]
+        rows += _lone_sleeper(f)
         for row in f.get("lateness", []):
             rows.append(
                 (

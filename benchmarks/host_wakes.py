@@ -1,0 +1,105 @@
+"""Whose fault a late wake is: this machine's scheduler, or the host the machine runs on.
+
+A process that asked to sleep for t and woke t + x later was either kept waiting in the
+guest kernel's run queue (another process of this machine had the core: Linux counts that
+time in the thread's `run_delay`, /proc/thread-self/schedstat) or, with no such wait, woken
+late from outside: on a virtual machine whose idle vCPUs halt at once (the haltpoll cpuidle
+driver with guest_halt_poll_ns 0, as on the 2-core benchmark machine), every timer that ends
+a sleep needs the host to run that vCPU's thread again, which a busy host does milliseconds
+late. No code in the sleeping process can shorten that; a process that never sleeps (spins)
+is not affected, which is how the two were told apart on 2026-11-30 (see docs/replay.md).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import time
+from dataclasses import dataclass, field
+from typing import Final
+
+SCHEDSTAT: Final = "/proc/thread-self/schedstat"  # cpu time, run_delay, timeslices (ns)
+
+
+class RunQueueWait:
+    """The calling thread's total wait in the run queue, in seconds (None off Linux). Opened
+    once, so that each look is one pread (about a microsecond)."""
+
+    def __init__(self) -> None:
+        try:
+            self._fd: int | None = os.open(SCHEDSTAT, os.O_RDONLY)
+        except OSError:
+            self._fd = None
+
+    def seconds(self) -> float | None:
+        if self._fd is None:
+            return None
+        return int(os.pread(self._fd, 128, 0).split()[1]) / 1e9
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def from_host(over_s: float, run_queue_s: float | None) -> bool:
+    """Whether a wake `over_s` late, with `run_queue_s` spent in the guest's run queue meanwhile,
+    was late from outside the machine: less than half the delay is the guest's own."""
+    return run_queue_s is not None and run_queue_s < over_s / 2
+
+
+@dataclass
+class LateWakeTally:
+    """Wakes later than `margin_s`, and how many of them came late from the host."""
+
+    margin_s: float
+    overs: list[float] = field(default_factory=list)
+    from_host: int = 0
+
+    def add(self, over_s: float, run_queue_s: float | None) -> None:
+        if over_s > self.margin_s:
+            self.overs.append(over_s)
+            self.from_host += from_host(over_s, run_queue_s)
+
+    def clear(self) -> None:
+        self.overs.clear()
+        self.from_host = 0
+
+
+def steal_jiffies() -> tuple[int, int] | None:
+    """(steal, all) CPU time of the whole machine so far (/proc/stat), or None off Linux."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(n) for n in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return fields[7], sum(fields)
+
+
+def steal_percent(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """The share of all CPU time between two `steal_jiffies` that the host took for itself."""
+    if before is None or after is None or after[1] == before[1]:
+        return None
+    return 100 * (after[0] - before[0]) / (after[1] - before[1])
+
+
+def lone_sleeper(seconds: float, nap_s: float, margin_s: float) -> tuple[int, LateWakeTally]:
+    """The baseline for the server's late wakes, measured in the same run: this process
+    alone, doing nothing but sleep in epoll for `nap_s` at a time for `seconds`. Returns the
+    number of naps and the tally of those that ended more than `margin_s` late."""
+    run_queue, poller = RunQueueWait(), select.epoll()
+    tally = LateWakeTally(margin_s)
+    naps = 0
+    try:
+        end = time.perf_counter() + seconds
+        while (start := time.perf_counter()) < end:
+            queued = run_queue.seconds()
+            poller.poll(nap_s)
+            over = time.perf_counter() - start - nap_s
+            after = run_queue.seconds()
+            tally.add(over, None if queued is None or after is None else after - queued)
+            naps += 1
+    finally:
+        run_queue.close()
+        poller.close()
+    return naps, tally
