@@ -438,7 +438,8 @@ def test_without_hypothesis_ttrec_fuzz_says_which_extra_to_install() -> None:
         timeout=60,
         check=False,
     )
-    assert result.returncode == 1 and "Traceback" not in result.stderr
+    # A usage error (exit 2), as a missing extra is for `record --live` and `--metrics`.
+    assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
-        "Error: ttrec fuzz needs hypothesis: pip install 'ttrec[strategies]'"
+        "ttrec fuzz: fuzzing needs hypothesis: pip install 'ttrec[strategies]' (try 'ttrec fuzz --help')"
     ]

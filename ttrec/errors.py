@@ -17,6 +17,7 @@ TtrecError
  ├── StartAtError(start_at)           ttrec.schedule: a --start-at the capture cannot meet
  ├── BeliefError(line)                ttrec.verdict: a consumer's beliefs line that is no belief
  ├── FuzzConfigError                  ttrec.testing.fuzz: a --consumer command that cannot run
+ │    └── FuzzUnavailable             ttrec.testing.fuzz: hypothesis (an extra) is not installed
  ├── OutputError                      recorder.run: --out cannot be used as asked
  ├── WatchError                       recorder.watch: no connection, or lost before the end
  ├── TokenProblem                     recorder.secret: no token, or an empty token file

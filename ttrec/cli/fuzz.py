@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ttrec.cli import command, mark_failed, reader_may_leave
+from ttrec.cli import UsageProblem, command, mark_failed, reader_may_leave
 from ttrec.cli.logs import say
 from ttrec.cli.params import seconds
 from ttrec.outputs import check_own_folder
@@ -17,6 +17,7 @@ from ttrec.testing.fuzz import (
     PLACEHOLDERS,
     FuzzConfigError,
     FuzzResult,
+    FuzzUnavailable,
     Outcome,
     Scenario,
     StoppedBySignal,
@@ -112,6 +113,8 @@ def fuzz_command(
     check_own_folder(out)  # before the search: a refused --out must not cost a whole run
     try:
         result = _search(consumer, examples, seed, best_of, max_faults, timeout_s, budget_s)
+    except FuzzUnavailable as exc:
+        raise UsageProblem(str(exc)) from None
     except StoppedBySignal as stop:
         # The consumer's processes are ended and the scratch directory removed: end now as
         # the signal asks (its default action), as any process stopped by it does.

@@ -71,6 +71,11 @@ class FuzzConfigError(TtrecError):
     """The consumer command cannot be run as given (a placeholder unknown, no program)."""
 
 
+class FuzzUnavailable(FuzzConfigError):
+    """hypothesis, the `strategies` extra, is not installed: a usage error (exit 2), as a
+    missing extra is for `record --live` and `--metrics`."""
+
+
 @dataclass(frozen=True, slots=True)
 class Scenario:
     match_seed: int
@@ -369,7 +374,7 @@ def fuzz(
     try:
         from hypothesis.errors import Flaky
     except ImportError:
-        raise FuzzConfigError("ttrec fuzz needs hypothesis: pip install 'ttrec[strategies]'") from None
+        raise FuzzUnavailable("fuzzing needs hypothesis: pip install 'ttrec[strategies]'") from None
     from ttrec.testing.strategies import scenarios
 
     if judge is None:
