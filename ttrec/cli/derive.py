@@ -248,7 +248,7 @@ def merge_command(captures: tuple[Path, ...], out: Path) -> None:
 
     \b
     Example:
-      ttrec merge shard0/F_20261129T1000Z.jsonl.zst shard1/F_20261129T1000Z.jsonl.zst -o F.jsonl.zst
+      ttrec merge shard0/F_20261129T100002Z.jsonl.zst shard1/F_20261129T100003Z.jsonl.zst -o F.jsonl.zst
     """
     if len(captures) < 2:
         raise click.UsageError("name at least two captures to merge")
