@@ -28,7 +28,7 @@ from ttrec.capture import CaptureReader
 from ttrec.feed import ACCEPT_HEADER, auth_message, classify, seq_num
 from ttrec.match import parse_frame
 from ttrec.records import Frame, Heartbeat
-from ttrec.simulator import SimulatedMatch, simulate_match
+from ttrec.simulator import SimulatedMatch, simulate_match, write_capture
 from ttrec.testing import TrioServer, serve_in_thread
 
 pytest_plugins = ["pytester"]
@@ -511,3 +511,61 @@ def test_without_hypothesis_the_strategies_say_which_extra_to_install() -> None:
     )
     assert result.returncode == 1
     assert "pip install 'ttrec[strategies]'" in result.stderr.splitlines()[-1]
+
+
+README_CONSUMER: Final = '''
+import pytest
+import trio
+import trio.testing
+from trio_websocket import ConnectionClosed, open_websocket_url
+
+from ttrec.feed import ACCEPT_HEADER, auth_message, classify
+from ttrec.match import parse_frame
+
+
+class State:
+    sets_won = (0, 0)
+
+
+my_state = State()
+
+
+async def my_consumer(url, token):
+    """A scoreboard that takes every frame as it comes, and stops when the connection does."""
+    async with open_websocket_url(url, extra_headers=[("Accept", ACCEPT_HEADER)]) as ws:
+        await ws.send_message(auth_message(token))
+        try:
+            while True:
+                message = await ws.get_message()
+                if classify(message) == "frame":
+                    my_state.sets_won = parse_frame(message).sets_won
+        except ConnectionClosed:
+            pass
+'''
+
+
+def _readme_step_example() -> str:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    blocks = readme.split("```python\n")[1:]
+    (example,) = [block.split("```")[0] for block in blocks if 'run_to("set-end")' in block]
+    return example
+
+
+def _home_wins_the_first_set() -> SimulatedMatch:
+    """A simulated match whose first set the home side wins, found from its frames."""
+    for seed in range(100):
+        match = simulate_match(seed)
+        firsts = [parse_frame(text).sets_won for text in match.frames if sum(parse_frame(text).sets_won) == 1]
+        if firsts[0] == (1, 0):
+            return match
+    raise AssertionError("no seed below 100 gives the home side the first set")
+
+
+def test_the_readmes_step_control_example_passes_as_written(pytester: pytest.Pytester) -> None:
+    """The README's first plugin example, verbatim, with a consumer and a capture it names."""
+    (pytester.path / "tests" / "captures").mkdir(parents=True)
+    write_capture(_home_wins_the_first_set(), pytester.path / "tests" / "captures" / "final.jsonl.zst")
+    pytester.makeini(INI)
+    pytester.makepyfile(test_readme=README_CONSUMER + "\n\n" + _readme_step_example())
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
