@@ -444,3 +444,23 @@ def test_dash_in_process_writes_the_capture_to_stdout(
     assert result.exit_code == 0, result.output
     assert result.stdout_bytes.startswith(b"\x28\xb5\x2f\xfd")  # zstd, the capture itself
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "bad", [["--speed", "0"], ["--port", "99999"], ["--token", ""], ["--keyfile", "k.pem"]]
+)
+def test_a_stale_ready_file_goes_even_when_another_option_is_refused(
+    tmp_path: Path, capture: Path, bad: list[str]
+) -> None:
+    """A killed server's ready file must not tell a waiting script that this run is ready,
+    whichever option then fails, and wherever on the command line it stands."""
+    ready, foreign = tmp_path / "ready.json", tmp_path / "notes.json"
+    foreign.write_text(json.dumps({"url": "ws://mine"}))
+    before = snapshot(foreign)
+    for path in (ready, foreign):
+        if path == ready:
+            ready.write_text(json.dumps({"written_by": "ttrec serve --ready-file", "url": "stale"}))
+        done = invoke("serve", capture, *bad, "--ready-file", path)
+        assert done.returncode == 2, done.stderr
+    assert not ready.exists()
+    assert snapshot(foreign) == before  # not ours: left as it was

@@ -17,6 +17,7 @@ from ttrec.cli.logs import say, show_library_logs
 from ttrec.cli.params import is_loopback, seconds
 from ttrec.faults import Fault, FaultSpecError, parse_fault
 from ttrec.feed import HEARTBEAT_INTERVAL_S
+from ttrec.outputs import READY_FILE, remove_own
 from ttrec.schedule import StartAt, StartAtError, parse_start_at
 
 _positive = seconds(0, min_open=True)
@@ -175,6 +176,8 @@ Joining mid-match: --start-at seq=120 | set=3 | game-point#2 | match-point
 @click.option(
     "--ready-file",
     type=click.Path(dir_okay=False, path_type=Path),
+    is_eager=True,
+    callback=lambda _ctx, _param, path: _remove_stale_ready_file(path),
     help='Once listening, write {"url", "port", "fixtures", "api_url"} (and "ca_file", "control_url") '
     "here as JSON.",
 )
@@ -276,6 +279,14 @@ def serve_command(
         run_server(_resolve(captures), options, plan, host=host, port=port, tls=tls_plan, say=say)
     except FaultNeverFires as exc:  # the option asks the impossible
         raise click.BadParameter(str(exc), param_hint="--fault") from None
+
+
+def _remove_stale_ready_file(path: Path | None) -> Path | None:
+    """A ready file an earlier run left behind goes first of all (an eager option): a script
+    waiting for it must not take it for this run's when another option then fails."""
+    if path is not None:
+        remove_own(path, READY_FILE)  # only a ready file ttrec wrote; anything else is refused later
+    return path
 
 
 def _tls_plan(tls: bool, certfile: Path | None, keyfile: Path | None, ca_file: Path | None) -> TlsPlan | None:
