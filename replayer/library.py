@@ -24,11 +24,21 @@ from ttrec.schedule import Timeline, build_timeline
 class FixtureConflict(TtrecError):
     """Two captures offer the same fixture and feed: a client could not say which it gets."""
 
-    def __init__(self, fixture_id: str, feed: str, first: Path, second: Path) -> None:
+    def __init__(self, fixture_id: str, feed: str, first: Path, second: Path, hint: str = "") -> None:
         self.fixture_id = fixture_id
         self.feed = feed
         self.paths = (first, second)
-        super().__init__(f"{second}: fixture {fixture_id} ({feed}) is already served from {first}")
+        hint = f" ({hint})" if hint else ""
+        super().__init__(f"{second}: fixture {fixture_id} ({feed}) is already served from {first}{hint}")
+
+
+def _conflict_hint(first: Header, second: Header) -> str:
+    """What usually makes two captures one fixture, and the way out."""
+    if first.source == second.source == "simulated":
+        return "simulated from the same seed? `ttrec simulate --fixture-id` gives each its own"
+    if first.source == second.source == "recorded":
+        return "two recordings of one match? `ttrec merge` makes them one capture"
+    return ""
 
 
 class NoCaptures(TtrecError):
@@ -143,6 +153,8 @@ def load_fixtures(paths: Sequence[Path]) -> dict[tuple[str, Feed], Fixture]:
         fixture = load_fixture(path)
         key = (fixture.fixture_id, fixture.feed)
         if key in fixtures:
-            raise FixtureConflict(fixture.fixture_id, fixture.feed, fixtures[key].path, path)
+            first = fixtures[key]
+            hint = _conflict_hint(first.header, fixture.header)
+            raise FixtureConflict(fixture.fixture_id, fixture.feed, first.path, path, hint)
         fixtures[key] = fixture
     return fixtures

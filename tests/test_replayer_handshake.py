@@ -201,3 +201,22 @@ def test_loading_files_and_directories(tmp_path: Path) -> None:
 async def test_serve_with_no_capture_is_an_error() -> None:
     with pytest.raises(NoCaptures):
         await serve([])
+
+
+def test_a_conflict_says_what_usually_makes_two_captures_one_fixture(tmp_path: Path) -> None:
+    from ttrec.simulator import simulate_match
+    from ttrec.simulator import write_capture as write_simulated
+
+    singles = write_simulated(simulate_match(7), tmp_path / "match.jsonl.zst")
+    doubles = write_simulated(simulate_match(7, best_of=7, doubles=True), tmp_path / "doubles.jsonl.zst")
+    with pytest.raises(FixtureConflict, match=r"same seed\? `ttrec simulate --fixture-id`"):
+        load_fixtures([singles, doubles])
+    one = write_capture(tmp_path / "a.jsonl.zst", frames_every(2, 1.0))  # recorded, as the helper writes
+    two = write_capture(tmp_path / "b.jsonl.zst", frames_every(3, 1.0))
+    with pytest.raises(FixtureConflict, match=r"two recordings of one match\? `ttrec merge`"):
+        load_fixtures([one, two])
+    sim = simulate_match(7).fixture_id
+    mixed = write_capture(tmp_path / "c.jsonl.zst", frames_every(2, 1.0, sim), sim)
+    with pytest.raises(FixtureConflict) as conflict:  # one of each: no guess
+        load_fixtures([singles, mixed])
+    assert str(conflict.value).endswith(f"is already served from {singles}")
