@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -16,6 +17,22 @@ AUTH_TIMEOUT_S: Final = 10.0
 SEND_TIMEOUT_S: Final = 10.0
 
 OnEnd = Literal["stay", "close"]
+MAX_SPEED: Final = "max"  # as fast as the client reads: speed None
+
+
+def parse_speed(value: object) -> float | None:
+    """A playback speed as `--speed` and the pytest marker take it: a positive finite number,
+    or "max" (None); ValueError names what is wrong."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == MAX_SPEED):
+        return None
+    number = isinstance(value, str | int | float) and not isinstance(value, bool)
+    try:
+        speed = float(value) if number else math.nan  # True is no speed
+    except ValueError:
+        raise ValueError(f"{value!r} is neither a number nor {MAX_SPEED!r}") from None
+    if not 0 < speed < math.inf:
+        raise ValueError(f"{value!r} must be a positive number or {MAX_SPEED!r}")
+    return speed
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import pytest
 import trio
@@ -569,3 +569,86 @@ def test_the_readmes_step_control_example_passes_as_written(pytester: pytest.Pyt
     pytester.makepyfile(test_readme=README_CONSUMER + "\n\n" + _readme_step_example())
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
+
+
+async def _frames_until_closed(ws: Any) -> tuple[list[str], int | None]:
+    got: list[str] = []
+    try:
+        while True:
+            message = await ws.get_message()
+            if classify(message) == "frame":
+                got.append(message)
+    except ConnectionClosed as closed:
+        return got, closed.reason.code
+
+
+@pytest.mark.ttrec(capture="sample-doubles-bo5-decider", faults="close:after=2,code=4001", speed="max")
+async def test_a_sample_by_name_one_fault_as_a_string_and_speed_max(ttrec_server: TrioServer) -> None:
+    """As the commands take them: a bundled sample's name, one --fault spec, --speed max."""
+    assert ttrec_server.fixtures == [DOUBLES_FIXTURE] and ttrec_server.options.speed is None
+    with trio.fail_after(20):
+        async with ttrec_server.connect() as ws:
+            frames, code = await _frames_until_closed(ws)
+    assert [seq_num(text) for text in frames] == DOUBLES_SEQS[:2] and code == 4001
+
+
+@pytest.mark.ttrec(simulate={"seed": 4, "scenario": "dropped", "feeds": ["statistics", "actions"]})
+async def test_a_simulated_scenario_on_both_feeds(ttrec_server: TrioServer) -> None:
+    from ttrec.simulated_incidents import Incidents
+
+    dropped = simulate_match(4, incidents=Incidents(scenario="dropped"))
+    assert dropped.winner is None  # the collection was dropped: no result, as asked
+    got = {}
+    with trio.fail_after(20):
+        for feed in ("statistics", "actions"):
+            async with ttrec_server.connect(feed=feed) as ws:
+                got[feed] = (await ws.get_message(), feed)
+    assert ttrec_server.fixtures == [dropped.fixture_id]
+    assert classify(got["statistics"][0]) == "frame" and got["statistics"][0] == dropped.frames[0]
+    assert sorted(report.path for report in ttrec_server.connections) == sorted(
+        [
+            f"/v2/tabletennis/fixtures/{dropped.fixture_id}/statistics",
+            f"/v2/tabletennis/fixtures/{dropped.fixture_id}/actions",
+        ]
+    )
+
+
+MARKER_MISTAKES: Final = """
+import pytest
+
+
+@pytest.mark.ttrec({keywords})
+async def test_it(ttrec_server):
+    pass
+"""
+
+
+@pytest.mark.parametrize(
+    ("keywords", "line"),
+    [
+        ('speed="fast"', "*@pytest.mark.ttrec: 'fast' is neither a number nor 'max'*"),
+        ("speed=0", "*@pytest.mark.ttrec: 0 must be a positive number or 'max'*"),
+        ('faults="nope:after=1"', "*@pytest.mark.ttrec: *nope*"),
+        (
+            'simulate={"seed": 4, "nope": 1}',
+            "*@pytest.mark.ttrec(simulate=...): unknown keyword 'nope'; known: *",
+        ),
+        (
+            'simulate={"seed": 4, "scenario": "lost"}',
+            "*@pytest.mark.ttrec(simulate=...): scenario must be one of*",
+        ),
+        (
+            'simulate={"seed": 4, "feeds": ["stats"]}',
+            "*feeds must be some of ?'statistics', 'actions'?, once each",
+        ),
+    ],
+)
+def test_a_marker_value_that_cannot_be_used_is_one_line(
+    pytester: pytest.Pytester, keywords: str, line: str
+) -> None:
+    pytester.makeini(INI)
+    pytester.makepyfile(test_mistake=MARKER_MISTAKES.format(keywords=keywords))
+    result = pytester.runpytest()
+    assert result.ret != pytest.ExitCode.OK
+    result.stdout.fnmatch_lines([line])
+    assert "Traceback" not in result.stdout.str() and "TypeError" not in result.stdout.str()

@@ -10,7 +10,7 @@ import click
 from replayer import ServeOptions
 from replayer.control import CONTROL_PATH, StepControl
 from replayer.faults import FaultNeverFires
-from replayer.options import AUTH_TIMEOUT_S, SEND_TIMEOUT_S, OnEnd
+from replayer.options import AUTH_TIMEOUT_S, SEND_TIMEOUT_S, OnEnd, parse_speed
 from replayer.run import ApiPlan, ExitWhen, RunPlan, TlsPlan, run_server
 from ttrec.cli import command
 from ttrec.cli.logs import say, show_library_logs
@@ -25,15 +25,10 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
 def _speed(ctx: click.Context, param: click.Parameter, value: str) -> float | None:
-    if value.strip().lower() == "max":
-        return None
     try:
-        speed = float(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is neither a number nor 'max'") from None
-    if not speed > 0 or speed == float("inf"):
-        raise click.BadParameter(f"{value!r} must be a positive number or 'max'")
-    return speed
+        return parse_speed(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _faults(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[Fault, ...]:

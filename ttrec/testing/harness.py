@@ -27,7 +27,7 @@ from trio_websocket import WebSocketConnection, open_websocket_url
 
 from replayer import ConnectionReport, ServeOptions, ServerHandle, serve
 from replayer.control import FixtureGate, Position, StepControl
-from replayer.options import OnEnd
+from replayer.options import OnEnd, parse_speed
 from replayer.run import ServerThread
 from replayer.tls import self_signed
 from ttrec.faults import Fault, parse_fault
@@ -55,9 +55,9 @@ def default_captures() -> list[Path]:
 
 def serve_options(
     *,
-    speed: float | None = None,
+    speed: float | str | None = None,
     tokens: Iterable[str] = (),
-    faults: Iterable[Fault | str] = (),
+    faults: Iterable[Fault | str] | Fault | str = (),
     seed: int = 0,
     on_end: OnEnd = "stay",
     heartbeat_interval_s: float = float(HEARTBEAT_INTERVAL_S),
@@ -66,11 +66,14 @@ def serve_options(
 ) -> ServeOptions:
     """ServeOptions for a test server, always with step control (idle until used).
 
-    `speed=None` plays as fast as the client reads; faults may be Fault values or `--fault`
-    specs (parsed by ttrec.faults.parse_fault, so every kind the CLI knows works here);
-    `start_at` a StartAt or a `--start-at` spec such as "set=3" or "match-point"."""
+    `speed=None` (or "max") plays as fast as the client reads; faults may be Fault values
+    or `--fault` specs (parsed by ttrec.faults.parse_fault, so every kind the CLI knows works
+    here), one or a list; `start_at` a StartAt or a `--start-at` spec such as "set=3" or
+    "match-point". ValueError or FaultSpecError names a value that cannot be used."""
+    if isinstance(faults, str | Fault):  # one spec, not its characters
+        faults = (faults,)
     return ServeOptions(
-        speed=speed,
+        speed=parse_speed(speed),
         tokens=frozenset(tokens),
         faults=tuple(parse_fault(f) if isinstance(f, str) else f for f in faults),
         seed=seed,

@@ -32,6 +32,7 @@ Record modes (`--ttrec-record-mode`), for a marker naming `fixture` and `capture
 from __future__ import annotations
 
 import argparse
+import inspect
 import io
 import math
 import os
@@ -100,16 +101,24 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """A fixture's `pytest.fail(..., pytrace=False)` ("capture X does not exist") reported
-    as its one line: run in trio's loop (pytest-trio), it comes out wrapped in an exception
-    group, which pytest shows with every frame of the nursery."""
+    """A fixture's `pytest.fail(..., pytrace=False)` ("capture X does not exist") or a
+    marker keyword it refuses (pytest.UsageError) reported as its one line: run in trio's
+    loop (pytest-trio), it comes out wrapped in an exception group, which pytest shows with
+    every frame of the nursery."""
     report = yield
     error = call.excinfo.value if call.excinfo is not None else None
-    if isinstance(error, BaseExceptionGroup):
-        leaves = _leaves(error)
-        if leaves and all(isinstance(leaf, pytest.fail.Exception) and not leaf.pytrace for leaf in leaves):
-            report.longrepr = "\n".join(str(leaf) for leaf in leaves)
+    if error is None:
+        return report
+    leaves = _leaves(error) if isinstance(error, BaseExceptionGroup) else [error]
+    if leaves and all(_one_line(leaf) for leaf in leaves):
+        report.longrepr = "\n".join(str(leaf) for leaf in leaves)
     return report
+
+
+def _one_line(error: BaseException) -> bool:
+    return isinstance(error, pytest.UsageError) or (
+        isinstance(error, pytest.fail.Exception) and not error.pytrace
+    )
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
@@ -166,7 +175,7 @@ async def resolve_captures(request: pytest.FixtureRequest, tmp_path: Path) -> li
     if simulate is not None:
         if capture is not None:
             raise pytest.UsageError("@pytest.mark.ttrec: give capture or simulate, not both")
-        return [_simulated(simulate, tmp_path)]
+        return _simulated(simulate, tmp_path)
     if capture is None:
         if settings.get("fixture") is not None and request.config.getoption("--ttrec-record-mode") != "none":
             raise pytest.UsageError("@pytest.mark.ttrec(fixture=...) needs capture=PATH to record into")
@@ -185,15 +194,29 @@ async def resolve_captures(request: pytest.FixtureRequest, tmp_path: Path) -> li
     for path, recording in zip(resolved, to_record, strict=True):
         if recording:  # every path checked before any feed is recorded
             _check_recordable(path)
-    for (feed, _), path, recording in zip(pairs, resolved, to_record, strict=True):
+    served: list[Path] = []
+    for (feed, given), path, recording in zip(pairs, resolved, to_record, strict=True):
         if recording and fixture is not None:
             config = request.config
             timeout = config.getoption("--ttrec-record-timeout")
             await _record(fixture, path, config.getoption("--ttrec-base-url"), timeout, feed)
         elif not path.exists():
+            if samples := _bundled(given, path):  # as every command takes a sample's name
+                served += samples
+                continue
             hint = " (record it: --ttrec-record-mode=once, with TTREC_TOKEN set)" if fixture else ""
             pytest.fail(f"ttrec: capture {path} does not exist{hint}", pytrace=False)
-    return resolved
+        served.append(path)
+    return served
+
+
+def _bundled(given: Any, path: Path) -> list[Path]:
+    """The bundled sample files a capture keyword names by the sample's name (both feeds of a
+    pair), when no file of that name is there; else none."""
+    from ttrec.bundled import resolve_served
+
+    name = Path(given)
+    return [] if path.exists() or name.is_absolute() else [p for p in resolve_served(name) if p != name]
 
 
 def _record_timeout(text: str) -> float:
@@ -225,13 +248,39 @@ def _capture_feeds(capture: Any) -> list[tuple[str, Any]]:
     return [("statistics", path) for path in paths]
 
 
-def _simulated(simulate: Any, directory: Path) -> Path:
+# Beside simulate_match's own keywords, as `ttrec simulate` has them: --scenario, --feeds.
+_SIMULATE_EXTRAS: Final = ("scenario", "feeds")
+
+
+def _simulated(simulate: Any, directory: Path) -> list[Path]:
+    """The captures of a simulated match, one per feed asked for (statistics by default)."""
     from ttrec.capture import CAPTURE_SUFFIX
+    from ttrec.feed import FEEDS, feed_named
+    from ttrec.outputs import feed_file
+    from ttrec.simulated_incidents import Incidents
     from ttrec.simulator import simulate_match, write_capture
 
-    kwargs = {"seed": simulate} if isinstance(simulate, int) else dict(simulate)
-    match = simulate_match(**kwargs)
-    return write_capture(match, directory / f"simulated-{match.fixture_id}{CAPTURE_SUFFIX}")
+    kwargs: dict[str, Any] = {"seed": simulate} if isinstance(simulate, int) else dict(simulate)
+    known = sorted({*inspect.signature(simulate_match).parameters, *_SIMULATE_EXTRAS})
+    unknown = sorted(set(kwargs) - set(known))
+    if unknown:
+        raise pytest.UsageError(
+            f"@pytest.mark.ttrec(simulate=...): unknown keyword {unknown[0]!r}; known: {known}"
+        )
+    feeds = _strings(kwargs.pop("feeds", "statistics"))
+    if not feeds or set(feeds) - set(FEEDS) or len(set(feeds)) < len(feeds):
+        raise pytest.UsageError(
+            f"@pytest.mark.ttrec(simulate=...): feeds must be some of {list(FEEDS)}, once each"
+        )
+    try:
+        if "scenario" in kwargs:
+            kwargs["incidents"] = Incidents(scenario=kwargs.pop("scenario"))
+        match = simulate_match(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise pytest.UsageError(f"@pytest.mark.ttrec(simulate=...): {exc}") from None
+    statistics = directory / f"simulated-{match.fixture_id}{CAPTURE_SUFFIX}"
+    written = [feed_named(feed) for feed in feeds]  # each checked against FEEDS above
+    return [write_capture(match, feed_file(statistics, feed), feed) for feed in written]
 
 
 async def _record(
@@ -370,19 +419,24 @@ async def ttrec_server(
 
 
 def marker_options(settings: dict[str, Any]) -> tuple[ServeOptions, bool, str | None]:
-    """The server options, tls and default fixture the marker's keywords ask for."""
+    """The server options, tls and default fixture the marker's keywords ask for; a value
+    that cannot be used fails the test with one line naming it (pytest.UsageError)."""
+    from ttrec.errors import TtrecError
     from ttrec.testing.harness import serve_options
 
-    options = serve_options(
-        speed=settings.get("speed"),
-        tokens=_strings(settings.get("tokens", ())),
-        faults=settings.get("faults", ()),
-        seed=settings.get("seed", 0),
-        on_end=settings.get("on_end", "stay"),
-        heartbeat_interval_s=float(settings.get("heartbeat_interval_s", 10.0)),
-        paused=bool(settings.get("paused", False)),
-        start_at=settings.get("start_at"),
-    )
+    try:
+        options = serve_options(
+            speed=settings.get("speed"),
+            tokens=_strings(settings.get("tokens", ())),
+            faults=settings.get("faults", ()),
+            seed=settings.get("seed", 0),
+            on_end=settings.get("on_end", "stay"),
+            heartbeat_interval_s=float(settings.get("heartbeat_interval_s", 10.0)),
+            paused=bool(settings.get("paused", False)),
+            start_at=settings.get("start_at"),
+        )
+    except (ValueError, TypeError, TtrecError) as exc:  # the test's mistake, not a traceback of ours
+        raise pytest.UsageError(f"@pytest.mark.ttrec: {exc}") from None
     return options, bool(settings.get("tls", False)), settings.get("fixture")
 
 
