@@ -25,11 +25,13 @@ def parse_speed(value: object) -> float | None:
     or "max" (None); ValueError names what is wrong."""
     if value is None or (isinstance(value, str) and value.strip().lower() == MAX_SPEED):
         return None
-    number = isinstance(value, str | int | float) and not isinstance(value, bool)
-    try:
-        speed = float(value) if number else math.nan  # True is no speed
-    except ValueError:
-        raise ValueError(f"{value!r} is neither a number nor {MAX_SPEED!r}") from None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        speed = math.nan  # True is no speed, though float() takes it
+    else:
+        try:
+            speed = float(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is neither a number nor {MAX_SPEED!r}") from None
     if not 0 < speed < math.inf:
         raise ValueError(f"{value!r} must be a positive number or {MAX_SPEED!r}")
     return speed
