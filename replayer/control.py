@@ -333,7 +333,9 @@ async def _execute(control: StepControl, command: Any) -> tuple[FixtureGate, Pos
     if feed not in ("statistics", "actions"):
         raise ControlError("feed must be statistics or actions")
     gate = control.gate(fixture, feed)
-    wait = command.get("wait", True) is not False
+    wait = command.get("wait", True)
+    if not isinstance(wait, bool):  # "no" is not false: waiting on it would surprise
+        raise ControlError("wait must be true or false")
     seq = command.get("seq")
     if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)):
         raise ControlError("seq must be an integer")
@@ -345,7 +347,7 @@ async def _execute(control: StepControl, command: Any) -> tuple[FixtureGate, Pos
         if op == "resume":
             return gate, gate.resume()
         if op == "release":
-            return gate, await gate.release(int(_number(command, "frames", 1)), wait=wait)
+            return gate, await gate.release(_count(command, "frames", 1), wait=wait)
         if op == "run_to":
             return gate, await gate.run_to(command.get("moment"), seq=seq, wait=wait)
         if op == "sent":
@@ -358,9 +360,18 @@ async def _execute(control: StepControl, command: Any) -> tuple[FixtureGate, Pos
 
 def _number(command: dict[str, Any], key: str, default: float) -> float:
     value = command.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    # Python's json reads NaN and Infinity: every wait stays bounded.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
         raise ControlError(f"{key} must be a non-negative number")
     return float(value)
+
+
+def _count(command: dict[str, Any], key: str, default: int) -> int:
+    """A whole number: 2.5 frames is no number of frames to round for the caller."""
+    value = command.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ControlError(f"{key} must be a non-negative integer")
+    return value
 
 
 class _ControlSocket(Protocol):

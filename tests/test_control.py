@@ -342,6 +342,16 @@ async def test_the_control_websocket(tmp_path: Path, autojump_clock: trio.testin
                 missing = await command(ws, op="status", feed="actions")
                 assert missing["error"] == "no fixture of the actions feed is served here"
                 assert (await command(ws, op="release", frames="x"))["ok"] is False
+                for bad, error in (
+                    ({"frames": 2.5}, "frames must be a non-negative integer"),
+                    ({"frames": True}, "frames must be a non-negative integer"),
+                    ({"wait": "no"}, "wait must be true or false"),
+                    ({"timeout": -1}, "timeout must be a non-negative number"),
+                ):
+                    assert await command(ws, op="release", **bad) == {"ok": False, "error": error}
+                await ws.send_message('{"op": "release", "timeout": NaN}')  # json.loads takes it
+                assert json.loads(await ws.get_message())["error"] == "timeout must be a non-negative number"
+                assert (await command(ws, op="status"))["frames"] == 6  # none of them released a frame
                 await ws.send_message("not json")
                 assert json.loads(await ws.get_message())["ok"] is False
                 answer = await command(ws, op="resume")
