@@ -316,10 +316,8 @@ class _Server:
             await session.run()
         finally:
             self.sessions.discard(session)
-            if session.ended is None:
-                # The server is stopping: say so to the client, briefly, then go.
-                with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_CLOSE_TIMEOUT_S):
-                    await ws.aclose(GOING_AWAY, "server shutting down")
+            if session.ended is None:  # the server is stopping
+                await _close_going_away(ws)
                 session.shut_down(GOING_AWAY)
             self.handle.record(
                 session.report(client=client, path=path, duration_s=trio.current_time() - started)
@@ -339,9 +337,21 @@ class _Server:
         assert self.options.control is not None
         try:
             ws = await request.accept()
+        except ConnectionClosed:
+            return
+        try:
             await serve_control(ws, self.options.control, self.handle.positions)
         except ConnectionClosed:
             pass
+        finally:
+            if ws.closed is None:  # the server is stopping (a command may be waiting)
+                await _close_going_away(ws)
+
+
+async def _close_going_away(ws: WebSocketConnection) -> None:
+    """The server is stopping: say so to the client (close 1001), briefly, then go."""
+    with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_CLOSE_TIMEOUT_S):
+        await ws.aclose(GOING_AWAY, "server shutting down")
 
 
 def _status_of(answer_head: bytes) -> int:
