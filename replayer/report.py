@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 # How a connection ended:
 #   rejected        the handshake was refused (404 unknown fixture, 400 missing Accept, ...)
+#   tls-failed      with TLS: the TLS handshake failed (why in `reason`), no HTTP request came
 #   auth-invalid    a bad, malformed or empty token: 401 error frame, close 1008
 #   auth-timeout    no auth message in time: close 1008
 #   client-closed   the client sent a close frame
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 #   shutdown        the server stopped
 Ending = Literal[
     "rejected",
+    "tls-failed",
     "auth-invalid",
     "auth-timeout",
     "client-closed",
@@ -50,6 +52,7 @@ class ConnectionReport:
     feed: str | None
     ended: Ending
     code: int | None = None  # the close code the client saw (or sent), HTTP status when rejected
+    reason: str | None = None  # why the TLS handshake failed, in words ("tls-failed" only)
     start_position: int = 0
     speed: float | None = None
     frames_sent: int = 0
@@ -85,7 +88,7 @@ class ConnectionReport:
 
     def log_line(self) -> str:
         speed = "max" if self.speed is None else f"{self.speed:g}"
-        if self.ended == "rejected":  # nothing was played: no speed to tell
+        if self.ended in ("rejected", "tls-failed"):  # nothing was played: no speed to tell
             speed = "-"
         parts = [
             f"fixture={self.fixture or '-'}",
@@ -102,8 +105,10 @@ class ConnectionReport:
             where = self.fault_frames or (None,) * len(self.faults)
             fired = (f if n is None else f"{f}@{n}" for f, n in zip(self.faults, where, strict=True))
             parts.append("faults=" + ";".join(fired))
-        if self.fixture is None:
+        if self.fixture is None and self.path:  # (a failed TLS handshake has no path)
             parts.append(f"path={self.path[:200]}")
+        if self.reason is not None:
+            parts.append(f'reason="{self.reason}"')
         return " ".join(parts)
 
 

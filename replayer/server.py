@@ -26,6 +26,8 @@ from replayer.pacer import Pacer
 from replayer.plain_http import PLAIN_HTTP_STATUS, answer_plain, read_head
 from replayer.report import ConnectionReport, LatenessHistogram, Positions
 from replayer.session import Session
+from replayer.sockets import sends_anything
+from replayer.tls import HANDSHAKE_STALLED, handshake_failure
 from replayer.wire import ServerStream, frames_of
 from ttrec.errors import ListenError
 from ttrec.faults import FiringBudget, RejectFault
@@ -183,9 +185,11 @@ class _Server:
         self, nursery: trio.Nursery, stream: trio.abc.Stream, client: str, started: float
     ) -> WebSocketRequest | None:
         """The websocket request, or None when there is none to serve: a plain HTTP request
-        or a websocket request trio-websocket refused (answered and reported here), or
-        nothing in time."""
-        with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
+        or a websocket request trio-websocket refused (answered and reported here), a failed
+        TLS handshake (reported here), or nothing in time."""
+        if isinstance(stream, trio.SSLStream) and not await self._tls_handshake(stream, client, started):
+            return None
+        with trio.move_on_at(started + HANDSHAKE_TIMEOUT_S):
             head = await read_head(stream)
             if head.plain_target is not None and head.conn is not None:
                 await answer_plain(stream, head.conn)
@@ -204,6 +208,41 @@ class _Server:
             return request
         logger.debug("%s sent no websocket handshake in time", client)
         return None
+
+    async def _tls_handshake(
+        self, stream: trio.SSLStream[trio.abc.Stream], client: str, started: float
+    ) -> bool:
+        """The TLS handshake, within the handshake timeout, before the HTTP request is read.
+        False when there is nothing to serve: it failed or stalled (reported `tls-failed`,
+        with why in words), or the client sent not a byte (a port probe or a stalled
+        client, not a connection: as without TLS)."""
+        deadline = started + HANDSHAKE_TIMEOUT_S
+        began = False
+        with trio.move_on_at(deadline):
+            began = await sends_anything(stream)
+        if not began:
+            logger.debug("%s sent nothing", client)
+            return False
+        reason = HANDSHAKE_STALLED
+        with trio.move_on_at(deadline):
+            try:
+                await stream.do_handshake()
+            except trio.BrokenResourceError as exc:
+                reason = handshake_failure(exc.__cause__)
+            else:
+                return True
+        self.handle.record(
+            ConnectionReport(
+                client=client,
+                path="",  # no HTTP request came
+                fixture=None,
+                feed=None,
+                ended="tls-failed",
+                reason=reason,
+                duration_s=trio.current_time() - started,
+            )
+        )
+        return False
 
     @staticmethod
     async def _request_or_refusal(nursery: trio.Nursery, stream: ServerStream) -> WebSocketRequest | None:
@@ -316,10 +355,8 @@ class _Server:
             await session.run()
         finally:
             self.sessions.discard(session)
-            if session.ended is None:
-                # The server is stopping: say so to the client, briefly, then go.
-                with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_CLOSE_TIMEOUT_S):
-                    await ws.aclose(GOING_AWAY, "server shutting down")
+            if session.ended is None:  # the server is stopping
+                await _close_going_away(ws)
                 session.shut_down(GOING_AWAY)
             self.handle.record(
                 session.report(client=client, path=path, duration_s=trio.current_time() - started)
@@ -339,9 +376,21 @@ class _Server:
         assert self.options.control is not None
         try:
             ws = await request.accept()
+        except ConnectionClosed:
+            return
+        try:
             await serve_control(ws, self.options.control, self.handle.positions)
         except ConnectionClosed:
             pass
+        finally:
+            if ws.closed is None:  # the server is stopping (a command may be waiting)
+                await _close_going_away(ws)
+
+
+async def _close_going_away(ws: WebSocketConnection) -> None:
+    """The server is stopping: say so to the client (close 1001), briefly, then go."""
+    with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_CLOSE_TIMEOUT_S):
+        await ws.aclose(GOING_AWAY, "server shutting down")
 
 
 def _status_of(answer_head: bytes) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import array
 import fcntl
+import socket
 import sys
 from typing import Final
 
@@ -37,3 +38,16 @@ async def drop_connection(stream: trio.abc.Stream) -> None:
     close_notify either): to the client it looks like the network went away."""
     raw = stream.transport_stream if isinstance(stream, trio.SSLStream) else stream
     await trio.aclose_forcefully(raw)
+
+
+async def sends_anything(stream: trio.abc.Stream) -> bool:
+    """Wait until the client has sent a byte (True; the byte stays there to be read) or has
+    gone without sending one (False: a port probe). True where it cannot be told (a stream
+    that is not a socket's)."""
+    raw = stream.transport_stream if isinstance(stream, trio.SSLStream) else stream
+    if not isinstance(raw, trio.SocketStream):
+        return True
+    try:
+        return bool(await raw.socket.recv(1, socket.MSG_PEEK))
+    except OSError:  # reset before sending anything
+        return False

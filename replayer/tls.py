@@ -10,8 +10,25 @@ from typing import Final
 
 from ttrec.errors import TtrecError
 from ttrec.outputs import CA_FILE, CA_TRAILER, write_replacing
+from ttrec.wire import HANDSHAKE_TIMEOUT_S
 
 LOOPBACK_NAMES: Final = ("localhost", "127.0.0.1", "::1")
+# What OpenSSL's reason codes for the usual failed handshakes mean to the person reading
+# the log; any other reason is shown as its own words ("NO_SHARED_CIPHER": no shared cipher).
+_CLIENT_HUNG_UP: Final = (
+    "the client hung up during the handshake (as Node does when it does not trust the CA)"
+)
+_FAILURES: Final = {
+    "HTTP_REQUEST": "a plain HTTP request on the TLS port (a ws:// URL instead of wss://?)",
+    "TLSV1_ALERT_UNKNOWN_CA": "the client does not trust the CA (alert unknown ca)",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "the client refused the certificate (alert bad certificate)",
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "the client refused the certificate (alert certificate unknown)",
+    "UNEXPECTED_EOF_WHILE_READING": _CLIENT_HUNG_UP,
+}
+HANDSHAKE_STALLED: Final = (
+    f"the client stopped answering during the handshake ({HANDSHAKE_TIMEOUT_S:g} s;"
+    " trio's client does when it does not trust the CA)"
+)
 
 
 class TlsSetupError(TtrecError):
@@ -61,3 +78,19 @@ def from_files(certfile: Path, keyfile: Path | None) -> ssl.SSLContext:
     except (ssl.SSLError, OSError) as exc:
         raise TlsSetupError(f"cannot load the certificate {certfile}: {exc}") from None
     return context
+
+
+def handshake_failure(cause: BaseException | None) -> str:
+    """Why a server-side TLS handshake failed, in words for a log line (never a repr):
+    `cause` is what trio's BrokenResourceError says it came from."""
+    if isinstance(cause, ssl.SSLError):
+        reason = getattr(cause, "reason", None)  # set by OpenSSL; an SSLError made in Python lacks it
+        if reason in _FAILURES:
+            return _FAILURES[reason]
+        if isinstance(cause, ssl.SSLEOFError | ssl.SSLSyscallError):  # an older OpenSSL's EOF
+            return _CLIENT_HUNG_UP
+        if reason:
+            return str(reason).lower().replace("_", " ")
+    elif isinstance(cause, OSError) and cause.strerror:
+        return f"{cause.strerror.lower()} during the handshake"  # e.g. connection reset by peer
+    return "the TLS handshake failed"

@@ -385,6 +385,47 @@ async def test_a_control_wait_times_out_with_an_answer(
     assert answer == {"ok": False, "error": "timed out waiting for the released frames to be sent"}
 
 
+async def close_code(ws: WebSocketConnection) -> int:
+    """Read until the connection closes; the close code the client saw."""
+    with pytest.raises(ConnectionClosed) as info:
+        while True:
+            await ws.get_message()
+    return int(info.value.reason.code)
+
+
+@pytest.mark.parametrize("pending", [False, True], ids=["idle", "command-pending"])
+async def test_a_stopping_server_closes_control_connections_with_1001(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock, pending: bool
+) -> None:
+    """Ctrl-C or SIGTERM (the server cancelled): a control connection gets the close 1001 a
+    feed connection gets, idle or while a `release` waits for frames still to come."""
+    capture = write_capture(tmp_path / "a.jsonl.zst", frames_every(3, 1000.0))
+    stop = trio.CancelScope()
+    handles: list[ServerHandle] = []
+
+    async def run_server(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        with stop:
+            async with running([capture], ServeOptions(control=StepControl(paused=True))) as handle:
+                handles.append(handle)
+                task_status.started()
+                await trio.sleep_forever()
+
+    with trio.fail_after(60):
+        async with trio.open_nursery() as outer:
+            await outer.start(run_server)
+            async with (
+                client(handles[0].fixture_url(FIXTURE)) as feed,
+                open_websocket_url(handles[0].url + CONTROL_PATH) as control,
+            ):
+                if pending:  # frames 1000 s apart: the third is far away
+                    await control.send_message(json.dumps({"op": "release", "frames": 3}))
+                await settle()
+                stop.cancel()
+                assert (await close_code(feed), await close_code(control)) == (1001, 1001)
+                assert control.closed is not None and control.closed.reason == "server shutting down"
+    assert [r.ended for r in handles[0].connections] == ["shutdown"]
+
+
 async def test_a_consumer_that_leaves_while_held(
     tmp_path: Path, autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
 ) -> None:

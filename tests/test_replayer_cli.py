@@ -4,6 +4,7 @@ trio's MockClock: tests/cli_support.py)."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import socket
@@ -28,6 +29,7 @@ from replayer_support import (
     write_capture,
 )
 from test_disk_errors import unwritable_directory
+from test_replayer_tls import untrusting_client
 
 from replayer.faults import FaultNeverFires, prepare
 from replayer.library import load_fixtures
@@ -75,6 +77,30 @@ async def test_serve_process_ready_file_client_and_sigterm(tmp_path: Path, tls: 
     assert "Traceback" not in log
     assert TOKEN not in log
     assert not ready.exists()  # removed on a clean exit
+
+
+async def test_a_failed_tls_handshake_is_reported_and_counts_for_exit_after(tmp_path: Path) -> None:
+    """A client that does not trust the CA: one log line and one report entry like any other
+    connection's, and `--exit-after 1` stops the server (exit 0)."""
+    capture = write_capture(tmp_path / "a.jsonl.zst", frames_every(3, 0.5))
+    ready, report, stderr = tmp_path / "ready.json", tmp_path / "report.json", tmp_path / "stderr.txt"
+    args = [sys.executable, "-m", "ttrec", "serve", str(capture), "--tls", "--ready-file", str(ready)]
+    args += ["--report", str(report), "--exit-after", "1"]
+    with stderr.open("wb") as err, trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            process: trio.Process = await nursery.start(
+                lambda task_status: trio.run_process(args, stderr=err, check=False, task_status=task_status)
+            )
+            await untrusting_client((await wait_ready(process, ready))["port"])
+            assert await process.wait() == 0
+    written = json.loads(report.read_text())
+    assert written["connections_ended"] == 1 and written["running"] is False
+    (entry,) = written["connections"]
+    assert entry["ended"] == "tls-failed" and "does not trust the CA" in entry["reason"]
+    log = stderr.read_text()
+    line = rf" client=127\.0\.0\.1:\d+ .* ended=tls-failed after=\S+ reason=\"{re.escape(entry['reason'])}\"$"
+    assert re.search(line, log, re.M), log
+    assert "failed:" not in log and "Error" not in log and "Traceback" not in log, log
 
 
 def run(*args: str) -> tuple[int, str]:

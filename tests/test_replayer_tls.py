@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import ssl
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 import trustme
 from replayer_support import FIXTURE, client, frame_text, frames_every, receive, running, write_capture
-from trio_websocket import HandshakeError
+from trio_websocket import HandshakeError, open_websocket_url
 
 from replayer import ServeOptions
-from replayer.tls import TlsSetupError, from_files, self_signed
+from replayer.tls import TlsSetupError, from_files, handshake_failure, self_signed
 
 
 @pytest.fixture
@@ -65,3 +69,103 @@ async def test_certificate_files(capture: Path, tmp_path: Path, autojump_clock: 
         from_files(tmp_path / "missing.pem", None)
     with pytest.raises(TlsSetupError, match="cannot load"):
         from_files(keyfile, None)  # a key is not a certificate
+
+
+PATH = f"/v2/tabletennis/fixtures/{FIXTURE}/statistics"
+
+
+async def untrusting_client(port: int) -> None:
+    """A client without the server's CA: it refuses the certificate with an alert, as
+    OpenSSL's clients do (Python's blocking ones, curl; trio's own sends no alert)."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ssl.create_default_context().wrap_bio(incoming, outgoing, server_hostname="localhost")
+    async with await trio.open_tcp_stream("127.0.0.1", port) as tcp:
+        with pytest.raises(ssl.SSLCertVerificationError):
+            while True:
+                with contextlib.suppress(ssl.SSLWantReadError):
+                    tls.do_handshake()
+                    break
+                await tcp.send_all(outgoing.read())
+                incoming.write(await tcp.receive_some())
+        await tcp.send_all(outgoing.read())  # the alert
+
+
+async def plain_client(port: int) -> None:
+    """A ws:// client on the wss:// port: its HTTP request is no TLS."""
+    async with await trio.open_tcp_stream("127.0.0.1", port) as tcp:
+        await tcp.send_all(f"GET {PATH} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n".encode())
+        with contextlib.suppress(trio.BrokenResourceError):
+            while await tcp.receive_some():  # until the server hangs up
+                pass
+
+
+async def hanging_up_client(port: int) -> None:
+    """A client that sends its hello, then hangs up without an alert (Node does that when it
+    does not trust the certificate)."""
+    hello = ssl.MemoryBIO()
+    tls = ssl.create_default_context().wrap_bio(ssl.MemoryBIO(), hello, server_hostname="localhost")
+    with pytest.raises(ssl.SSLWantReadError):
+        tls.do_handshake()
+    async with await trio.open_tcp_stream("127.0.0.1", port) as tcp:
+        await tcp.send_all(hello.read())
+        assert await tcp.receive_some()  # the server's hello and certificate
+
+
+async def trio_websocket_client(port: int) -> None:
+    """trio-websocket without the CA: trio's TLS stream sends no alert and does not hang up;
+    the client gives up at its own timeout, after the server's handshake timeout."""
+    url = f"wss://127.0.0.1:{port}{PATH}"
+    with pytest.raises(HandshakeError):
+        async with open_websocket_url(url, ssl_context=ssl.create_default_context(), connect_timeout=20):
+            pass
+
+
+@pytest.mark.parametrize(
+    ("connect", "why"),
+    [
+        (untrusting_client, "does not trust the CA"),
+        (plain_client, "plain HTTP request"),
+        (hanging_up_client, "hung up"),
+        (trio_websocket_client, "stopped answering"),
+    ],
+)
+async def test_a_failed_tls_handshake_is_one_connection_with_its_ending(
+    capture: Path,
+    autojump_clock: object,
+    caplog: pytest.LogCaptureFixture,
+    connect: Callable[[int], Awaitable[None]],
+    why: str,
+) -> None:
+    """Reported and logged like any connection (so --exit-after counts it), with why in
+    words; a port probe that sends nothing is no connection, as without TLS."""
+    caplog.set_level(logging.INFO, logger="replayer")
+    made = self_signed()
+    with trio.fail_after(60):
+        async with running([capture], ssl_context=made.context) as handle:
+            await connect(handle.port)
+            (failed,) = await handle.wait_connections(1)
+            await (await trio.open_tcp_stream("127.0.0.1", handle.port)).aclose()  # the probe
+            async with client(handle.fixture_url(FIXTURE), ssl_context=made.client_context()) as ws:
+                assert await receive(ws, 1) == [frame_text(1)]
+            await handle.wait_connections(2)
+            await trio.testing.wait_all_tasks_blocked()
+    assert [r.ended for r in handle.connections] == ["tls-failed", "client-closed"]
+    assert failed.reason is not None and why in failed.reason
+    assert (failed.fixture, failed.code, failed.frames_sent, failed.path) == (None, None, 0, "")
+    assert failed.client.startswith("127.0.0.1:")
+    line = failed.log_line()
+    assert " speed=- ended=tls-failed after=" in line and line.endswith(f' reason="{failed.reason}"')
+    logged = [r.getMessage() for r in caplog.records]
+    assert logged.count(line) == 1
+    assert not any("failed:" in m or "Error" in m or "Exception" in m for m in logged), logged
+
+
+def test_a_handshake_failure_in_words() -> None:
+    """Reasons without a sentence of their own are OpenSSL's in words; an OSError its own."""
+    no_cipher = ssl.SSLError(1, "[SSL: NO_SHARED_CIPHER] no shared cipher (_ssl.c:1006)")
+    no_cipher.reason = "NO_SHARED_CIPHER"  # as OpenSSL sets it
+    assert handshake_failure(no_cipher) == "no shared cipher"
+    assert "hung up" in handshake_failure(ssl.SSLEOFError(8, "EOF occurred in violation of protocol"))
+    reset = handshake_failure(ConnectionResetError(104, "Connection reset by peer"))
+    assert reset.startswith("connection reset by peer")
+    assert handshake_failure(None) == "the TLS handshake failed"
