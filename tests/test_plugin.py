@@ -566,7 +566,7 @@ def test_the_readmes_step_control_example_passes_as_written(pytester: pytest.Pyt
     (pytester.path / "tests" / "captures").mkdir(parents=True)
     write_capture(_home_wins_the_first_set(), pytester.path / "tests" / "captures" / "final.jsonl.zst")
     pytester.makeini(INI)
-    pytester.makepyfile(test_readme=README_CONSUMER + "\n\n" + _readme_step_example())
+    pytester.makepyfile(test_readme_step_example=README_CONSUMER + "\n\n" + _readme_step_example())
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
 
