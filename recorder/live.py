@@ -109,6 +109,7 @@ class FixtureTally:
     then done (every capture finished complete), failed (any failed) or stopped."""
 
     recording: int = 0
+    waiting: int = 0  # live, but no capture of theirs could be created yet: tried at each poll
     done: int = 0
     failed: int = 0
     stopped: int = 0
@@ -174,6 +175,7 @@ class LiveRecorder:
         # poll while the API lists the fixture as live (a disk that was full or read-only
         # for a while costs nothing, each capture starting from startPosition 0)
         self._retry: dict[str, set[Feed]] = {}
+        self._uncreated: set[str] = set()  # tried again from _retry, no capture created yet
         self._api_state = "ok"
         self._shown_tally: tuple[int, ...] = ()
 
@@ -239,6 +241,7 @@ class LiveRecorder:
             for entry in live:
                 fixture_id = entry.fixture_id
                 if fixture_id in self._retry:
+                    self._uncreated.add(fixture_id)  # waiting, not recording, until created
                     self._start(captures, fixture_id, self._retry.pop(fixture_id))
                 elif fixture_id not in self._recording and fixture_id not in self._ended_but_listed:
                     self._start(captures, fixture_id, self._live.feeds)
@@ -333,17 +336,25 @@ class LiveRecorder:
     def _show_tally(self, live: int, scheduled: int) -> None:
         """The one status view of all fixtures, logged when it changes. Fixtures, never
         captures (with two feeds a fixture has two): the numbers of `ttrec_fixtures{state}`."""
-        t = self._tally
-        tally = (live, scheduled, len(self._recording), t.done, t.failed, t.stopped)
+        t = self._fixtures()
+        tally = (live, scheduled, t.recording, t.waiting, t.done, t.failed, t.stopped)
         if tally != self._shown_tally:
             self._shown_tally = tally
             shown_scheduled = f"{scheduled} scheduled, " if self._count_scheduled else ""
             shown_stopped = f", {t.stopped} stopped" if t.stopped else ""
+            shown_waiting = f", {t.waiting} waiting for a capture file" if t.waiting else ""
             self._reporter.say(
                 "fixtures",
-                f"{live} live, {shown_scheduled}{len(self._recording)} recording, "
-                f"{t.done} done, {t.failed} failed{shown_stopped}",
+                f"{live} live, {shown_scheduled}{t.recording} recording, "
+                f"{t.done} done, {t.failed} failed{shown_stopped}{shown_waiting}",
             )
+
+    def _fixtures(self) -> FixtureTally:
+        """The tally with the fixtures open now: recording, or waiting for a capture that
+        could not be created (one tried again counts as waiting until it is created)."""
+        waiting = self._retry.keys() | self._uncreated
+        recording = len(self._recording.keys() - self._uncreated)
+        return replace(self._tally, recording=recording, waiting=len(waiting))
 
     # -- the captures
 
@@ -357,6 +368,7 @@ class LiveRecorder:
         now, or when its other feeds' captures close."""
         for fixture_id in list(fixture_ids):
             del self._retry[fixture_id]
+            self._uncreated.discard(fixture_id)
             if fixture_id in self._recording:
                 self._worst[fixture_id] = "failed"
             else:
@@ -376,6 +388,7 @@ class LiveRecorder:
                     self._ended_but_listed.add(fixture_id)
         if result is None:  # not created: tried again at the next poll (_retry)
             self.summary.not_created += 1
+            self._show_tally(self._listed_live, self._listed_scheduled)  # now waiting
             return
         if result.outcome == "failed" or (result.outcome == "finished" and not result.complete):
             self.summary.failed += 1
@@ -414,6 +427,7 @@ class LiveRecorder:
                 label, f"cannot create the capture: {exc}; trying again at the next poll while live", "error"
             )
             return None
+        self._uncreated.discard(fixture_id)
         recording = Recording(writer, token=self._token, feed=feed)
         status = FixtureStatus(label, str(writer.path), recording.counters)
         session = FixtureSession(
@@ -473,7 +487,7 @@ class LiveRecorder:
             poll_failures=self.poll_failures,
             live=self._listed_live,
             scheduled=self._listed_scheduled,
-            fixtures=replace(self._tally, recording=len(self._recording)),
+            fixtures=self._fixtures(),
         )
 
 

@@ -80,7 +80,8 @@ def _state_families(snap: Snapshot) -> Iterator[Any]:
     fixtures = GaugeMetricFamily(
         "ttrec_fixtures",
         "Fixtures by state: scheduled and live as the last poll said (scheduled: its first page), "
-        "recording now, and since the start done, failed or stopped",
+        "recording now, waiting for a capture file that could not be created yet, and since the "
+        "start done, failed or stopped",
         labels=["state"],
     )
     tally = snap.fixtures
@@ -88,6 +89,7 @@ def _state_families(snap: Snapshot) -> Iterator[Any]:
         ("scheduled", snap.scheduled),
         ("live", snap.live),
         ("recording", tally.recording),
+        ("waiting", tally.waiting),
         ("done", tally.done),
         ("failed", tally.failed),
         ("stopped", tally.stopped),

@@ -175,7 +175,15 @@ async def test_fixtures_by_state(tmp_path: Path, autojump_clock: trio.testing.Mo
     states = {
         labels[0][1]: value for (name, labels), value in _scraped(end).items() if name == "ttrec_fixtures"
     }
-    assert states == {"scheduled": 0, "live": 0, "recording": 0, "done": 2, "failed": 0, "stopped": 0}
+    assert states == {
+        "scheduled": 0,
+        "live": 0,
+        "recording": 0,
+        "waiting": 0,
+        "done": 2,
+        "failed": 0,
+        "stopped": 0,
+    }
 
 
 async def test_fixtures_refused_on_the_websocket_count_as_failed(

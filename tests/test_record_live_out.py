@@ -186,6 +186,15 @@ async def test_a_capture_not_created_mid_run_is_tried_again_at_the_next_poll(
     assert describe(summary) == [
         "record --live: 1 capture(s): 1 finished, 0 failed, 0 stopped; 2 could not be created"
     ]
+    # The status line: waiting after each refusal, not recording; recording once created.
+    statuses = [line.split(" fixtures ", 1)[1] for line in text.splitlines() if " fixtures " in line]
+    assert statuses == [  # (this recorder asks for the scheduled ones too)
+        "1 live, 0 scheduled, 1 recording, 0 done, 0 failed",  # the first try
+        "1 live, 0 scheduled, 0 recording, 0 done, 0 failed, 1 waiting for a capture file",  # refused, twice
+        "1 live, 0 scheduled, 1 recording, 0 done, 0 failed",  # the third try, created
+        "1 live, 0 scheduled, 0 recording, 1 done, 0 failed",
+        "0 live, 0 scheduled, 0 recording, 1 done, 0 failed",
+    ], text
 
 
 async def test_a_fixture_whose_capture_never_could_be_created_counts_failed(
