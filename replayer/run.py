@@ -155,6 +155,29 @@ def write_report(path: Path, handle: ServerHandle, *, running: bool) -> None:
     write_replacing(path, (json.dumps(report, indent=1) + "\n").encode(), REPORT)
 
 
+def remove_stale_ready_file(path: Path) -> None:
+    """Remove a ready file ttrec wrote whose server is gone (a killed run leaves it), so
+    that it never tells a waiting script a new run is ready; one whose server still runs
+    (its "pid" alive) is left to that server. Anything ttrec did not write is left alone."""
+    try:
+        pid = json.loads(path.read_text()).get("pid")
+    except (OSError, ValueError, AttributeError):
+        pid = None
+    if isinstance(pid, int) and not isinstance(pid, bool) and _running(pid):
+        return
+    remove_own(path, READY_FILE)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # no signal: only whether the process exists
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's, or not a pid we can ask about: not ours to judge
+    return True
+
+
 def ready_content(
     handle: ServerHandle, *, api_url: str | None, ca_file: Path | None, control: bool
 ) -> dict[str, Any]:
@@ -164,6 +187,7 @@ def ready_content(
         "url": handle.url,
         "port": handle.port,
         "fixtures": handle.fixtures,
+        "pid": os.getpid(),  # whose it is: a later run removes it early only once we are gone
     }
     if api_url is not None:
         ready["api_url"] = api_url

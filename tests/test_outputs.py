@@ -459,8 +459,52 @@ def test_a_stale_ready_file_goes_even_when_another_option_is_refused(
     before = snapshot(foreign)
     for path in (ready, foreign):
         if path == ready:
-            ready.write_text(json.dumps({"written_by": "ttrec serve --ready-file", "url": "stale"}))
+            ready.write_text(json.dumps(_ready_of(_gone_pid())))
         done = invoke("serve", capture, *bad, "--ready-file", path)
         assert done.returncode == 2, done.stderr
     assert not ready.exists()
     assert snapshot(foreign) == before  # not ours: left as it was
+
+
+def _ready_of(pid: int | None) -> dict[str, object]:
+    content: dict[str, object] = {"written_by": "ttrec serve --ready-file", "url": "ws://127.0.0.1:9"}
+    return content if pid is None else {**content, "pid": pid}
+
+
+def _gone_pid() -> int:
+    """The pid of a process that has ended (and been reaped): no process has it now."""
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True
+    )
+    return int(ended.stdout)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--speed", "0"]])
+def test_a_running_servers_ready_file_is_never_removed_early(tmp_path: Path, args: list[str]) -> None:
+    """`--help` or a run refused for its options never takes a ready file away from the
+    server still running that wrote it (its "pid")."""
+    ready = tmp_path / "ready.json"
+    ready.write_text(json.dumps(_ready_of(os.getpid())))  # this process: running
+    before = snapshot(ready)
+    done = invoke("serve", "--ready-file", ready, *args)
+    assert done.returncode == (0 if args == ["--help"] else 2), done.stderr
+    assert snapshot(ready) == before
+    for pid in (None, _gone_pid()):  # an older file without pid, or a server that has gone
+        ready.write_text(json.dumps(_ready_of(pid)))
+        assert invoke("serve", "--ready-file", ready, "--speed", "0").returncode == 2
+        assert not ready.exists()
+
+
+def test_shell_completion_never_removes_a_ready_file(tmp_path: Path) -> None:
+    ready = tmp_path / "ready.json"
+    ready.write_text(json.dumps(_ready_of(_gone_pid())))
+    env = {
+        **os.environ,
+        "_TTREC_COMPLETE": "bash_complete",
+        "COMP_WORDS": f"ttrec serve --ready-file {ready} --sp",
+        "COMP_CWORD": "4",
+    }
+    script = Path(sys.executable).with_name("ttrec")  # completion answers to the program's name
+    done = subprocess.run([script], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert "--speed" in done.stdout, done.stdout + done.stderr
+    assert ready.exists()

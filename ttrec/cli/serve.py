@@ -11,13 +11,12 @@ from replayer import ServeOptions
 from replayer.control import CONTROL_PATH, StepControl
 from replayer.faults import FaultNeverFires
 from replayer.options import AUTH_TIMEOUT_S, SEND_TIMEOUT_S, OnEnd, parse_speed
-from replayer.run import ApiPlan, ExitWhen, RunPlan, TlsPlan, run_server
+from replayer.run import ApiPlan, ExitWhen, RunPlan, TlsPlan, remove_stale_ready_file, run_server
 from ttrec.cli import command
 from ttrec.cli.logs import say, show_library_logs
 from ttrec.cli.params import is_loopback, seconds
 from ttrec.faults import Fault, FaultSpecError, parse_fault
 from ttrec.feed import HEARTBEAT_INTERVAL_S
-from ttrec.outputs import READY_FILE, remove_own
 from ttrec.schedule import StartAt, StartAtError, parse_start_at
 
 _positive = seconds(0, min_open=True)
@@ -172,9 +171,9 @@ Joining mid-match: --start-at seq=120 | set=3 | game-point#2 | match-point
     "--ready-file",
     type=click.Path(dir_okay=False, path_type=Path),
     is_eager=True,
-    callback=lambda _ctx, _param, path: _remove_stale_ready_file(path),
-    help='Once listening, write {"url", "port", "fixtures", "api_url"} (and "ca_file", "control_url") '
-    "here as JSON.",
+    callback=lambda ctx, _param, path: _remove_stale_ready_file(ctx, path),
+    help='Once listening, write {"url", "port", "fixtures", "pid", "api_url"} (and "ca_file", '
+    '"control_url") here as JSON.',
 )
 @click.option(
     "--report",
@@ -276,11 +275,12 @@ def serve_command(
         raise click.BadParameter(str(exc), param_hint="--fault") from None
 
 
-def _remove_stale_ready_file(path: Path | None) -> Path | None:
-    """A ready file an earlier run left behind goes first of all (an eager option): a script
-    waiting for it must not take it for this run's when another option then fails."""
-    if path is not None:
-        remove_own(path, READY_FILE)  # only a ready file ttrec wrote; anything else is refused later
+def _remove_stale_ready_file(ctx: click.Context, path: Path | None) -> Path | None:
+    """A ready file a run that has gone left behind goes first of all (an eager option): a
+    script waiting for it must not take it for this run's when another option then fails.
+    Not while the shell completes a word, and never a running server's (remove_stale_ready_file)."""
+    if path is not None and not ctx.resilient_parsing:
+        remove_stale_ready_file(path)
     return path
 
 
