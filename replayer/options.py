@@ -30,6 +30,8 @@ def parse_speed(value: object) -> float | None:
     else:
         try:
             speed = float(value)
+        except OverflowError:  # an int past any float: no finite speed either
+            speed = math.inf
         except ValueError:
             raise ValueError(f"{value!r} is neither a number nor {MAX_SPEED!r}") from None
     if not 0 < speed < math.inf:

@@ -28,6 +28,7 @@ from ttrec.capture import CaptureReader
 from ttrec.feed import ACCEPT_HEADER, auth_message, classify, seq_num
 from ttrec.match import parse_frame
 from ttrec.records import Frame, Heartbeat
+from ttrec.simulated_incidents import Incidents
 from ttrec.simulator import SimulatedMatch, simulate_match, write_capture
 from ttrec.testing import TrioServer, serve_in_thread
 
@@ -639,8 +640,14 @@ async def test_it(ttrec_server):
         ),
         (
             'simulate={"seed": 4, "feeds": ["stats"]}',
-            "*feeds must be some of ?'statistics', 'actions'?, once each",
+            "*feeds: unknown feed 'stats'; the feeds are statistics, actions",
         ),
+        (
+            'simulate={"seed": 4, "incidents": "x"}',
+            "*incidents must be a ttrec.simulated_incidents.Incidents",
+        ),
+        ("speed=10**400", "*@pytest.mark.ttrec: * must be a positive number or 'max'"),
+        ('start_at="set=9"', "*@pytest.mark.ttrec: *set=9*"),
     ],
 )
 def test_a_marker_value_that_cannot_be_used_is_one_line(
@@ -652,3 +659,39 @@ def test_a_marker_value_that_cannot_be_used_is_one_line(
     assert result.ret != pytest.ExitCode.OK
     result.stdout.fnmatch_lines([line])
     assert "Traceback" not in result.stdout.str() and "TypeError" not in result.stdout.str()
+
+
+def test_marker_speeds_as_serve_takes_them() -> None:
+    from ttrec.testing.plugin import marker_options
+
+    assert marker_options({"speed": "2.5"})[0].speed == 2.5
+    assert marker_options({"speed": 10})[0].speed == 10.0
+    assert marker_options({"speed": "max"})[0].speed is None
+    assert marker_options({"speed": 1.0})[0].speed == 1.0  # not the default (max): given, kept
+
+
+@pytest.mark.ttrec(
+    simulate={
+        "seed": 7,
+        "incidents": Incidents(correction_at="match-point"),
+        "scenario": "suspended",
+        "feeds": "statistics,actions,statistics",
+    }
+)
+async def test_a_scenario_goes_on_top_of_the_incidents_given(ttrec_server: TrioServer) -> None:
+    """As `ttrec simulate --scenario suspended --correction-at match-point`: both kept."""
+    match = simulate_match(7, incidents=Incidents(correction_at="match-point", scenario="suspended"))
+    without = simulate_match(7, incidents=Incidents(scenario="suspended"))
+    assert len(match.frames) != len(without.frames)  # the correction is a frame of its own
+    got: list[str] = []
+    with trio.fail_after(30):
+        async with ttrec_server.connect() as ws:
+            while len(got) < len(match.frames):
+                message = await ws.get_message()
+                if classify(message) == "frame":
+                    got.append(message)
+    assert got == list(match.frames)
+    assert sorted(ttrec_server.server.feeds) == [
+        (match.fixture_id, "actions"),
+        (match.fixture_id, "statistics"),
+    ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
@@ -141,6 +142,22 @@ _HEARTBEAT: Final = TextMessage("heartbeat")
 def _positive_int(value: object) -> bool:
     # bool is an int subclass: `"seqNum": true` is not a number.
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def parse_feeds(names: Iterable[object]) -> tuple[Feed, ...]:
+    """Feeds named by the user (`simulate --feeds statistics,actions`, the pytest marker),
+    each once, statistics first (its capture takes the name given); ValueError for an
+    unknown one or none at all."""
+    chosen: list[Feed] = []
+    for name in names:
+        feed = next((f for f in FEEDS if f == str(name).strip()), None)
+        if feed is None:
+            raise ValueError(f"unknown feed {str(name).strip()!r}; the feeds are {', '.join(FEEDS)}")
+        if feed not in chosen:
+            chosen.append(feed)
+    if not chosen:
+        raise ValueError(f"no feed named; the feeds are {', '.join(FEEDS)}")
+    return tuple(sorted(chosen, key=FEEDS.index))
 
 
 def feed_named(name: str) -> Feed:

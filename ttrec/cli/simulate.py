@@ -14,7 +14,7 @@ from ttrec.capture import CAPTURE_SUFFIX
 from ttrec.cli import command
 from ttrec.cli.logs import say
 from ttrec.cli.params import MAX_SECONDS, Finite, checked_fixture_id
-from ttrec.feed import DEFAULT_BASE_URL, FEEDS, Feed, rfc3339
+from ttrec.feed import DEFAULT_BASE_URL, Feed, parse_feeds, rfc3339
 from ttrec.outputs import check_capture_output, feed_file, is_stdout, new_capture, out_label
 from ttrec.simulated_incidents import (
     CORRECTION_MOMENTS,
@@ -63,15 +63,10 @@ def _start(ctx: click.Context, param: click.Parameter, value: str | None) -> dat
 
 
 def _feeds(ctx: click.Context, param: click.Parameter, value: str) -> tuple[Feed, ...]:
-    chosen: list[Feed] = []
-    for name in value.split(","):
-        feed = next((f for f in FEEDS if f == name.strip()), None)
-        if feed is None:
-            raise click.BadParameter(f"unknown feed {name.strip()!r}; the feeds are {', '.join(FEEDS)}")
-        if feed not in chosen:
-            chosen.append(feed)
-    # statistics first: the -o name is its capture's
-    return tuple(sorted(chosen, key=FEEDS.index))
+    try:
+        return parse_feeds(value.split(","))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _base_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
