@@ -1,6 +1,7 @@
 """Whose fault a late wake is: this machine's scheduler, or the host the machine runs on.
 
-A process that asked to sleep for t and woke t + x later was either kept waiting in the
+A process that asked epoll to sleep for t (CPython rounds t up to a whole millisecond, so
+the kernel is asked for ceil(t)) and woke ceil(t) + x later was either kept waiting in the
 guest kernel's run queue (another process of this machine had the core: Linux counts that
 time in the thread's `run_delay`, /proc/thread-self/schedstat) or, with no such wait, woken
 late from outside: on a virtual machine whose idle vCPUs halt at once (the haltpoll cpuidle
@@ -8,11 +9,19 @@ driver with guest_halt_poll_ns 0, as on the 2-core benchmark machine), every tim
 a sleep needs the host to run that vCPU's thread again, which a busy host does milliseconds
 late. No code in the sleeping process can shorten that; a process that never sleeps (spins)
 is not affected, which is how the two were told apart on 2026-11-30 (see docs/replay.md).
+
+A wake counts as the host's when less than half of x was spent in the run queue. What else
+lands in x with no run-queue wait, and so is counted the host's too: the guest's own
+interrupt handling, and in the server (a trio Instrument sees the wake only after trio has
+handled the events epoll returned) the few microseconds an event takes, which a burst of a
+thousand sockets' events can make a millisecond or two.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import random
 import select
 import time
 from dataclasses import dataclass, field
@@ -42,24 +51,33 @@ class RunQueueWait:
             self._fd = None
 
 
-def from_host(over_s: float, run_queue_s: float | None) -> bool:
-    """Whether a wake `over_s` late, with `run_queue_s` spent in the guest's run queue meanwhile,
-    was late from outside the machine: less than half the delay is the guest's own."""
-    return run_queue_s is not None and run_queue_s < over_s / 2
+def kernel_timeout(timeout_s: float) -> float:
+    """The sleep epoll is asked for when Python asks for `timeout_s`: whole milliseconds,
+    rounded up (CPython's select.epoll.poll)."""
+    return math.ceil(timeout_s * 1000) / 1000 if timeout_s > 0 else 0.0
+
+
+def from_host(past_kernel_s: float, run_queue_s: float | None) -> bool:
+    """Whether a wake `past_kernel_s` later than the kernel was asked, with `run_queue_s`
+    spent in the guest's run queue meanwhile, was late from outside the machine: less than
+    half of that delay is the guest's own."""
+    return run_queue_s is not None and past_kernel_s > 0 and run_queue_s < past_kernel_s / 2
 
 
 @dataclass
 class LateWakeTally:
-    """Wakes later than `margin_s`, and how many of them came late from the host."""
+    """Wakes more than `margin_s` after the timeout asked (so the frames then due were late),
+    and how many of them came late from the host."""
 
     margin_s: float
     overs: list[float] = field(default_factory=list)
     from_host: int = 0
 
-    def add(self, over_s: float, run_queue_s: float | None) -> None:
-        if over_s > self.margin_s:
-            self.overs.append(over_s)
-            self.from_host += from_host(over_s, run_queue_s)
+    def add(self, timeout_s: float, slept_s: float, run_queue_s: float | None) -> None:
+        over = slept_s - timeout_s
+        if over > self.margin_s:
+            self.overs.append(over)
+            self.from_host += from_host(slept_s - kernel_timeout(timeout_s), run_queue_s)
 
     def clear(self) -> None:
         self.overs.clear()
@@ -83,21 +101,23 @@ def steal_percent(before: tuple[int, int] | None, after: tuple[int, int] | None)
     return 100 * (after[0] - before[0]) / (after[1] - before[1])
 
 
-def lone_sleeper(seconds: float, nap_s: float, margin_s: float) -> tuple[int, LateWakeTally]:
+def lone_sleeper(seconds: float, naps_s: tuple[float, float], margin_s: float) -> tuple[int, LateWakeTally]:
     """The baseline for the server's late wakes, measured in the same run: this process
-    alone, doing nothing but sleep in epoll for `nap_s` at a time for `seconds`. Returns the
-    number of naps and the tally of those that ended more than `margin_s` late."""
+    alone, doing nothing but sleep in epoll for `seconds`, each nap drawn from `naps_s`
+    (not whole milliseconds, as the server's are not, so that the rounding up adds to both
+    alike). Returns the number of naps and the tally of those more than `margin_s` late."""
     run_queue, poller = RunQueueWait(), select.epoll()
     tally = LateWakeTally(margin_s)
-    naps = 0
+    naps, draw = 0, random.Random(0)
     try:
         end = time.perf_counter() + seconds
         while (start := time.perf_counter()) < end:
+            nap = draw.uniform(*naps_s)
             queued = run_queue.seconds()
-            poller.poll(nap_s)
-            over = time.perf_counter() - start - nap_s
+            poller.poll(nap)
+            slept = time.perf_counter() - start
             after = run_queue.seconds()
-            tally.add(over, None if queued is None or after is None else after - queued)
+            tally.add(nap, slept, None if queued is None or after is None else after - queued)
             naps += 1
     finally:
         run_queue.close()

@@ -85,7 +85,7 @@ SPEEDS = tuple(float(n) for n in os.environ.get("BENCH_SPEEDS", "1,10").split(",
 MAX_FRAMES_ONE: Final = 20_000  # frames to one client at speed max
 MAX_FRAMES_EACH: Final = 400  # frames to each of 100 clients at speed max
 SLEEPER_S: Final = 10.0  # the lone sleeper's measure, before and after the lateness rows
-SLEEPER_NAP_S: Final = 0.002
+SLEEPER_NAPS_S: Final = (0.001, 0.003)  # each nap drawn from this range, as the pacer's vary
 
 
 # --- the server process ---------------------------------------------------------------
@@ -114,8 +114,9 @@ class LateWakes(trio.abc.Instrument):
     trio waits in epoll with a timeout (rounded up to a whole millisecond); the pacer wakes
     `WAKE_EARLY_S` before a deadline to cover that. A wait that outlasts its timeout by
     more than that margin makes the frames due meanwhile late through no work of the
-    server's; each is told apart (benchmarks/host_wakes.py) as the guest's (another process
-    of this machine had the core) or the host's (the vCPU itself was run late)."""
+    server's; each is told apart (benchmarks/host_wakes.py) by what came after the rounded
+    timeout the kernel was asked for: the guest's (another process of this machine had the
+    core) or the host's (the vCPU itself was run late)."""
 
     def __init__(self) -> None:
         self.tally = LateWakeTally(WAKE_EARLY_S)
@@ -128,10 +129,12 @@ class LateWakes(trio.abc.Instrument):
         self._started = time.perf_counter()
 
     def after_io_wait(self, timeout: float) -> None:
-        over = time.perf_counter() - self._started - timeout
-        if over > WAKE_EARLY_S:
+        slept = time.perf_counter() - self._started
+        if slept - timeout > WAKE_EARLY_S:
             queued = self._run_queue.seconds()
-            self.tally.add(over, None if queued is None or self._queued is None else queued - self._queued)
+            self.tally.add(
+                timeout, slept, None if queued is None or self._queued is None else queued - self._queued
+            )
 
 
 LATE_WAKES: Final = LateWakes()
@@ -260,12 +263,13 @@ def ms(seconds: float) -> str:
 
 async def paced_clients(
     server: Server, n: int, count: int, spread_s: float
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[dict[str, Any], dict[str, Any], float | None]:
     """n clients read `count` frames each, connecting at random moments within `spread_s`.
     With spread_s = 0 they connect together, and the lateness histogram is reset once all of
     them have their first frame, so the figures are those of playback, not of the storm of
     n simultaneous handshakes (whose figures are returned here, first). Second: the server's
-    figures once every client has read its frames, before any of them closes."""
+    figures once every client has read its frames, before any of them closes; third, the
+    host's steal share of the CPU time over the same measure."""
     connected = read = 0
     all_connected, all_read = trio.Event(), trio.Event()
     stats: dict[str, Any] = {}
@@ -287,15 +291,17 @@ async def paced_clients(
                 all_read.set()
             await all_read.wait()
 
+    stolen = steal_jiffies()
     async with trio.open_nursery() as nursery:
         for d in delays:
             nursery.start_soon(one, d / 1_000_000 * spread_s)
         await all_connected.wait()
         if spread_s == 0:
             stats = await trio.to_thread.run_sync(server.ask, "reset")
+            stolen = steal_jiffies()
         await all_read.wait()
         played = await trio.to_thread.run_sync(server.ask)
-    return stats, played
+    return stats, played, steal_percent(stolen, steal_jiffies())
 
 
 def lateness(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
@@ -307,11 +313,12 @@ def lateness(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
     print("    Spread, the measure includes the frames due while the others still connect. Then")
     print("    CPython's full garbage collections during the measure, and the longest; the times the OS")
     print("    woke the server later than the pacer's margin allows (another process had the core, or")
-    print("    the host ran the machine's vCPU late;")
-    print("    frames due then are late through no work of the server's), and the latest; last, the")
-    print("    server's CPU time per paced frame between the handshakes and the clients' closes (at once")
-    print("    only). 'host': the late wakes with no wait in this machine's run queue (the host ran the")
-    print("    vCPU late, see the lone sleeper's line); 'steal': the host's share of CPU time over the row.")
+    print("    the host ran the machine's vCPU late; frames due then are late through no work of the")
+    print("    server's), and the latest; last, the server's CPU time per paced frame between the")
+    print("    handshakes and the clients' closes (at once only). 'host': the late wakes with under half")
+    print("    of their delay past the kernel's timeout in this machine's run queue (the host ran the")
+    print("    vCPU late, see the lone sleeper's lines); 'steal': the host's share of the CPU time over")
+    print("    the same measure.")
     print(f"    Each row is the worst (highest p99) of {runs} run(s).")
     print(
         "    speed  clients  connect   frames      p50      p99      max  storm p99  full GCs  longest"
@@ -328,12 +335,11 @@ def lateness(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
                 worst: dict[str, Any] | None = None
                 for _ in range(runs):
                     server = Server("replay", capture, speed)
-                    stolen_before = steal_jiffies()
                     try:
-                        storm, stats = trio.run(paced_clients, server, n, count, spread)
+                        storm, stats, steal = trio.run(paced_clients, server, n, count, spread)
                     finally:
                         server.close()
-                    stats["steal_pct"] = steal_percent(stolen_before, steal_jiffies())
+                    stats["steal_pct"] = steal
                     stats["storm_p99"] = storm["p99"] if storm and n > 1 else None
                     # Server CPU per paced frame, from the end of the handshakes to the last
                     # frame read, before the clients close (at once only).
@@ -378,18 +384,19 @@ def lateness(frames: list[str], work: Path, runs: int) -> list[dict[str, Any]]:
 def sleeper_baseline(when: str) -> dict[str, Any]:
     """The machine's own late wakes, measured here (benchmarks/host_wakes.py): what the
     server's late wakes compare with."""
-    naps, tally = lone_sleeper(SLEEPER_S, SLEEPER_NAP_S, WAKE_EARLY_S)
+    naps, tally = lone_sleeper(SLEEPER_S, SLEEPER_NAPS_S, WAKE_EARLY_S)
     latest = max(tally.overs, default=0.0)
+    shortest, longest = (n * 1000 for n in SLEEPER_NAPS_S)
     print(
-        f"    lone sleeper {when} the rows: this process alone, {naps:,} naps of {SLEEPER_NAP_S * 1000:g} ms "
+        f"    lone sleeper {when} the rows: this process alone, {naps:,} naps of {shortest:g}-{longest:g} ms "
         f"in {SLEEPER_S:g} s: {len(tally.overs)} woke more than {WAKE_EARLY_S * 1000:g} ms late, "
-        f"{tally.from_host} of them with no wait in this machine's run queue; "
+        f"{tally.from_host} of them the host's (under half of the delay in this machine's run queue); "
         f"the latest {ms(latest).strip()} ms",
         flush=True,
     )
     return {
         "naps": naps,
-        "nap_ms": SLEEPER_NAP_S * 1000,
+        "nap_ms": [n * 1000 for n in SLEEPER_NAPS_S],
         "late_wakes": len(tally.overs),
         "late_wakes_host": tally.from_host,
         "late_wake_max_ms": latest * 1000,

@@ -87,11 +87,16 @@ def _late_wakes(row: dict[str, Any]) -> str:
     return f"; {row['late_wakes']} late wake(s){host}, latest {_ms(row['late_wake_max_ms'])}{steal}"
 
 
+def _nap_ms(naps: float | list[float]) -> str:
+    """A fixed nap (the first results) or the range naps were drawn from."""
+    return f"{naps:g}" if isinstance(naps, int | float) else f"{naps[0]:g}-{naps[1]:g}"
+
+
 def _lone_sleeper(f: dict[str, Any]) -> list[tuple[str, str, str]]:
     """The machine's own late wakes before and after the lateness rows (older results have none)."""
     return [
         (
-            f"lone sleeper {when} the lateness rows, {one['naps']:,} naps of {one['nap_ms']:g} ms",
+            f"lone sleeper {when} the lateness rows, {one['naps']:,} naps of {_nap_ms(one['nap_ms'])} ms",
             f"{one['late_wakes']} late wake(s) ({one['late_wakes_host']} from the host), "
             f"latest {_ms(one['late_wake_max_ms'])}",
             "this machine's own wake-ups: the floor under the rows",

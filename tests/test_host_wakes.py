@@ -3,8 +3,11 @@ not explain it, and the README table carries that split beside every lateness ro
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from benchmark_support import load_benchmark
@@ -13,26 +16,37 @@ host_wakes = load_benchmark("host_wakes")
 
 
 @pytest.mark.parametrize(
-    ("over_s", "run_queue_s", "from_host"),
+    ("past_kernel_s", "run_queue_s", "from_host"),
     [
         (0.010, 0.0, True),  # no wait here at all: the vCPU was run late
         (0.010, 0.004, True),  # less than half of the delay is this machine's
         (0.010, 0.005, False),  # half of it: another process of this machine had the core
         (0.010, 0.009, False),
+        (0.0, 0.0, False),  # woke when the kernel was asked to: nobody's delay
         (0.010, None, False),  # off Linux: not known, so never blamed on the host
     ],
 )
 def test_a_late_wake_is_the_hosts_only_without_a_run_queue_wait(
-    over_s: float, run_queue_s: float | None, from_host: bool
+    past_kernel_s: float, run_queue_s: float | None, from_host: bool
 ) -> None:
-    assert host_wakes.from_host(over_s, run_queue_s) is from_host
+    assert host_wakes.from_host(past_kernel_s, run_queue_s) is from_host
+
+
+def test_the_kernel_is_asked_for_whole_milliseconds_rounded_up() -> None:
+    assert host_wakes.kernel_timeout(0.0021) == pytest.approx(0.003)
+    assert host_wakes.kernel_timeout(0.002) == pytest.approx(0.002)
+    assert host_wakes.kernel_timeout(0.0) == 0.0
 
 
 def test_the_tally_counts_only_wakes_past_its_margin() -> None:
     tally = host_wakes.LateWakeTally(0.0015)
-    for over, queued in ((0.001, 0.0), (0.002, 0.0), (0.008, 0.006), (0.0015, 0.0)):
-        tally.add(over, queued)
-    assert tally.overs == [0.002, 0.008]
+    # (timeout asked, slept, run-queue wait)
+    tally.add(0.0021, 0.0031, 0.0)  # 1.0 ms over: within the margin, not counted
+    tally.add(0.0021, 0.0041, 0.0)  # 2.0 ms over; 1.1 ms past the 3 ms asked of the kernel: the host's
+    tally.add(0.0021, 0.0041, 0.0006)  # the same, 0.6 of those 1.1 ms queued here: the guest's
+    tally.add(0.002, 0.010, 0.006)  # 8 ms over, 6 of them queued: the guest's
+    tally.add(0.002, 0.0035, 0.0)  # exactly the margin: not counted
+    assert tally.overs == pytest.approx([0.002, 0.002, 0.008])
     assert tally.from_host == 1
     tally.clear()
     assert (tally.overs, tally.from_host) == ([], 0)
@@ -44,16 +58,38 @@ def test_steal_is_the_hosts_share_of_the_cpu_time_between_two_looks() -> None:
     assert host_wakes.steal_percent(None, (10, 1000)) is None
 
 
+def _spin_pinned(cpu: int, seconds: float, started: Any = None) -> None:
+    os.sched_setaffinity(0, {cpu})
+    if started is not None:
+        started.set()
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
 @pytest.mark.skipif(not Path(host_wakes.SCHEDSTAT).exists(), reason="Linux's schedstat only")
-def test_the_run_queue_wait_reads_this_threads_schedstat() -> None:
+def test_the_run_queue_wait_grows_when_another_process_has_the_core() -> None:
+    """This thread and a spinning process on one CPU take turns: this thread then waits in
+    the run queue, and the figure shows it (a constant or unread value would not grow)."""
+    cpu = min(os.sched_getaffinity(0))
+    before_affinity = os.sched_getaffinity(0)
     wait = host_wakes.RunQueueWait()
+    context = multiprocessing.get_context("spawn")
+    started = context.Event()
+    spinner = context.Process(target=_spin_pinned, args=(cpu, 30.0, started))
     try:
+        spinner.start()
+        assert started.wait(timeout=30), "the spinner never started"
+        os.sched_setaffinity(0, {cpu})
         first = wait.seconds()
-        assert first is not None and first >= 0
-        os.sched_yield()
+        _spin_pinned(cpu, 0.5)  # both want the one CPU for half a second
         later = wait.seconds()
-        assert later is not None and later >= first  # a running total never goes back
+        assert first is not None and later is not None
+        assert later - first > 0.01, (first, later)
     finally:
+        os.sched_setaffinity(0, before_affinity)
+        spinner.terminate()
+        spinner.join(timeout=10)
         wait.close()
     assert wait.seconds() is None
 
