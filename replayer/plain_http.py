@@ -31,11 +31,14 @@ class Head:
     upgrade_target: str | None = None  # the path of a whole request with `Upgrade: websocket`
 
 
-async def read_head(stream: trio.abc.Stream) -> Head:
-    """Read until the request head is complete; anything unusual (not HTTP, too long, the
-    client gone) is left for trio-websocket to answer as before."""
+async def read_head(stream: trio.abc.Stream, first: bytes = b"") -> Head:
+    """Read until the request head is complete (`first`: its first bytes, already read);
+    anything unusual (not HTTP, too long, the client gone) is left for trio-websocket to
+    answer as before."""
     conn = h11.Connection(h11.SERVER, max_incomplete_event_size=HEAD_LIMIT_BYTES)
-    received = bytearray()
+    received = bytearray(first)
+    if first:  # (h11 takes empty data for the end of the stream)
+        conn.receive_data(first)
     while True:
         try:
             event = conn.next_event()
