@@ -389,9 +389,9 @@ class _Server:
             await serve_control(ws, self.options.control, self.handle.positions)
         except ConnectionClosed:
             pass
-        finally:
-            if ws.closed is None:  # the server is stopping (a command may be waiting)
-                await _close_going_away(ws)
+        except trio.Cancelled:  # the server is stopping (a command may be waiting): only then 1001
+            await _close_going_away(ws)
+            raise
 
 
 async def _close_going_away(ws: WebSocketConnection) -> None:
