@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import re
@@ -290,7 +291,9 @@ class _Server:
         if refusal is not None:
             decision = Reject.json(refusal.status, f"Refused by fault {refusal} (attempt {attempt})")
         if isinstance(decision, Reject):
-            with trio.move_on_after(CLOSE_TIMEOUT_S):
+            # A client that leaves while the answer goes out (ConnectionClosed 1006) was
+            # refused all the same, and is reported so.
+            with trio.move_on_after(CLOSE_TIMEOUT_S), contextlib.suppress(ConnectionClosed):
                 await request.reject(decision.status, extra_headers=decision.headers, body=decision.body)
             faults = () if refusal is None else (str(refusal),)
             self._record_refusal(client, path, decision.status, started, faults, start_position=asked)
