@@ -29,6 +29,7 @@ class Head:
     plain_target: str | None = None  # the path of a well-formed HTTP request that is no upgrade
     conn: h11.Connection | None = None  # for the answer to that request
     upgrade_target: str | None = None  # the path of a whole request with `Upgrade: websocket`
+    reset: bool = False  # the client reset the connection before its request was whole
 
 
 async def read_head(stream: trio.abc.Stream, first: bytes = b"") -> Head:
@@ -54,7 +55,10 @@ async def read_head(stream: trio.abc.Stream, first: bytes = b"") -> Head:
             return Head(bytes(received), target, conn)
         if event is not h11.NEED_DATA:
             return Head(bytes(received))
-        data = await stream.receive_some()
+        try:
+            data = await stream.receive_some()
+        except trio.BrokenResourceError:
+            return Head(bytes(received), reset=True)
         if not data:
             return Head(bytes(received))
         received += data

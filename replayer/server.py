@@ -201,6 +201,9 @@ class _Server:
             first = opened
         with trio.move_on_at(started + HANDSHAKE_TIMEOUT_S):
             head = await read_head(stream, first)
+            if head.reset:  # no request, as when a client closes before it is whole
+                logger.debug("%s reset the connection before its request was whole", client)
+                return None
             if head.plain_target is not None and head.conn is not None:
                 await answer_plain(stream, head.conn)
                 self._record_refusal(client, head.plain_target, PLAIN_HTTP_STATUS, started, routed=False)
