@@ -20,6 +20,7 @@ control interface (a websocket at CONTROL_PATH, see docs/harness.md).
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from ttrec.feed import Feed
 from ttrec.moments import MOMENTS, Moment
 from ttrec.schedule import Message, Timeline
 from ttrec.truth import Truth
+
+logger = logging.getLogger("replayer")
 
 # Reserved for control: every feed path starts with /v2/, so no fixture can collide.
 CONTROL_PATH: Final = "/_ttrec/control"
@@ -360,10 +363,16 @@ async def _execute(control: StepControl, command: Any) -> tuple[FixtureGate, Pos
 
 def _number(command: dict[str, Any], key: str, default: float) -> float:
     value = command.get(key, default)
-    # Python's json reads NaN and Infinity: every wait stays bounded.
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise ControlError(f"{key} must be a non-negative number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits: no float holds it
+        number = math.inf
+    # Python's json reads NaN and Infinity: every wait stays bounded.
+    if not 0 <= number < math.inf:
+        raise ControlError(f"{key} must be a non-negative number")
+    return number
 
 
 def _count(command: dict[str, Any], key: str, default: int) -> int:
@@ -386,9 +395,20 @@ async def serve_control(ws: _ControlSocket, control: StepControl, truths: _Truth
     while True:
         message = await ws.get_message()
         try:
-            command = json.loads(message)
-        except ValueError:
-            answer: dict[str, Any] = {"ok": False, "error": "a command is a JSON object"}
-        else:
-            answer = await run_command(control, command, truths)
+            answer = await _answer(control, message, truths)
+        except Exception as exc:
+            # A bug met by one command is that command's answer, not the connection's end
+            # (nor, to the client, a server shutting down): the next command gets its own.
+            error = f"internal error: {type(exc).__name__}: {exc}"
+            logger.warning("control command failed: %s", error)
+            logger.debug("details", exc_info=True)
+            answer = {"ok": False, "error": error}
         await ws.send_message(json.dumps(answer))
+
+
+async def _answer(control: StepControl, message: str | bytes, truths: _Truths | None) -> dict[str, Any]:
+    try:
+        command = json.loads(message)
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
+        return {"ok": False, "error": "a command is a JSON object"}
+    return await run_command(control, command, truths)

@@ -29,13 +29,17 @@ class Head:
     plain_target: str | None = None  # the path of a well-formed HTTP request that is no upgrade
     conn: h11.Connection | None = None  # for the answer to that request
     upgrade_target: str | None = None  # the path of a whole request with `Upgrade: websocket`
+    reset: bool = False  # the client reset the connection before its request was whole
 
 
-async def read_head(stream: trio.abc.Stream) -> Head:
-    """Read until the request head is complete; anything unusual (not HTTP, too long, the
-    client gone) is left for trio-websocket to answer as before."""
+async def read_head(stream: trio.abc.Stream, first: bytes = b"") -> Head:
+    """Read until the request head is complete (`first`: its first bytes, already read);
+    anything unusual (not HTTP, too long, the client gone) is left for trio-websocket to
+    answer as before."""
     conn = h11.Connection(h11.SERVER, max_incomplete_event_size=HEAD_LIMIT_BYTES)
-    received = bytearray()
+    received = bytearray(first)
+    if first:  # (h11 takes empty data for the end of the stream)
+        conn.receive_data(first)
     while True:
         try:
             event = conn.next_event()
@@ -51,7 +55,10 @@ async def read_head(stream: trio.abc.Stream) -> Head:
             return Head(bytes(received), target, conn)
         if event is not h11.NEED_DATA:
             return Head(bytes(received))
-        data = await stream.receive_some()
+        try:
+            data = await stream.receive_some()
+        except trio.BrokenResourceError:
+            return Head(bytes(received), reset=True)
         if not data:
             return Head(bytes(received))
         received += data

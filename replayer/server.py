@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import re
@@ -27,7 +28,12 @@ from replayer.plain_http import PLAIN_HTTP_STATUS, answer_plain, read_head
 from replayer.report import ConnectionReport, LatenessHistogram, Positions
 from replayer.session import Session
 from replayer.sockets import sends_anything
-from replayer.tls import HANDSHAKE_STALLED, handshake_failure
+from replayer.tls import (
+    HANDSHAKE_STALLED,
+    NO_REQUEST_AFTER_HANDSHAKE,
+    ended_after_handshake,
+    handshake_failure,
+)
 from replayer.wire import ServerStream, frames_of
 from ttrec.errors import ListenError
 from ttrec.faults import FiringBudget, RejectFault
@@ -187,10 +193,17 @@ class _Server:
         """The websocket request, or None when there is none to serve: a plain HTTP request
         or a websocket request trio-websocket refused (answered and reported here), a failed
         TLS handshake (reported here), or nothing in time."""
-        if isinstance(stream, trio.SSLStream) and not await self._tls_handshake(stream, client, started):
-            return None
+        first = b""
+        if isinstance(stream, trio.SSLStream):
+            opened = await self._tls_opening(stream, client, started)
+            if opened is None:
+                return None
+            first = opened
         with trio.move_on_at(started + HANDSHAKE_TIMEOUT_S):
-            head = await read_head(stream)
+            head = await read_head(stream, first)
+            if head.reset:  # no request, as when a client closes before it is whole
+                logger.debug("%s reset the connection before its request was whole", client)
+                return None
             if head.plain_target is not None and head.conn is not None:
                 await answer_plain(stream, head.conn)
                 self._record_refusal(client, head.plain_target, PLAIN_HTTP_STATUS, started, routed=False)
@@ -209,28 +222,26 @@ class _Server:
         logger.debug("%s sent no websocket handshake in time", client)
         return None
 
-    async def _tls_handshake(
+    async def _tls_opening(
         self, stream: trio.SSLStream[trio.abc.Stream], client: str, started: float
-    ) -> bool:
-        """The TLS handshake, within the handshake timeout, before the HTTP request is read.
-        False when there is nothing to serve: it failed or stalled (reported `tls-failed`,
-        with why in words), or the client sent not a byte (a port probe or a stalled
-        client, not a connection: as without TLS)."""
+    ) -> bytes | None:
+        """The TLS handshake, then the first bytes of the HTTP request, within the handshake
+        timeout. None when there is nothing to serve: the handshake failed or stalled, or the
+        client sent no HTTP byte after it (reported `tls-failed`, with why in words), or the
+        client sent not a byte at all (a port probe or a stalled client, not a connection:
+        as without TLS)."""
         deadline = started + HANDSHAKE_TIMEOUT_S
         began = False
         with trio.move_on_at(deadline):
             began = await sends_anything(stream)
         if not began:
             logger.debug("%s sent nothing", client)
-            return False
-        reason = HANDSHAKE_STALLED
-        with trio.move_on_at(deadline):
-            try:
-                await stream.do_handshake()
-            except trio.BrokenResourceError as exc:
-                reason = handshake_failure(exc.__cause__)
-            else:
-                return True
+            return None
+        first, reason = b"", await _tls_handshake_failure(stream, deadline)
+        if reason is None:
+            first, reason = await _first_bytes_after_tls(stream, deadline)
+        if reason is None:
+            return first
         self.handle.record(
             ConnectionReport(
                 client=client,
@@ -242,7 +253,7 @@ class _Server:
                 duration_s=trio.current_time() - started,
             )
         )
-        return False
+        return None
 
     @staticmethod
     async def _request_or_refusal(nursery: trio.Nursery, stream: ServerStream) -> WebSocketRequest | None:
@@ -283,7 +294,9 @@ class _Server:
         if refusal is not None:
             decision = Reject.json(refusal.status, f"Refused by fault {refusal} (attempt {attempt})")
         if isinstance(decision, Reject):
-            with trio.move_on_after(CLOSE_TIMEOUT_S):
+            # A client that leaves while the answer goes out (ConnectionClosed 1006) was
+            # refused all the same, and is reported so.
+            with trio.move_on_after(CLOSE_TIMEOUT_S), contextlib.suppress(ConnectionClosed):
                 await request.reject(decision.status, extra_headers=decision.headers, body=decision.body)
             faults = () if refusal is None else (str(refusal),)
             self._record_refusal(client, path, decision.status, started, faults, start_position=asked)
@@ -382,15 +395,41 @@ class _Server:
             await serve_control(ws, self.options.control, self.handle.positions)
         except ConnectionClosed:
             pass
-        finally:
-            if ws.closed is None:  # the server is stopping (a command may be waiting)
-                await _close_going_away(ws)
+        except trio.Cancelled:  # the server is stopping (a command may be waiting): only then 1001
+            await _close_going_away(ws)
+            raise
 
 
 async def _close_going_away(ws: WebSocketConnection) -> None:
     """The server is stopping: say so to the client (close 1001), briefly, then go."""
     with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_CLOSE_TIMEOUT_S):
         await ws.aclose(GOING_AWAY, "server shutting down")
+
+
+async def _tls_handshake_failure(stream: trio.SSLStream[trio.abc.Stream], deadline: float) -> str | None:
+    """Why the TLS handshake failed or stalled (in words); None once it succeeded."""
+    with trio.move_on_at(deadline):
+        try:
+            await stream.do_handshake()
+        except trio.BrokenResourceError as exc:
+            return handshake_failure(exc.__cause__)
+        return None
+    return HANDSHAKE_STALLED
+
+
+async def _first_bytes_after_tls(
+    stream: trio.SSLStream[trio.abc.Stream], deadline: float
+) -> tuple[bytes, str | None]:
+    """The first bytes of the HTTP request after a successful TLS handshake, or why none
+    came (in words): a client that checks the certificate only after the handshake (Node
+    on TLS 1.2) and refuses it leaves here (an EOF, a reset or an alert)."""
+    with trio.move_on_at(deadline):
+        try:
+            data = await stream.receive_some()
+        except trio.BrokenResourceError as exc:
+            return b"", ended_after_handshake(exc.__cause__)
+        return bytes(data), None if data else ended_after_handshake(None)
+    return b"", NO_REQUEST_AFTER_HANDSHAKE
 
 
 def _status_of(answer_head: bytes) -> int:

@@ -23,8 +23,12 @@ _FAILURES: Final = {
     "TLSV1_ALERT_UNKNOWN_CA": "the client does not trust the CA (alert unknown ca)",
     "SSLV3_ALERT_BAD_CERTIFICATE": "the client refused the certificate (alert bad certificate)",
     "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "the client refused the certificate (alert certificate unknown)",
-    "UNEXPECTED_EOF_WHILE_READING": _CLIENT_HUNG_UP,
 }
+HUNG_UP_AFTER_HANDSHAKE: Final = "the client hung up right after the TLS handshake (does it trust the CA?)"
+NO_REQUEST_AFTER_HANDSHAKE: Final = (
+    f"the client sent no HTTP request in the {HANDSHAKE_TIMEOUT_S:g} s after the TLS handshake"
+    " (does it trust the CA?)"
+)
 HANDSHAKE_STALLED: Final = (
     f"the client stopped answering during the handshake ({HANDSHAKE_TIMEOUT_S:g} s;"
     " trio's client does when it does not trust the CA)"
@@ -83,14 +87,30 @@ def from_files(certfile: Path, keyfile: Path | None) -> ssl.SSLContext:
 def handshake_failure(cause: BaseException | None) -> str:
     """Why a server-side TLS handshake failed, in words for a log line (never a repr):
     `cause` is what trio's BrokenResourceError says it came from."""
+    return _in_words(cause, _CLIENT_HUNG_UP, "during the handshake")
+
+
+def ended_after_handshake(cause: BaseException | None) -> str:
+    """Why a client left after a TLS handshake that succeeded, before sending a byte of its
+    HTTP request, in words: `cause` as for `handshake_failure`, None for a plain EOF. A
+    client that checks the certificate only once the handshake is done (Node on TLS 1.2)
+    refuses it this way."""
+    if cause is None:
+        return HUNG_UP_AFTER_HANDSHAKE
+    return _in_words(cause, HUNG_UP_AFTER_HANDSHAKE, "right after the TLS handshake (does it trust the CA?)")
+
+
+def _in_words(cause: BaseException | None, hung_up: str, when: str) -> str:
     if isinstance(cause, ssl.SSLError):
         reason = getattr(cause, "reason", None)  # set by OpenSSL; an SSLError made in Python lacks it
+        if reason == "UNEXPECTED_EOF_WHILE_READING" or isinstance(
+            cause, ssl.SSLEOFError | ssl.SSLSyscallError
+        ):
+            return hung_up  # (SSLEOFError, SSLSyscallError: an older OpenSSL's EOF)
         if reason in _FAILURES:
             return _FAILURES[reason]
-        if isinstance(cause, ssl.SSLEOFError | ssl.SSLSyscallError):  # an older OpenSSL's EOF
-            return _CLIENT_HUNG_UP
         if reason:
             return str(reason).lower().replace("_", " ")
     elif isinstance(cause, OSError) and cause.strerror:
-        return f"{cause.strerror.lower()} during the handshake"  # e.g. connection reset by peer
+        return f"{cause.strerror.lower()} {when}"  # e.g. connection reset by peer
     return "the TLS handshake failed"

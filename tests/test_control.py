@@ -21,6 +21,7 @@ import trio.testing
 from replayer_support import FIXTURE, client, frame_text, frames_every, heartbeat_text, running, write_capture
 from trio_websocket import ConnectionClosed, ConnectionRejected, WebSocketConnection, open_websocket_url
 
+import replayer.server
 from replayer import ServeOptions, ServerHandle
 from replayer.control import CONTROL_PATH, ControlError, FixtureGate, StepControl
 from ttrec.bundled import sample_path
@@ -383,6 +384,91 @@ async def test_a_control_wait_times_out_with_an_answer(
         ):
             answer = await command(ws, op="release", frames=1, timeout=5)
     assert answer == {"ok": False, "error": "timed out waiting for the released frames to be sent"}
+
+
+async def raw_command(ws: WebSocketConnection, text: str) -> dict[str, Any]:
+    await ws.send_message(text)
+    answer = json.loads(await ws.get_message())
+    assert isinstance(answer, dict)
+    return answer
+
+
+async def test_numbers_no_float_holds_are_answered_and_the_connection_goes_on(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """An integer of 400 digits as a timeout is refused like any other bad timeout (it
+    passed the finite check, then float() overflowed and the client got a close 1001, as
+    if the server were stopping); as a count of frames it is a count past the end."""
+    capture = write_capture(tmp_path / "a.jsonl.zst", frames_every(3, 1.0))
+    huge = "1" + "0" * 400
+    with trio.fail_after(60):
+        async with (
+            running([capture], ServeOptions(control=StepControl(paused=True))) as handle,
+            open_websocket_url(handle.url + CONTROL_PATH) as ws,
+        ):
+            refused = {"ok": False, "error": "timeout must be a non-negative number"}
+            assert await raw_command(ws, f'{{"op": "release", "timeout": {huge}}}') == refused
+            assert await raw_command(ws, f'{{"op": "status", "timeout": -{huge}}}') == refused
+            # Nested deeper than json's recursion limit: not a command either.
+            not_json = {"ok": False, "error": "a command is a JSON object"}
+            assert await raw_command(ws, "[" * 50_000) == not_json
+            assert (await raw_command(ws, f'{{"op": "run_to", "seq": {huge}, "wait": false}}'))["error"] == (
+                f"no seqNum {huge} after frame 0 of fixture {FIXTURE}"
+            )
+            assert (await command(ws, op="status"))["frames"] == 0  # nothing released so far
+            released = await raw_command(ws, f'{{"op": "release", "frames": {huge}, "wait": false}}')
+            assert (released["ok"], released["frames"]) == (True, 3)  # the capture's 3 frames
+            await ws.aclose()
+            assert ws.closed is not None and ws.closed.code == 1000  # closed by us, not 1001
+
+
+async def test_an_internal_error_in_one_command_is_its_answer_not_a_shutdown(
+    tmp_path: Path,
+    autojump_clock: trio.testing.MockClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug met by one command: that command answers `internal error: ...` (logged), and
+    the connection goes on; close 1001 is only for a server that is stopping."""
+    capture = write_capture(tmp_path / "a.jsonl.zst", frames_every(3, 1.0))
+
+    def broken(self: FixtureGate) -> None:
+        raise RuntimeError("the gate is broken")
+
+    with trio.fail_after(60):
+        async with (
+            running([capture], ServeOptions(control=StepControl(paused=True))) as handle,
+            open_websocket_url(handle.url + CONTROL_PATH) as ws,
+        ):
+            with monkeypatch.context() as patched:
+                patched.setattr(FixtureGate, "pause", broken)
+                answer = await command(ws, op="pause")
+            assert answer == {"ok": False, "error": "internal error: RuntimeError: the gate is broken"}
+            assert (await command(ws, op="release", frames=2, wait=False))["frames"] == 2
+            await ws.aclose()
+            assert ws.closed is not None and ws.closed.code == 1000
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["control command failed: internal error: RuntimeError: the gate is broken"]
+
+
+async def test_a_control_connection_that_fails_is_not_told_the_server_is_stopping(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever ends a control connection but the server stopping, its client never reads
+    close 1001 "server shutting down" while the server goes on serving."""
+    capture = write_capture(tmp_path / "a.jsonl.zst", frames_every(3, 1.0))
+
+    async def failing(*args: object) -> None:
+        raise RuntimeError("the control loop is broken")
+
+    with trio.fail_after(60):
+        async with running([capture], ServeOptions(control=StepControl(paused=True))) as handle:
+            with monkeypatch.context() as patched:
+                patched.setattr(replayer.server, "serve_control", failing)
+                async with open_websocket_url(handle.url + CONTROL_PATH) as ws:
+                    assert await close_code(ws) == 1006  # dropped: no close frame at all
+            async with open_websocket_url(handle.url + CONTROL_PATH) as ws:
+                assert (await command(ws, op="status"))["ok"] is True  # still serving
 
 
 async def close_code(ws: WebSocketConnection) -> int:

@@ -11,6 +11,7 @@ import socket
 import ssl
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from replayer_support import (
     write_capture,
 )
 from test_disk_errors import unwritable_directory
+from test_replayer_interop import node_tls12_client
 from test_replayer_tls import untrusting_client
 
 from replayer.faults import FaultNeverFires, prepare
@@ -79,8 +81,18 @@ async def test_serve_process_ready_file_client_and_sigterm(tmp_path: Path, tls: 
     assert not ready.exists()  # removed on a clean exit
 
 
-async def test_a_failed_tls_handshake_is_reported_and_counts_for_exit_after(tmp_path: Path) -> None:
-    """A client that does not trust the CA: one log line and one report entry like any other
+@pytest.mark.parametrize(
+    ("connect", "why"),
+    [
+        (untrusting_client, "does not trust the CA"),
+        (node_tls12_client, "the client hung up right after the TLS handshake (does it trust the CA?)"),
+    ],
+)
+async def test_a_failed_tls_handshake_is_reported_and_counts_for_exit_after(
+    tmp_path: Path, connect: Callable[[int], Awaitable[None]], why: str
+) -> None:
+    """A client that does not trust the CA (OpenSSL's refuses during the handshake, Node's
+    on TLS 1.2 right after it): one log line and one report entry like any other
     connection's, and `--exit-after 1` stops the server (exit 0)."""
     capture = write_capture(tmp_path / "a.jsonl.zst", frames_every(3, 0.5))
     ready, report, stderr = tmp_path / "ready.json", tmp_path / "report.json", tmp_path / "stderr.txt"
@@ -91,12 +103,12 @@ async def test_a_failed_tls_handshake_is_reported_and_counts_for_exit_after(tmp_
             process: trio.Process = await nursery.start(
                 lambda task_status: trio.run_process(args, stderr=err, check=False, task_status=task_status)
             )
-            await untrusting_client((await wait_ready(process, ready))["port"])
+            await connect((await wait_ready(process, ready))["port"])
             assert await process.wait() == 0
     written = json.loads(report.read_text())
     assert written["connections_ended"] == 1 and written["running"] is False
     (entry,) = written["connections"]
-    assert entry["ended"] == "tls-failed" and "does not trust the CA" in entry["reason"]
+    assert entry["ended"] == "tls-failed" and why in entry["reason"]
     log = stderr.read_text()
     line = rf" client=127\.0\.0\.1:\d+ .* ended=tls-failed after=\S+ reason=\"{re.escape(entry['reason'])}\"$"
     assert re.search(line, log, re.M), log

@@ -99,6 +99,25 @@ async def node_client(url: str, token: str, count: int, ca_file: Path | None = N
     return parsed
 
 
+# Node on TLS 1.2 without the CA: the handshake completes on the server's side, then Node
+# checks the certificate, refuses it and hangs up before sending a byte of HTTP.
+NODE_TLS12_CLIENT = """
+const tls = require("tls");
+const socket = tls.connect({ port: Number(process.argv[1]), host: "127.0.0.1", maxVersion: "TLSv1.2" });
+socket.on("secureConnect", () => console.log("trusted"));
+socket.on("error", (error) => console.log(error.code));
+"""
+
+
+async def node_tls12_client(port: int) -> None:
+    """Node's TLS 1.2 client without the CA: it must refuse the certificate after the
+    handshake (real clock only: a subprocess)."""
+    node = shutil.which("node")
+    assert node is not None, "node is needed for this interoperability test"
+    result = await trio.run_process([node, "-e", NODE_TLS12_CLIENT, str(port)], capture_stdout=True)
+    assert result.stdout == b"UNABLE_TO_VERIFY_LEAF_SIGNATURE\n"
+
+
 async def test_node_ws_client(tmp_path: Path, records: list[Record]) -> None:
     capture = write_capture(tmp_path / "a.jsonl.zst", records)
     with trio.fail_after(30):

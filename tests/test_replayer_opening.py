@@ -4,6 +4,7 @@ that has not sent a whole request can take one of those places."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Final
 
@@ -13,6 +14,7 @@ from replayer_support import FIXTURE, client, frame_text, frames_every, receive,
 
 import replayer.server as server_module
 from replayer.server import OPENING_AT_ONCE
+from replayer.tls import self_signed
 from ttrec.feed import feed_path
 from ttrec.wire import HANDSHAKE_TIMEOUT_S
 
@@ -125,3 +127,32 @@ async def test_a_refused_websocket_request_frees_its_place_and_is_reported(
     assert all(answer.startswith(f"HTTP/1.1 {status} ".encode()) for answer in answers), answers[0][:40]
     assert [(r.code, r.fixture) for r in refused] == [(status, FIXTURE)] * (OPENING_AT_ONCE + 2)
     assert all(f" speed=- ended=rejected({status}) " in r.log_line() for r in refused)
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["tcp", "tls"])
+@pytest.mark.parametrize("reads_head", [False, True], ids=["leaves-at-once", "reads-the-head-then-leaves"])
+async def test_a_refused_client_that_leaves_during_the_answer_is_reported(
+    tmp_path: Path, autojump_clock: object, caplog: pytest.LogCaptureFixture, tls: bool, reads_head: bool
+) -> None:
+    """A websocket request refused 400 (no Accept) whose client closes its TCP connection
+    (under TLS with no close_notify) before the whole answer is out: reported `rejected`
+    with its status and logged in one ordinary line, so counted by `--exit-after`, as one
+    that reads it all (the answer's second write failed: a 'connection failed' warning
+    with an ExceptionGroup of ConnectionClosed 1006, and no report)."""
+    caplog.set_level(logging.INFO, logger="replayer")
+    capture = write_capture(tmp_path / "a.jsonl.zst", frames_every(3, 1.0))
+    made = self_signed()
+    with trio.fail_after(30):
+        async with running([capture], ssl_context=made.context if tls else None) as handle:
+            tcp = await trio.open_tcp_stream("127.0.0.1", handle.port)
+            stream: trio.abc.Stream = tcp
+            if tls:
+                stream = trio.SSLStream(tcp, made.client_context(), server_hostname="127.0.0.1")
+            await stream.send_all(_upgrade())  # no Accept header
+            if reads_head:
+                assert (await stream.receive_some()).startswith(b"HTTP/1.1 400 ")
+            await tcp.aclose()
+            (refused,) = await handle.wait_connections(1)
+    assert (refused.ended, refused.code, refused.fixture) == ("rejected", 400, FIXTURE)
+    logged = [r.getMessage() for r in caplog.records]
+    assert logged == [refused.log_line()]

@@ -5,18 +5,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 import trio
 import trio.testing
 import trustme
+from hostile_support import reset
 from replayer_support import FIXTURE, client, frame_text, frames_every, receive, running, write_capture
 from trio_websocket import HandshakeError, open_websocket_url
 
 from replayer import ServeOptions
-from replayer.tls import TlsSetupError, from_files, handshake_failure, self_signed
+from replayer.tls import TlsSetupError, ended_after_handshake, from_files, handshake_failure, self_signed
+from ttrec.wire import HANDSHAKE_TIMEOUT_S
 
 
 @pytest.fixture
@@ -120,13 +123,57 @@ async def trio_websocket_client(port: int) -> None:
             pass
 
 
+def tls12_without_verification() -> ssl.SSLContext:
+    """A client context on TLS 1.2 that checks nothing during the handshake: as Node on TLS
+    1.2, which checks the certificate only once the handshake is done."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+@asynccontextmanager
+async def after_tls_handshake(port: int) -> AsyncIterator[trio.SocketStream]:
+    """A TLS 1.2 connection whose handshake is done, as its TCP stream (closed on leaving)."""
+    tcp = await trio.open_tcp_stream("127.0.0.1", port)
+    async with tcp:
+        tls = trio.SSLStream(tcp, tls12_without_verification(), server_hostname="localhost")
+        await tls.do_handshake()
+        yield tcp
+
+
+async def leaving_after_the_handshake(port: int) -> None:
+    """The handshake done, it hangs up without a byte of HTTP (nor a close_notify): what
+    Node on TLS 1.2 does when it then finds it does not trust the certificate."""
+    async with after_tls_handshake(port):
+        pass
+
+
+async def resetting_after_the_handshake(port: int) -> None:
+    async with after_tls_handshake(port) as tcp:
+        reset(tcp)
+
+
+async def stalling_after_the_handshake(port: int) -> None:
+    """The handshake done, it never sends its HTTP request (the server gives up first)."""
+    async with after_tls_handshake(port):
+        await trio.sleep(HANDSHAKE_TIMEOUT_S * 2)
+
+
 @pytest.mark.parametrize(
     ("connect", "why"),
     [
         (untrusting_client, "does not trust the CA"),
         (plain_client, "plain HTTP request"),
-        (hanging_up_client, "hung up"),
+        (hanging_up_client, "hung up during the handshake"),
         (trio_websocket_client, "stopped answering"),
+        (leaving_after_the_handshake, "the client hung up right after the TLS handshake (does it trust"),
+        (resetting_after_the_handshake, "connection reset by peer right after the TLS handshake"),
+        (
+            stalling_after_the_handshake,
+            f"sent no HTTP request in the {HANDSHAKE_TIMEOUT_S:g} s after the TLS",
+        ),
     ],
 )
 async def test_a_failed_tls_handshake_is_one_connection_with_its_ending(
@@ -169,3 +216,15 @@ def test_a_handshake_failure_in_words() -> None:
     reset = handshake_failure(ConnectionResetError(104, "Connection reset by peer"))
     assert reset.startswith("connection reset by peer")
     assert handshake_failure(None) == "the TLS handshake failed"
+
+
+def test_why_a_client_left_right_after_the_handshake_in_words() -> None:
+    """An EOF, a reset or an alert after a TLS handshake that succeeded (a client that checks
+    the certificate only then), said as such."""
+    assert ended_after_handshake(None).startswith("the client hung up right after the TLS handshake")
+    assert ended_after_handshake(ssl.SSLEOFError(8, "EOF")) == ended_after_handshake(None)
+    reset_after = ended_after_handshake(ConnectionResetError(104, "Connection reset by peer"))
+    assert reset_after.startswith("connection reset by peer right after the TLS handshake")
+    alert = ssl.SSLError(1, "[SSL: SSLV3_ALERT_CERTIFICATE_UNKNOWN] sslv3 alert certificate unknown")
+    alert.reason = "SSLV3_ALERT_CERTIFICATE_UNKNOWN"
+    assert ended_after_handshake(alert) == "the client refused the certificate (alert certificate unknown)"
