@@ -376,8 +376,11 @@ def _number(command: dict[str, Any], key: str, default: float) -> float:
 
 
 def _count(command: dict[str, Any], key: str, default: int) -> int:
-    """A whole number: 2.5 frames is no number of frames to round for the caller."""
+    """A whole number: 2.5 frames is no number of frames to round for the caller, but 2.0
+    is 2 (JSON writers in some languages write every number of a float type so)."""
     value = command.get(key, default)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ControlError(f"{key} must be a non-negative integer")
     return value

@@ -353,6 +353,7 @@ async def test_the_control_websocket(tmp_path: Path, autojump_clock: trio.testin
                 await ws.send_message('{"op": "release", "timeout": NaN}')  # json.loads takes it
                 assert json.loads(await ws.get_message())["error"] == "timeout must be a non-negative number"
                 assert (await command(ws, op="status"))["frames"] == 6  # none of them released a frame
+                assert (await command(ws, op="release", frames=1.0))["frames"] == 7  # 1.0 is 1
                 await ws.send_message("not json")
                 assert json.loads(await ws.get_message())["ok"] is False
                 answer = await command(ws, op="resume")
