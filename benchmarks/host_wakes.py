@@ -8,7 +8,8 @@ late from outside: on a virtual machine whose idle vCPUs halt at once (the haltp
 driver with guest_halt_poll_ns 0, as on the 2-core benchmark machine), every timer that ends
 a sleep needs the host to run that vCPU's thread again, which a busy host does milliseconds
 late. No code in the sleeping process can shorten that; a process that never sleeps (spins)
-is not affected, which is how the two were told apart on 2026-11-30 (see docs/replay.md).
+is held up far less often, which is how the two were told apart on 2026-11-30 (run this
+file: docs/replay.md quotes what it printed).
 
 A wake counts as the host's when less than half of x was spent in the run queue. What else
 lands in x with no run-queue wait, and so is counted the host's too: the guest's own
@@ -123,3 +124,62 @@ def lone_sleeper(seconds: float, naps_s: tuple[float, float], margin_s: float) -
         run_queue.close()
         poller.close()
     return naps, tally
+
+
+def lone_spinner(seconds: float, gap_s: float) -> tuple[int, float]:
+    """This process never sleeping for `seconds`: how often, and at most how long, it did
+    not run for more than `gap_s` (the host taking a running vCPU away, or another process
+    of this machine having the core)."""
+    gaps, longest = 0, 0.0
+    last = time.perf_counter()
+    end = last + seconds
+    while last < end:
+        now = time.perf_counter()
+        if now - last > gap_s:
+            gaps, longest = gaps + 1, max(longest, now - last)
+        last = now
+    return gaps, longest
+
+
+def _busy(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def main() -> None:
+    """Sleeping against spinning on this machine, for docs/replay.md: a lone sleeper (2 ms
+    naps) alone and beside a busy loop, then a lone spinner."""
+    import argparse
+    import multiprocessing
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--seconds", type=float, default=30.0, help="for each measure")
+    args = parser.parse_args()
+    margin_s = 0.0015
+    print(f"load average {os.getloadavg()[0]:.2f} at start; margin {margin_s * 1000:g} ms")
+    for beside in ("nothing", "a busy loop"):
+        busy = None
+        if beside != "nothing":
+            busy = multiprocessing.get_context("spawn").Process(target=_busy, args=(args.seconds + 5,))
+            busy.start()
+        stolen = steal_jiffies()
+        naps, tally = lone_sleeper(args.seconds, (0.002, 0.002), margin_s)
+        if busy is not None:
+            busy.terminate()
+            busy.join(timeout=10)
+        steal = steal_percent(stolen, steal_jiffies())
+        print(
+            f"sleeper beside {beside}: {naps:,} naps of 2 ms in {args.seconds:g} s,"
+            f" {len(tally.overs)} woke more than {margin_s * 1000:g} ms late ({tally.from_host} the"
+            f" host's), the latest {max(tally.overs, default=0.0) * 1000:.1f} ms; steal {steal or 0.0:.1f} %"
+        )
+    gaps, longest = lone_spinner(args.seconds, margin_s)
+    print(
+        f"spinner: {gaps} gaps over {margin_s * 1000:g} ms in {args.seconds:g} s,"
+        f" the longest {longest * 1000:.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
